@@ -1,0 +1,56 @@
+#pragma once
+
+// The app side of the drain protocol (DESIGN.md, "App drain protocol"). The
+// exit engine talks to the application only through this interface.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/error.h"
+
+namespace lameduck::app {
+
+// What the status hook reported. A field the app did not send is nullopt.
+struct Figures {
+  std::optional<int64_t> inflight;
+  std::optional<int64_t> connections;
+  std::optional<int64_t> queued;
+};
+
+struct Compensation {
+  std::string id;  // idempotency key
+  std::string saga_id;
+  std::string step;
+  std::string action;
+  std::string payload_json;  // the payload as JSON text ("{}" when absent)
+};
+
+struct CompensationBatch {
+  std::vector<Compensation> valid;
+  // One line per refused entry: its index, id if any, and why.
+  std::vector<std::string> rejected;
+};
+
+// Per-call settings.
+struct Call {
+  Duration timeout;
+  std::string traceparent;  // W3C trace context of the exit; may be empty
+};
+
+// Implementations must bound every call by call.timeout and never throw.
+// Errors: kUnavailable (cannot connect, connection closed), kDeadlineExceeded
+// (no answer in time), kBadResponse (non-2xx or unparseable answer).
+class AppClient {
+ public:
+  virtual ~AppClient() = default;
+  virtual Status drain(const Call& call) = 0;
+  virtual Result<Figures> status(const Call& call) = 0;
+  virtual Result<CompensationBatch> compensations(const Call& call) = 0;
+  virtual Status ack(const std::vector<std::string>& ids, const Call& call) = 0;
+  virtual Status terminate(const Call& call) = 0;
+};
+
+}  // namespace lameduck::app

@@ -1,0 +1,44 @@
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string_view>
+
+#include "app/app_client.h"
+#include "config/config.h"
+#include "http/http.h"
+
+namespace lameduck::app {
+
+// Called once per hook request with the hook name ("drain", "status", ...)
+// and the HTTP status code, or "timeout" / "unreachable" when none came back.
+using HookObserver = std::function<void(std::string_view hook, std::string_view code)>;
+
+// AppClient over HTTP, as configured in `app`. Thread-safe (calls are
+// serialised on one keep-alive connection).
+class HttpAppClient final : public AppClient {
+ public:
+  HttpAppClient(const config::AppConfig& config, Clock& clock, HookObserver observer);
+
+  Status drain(const Call& call) override;
+  Result<Figures> status(const Call& call) override;
+  Result<CompensationBatch> compensations(const Call& call) override;
+  Status ack(const std::vector<std::string>& ids, const Call& call) override;
+  Status terminate(const Call& call) override;
+
+ private:
+  Result<http::ClientResponse> send(std::string_view hook, const std::string& method,
+                                    const std::string& path, const std::string& body,
+                                    const Call& call);
+
+  std::string base_path_;
+  config::HooksConfig hooks_;
+  http::Client client_;
+  HookObserver observer_;
+};
+
+// Parsers for hook answers; exposed for tests.
+Result<Figures> parseStatus(std::string_view body);
+Result<CompensationBatch> parseCompensations(std::string_view body);
+
+}  // namespace lameduck::app

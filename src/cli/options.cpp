@@ -1,0 +1,45 @@
+#include "cli/options.h"
+
+namespace lameduck::cli {
+
+Result<ConfigOptions> parseConfigOptions(const std::vector<std::string>& args, bool positional_file) {
+  ConfigOptions out;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    auto value = [&](const std::string& flag) -> Result<std::string> {
+      if (a.size() > flag.size() && a.compare(0, flag.size() + 1, flag + "=") == 0) {
+        return a.substr(flag.size() + 1);
+      }
+      if (i + 1 >= args.size()) {
+        return makeError(ErrorCode::kInvalidArgument, flag + " needs a value");
+      }
+      return args[++i];
+    };
+    if (a == "--config" || a.starts_with("--config=") || a == "-c") {
+      auto v = value(a == "-c" ? "-c" : "--config");
+      if (!v) return std::unexpected(v.error());
+      out.file = *v;
+    } else if (a == "--set" || a.starts_with("--set=")) {
+      auto v = value("--set");
+      if (!v) return std::unexpected(v.error());
+      size_t eq = v->find('=');
+      if (eq == std::string::npos || eq == 0) {
+        return makeError(ErrorCode::kInvalidArgument,
+                         "--set \"" + *v + "\": expected key.path=value, e.g. app.base_url=http://127.0.0.1:8080");
+      }
+      out.overrides.push_back({v->substr(0, eq), v->substr(eq + 1)});
+    } else if (positional_file && !a.starts_with("-") && !out.file) {
+      out.file = a;
+    } else {
+      return makeError(ErrorCode::kInvalidArgument, "unknown argument \"" + a + "\"");
+    }
+  }
+  return out;
+}
+
+Result<config::Config> loadConfig(const ConfigOptions& options) {
+  if (options.file) return config::loadFile(*options.file, options.overrides);
+  return config::defaults(options.overrides);
+}
+
+}  // namespace lameduck::cli

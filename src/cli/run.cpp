@@ -1,0 +1,112 @@
+// `lameduck run`: the sidecar daemon. Wires the real implementations
+// together, serves the admin and metrics endpoints, and waits for a signal.
+
+#include <csignal>
+#include <cstring>
+#include <iostream>
+
+#include "app/http_app_client.h"
+#include "cli/commands.h"
+#include "cli/options.h"
+#include "common/log.h"
+#include "common/version.h"
+#include "exit/app_steps.h"
+#include "exit/engine.h"
+#include "server/endpoints.h"
+#include "server/metrics.h"
+
+namespace lameduck::cli {
+namespace {
+
+int exitCode(exit::Outcome outcome) {
+  switch (outcome) {
+    case exit::Outcome::kCompleted:
+      return kExitOk;
+    case exit::Outcome::kDeadline:
+      return kExitDeadline;
+    default:
+      return kExitFailed;
+  }
+}
+
+}  // namespace
+
+int run(const Args& args) {
+  // Block the exit signals before any thread exists, so every thread
+  // inherits the mask and only sigwaitinfo below ever sees them: no handler
+  // runs concurrently with (or after) the destruction of what it would touch.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);  // a peer closing a socket is an error value, not a death
+
+  auto options = parseConfigOptions(args, false);
+  if (!options) {
+    std::cerr << "lameduck run: " << options.error().message << "\n";
+    return kExitUsage;
+  }
+  auto cfg = loadConfig(*options);
+  if (!cfg) {
+    std::cerr << "lameduck: invalid configuration:\n" << cfg.error().message << "\n";
+    return kExitUsage;
+  }
+  const config::Config& c = *cfg;
+
+  log::Identity who = log::Identity::fromEnvironment();
+  who.commit = kCommit;
+  log::init(c.log.level, c.log.format, who);
+
+  Clock& clock = SystemClock::instance();
+  server::Metrics metrics(kVersion, kCommit);
+  std::unique_ptr<app::HttpAppClient> app;
+  if (c.app.base_url) {
+    app = std::make_unique<app::HttpAppClient>(
+        c.app, clock,
+        [&metrics](std::string_view hook, std::string_view code) { metrics.hookRequest(hook, code); });
+  }
+  exit::ExitEngine engine(clock, c.exit, exit::makeAppPlan(c, app.get()), metrics);
+
+  // A hook caller waits at most the exit budget plus the reserve (which
+  // compensation may use past an overrun) and a little slack.
+  const Duration prestop_wait = c.exit.budget() + c.exit.compensation_reserve + std::chrono::seconds(5);
+  server::AdminServer admin(c.admin, engine, metrics, prestop_wait);
+  server::MetricsServer metrics_server(c.metrics, metrics);
+  if (auto port = admin.start(); !port) {
+    log::error("cannot start", {{"error", port.error().message}});
+    return kExitFailed;
+  }
+  if (auto port = metrics_server.start(); !port) {
+    log::error("cannot start", {{"error", port.error().message}});
+    return kExitFailed;
+  }
+  log::info("lameduck started",
+            {{"version", kVersion},
+             {"commit", kCommit},
+             {"config", options->file.value_or("<embedded defaults>")},
+             {"app", c.app.base_url ? c.app.base_url->origin() + c.app.base_url->path : "none"},
+             {"exit_budget_ms", toMillis(c.exit.budget())}});
+
+  siginfo_t info{};
+  int sig = -1;
+  while (sig < 0) {
+    sig = sigwaitinfo(&signals, &info);
+    if (sig < 0 && errno != EINTR) {
+      log::error("waiting for signals failed", {{"error", std::strerror(errno)}});
+      sig = SIGTERM;  // proceed with an orderly exit rather than spin
+    }
+  }
+  const char* name = sig == SIGINT ? "SIGINT" : "SIGTERM";
+  log::info("signal received", {{"signal", name}, {"sender_pid", static_cast<int64_t>(info.si_pid)}});
+  engine.trigger(name);
+  exit::Summary summary = engine.await();
+
+  admin.stop();
+  metrics_server.stop();
+  const int code = exitCode(summary.outcome);
+  log::info("lameduck stopped", {{"outcome", exit::outcomeName(summary.outcome)}, {"exit_code", code}});
+  return code;
+}
+
+}  // namespace lameduck::cli

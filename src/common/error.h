@@ -1,0 +1,46 @@
+#pragma once
+
+// Error values for lameduck. Every fallible call returns Result<T> (or
+// Status for calls without a value); exceptions thrown by libraries are caught
+// at the adapter that calls them and turned into an Error that says what and
+// where.
+
+#include <expected>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace lameduck {
+
+// What kind of failure happened; the code tells the caller whether retrying
+// can help.
+enum class ErrorCode {
+  kInvalidArgument,   // bad input (config, CLI); retrying the same input fails again
+  kNotFound,          // the addressed thing does not exist
+  kPermissionDenied,  // credentials or RBAC refused the call
+  kUnavailable,       // transient: peer down or refused; retry with backoff
+  kDeadlineExceeded,  // a timeout or budget ran out
+  kBadResponse,       // the peer answered, but with something we cannot use
+  kFailedPrecondition,
+  kInternal,
+};
+
+std::string_view errorCodeName(ErrorCode code);
+
+struct [[nodiscard]] Error {
+  ErrorCode code = ErrorCode::kInternal;
+  std::string message;
+
+  // "<code name>: <message>", for logs.
+  std::string describe() const;
+};
+
+template <typename T>
+using Result = std::expected<T, Error>;
+using Status = std::expected<void, Error>;
+
+inline std::unexpected<Error> makeError(ErrorCode code, std::string message) {
+  return std::unexpected<Error>(Error{code, std::move(message)});
+}
+
+}  // namespace lameduck

@@ -1,0 +1,193 @@
+#pragma once
+
+// lameduck's configuration: the YAML shape of DESIGN.md as typed values.
+// Every section is optional; a default-constructed Config is the embedded
+// default configuration (no app hooks, no Redis, no traffic backend).
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/error.h"
+#include "common/log.h"
+#include "common/parse.h"
+
+namespace lameduck::config {
+
+using namespace std::chrono_literals;
+
+struct AdminConfig {
+  HostPort listen{"0.0.0.0", 9901};
+  std::string token;             // empty: no bearer token required
+  std::vector<Cidr> allow_cidrs;  // empty: any source address
+};
+
+struct PushgatewayConfig {
+  std::optional<HttpUrl> url;
+  std::string job = "lameduck";
+};
+
+struct MetricsConfig {
+  HostPort listen{"0.0.0.0", 9902};
+  PushgatewayConfig pushgateway;
+};
+
+struct ExitConfig {
+  Duration grace_period = 30s;
+  Duration safety_margin = 2s;
+  Duration compensation_reserve = 5s;
+
+  // The whole exit must fit here.
+  Duration budget() const { return grace_period - safety_margin; }
+};
+
+struct HooksConfig {
+  std::string drain = "/lameduck/drain";
+  std::string status = "/lameduck/status";
+  std::string compensations = "/lameduck/compensations";
+  std::string ack = "/lameduck/compensations/ack";
+  std::string terminate = "/lameduck/terminate";
+};
+
+struct AppConfig {
+  std::optional<HttpUrl> base_url;  // set: the drain-protocol hooks are used
+  HooksConfig hooks;
+  Duration timeout = 2s;
+  std::vector<uint16_t> ports{8080};
+};
+
+struct DrainConfig {
+  Duration poll_interval = 50ms;
+  Duration quiet_period = 2s;
+  int64_t max_connections = 0;
+  Duration max_wait = 20s;
+};
+
+// Where Redis is: "host:port" or "unix:/path".
+struct RedisAddress {
+  std::string host;       // empty for unix sockets
+  uint16_t port = 0;
+  std::string unix_path;  // non-empty for unix sockets
+  std::string str() const;
+};
+
+struct RedisConfig {
+  std::optional<RedisAddress> address;  // unset: no Redis, spool only
+  std::string username;
+  std::string password;
+  int64_t db = 0;
+  Duration timeout = 1s;
+};
+
+struct CompensationConfig {
+  RedisConfig redis;
+  std::string stream = "compensation_stream";
+  int64_t maxlen = 1'000'000;  // 0: unbounded
+  std::string spool = "/var/lib/lameduck/spool";
+};
+
+enum class TrafficBackend { kNone, kHaproxy, kKubernetes, kWebhook };
+enum class PatchType { kMerge, kJson };
+enum class GateSource { kNone, kPrometheus, kApp };
+enum class GateOnFail { kHold, kContinue };
+
+struct HaproxyConfig {
+  std::string socket = "unix:/run/haproxy/admin.sock";  // unix:/path or tcp:host:port
+  std::string server;                                    // backend/server
+};
+
+struct KubernetesTrafficConfig {
+  std::string api_version;
+  std::string kind;
+  std::string namespace_;
+  std::string name;
+  PatchType patch_type = PatchType::kMerge;
+  std::string patch;
+};
+
+struct WebhookConfig {
+  std::optional<HttpUrl> url;
+};
+
+struct TrafficStep {
+  int64_t weight = 0;  // percent of the original weight, 0..100
+  Duration hold = 0s;
+};
+
+struct GateConfig {
+  GateSource source = GateSource::kNone;
+  double max_error_rate = 0.001;
+  GateOnFail on_fail = GateOnFail::kHold;
+  std::optional<HttpUrl> prometheus_url;
+  std::string prometheus_query;
+};
+
+struct TrafficConfig {
+  TrafficBackend backend = TrafficBackend::kNone;
+  HaproxyConfig haproxy;
+  KubernetesTrafficConfig kubernetes;
+  WebhookConfig webhook;
+  std::vector<TrafficStep> steps{{5, 30s}, {0, 0s}};
+  GateConfig gate;
+};
+
+struct CoordinationConfig {
+  std::string service;  // empty: coordination off
+  std::vector<std::string> wait_for;
+  int64_t max_concurrent_exits = 1;
+  Duration heartbeat = 5s;
+};
+
+struct LogConfig {
+  log::Level level = log::Level::kInfo;
+  log::Format format = log::Format::kJson;
+};
+
+struct Config {
+  AdminConfig admin;
+  MetricsConfig metrics;
+  ExitConfig exit;
+  AppConfig app;
+  DrainConfig drain;
+  CompensationConfig compensation;
+  TrafficConfig traffic;
+  CoordinationConfig coordination;
+  LogConfig log;
+};
+
+// One thing wrong with a config, with where it is.
+struct ConfigIssue {
+  std::string key_path;  // "exit.grace_period", "traffic.steps[1].weight"
+  int line = 0;          // 1-based; 0 when the key has no position (--set, cross-checks)
+  int column = 0;        // 1-based
+  std::string message;   // names the bad value and what is accepted
+  std::string str(std::string_view source) const;  // "file:line:col: key: message"
+};
+
+// Overrides given as key.path=value (the CLI's --set); applied before
+// validation as if written in the file.
+struct Override {
+  std::string key_path;
+  std::string value;
+};
+
+// Parses, expands ${ENV} / ${ENV:-default} in scalar values, validates.
+// All problems are collected, not just the first. `source` names the input in
+// messages (a file path, or "<defaults>").
+Result<Config> parse(std::string_view yaml_text, std::string_view source,
+                     const std::vector<Override>& overrides = {});
+
+// Reads and parses a file. A missing or unreadable file is an error.
+Result<Config> loadFile(const std::string& path, const std::vector<Override>& overrides = {});
+
+// Embedded defaults (no file), with overrides.
+Result<Config> defaults(const std::vector<Override>& overrides = {});
+
+// Expands ${NAME} and ${NAME:-fallback}; "$$" is a literal '$'. Unset names
+// without a fallback expand to "". Errors on an unterminated "${".
+Result<std::string> expandEnv(std::string_view text);
+
+}  // namespace lameduck::config

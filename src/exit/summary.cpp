@@ -1,0 +1,133 @@
+#include "exit/summary.h"
+
+#include <cmath>
+#include <ctime>
+#include <nlohmann/json.hpp>
+
+namespace lameduck::exit {
+
+std::string_view stateName(State s) {
+  switch (s) {
+    case State::kReady:
+      return "Ready";
+    case State::kDraining:
+      return "Draining";
+    case State::kCompensating:
+      return "Compensating";
+    case State::kTerminated:
+      return "Terminated";
+  }
+  return "Unknown";
+}
+
+std::string_view outcomeName(Outcome o) {
+  switch (o) {
+    case Outcome::kNone:
+      return "none";
+    case Outcome::kCompleted:
+      return "completed";
+    case Outcome::kDeadline:
+      return "deadline";
+    case Outcome::kFailed:
+      return "failed";
+  }
+  return "none";
+}
+
+std::string_view phaseName(Phase p) {
+  switch (p) {
+    case Phase::kDraining:
+      return "draining";
+    case Phase::kCompensating:
+      return "compensating";
+    case Phase::kTerminating:
+      return "terminating";
+  }
+  return "unknown";
+}
+
+std::string_view stepStatusName(StepStatus s) {
+  switch (s) {
+    case StepStatus::kOk:
+      return "ok";
+    case StepStatus::kSkipped:
+      return "skipped";
+    case StepStatus::kDeadline:
+      return "deadline";
+    case StepStatus::kFailed:
+      return "failed";
+  }
+  return "unknown";
+}
+
+namespace {
+
+
+double ms(Duration d) { return std::round(toMillis(d) * 1000.0) / 1000.0; }
+
+template <typename T>
+nlohmann::ordered_json opt(const std::optional<T>& v) {
+  return v ? nlohmann::ordered_json(*v) : nlohmann::ordered_json(nullptr);
+}
+
+}  // namespace
+
+std::string toJson(const Summary& s) {
+  using nlohmann::ordered_json;
+  ordered_json j;
+  j["state"] = stateName(s.state);
+  j["outcome"] = s.outcome == Outcome::kNone ? ordered_json(nullptr) : ordered_json(outcomeName(s.outcome));
+  if (!s.reason.empty()) j["reason"] = s.reason;
+  j["trigger"] = s.trigger.empty() ? ordered_json(nullptr) : ordered_json(s.trigger);
+  j["trace_id"] = s.trace_id.empty() ? ordered_json(nullptr) : ordered_json(s.trace_id);
+  j["started_at"] = s.trigger.empty() ? ordered_json(nullptr) : ordered_json(formatRfc3339(s.started_wall));
+  j["duration_ms"] = ms(s.elapsed);
+  j["budget_ms"] = ms(s.budget);
+  j["compensation_reserve_ms"] = ms(s.compensation_reserve);
+  ordered_json phases = ordered_json::object();
+  for (const PhaseTiming& p : s.phases) {
+    phases[std::string(phaseName(p.phase))] = {
+        {"started_at_ms", ms(p.started_at)}, {"duration_ms", ms(p.took)}, {"budget_ms", ms(p.budget)}};
+  }
+  j["phases"] = phases;
+  ordered_json steps = ordered_json::array();
+  for (const StepReport& st : s.steps) {
+    ordered_json one = {{"phase", phaseName(st.phase)},
+                        {"step", st.name},
+                        {"status", stepStatusName(st.status)},
+                        {"started_at_ms", ms(st.started_at)},
+                        {"duration_ms", ms(st.took)}};
+    if (!st.detail.empty()) one["detail"] = st.detail;
+    steps.push_back(std::move(one));
+  }
+  j["steps"] = steps;
+  j["app"] = {{"inflight", opt(s.app.inflight)},
+              {"connections", opt(s.app.connections)},
+              {"queued", opt(s.app.queued)},
+              {"inflight_zero_at_ms",
+               s.app.inflight_zero_at ? ordered_json(ms(*s.app.inflight_zero_at)) : ordered_json(nullptr)}};
+  j["compensations"] = {{"pending", opt(s.compensations_pending)},
+                        {"rejected", opt(s.compensations_rejected)}};
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+}  // namespace lameduck::exit
+
+namespace lameduck::exit {
+
+Result<Outcome> outcomeFromJson(std::string_view json) {
+  auto doc = nlohmann::json::parse(json, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object()) {
+    return makeError(ErrorCode::kBadResponse, "exit summary is not a JSON object");
+  }
+  auto it = doc.find("outcome");
+  if (it == doc.end() || it->is_null()) return Outcome::kNone;
+  if (it->is_string()) {
+    for (Outcome o : kAllOutcomes) {
+      if (it->get<std::string>() == outcomeName(o)) return o;
+    }
+  }
+  return makeError(ErrorCode::kBadResponse, "exit summary has an unknown outcome " + it->dump());
+}
+
+}  // namespace lameduck::exit

@@ -1,0 +1,87 @@
+#pragma once
+
+// What an exit did: the record /prestop answers with, /status shows while the
+// exit runs, and the audit log keeps.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/error.h"
+
+namespace lameduck::exit {
+
+enum class State { kReady, kDraining, kCompensating, kTerminated };
+enum class Outcome { kNone, kCompleted, kDeadline, kFailed };
+// The timed parts of an exit. kTerminating runs the finishing steps (the
+// terminate hook) before the state becomes Terminated.
+enum class Phase { kDraining, kCompensating, kTerminating };
+
+enum class StepStatus { kOk, kSkipped, kDeadline, kFailed };
+
+std::string_view stateName(State s);
+std::string_view outcomeName(Outcome o);
+std::string_view phaseName(Phase p);
+std::string_view stepStatusName(StepStatus s);
+
+inline constexpr State kAllStates[] = {State::kReady, State::kDraining, State::kCompensating,
+                                       State::kTerminated};
+inline constexpr Outcome kAllOutcomes[] = {Outcome::kCompleted, Outcome::kDeadline,
+                                           Outcome::kFailed};
+inline constexpr Phase kAllPhases[] = {Phase::kDraining, Phase::kCompensating, Phase::kTerminating};
+
+struct StepReport {
+  Phase phase;
+  std::string name;
+  StepStatus status = StepStatus::kOk;
+  std::string detail;
+  Duration started_at{};  // since the exit started
+  Duration took{};
+};
+
+struct PhaseTiming {
+  Phase phase;
+  Duration started_at{};  // since the exit started
+  Duration took{};
+  Duration budget{};  // time the phase was given
+};
+
+// Figures the app reported through its status hook, and when they changed
+// in ways that matter for draining.
+struct AppFigures {
+  std::optional<int64_t> inflight;
+  std::optional<int64_t> connections;
+  std::optional<int64_t> queued;
+  std::optional<Duration> inflight_zero_at;  // since the exit started
+};
+
+struct Summary {
+  State state = State::kReady;
+  Outcome outcome = Outcome::kNone;
+  std::string trigger;   // what started the exit: "prestop", "SIGTERM", ...
+  std::string trace_id;  // W3C trace id of the exit
+  WallTime started_wall{};
+  Duration elapsed{};  // so far, or in total once Terminated
+  Duration budget{};   // grace_period - safety_margin
+  Duration compensation_reserve{};
+  std::vector<PhaseTiming> phases;
+  std::vector<StepReport> steps;
+  AppFigures app;
+  std::optional<int64_t> compensations_pending;
+  std::optional<int64_t> compensations_rejected;
+  // Why the outcome is not `completed`: the first failed or deadline step.
+  std::string reason;
+};
+
+// JSON renderings (nlohmann is confined to summary.cpp).
+std::string toJson(const Summary& s);
+
+}  // namespace lameduck::exit
+
+namespace lameduck::exit {
+// Reads the outcome back from toJson() output (used by `lameduck prestop`).
+Result<Outcome> outcomeFromJson(std::string_view json);
+}  // namespace lameduck::exit

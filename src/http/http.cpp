@@ -1,0 +1,194 @@
+#include "http/http.h"
+
+#include <httplib.h>
+#include <strings.h>
+
+#include <algorithm>
+#include <mutex>
+#include <thread>
+
+#include "common/log.h"
+
+namespace lameduck::http {
+namespace {
+
+std::pair<time_t, time_t> secUsec(Duration d) {
+  if (d < Duration::zero()) d = Duration::zero();
+  auto us = std::chrono::duration_cast<std::chrono::microseconds>(d).count();
+  if (us == 0 && d > Duration::zero()) us = 1;
+  return {static_cast<time_t>(us / 1'000'000), static_cast<time_t>(us % 1'000'000)};
+}
+
+}  // namespace
+
+bool CaseInsensitiveLess::operator()(const std::string& a, const std::string& b) const {
+  return strcasecmp(a.c_str(), b.c_str()) < 0;
+}
+
+std::string Request::header(const std::string& name) const {
+  auto it = headers.find(name);
+  return it == headers.end() ? "" : it->second;
+}
+
+struct Server::Impl {
+  ServerOptions options;
+  httplib::Server server;
+  std::thread thread;
+  std::mutex mu;
+  bool started = false;
+  bool stopped = false;
+};
+
+Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
+  impl_->options = options;
+  httplib::Server& s = impl_->server;
+  const size_t threads = std::max<size_t>(1, options.threads);
+  // The default pool counts the node's CPUs, not the pod's; size it on purpose.
+  s.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  s.set_tcp_nodelay(true);  // before bind, or keep-alive requests stall on Nagle
+  auto keep = std::chrono::duration_cast<std::chrono::seconds>(options.keep_alive).count();
+  s.set_keep_alive_timeout(std::max<time_t>(1, keep));
+  auto [rs, ru] = secUsec(options.read_timeout);
+  s.set_read_timeout(rs, ru);
+  auto [ws, wu] = secUsec(options.write_timeout);
+  s.set_write_timeout(ws, wu);
+  s.set_payload_max_length(options.max_body_bytes);
+}
+
+Server::~Server() { stop(); }
+
+void Server::route(const std::string& method, const std::string& path, Handler handler) {
+  auto adapter = [handler = std::move(handler), method](const httplib::Request& req,
+                                                        httplib::Response& res) {
+    Request r;
+    r.method = req.method;
+    r.path = req.path;
+    r.body = req.body;
+    r.remote_addr = req.remote_addr;
+    for (const auto& [k, v] : req.headers) r.headers.emplace(k, v);
+    for (const auto& [k, v] : req.params) r.params.emplace(k, v);
+    Response out;
+    try {
+      out = handler(r);
+    } catch (const std::exception& e) {
+      log::error("HTTP handler failed", {{"path", req.path}, {"error", e.what()}});
+      out = Response{500, "internal error\n"};
+    }
+    res.status = out.status;
+    for (const auto& [k, v] : out.headers) res.set_header(k.c_str(), v);
+    res.set_content(out.body, out.content_type.c_str());
+  };
+  httplib::Server& s = impl_->server;
+  if (method == "GET") {
+    s.Get(path, adapter);
+  } else if (method == "POST") {
+    s.Post(path, adapter);
+  } else if (method == "PUT") {
+    s.Put(path, adapter);
+  } else if (method == "PATCH") {
+    s.Patch(path, adapter);
+  } else if (method == "DELETE") {
+    s.Delete(path, adapter);
+  }
+}
+
+Result<int> Server::bind(const HostPort& address) {
+  httplib::Server& s = impl_->server;
+  if (address.port == 0) {
+    int port = s.bind_to_any_port(address.host);
+    if (port <= 0) {
+      return makeError(ErrorCode::kUnavailable, "cannot listen on " + address.str() + ": " +
+                                                    std::strerror(errno));
+    }
+    return port;
+  }
+  if (!s.bind_to_port(address.host, address.port)) {
+    return makeError(ErrorCode::kUnavailable,
+                     "cannot listen on " + address.str() + ": " + std::strerror(errno));
+  }
+  return static_cast<int>(address.port);
+}
+
+Status Server::start() {
+  std::lock_guard lock(impl_->mu);
+  if (impl_->started) return makeError(ErrorCode::kFailedPrecondition, "server already started");
+  impl_->started = true;
+  impl_->thread = std::thread([this] { impl_->server.listen_after_bind(); });
+  return {};
+}
+
+void Server::stop() {
+  std::lock_guard lock(impl_->mu);
+  if (impl_->stopped) return;
+  impl_->stopped = true;
+  impl_->server.stop();
+  if (impl_->thread.joinable()) impl_->thread.join();
+}
+
+struct Client::Impl {
+  Impl(const HttpUrl& url, Clock& c) : origin(url.origin()), client(origin), clock(c) {
+    client.set_keep_alive(true);
+  }
+  std::string origin;
+  std::mutex mu;
+  httplib::Client client;
+  Clock& clock;
+};
+
+Client::Client(const HttpUrl& origin, Clock& clock) : impl_(std::make_unique<Impl>(origin, clock)) {}
+
+Client::~Client() = default;
+
+std::string Client::origin() const { return impl_->origin; }
+
+Result<ClientResponse> Client::send(const std::string& method, const std::string& path,
+                                    const std::string& body, const std::string& content_type,
+                                    const Headers& headers, Duration timeout) {
+  std::lock_guard lock(impl_->mu);
+  httplib::Client& c = impl_->client;
+  Clock& clock = impl_->clock;
+  const TimePoint deadline = clock.now() + timeout;
+  auto [s, us] = secUsec(timeout);
+  c.set_connection_timeout(s, us);
+  c.set_read_timeout(s, us);
+  c.set_write_timeout(s, us);
+
+  httplib::Request req;
+  req.method = method;
+  req.path = path;
+  for (const auto& [k, v] : headers) req.headers.emplace(k, v);
+  if (!body.empty() || method == "POST" || method == "PUT" || method == "PATCH") {
+    req.body = body;
+    req.headers.emplace("Content-Type", content_type.empty() ? "application/json" : content_type);
+  }
+  // A peer that trickles its body would reset the per-read timeout forever;
+  // the progress callback enforces the call's total deadline.
+  bool over_deadline = false;
+  req.progress = [&](uint64_t, uint64_t) {
+    if (clock.now() > deadline) {
+      over_deadline = true;
+      return false;
+    }
+    return true;
+  };
+  httplib::Result res = c.send(req);
+  if (!res) {
+    const httplib::Error err = res.error();
+    const std::string target = method + " " + impl_->origin + path;
+    if (over_deadline || clock.now() >= deadline || err == httplib::Error::ConnectionTimeout) {
+      return makeError(ErrorCode::kDeadlineExceeded,
+                       target + ": no complete answer within " + formatDuration(timeout));
+    }
+    std::string what = httplib::to_string(err);
+    if (err == httplib::Error::Connection) what = "cannot connect (" + what + ")";
+    if (err == httplib::Error::Read) what = "connection closed before a complete answer (" + what + ")";
+    return makeError(ErrorCode::kUnavailable, target + ": " + what);
+  }
+  ClientResponse out;
+  out.status = res->status;
+  out.body = std::move(res->body);
+  for (const auto& [k, v] : res->headers) out.headers.emplace(k, v);
+  return out;
+}
+
+}  // namespace lameduck::http

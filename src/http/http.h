@@ -1,0 +1,118 @@
+#pragma once
+
+// A small HTTP server and client, the only place that includes cpp-httplib.
+// Keeping httplib behind this interface keeps the build lean (one
+// translation unit compiles it) and keeps its defaults in one place: every
+// client call has a connect, read and write timeout; servers have a fixed
+// worker pool, TCP_NODELAY and a short keep-alive.
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/error.h"
+#include "common/parse.h"
+
+namespace lameduck::http {
+
+using namespace std::chrono_literals;
+
+// Header names are compared case-insensitively.
+struct CaseInsensitiveLess {
+  bool operator()(const std::string& a, const std::string& b) const;
+};
+using Headers = std::multimap<std::string, std::string, CaseInsensitiveLess>;
+
+struct Request {
+  std::string method;
+  std::string path;
+  std::string body;
+  std::string remote_addr;
+  Headers headers;
+  std::map<std::string, std::string> params;  // query parameters
+
+  // The first value of a header, or "" when absent.
+  std::string header(const std::string& name) const;
+};
+
+struct Response {
+  Response() = default;
+  Response(int status_code, std::string body_text,
+           std::string type = "text/plain; charset=utf-8")
+      : status(status_code), body(std::move(body_text)), content_type(std::move(type)) {}
+
+  int status = 200;
+  std::string body;
+  std::string content_type = "text/plain; charset=utf-8";
+  Headers headers;
+};
+
+using Handler = std::function<Response(const Request&)>;
+
+struct ServerOptions {
+  // Worker threads. Each in-flight request and each idle keep-alive
+  // connection holds one until keep_alive ends.
+  size_t threads = 4;
+  Duration keep_alive = 2s;
+  Duration read_timeout = 5s;
+  Duration write_timeout = 5s;
+  size_t max_body_bytes = 1 << 20;
+};
+
+// Thread-safe after start(); routes must be added before it.
+class Server {
+ public:
+  explicit Server(ServerOptions options = {});
+  ~Server();  // stop()
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  void route(const std::string& method, const std::string& path, Handler handler);
+  // A handler exception becomes a 500 with the message logged, never a crash.
+
+  // Binds; port 0 picks a free port. Returns the bound port.
+  Result<int> bind(const HostPort& address);
+  // Serves on a background thread until stop().
+  Status start();
+  // Idempotent; waits for handlers in flight to return.
+  void stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+struct ClientResponse {
+  int status = 0;
+  std::string body;
+  Headers headers;
+};
+
+// One connection target (scheme://host:port), keep-alive reused between
+// calls. Thread-safe: calls are serialised.
+class Client {
+ public:
+  Client(const HttpUrl& origin, Clock& clock);
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  // Sends one request; the whole call is bounded by `timeout` (connect, send,
+  // each read, and the body transfer). Fails with kUnavailable when the peer
+  // cannot be reached or closes the connection, kDeadlineExceeded when the
+  // timeout runs out; an HTTP error status is not an Error.
+  Result<ClientResponse> send(const std::string& method, const std::string& path,
+                              const std::string& body, const std::string& content_type,
+                              const Headers& headers, Duration timeout);
+
+  std::string origin() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace lameduck::http

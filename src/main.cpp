@@ -1,0 +1,48 @@
+// lameduck: graceful-exit sidecar for Kubernetes. main() only dispatches to
+// the subcommands in src/cli.
+
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "cli/commands.h"
+#include "common/version.h"
+
+namespace {
+
+constexpr const char* kUsage = R"(lameduck - graceful-exit sidecar for Kubernetes
+
+Usage:
+  lameduck run [--config FILE] [--set key.path=value ...]
+      Run the sidecar. Without --config it runs on embedded defaults.
+  lameduck check-config FILE [--set key.path=value ...]
+      Validate a config file; exits 2 and names every problem if it is invalid.
+  lameduck prestop [--url URL] [--token TOKEN] [--timeout DURATION]
+      Exec-hook client: call /prestop (default http://127.0.0.1:9901/prestop,
+      token from LAMEDUCK_TOKEN), print the exit summary, exit 0 only when the
+      exit completed.
+  lameduck --version | --help
+
+Exit codes: 0 completed, 1 failed, 2 bad usage or config, 3 exit budget ran out.
+)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+    std::cout << kUsage;
+    return args.empty() ? lameduck::cli::kExitUsage : lameduck::cli::kExitOk;
+  }
+  if (args[0] == "--version" || args[0] == "version") {
+    std::cout << "lameduck " << lameduck::kVersion << " (commit " << lameduck::kCommit << ")\n";
+    return 0;
+  }
+  const std::string command = args[0];
+  std::vector<std::string> rest(args.begin() + 1, args.end());
+  if (command == "run") return lameduck::cli::run(rest);
+  if (command == "check-config") return lameduck::cli::checkConfig(rest);
+  if (command == "prestop") return lameduck::cli::prestop(rest);
+  std::cerr << "lameduck: unknown command \"" << command << "\"\n\n" << kUsage;
+  return lameduck::cli::kExitUsage;
+}

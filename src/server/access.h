@@ -1,0 +1,33 @@
+#pragma once
+
+// Who may call the admin endpoints that change or reveal exit state
+// (/prestop, /status): an optional bearer token and an optional list of
+// source networks. Probes (/healthz, /readyz) stay open so that the kubelet
+// can always reach them.
+
+#include <string>
+#include <vector>
+
+#include "common/parse.h"
+#include "config/config.h"
+
+namespace lameduck::server {
+
+enum class Access { kAllowed, kNoToken, kBadToken, kSourceDenied };
+
+class AccessPolicy {
+ public:
+  explicit AccessPolicy(const config::AdminConfig& config)
+      : token_(config.token), cidrs_(config.allow_cidrs) {}
+
+  // `authorization` is the Authorization header ("" when absent). The source
+  // check comes first: a caller from a refused network learns nothing about
+  // the token.
+  Access check(const std::string& remote_addr, const std::string& authorization) const;
+
+ private:
+  std::string token_;
+  std::vector<Cidr> cidrs_;
+};
+
+}  // namespace lameduck::server

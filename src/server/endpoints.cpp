@@ -1,0 +1,123 @@
+#include "server/endpoints.h"
+
+#include "common/log.h"
+
+namespace lameduck::server {
+namespace {
+
+constexpr const char* kJson = "application/json";
+
+http::ServerOptions adminOptions() {
+  http::ServerOptions o;
+  // /prestop handlers block for the whole exit; the extra workers keep
+  // /healthz, /readyz and /status answering while a few hook calls wait.
+  o.threads = 6;
+  o.keep_alive = std::chrono::seconds(2);
+  o.max_body_bytes = 64 * 1024;
+  return o;
+}
+
+http::ServerOptions metricsOptions() {
+  http::ServerOptions o;
+  o.threads = 2;
+  o.keep_alive = std::chrono::seconds(2);
+  o.max_body_bytes = 4 * 1024;
+  return o;
+}
+
+}  // namespace
+
+AdminServer::AdminServer(const config::AdminConfig& config, exit::ExitEngine& engine,
+                         Metrics& metrics, Duration prestop_wait)
+    : config_(config),
+      access_(config),
+      engine_(engine),
+      metrics_(metrics),
+      prestop_wait_(prestop_wait),
+      server_(adminOptions()) {
+  auto prestop = [this](const http::Request& req) {
+    return guarded(req, [this](const http::Request& r) {
+      log::info("preStop hook called", {{"remote_addr", r.remote_addr}, {"method", r.method}});
+      engine_.trigger("prestop");
+      if (auto summary = engine_.awaitFor(prestop_wait_)) {
+        return http::Response{200, exit::toJson(*summary) + "\n", kJson};
+      }
+      log::warn("preStop answer timed out before the exit ended",
+                {{"waited_ms", toMillis(prestop_wait_)}});
+      return http::Response{503, exit::toJson(engine_.snapshot()) + "\n", kJson};
+    });
+  };
+  server_.route("GET", "/prestop", prestop);
+  server_.route("POST", "/prestop", prestop);
+  server_.route("GET", "/status", [this](const http::Request& req) {
+    return guarded(req, [this](const http::Request&) {
+      return http::Response{200, exit::toJson(engine_.snapshot()) + "\n", kJson};
+    });
+  });
+  server_.route("GET", "/healthz", [](const http::Request&) { return http::Response{200, "ok\n"}; });
+  server_.route("GET", "/readyz", [this](const http::Request&) {
+    exit::State s = engine_.state();
+    if (s == exit::State::kReady) return http::Response{200, "ready\n"};
+    return http::Response{503, std::string(exit::stateName(s)) + "\n"};
+  });
+}
+
+AdminServer::~AdminServer() { stop(); }
+
+http::Response AdminServer::guarded(
+    const http::Request& req, const std::function<http::Response(const http::Request&)>& handler) {
+  switch (access_.check(req.remote_addr, req.header("Authorization"))) {
+    case Access::kAllowed:
+      return handler(req);
+    case Access::kSourceDenied:
+      metrics_.adminDenied("source");
+      log::warn("admin request refused: source address not in admin.allow_cidrs",
+                {{"path", req.path}, {"remote_addr", req.remote_addr}});
+      return {403, "forbidden: source address not allowed\n"};
+    case Access::kNoToken:
+    case Access::kBadToken: {
+      metrics_.adminDenied("token");
+      log::warn("admin request refused: missing or wrong bearer token",
+                {{"path", req.path}, {"remote_addr", req.remote_addr}});
+      http::Response res{401, "unauthorized: a valid bearer token is required\n"};
+      res.headers.emplace("WWW-Authenticate", "Bearer realm=\"lameduck\"");
+      return res;
+    }
+  }
+  return {500, "internal error\n"};
+}
+
+Result<int> AdminServer::start() {
+  auto port = server_.bind(config_.listen);
+  if (!port) {
+    return makeError(port.error().code, "admin.listen: " + port.error().message);
+  }
+  if (auto ok = server_.start(); !ok) return std::unexpected(ok.error());
+  log::info("listening", {{"server", "admin"}, {"address", config_.listen.host}, {"port", *port}});
+  return port;
+}
+
+void AdminServer::stop() { server_.stop(); }
+
+MetricsServer::MetricsServer(const config::MetricsConfig& config, Metrics& metrics)
+    : config_(config), metrics_(metrics), server_(metricsOptions()) {
+  server_.route("GET", "/metrics", [this](const http::Request&) {
+    return http::Response{200, metrics_.render(), "text/plain; version=0.0.4; charset=utf-8"};
+  });
+}
+
+MetricsServer::~MetricsServer() { stop(); }
+
+Result<int> MetricsServer::start() {
+  auto port = server_.bind(config_.listen);
+  if (!port) {
+    return makeError(port.error().code, "metrics.listen: " + port.error().message);
+  }
+  if (auto ok = server_.start(); !ok) return std::unexpected(ok.error());
+  log::info("listening", {{"server", "metrics"}, {"address", config_.listen.host}, {"port", *port}});
+  return port;
+}
+
+void MetricsServer::stop() { server_.stop(); }
+
+}  // namespace lameduck::server

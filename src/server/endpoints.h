@@ -1,0 +1,56 @@
+#pragma once
+
+// The admin endpoints (/prestop, /healthz, /readyz, /status) and the metrics
+// endpoint (/metrics), each on its own listener.
+
+#include <memory>
+
+#include "config/config.h"
+#include "exit/engine.h"
+#include "http/http.h"
+#include "server/access.h"
+#include "server/metrics.h"
+
+namespace lameduck::server {
+
+// /prestop starts the exit (or joins the running one) and answers once the
+// exit reached Terminated: 200 with the summary as JSON. If the exit is still
+// running after `prestop_wait` it answers 503 with the current record, so a
+// hook call can never hang forever. /status answers the record at any time;
+// /readyz is 503 from Draining on; /healthz is 200 while the process serves.
+class AdminServer {
+ public:
+  AdminServer(const config::AdminConfig& config, exit::ExitEngine& engine, Metrics& metrics,
+              Duration prestop_wait);
+  ~AdminServer();
+
+  // Binds and serves in the background; returns the bound port.
+  Result<int> start();
+  void stop();
+
+ private:
+  http::Response guarded(const http::Request& req,
+                         const std::function<http::Response(const http::Request&)>& handler);
+
+  config::AdminConfig config_;
+  AccessPolicy access_;
+  exit::ExitEngine& engine_;
+  Metrics& metrics_;
+  Duration prestop_wait_;
+  http::Server server_;
+};
+
+class MetricsServer {
+ public:
+  MetricsServer(const config::MetricsConfig& config, Metrics& metrics);
+  ~MetricsServer();
+  Result<int> start();
+  void stop();
+
+ private:
+  config::MetricsConfig config_;
+  Metrics& metrics_;
+  http::Server server_;
+};
+
+}  // namespace lameduck::server

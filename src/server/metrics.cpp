@@ -1,0 +1,135 @@
+#include "server/metrics.h"
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+#include <map>
+#include <mutex>
+
+namespace lameduck::server {
+
+using prometheus::Counter;
+using prometheus::Family;
+using prometheus::Gauge;
+using prometheus::Histogram;
+
+namespace {
+// Exits are seconds to a few minutes long.
+const Histogram::BucketBoundaries kExitBuckets{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 20, 30, 45, 60, 120, 300};
+}  // namespace
+
+struct Metrics::Impl {
+  std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
+  Family<Gauge>& exit_state = prometheus::BuildGauge()
+                                  .Name("lameduck_exit_state")
+                                  .Help("1 for the exit state lameduck is in, 0 for the others")
+                                  .Register(*registry);
+  Family<Histogram>& exit_duration = prometheus::BuildHistogram()
+                                         .Name("lameduck_exit_duration_seconds")
+                                         .Help("Duration of whole exits, trigger to Terminated")
+                                         .Register(*registry);
+  Family<Histogram>& phase_duration = prometheus::BuildHistogram()
+                                          .Name("lameduck_exit_phase_duration_seconds")
+                                          .Help("Duration of each exit phase")
+                                          .Register(*registry);
+  Family<Counter>& exits = prometheus::BuildCounter()
+                               .Name("lameduck_exits_total")
+                               .Help("Exits that reached Terminated, by outcome")
+                               .Register(*registry);
+  Family<Gauge>& inflight = prometheus::BuildGauge()
+                                .Name("lameduck_app_inflight")
+                                .Help("In-flight work the app last reported through its status hook")
+                                .Register(*registry);
+  Family<Gauge>& connections = prometheus::BuildGauge()
+                                   .Name("lameduck_app_connections")
+                                   .Help("Connections the app last reported through its status hook")
+                                   .Register(*registry);
+  Family<Counter>& hooks = prometheus::BuildCounter()
+                               .Name("lameduck_hook_requests_total")
+                               .Help("Requests to the app's drain-protocol hooks, by hook and HTTP code "
+                                     "(or timeout / unreachable)")
+                               .Register(*registry);
+  Family<Counter>& denied = prometheus::BuildCounter()
+                                .Name("lameduck_admin_requests_denied_total")
+                                .Help("Admin requests refused, by reason (token or source)")
+                                .Register(*registry);
+  Family<Gauge>& build_info = prometheus::BuildGauge()
+                                  .Name("lameduck_build_info")
+                                  .Help("Always 1; labels carry the version and commit")
+                                  .Register(*registry);
+  std::map<exit::State, Gauge*> state_gauges;
+  std::map<exit::Phase, Histogram*> phase_histograms;
+  std::map<exit::Outcome, Counter*> outcome_counters;
+  Histogram* exit_histogram = nullptr;
+  Gauge* inflight_gauge = nullptr;
+  Gauge* connections_gauge = nullptr;
+  std::mutex mu;  // guards the Family::Add calls made after construction
+};
+
+Metrics::Metrics(const std::string& version, const std::string& commit)
+    : impl_(std::make_unique<Impl>()) {
+  Impl& m = *impl_;
+  for (exit::State s : exit::kAllStates) {
+    m.state_gauges[s] = &m.exit_state.Add({{"state", std::string(exit::stateName(s))}});
+  }
+  m.state_gauges[exit::State::kReady]->Set(1);
+  for (exit::Phase p : exit::kAllPhases) {
+    m.phase_histograms[p] =
+        &m.phase_duration.Add({{"phase", std::string(exit::phaseName(p))}}, kExitBuckets);
+  }
+  // Every outcome exists from the start, so sum() and rate() work before the
+  // first exit.
+  for (exit::Outcome o : exit::kAllOutcomes) {
+    m.outcome_counters[o] = &m.exits.Add({{"outcome", std::string(exit::outcomeName(o))}});
+  }
+  m.exit_histogram = &m.exit_duration.Add({}, kExitBuckets);
+  m.inflight_gauge = &m.inflight.Add({});
+  m.connections_gauge = &m.connections.Add({});
+  m.denied.Add({{"reason", "token"}});
+  m.denied.Add({{"reason", "source"}});
+  m.build_info.Add({{"version", version}, {"commit", commit}}).Set(1);
+}
+
+Metrics::~Metrics() = default;
+
+prometheus::Registry& Metrics::registry() { return *impl_->registry; }
+
+std::string Metrics::render() const {
+  return prometheus::TextSerializer().Serialize(impl_->registry->Collect());
+}
+
+void Metrics::hookRequest(std::string_view hook, std::string_view code) {
+  std::lock_guard lock(impl_->mu);
+  impl_->hooks.Add({{"hook", std::string(hook)}, {"code", std::string(code)}}).Increment();
+}
+
+void Metrics::adminDenied(std::string_view reason) {
+  std::lock_guard lock(impl_->mu);
+  impl_->denied.Add({{"reason", std::string(reason)}}).Increment();
+}
+
+void Metrics::onTransition(exit::State from, exit::State to) {
+  impl_->state_gauges.at(from)->Set(0);
+  impl_->state_gauges.at(to)->Set(1);
+}
+
+void Metrics::onPhaseDone(exit::Phase phase, Duration took) {
+  impl_->phase_histograms.at(phase)->Observe(toSeconds(took));
+}
+
+void Metrics::onExitDone(const exit::Summary& summary) {
+  impl_->exit_histogram->Observe(toSeconds(summary.elapsed));
+  auto it = impl_->outcome_counters.find(summary.outcome);
+  if (it != impl_->outcome_counters.end()) it->second->Increment();
+}
+
+void Metrics::onAppFigures(const app::Figures& figures) {
+  if (figures.inflight) impl_->inflight_gauge->Set(static_cast<double>(*figures.inflight));
+  if (figures.connections) impl_->connections_gauge->Set(static_cast<double>(*figures.connections));
+}
+
+}  // namespace lameduck::server

@@ -1,0 +1,42 @@
+#pragma once
+
+// lameduck's Prometheus metrics (names in DESIGN.md, "Interfaces"). Owns the
+// registry; render() produces the text exposition served on /metrics.
+// Thread-safe.
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "exit/engine.h"
+
+namespace prometheus {
+class Registry;
+}
+
+namespace lameduck::server {
+
+class Metrics final : public exit::ExitObserver {
+ public:
+  Metrics(const std::string& version, const std::string& commit);
+  ~Metrics() override;
+
+  // The registry, for components that add their own families.
+  prometheus::Registry& registry();
+  std::string render() const;
+
+  void hookRequest(std::string_view hook, std::string_view code);
+  void adminDenied(std::string_view reason);  // "token" or "source"
+
+  // exit::ExitObserver
+  void onTransition(exit::State from, exit::State to) override;
+  void onPhaseDone(exit::Phase phase, Duration took) override;
+  void onExitDone(const exit::Summary& summary) override;
+  void onAppFigures(const app::Figures& figures) override;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace lameduck::server
