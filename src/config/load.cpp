@@ -109,9 +109,15 @@ class MapReader {
   void finish() {
     if (!valid_ || !node_.IsMap()) return;
     std::set<std::string> known(known_.begin(), known_.end());
+    std::set<std::string> seen;
     for (auto it = node_.begin(); it != node_.end(); ++it) {
       const YAML::Node key = it->first;
       std::string name = key.IsScalar() ? key.Scalar() : describe(key);
+      if (!seen.insert(name).second) {
+        // YAML parsers disagree on which duplicate wins; refuse the ambiguity.
+        ctx_.fail(key, join(name), "duplicate key \"" + name + "\"; each key may appear once");
+        continue;
+      }
       if (known.count(name)) continue;
       std::string accepted;
       for (const std::string& k : known_) accepted += (accepted.empty() ? "" : ", ") + k;

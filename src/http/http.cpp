@@ -53,6 +53,13 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
   auto [ws, wu] = secUsec(options.write_timeout);
   s.set_write_timeout(ws, wu);
   s.set_payload_max_length(options.max_body_bytes);
+  // httplib's default sets SO_REUSEPORT, which lets a second process bind the
+  // same port and silently share its traffic. SO_REUSEADDR alone still
+  // allows a quick restart while refusing a second live listener.
+  s.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
 }
 
 Server::~Server() { stop(); }
@@ -175,7 +182,12 @@ Result<ClientResponse> Client::send(const std::string& method, const std::string
   if (!res) {
     const httplib::Error err = res.error();
     const std::string target = method + " " + impl_->origin + path;
-    if (over_deadline || clock.now() >= deadline || err == httplib::Error::ConnectionTimeout) {
+    // httplib reports a read timeout and a peer closing the connection both
+    // as Error::Read; what tells them apart is whether the time was up. Its
+    // poll-based timers can fire a little early, hence the small tolerance.
+    const Duration tolerance = std::min<Duration>(timeout / 20, std::chrono::milliseconds(20));
+    if (over_deadline || clock.now() + tolerance >= deadline ||
+        err == httplib::Error::ConnectionTimeout) {
       return makeError(ErrorCode::kDeadlineExceeded,
                        target + ": no complete answer within " + formatDuration(timeout));
     }

@@ -1,0 +1,208 @@
+// The drain-protocol client against real HTTP servers on loopback: parsing,
+// timeouts, refused and closed connections, garbage answers, metrics hook.
+
+#include "app/http_app_client.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <thread>
+
+namespace lameduck::app {
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST(ParseStatus, ReadsKnownFiguresAndIgnoresUnknownOnes) {
+  auto f = parseStatus(R"({"inflight": 3, "connections": 12, "queued": 0, "extra": "x"})");
+  ASSERT_TRUE(f) << f.error().message;
+  EXPECT_EQ(f->inflight, 3);
+  EXPECT_EQ(f->connections, 12);
+  EXPECT_EQ(f->queued, 0);
+  auto partial = parseStatus(R"({"connections": 1})");
+  ASSERT_TRUE(partial);
+  EXPECT_FALSE(partial->inflight.has_value());
+}
+
+TEST(ParseStatus, RefusesGarbageWithAQuote) {
+  auto bad = parseStatus("<html>oops");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code, ErrorCode::kBadResponse);
+  EXPECT_NE(bad.error().message.find("not valid JSON: \"<html>oops\""), std::string::npos);
+  EXPECT_FALSE(parseStatus("[1,2]"));
+  EXPECT_FALSE(parseStatus(R"({"inflight": -1})"));
+  EXPECT_FALSE(parseStatus(R"({"inflight": "3"})"));
+  EXPECT_FALSE(parseStatus(R"({"inflight": 1.5})"));
+}
+
+TEST(ParseCompensations, KeepsValidEntriesAndExplainsRejectedOnes) {
+  auto b = parseCompensations(R"({"compensations": [
+      {"id": "c1", "saga_id": "s1", "step": "pay", "action": "refund", "payload": {"amount": 5}},
+      {"saga_id": "s2", "action": "refund"},
+      {"id": "c3", "saga_id": "", "action": "refund"},
+      "junk",
+      {"id": 44, "saga_id": "s4", "action": "release"}]})");
+  ASSERT_TRUE(b) << b.error().message;
+  ASSERT_EQ(b->valid.size(), 2u);
+  EXPECT_EQ(b->valid[0].id, "c1");
+  EXPECT_EQ(b->valid[0].payload_json, R"({"amount":5})");
+  EXPECT_EQ(b->valid[1].id, "44");
+  EXPECT_EQ(b->valid[1].payload_json, "{}");
+  ASSERT_EQ(b->rejected.size(), 3u);
+  EXPECT_EQ(b->rejected[0], "entry 1: missing or empty id");
+  EXPECT_EQ(b->rejected[1], "entry 2 (id c3): missing or empty saga_id");
+  EXPECT_EQ(b->rejected[2], "entry 3: not a JSON object");
+  EXPECT_FALSE(parseCompensations(R"({"items": []})"));
+  EXPECT_FALSE(parseCompensations("{"));
+}
+
+// A real HTTP server standing in for the app, with one behaviour per path.
+class AppServer {
+ public:
+  AppServer() {
+    server_.route("POST", "/lameduck/drain", [](const http::Request& r) {
+      return r.header("traceparent").empty() ? http::Response{400, "no traceparent"}
+                                             : http::Response{200, "{}", "application/json"};
+    });
+    server_.route("GET", "/lameduck/status", [this](const http::Request&) {
+      if (hang_) {
+        std::unique_lock lock(mu_);
+        cv_.wait_for(lock, 10s, [this] { return released_; });
+      }
+      return http::Response{200, status_body_, "application/json"};
+    });
+    server_.route("POST", "/lameduck/terminate",
+                  [](const http::Request&) { return http::Response{500, "boom"}; });
+    port_ = server_.bind(HostPort{"127.0.0.1", 0}).value();
+    EXPECT_TRUE(server_.start());
+  }
+  ~AppServer() {
+    {
+      std::lock_guard lock(mu_);
+      released_ = true;
+    }
+    cv_.notify_all();
+    server_.stop();
+  }
+  config::AppConfig config() const {
+    config::AppConfig c;
+    c.base_url = HttpUrl{"http", "127.0.0.1", static_cast<uint16_t>(port_), ""};
+    return c;
+  }
+  std::string status_body_ = R"({"inflight": 0})";
+  std::atomic<bool> hang_{false};
+
+ private:
+  http::Server server_;
+  int port_ = 0;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool released_ = false;
+};
+
+struct Observed {
+  std::mutex mu;
+  std::vector<std::string> codes;
+  HookObserver observer() {
+    return [this](std::string_view hook, std::string_view code) {
+      std::lock_guard lock(mu);
+      codes.push_back(std::string(hook) + ":" + std::string(code));
+    };
+  }
+};
+
+TEST(HttpAppClient, CallsHooksWithTraceparentAndCountsCodes) {
+  AppServer app;
+  Observed seen;
+  HttpAppClient client(app.config(), SystemClock::instance(), seen.observer());
+  Call call{2s, "00-0123456789abcdef0123456789abcdef-0123456789abcdef-01"};
+  EXPECT_TRUE(client.drain(call));
+  auto figures = client.status(call);
+  ASSERT_TRUE(figures);
+  EXPECT_EQ(figures->inflight, 0);
+  auto term = client.terminate(call);
+  ASSERT_FALSE(term);
+  EXPECT_EQ(term.error().code, ErrorCode::kBadResponse);
+  EXPECT_NE(term.error().message.find("answered HTTP 500"), std::string::npos) << term.error().message;
+  EXPECT_EQ(seen.codes, (std::vector<std::string>{"drain:200", "status:200", "terminate:500"}));
+}
+
+TEST(HttpAppClient, HangingAppCostsAtMostTheTimeout) {
+  AppServer app;
+  app.hang_ = true;
+  Observed seen;
+  HttpAppClient client(app.config(), SystemClock::instance(), seen.observer());
+  auto r = client.status({300ms, ""});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kDeadlineExceeded) << r.error().message;
+  EXPECT_NE(r.error().message.find("status hook"), std::string::npos);
+  EXPECT_EQ(seen.codes, std::vector<std::string>{"status:timeout"});
+}
+
+TEST(HttpAppClient, GarbageAnswerIsABadResponse) {
+  AppServer app;
+  app.status_body_ = "not json at all";
+  HttpAppClient client(app.config(), SystemClock::instance(), nullptr);
+  auto r = client.status({2s, ""});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kBadResponse);
+}
+
+TEST(HttpAppClient, RefusedConnectionIsUnavailable) {
+  // Bind a socket, learn its port, close it: nothing listens there.
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  socklen_t len = sizeof a;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  close(fd);
+  config::AppConfig c;
+  c.base_url = HttpUrl{"http", "127.0.0.1", ntohs(a.sin_port), ""};
+  Observed seen;
+  HttpAppClient client(c, SystemClock::instance(), seen.observer());
+  auto r = client.drain({1s, ""});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kUnavailable);
+  EXPECT_NE(r.error().message.find("cannot connect"), std::string::npos) << r.error().message;
+  EXPECT_EQ(seen.codes, std::vector<std::string>{"drain:unreachable"});
+}
+
+TEST(HttpAppClient, ConnectionClosedWithoutAnswerIsUnavailable) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(listen(fd, 8), 0);
+  socklen_t len = sizeof a;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  std::thread closer([fd] {
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, 5000) > 0) {
+      int c = accept(fd, nullptr, nullptr);
+      char buf[1024];
+      (void)!read(c, buf, sizeof buf);
+      close(c);
+    }
+  });
+  config::AppConfig c;
+  c.base_url = HttpUrl{"http", "127.0.0.1", ntohs(a.sin_port), ""};
+  HttpAppClient client(c, SystemClock::instance(), nullptr);
+  auto r = client.status({2s, ""});
+  closer.join();
+  close(fd);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kUnavailable) << r.error().message;
+  EXPECT_NE(r.error().message.find("connection closed"), std::string::npos) << r.error().message;
+}
+
+}  // namespace
+}  // namespace lameduck::app

@@ -1,0 +1,52 @@
+#include "integration/daemon.h"
+
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+namespace lameduck::testing {
+
+Daemon::Daemon(const std::string& yaml, std::optional<AppOptions> app,
+               std::map<std::string, std::string> env) {
+  std::vector<std::string> args{lameduckBinary(), "run", "--config", dir_.write("lameduck.yaml", yaml),
+                                "--set", "admin.listen=127.0.0.1:0", "--set",
+                                "metrics.listen=127.0.0.1:0"};
+  if (app) {
+    app_ = std::make_unique<Process>(
+        std::vector<std::string>{sampleAppBinary(), "--listen", "127.0.0.1:0", "--hooks", app->hooks,
+                                 "--compensations", std::to_string(app->compensations)},
+        dir_.file("app.log"));
+    auto port = waitForAppPort(*app_);
+    if (!port) {
+      ADD_FAILURE() << "sample app did not start:\n" << app_->output();
+      return;
+    }
+    app_port_ = *port;
+    args.push_back("--set");
+    args.push_back("app.base_url=http://127.0.0.1:" + std::to_string(app_port_));
+  }
+  lameduck_ = std::make_unique<Process>(args, dir_.file("lameduck.log"), env);
+  auto admin = waitForLameduckPort(*lameduck_, "admin");
+  auto metrics = waitForLameduckPort(*lameduck_, "metrics");
+  if (!admin || !metrics) {
+    ADD_FAILURE() << "lameduck did not start:\n" << lameduck_->output();
+    return;
+  }
+  admin_port_ = *admin;
+  metrics_port_ = *metrics;
+}
+
+std::string Daemon::metrics() {
+  auto r = call(metrics_port_, "GET", "/metrics");
+  return r ? r->body : "";
+}
+
+double Daemon::metric(const std::string& series) {
+  std::istringstream in(metrics());
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
+  }
+  return -1;
+}
+
+}  // namespace lameduck::testing

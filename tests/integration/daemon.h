@@ -1,0 +1,50 @@
+#pragma once
+
+// Starts the real lameduck binary (and optionally the sample app) for
+// integration tests, on ports the processes pick themselves.
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "support/harness.h"
+
+namespace lameduck::testing {
+
+struct AppOptions {
+  std::string hooks = "ok";
+  int compensations = 0;
+};
+
+class Daemon {
+ public:
+  // `yaml` is the config body; admin/metrics listen on 127.0.0.1:0 unless it
+  // says otherwise. With `app`, a sample app is started first and
+  // app.base_url points at it.
+  explicit Daemon(const std::string& yaml, std::optional<AppOptions> app = std::nullopt,
+                  std::map<std::string, std::string> env = {});
+
+  Process& lameduck() { return *lameduck_; }
+  Process* app() { return app_.get(); }
+  int adminPort() const { return admin_port_; }
+  int metricsPort() const { return metrics_port_; }
+  int appPort() const { return app_port_; }
+  const TempDir& dir() const { return dir_; }
+
+  Result<http::ClientResponse> admin(const std::string& path, const http::Headers& h = {}) {
+    return call(admin_port_, "GET", path, h);
+  }
+  std::string metrics();
+  // The value of a sample line in /metrics ("name{labels}"), or -1.
+  double metric(const std::string& series);
+
+ private:
+  TempDir dir_;
+  std::unique_ptr<Process> app_;
+  std::unique_ptr<Process> lameduck_;
+  int admin_port_ = 0;
+  int metrics_port_ = 0;
+  int app_port_ = 0;
+};
+
+}  // namespace lameduck::testing

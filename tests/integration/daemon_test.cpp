@@ -1,0 +1,278 @@
+// The real lameduck binary with the real sample app: preStop calls, signals,
+// misbehaving apps, access control, logs and metrics.
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <set>
+#include <thread>
+
+#include "integration/daemon.h"
+
+namespace lameduck::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using nlohmann::json;
+
+constexpr const char* kShortExit =
+    "exit: {grace_period: 6s, safety_margin: 1s, compensation_reserve: 1s}\n"
+    "app: {timeout: 500ms}\n"
+    "drain: {poll_interval: 20ms}\n";
+
+int countAppEvents(Daemon& d, const std::string& name) {
+  int n = 0;
+  for (const json& j : jsonLines(d.app()->outputPath())) n += j.value("event", "") == name;
+  return n;
+}
+
+std::vector<json> auditRecords(Daemon& d) {
+  std::vector<json> out;
+  for (json& j : jsonLines(d.lameduck().outputPath())) {
+    if (j.value("audit", false)) out.push_back(j);
+  }
+  return out;
+}
+
+TEST(Daemon, HundredConcurrentPrestopCallersShareOneExit) {
+  Daemon d(kShortExit, AppOptions{"ok", 3});
+  ASSERT_GT(d.adminPort(), 0);
+  constexpr int kCallers = 100;
+  std::vector<std::string> bodies(kCallers);
+  std::vector<int> codes(kCallers, 0);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kCallers; ++i) {
+    threads.emplace_back([&, i] {
+      auto r = call(d.adminPort(), i % 2 ? "GET" : "POST", "/prestop");
+      if (r) {
+        codes[i] = r->status;
+        bodies[i] = r->body;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (int i = 0; i < kCallers; ++i) {
+    ASSERT_EQ(codes[i], 200) << "caller " << i;
+    EXPECT_EQ(bodies[i], bodies[0]) << "caller " << i;
+  }
+  json summary = json::parse(bodies[0]);
+  EXPECT_EQ(summary["outcome"], "completed") << bodies[0];
+  EXPECT_EQ(summary["state"], "Terminated");
+  EXPECT_EQ(summary["compensations"]["pending"], 3);
+  EXPECT_TRUE(summary["phases"].contains("draining"));
+  EXPECT_EQ(d.metric("lameduck_exits_total{outcome=\"completed\"}") +
+                d.metric("lameduck_exits_total{outcome=\"deadline\"}") +
+                d.metric("lameduck_exits_total{outcome=\"failed\"}"),
+            1.0);
+  EXPECT_EQ(countAppEvents(d, "drain"), 1);
+  EXPECT_EQ(countAppEvents(d, "terminate"), 1);
+  EXPECT_EQ(d.metric("lameduck_exit_state{state=\"Terminated\"}"), 1.0);
+}
+
+TEST(Daemon, ReadyzTurns503FromDrainingOn) {
+  Daemon d(kShortExit, AppOptions{});
+  ASSERT_GT(d.adminPort(), 0);
+  EXPECT_EQ(d.admin("/readyz")->status, 200);
+  EXPECT_EQ(d.admin("/healthz")->status, 200);
+  // Slow work in the app keeps the exit in Draining for a while.
+  std::thread work([&] { (void)call(d.appPort(), "GET", "/work?ms=1500"); });
+  ASSERT_TRUE(waitUntil(
+      [&] {
+        auto r = call(d.appPort(), "GET", "/lameduck/status");
+        return r && r->body.find("\"inflight\":1") != std::string::npos;
+      },
+      10s));
+  std::thread prestop([&] { (void)d.admin("/prestop"); });
+  EXPECT_TRUE(waitUntil([&] { return d.admin("/readyz")->status == 503; }, 10s));
+  // While the slow request runs, /status shows Draining with the app's figure.
+  json status;
+  EXPECT_TRUE(waitUntil(
+      [&] {
+        status = json::parse(d.admin("/status")->body);
+        return status["app"]["inflight"] == 1;
+      },
+      10s))
+      << status;
+  EXPECT_EQ(status["state"], "Draining") << status;
+  prestop.join();
+  work.join();
+  EXPECT_EQ(d.admin("/readyz")->status, 503);
+  EXPECT_EQ(d.admin("/healthz")->status, 200);
+  json after = json::parse(d.admin("/status")->body);
+  EXPECT_EQ(after["state"], "Terminated");
+  EXPECT_EQ(after["outcome"], "completed");
+  EXPECT_FALSE(after["app"]["inflight_zero_at_ms"].is_null());
+}
+
+TEST(Daemon, SigtermWithHangingAppEndsWithDeadlineWithinTheBudget) {
+  Daemon d("exit: {grace_period: 4s, safety_margin: 1s, compensation_reserve: 1s}\n"
+           "app: {timeout: 500ms}\n",
+           AppOptions{"hang"});
+  ASSERT_GT(d.adminPort(), 0);
+  d.lameduck().signal(SIGTERM);
+  // The budget is 3 s; the bound below only guards against a hang.
+  auto code = d.lameduck().waitExit(30s);
+  ASSERT_TRUE(code.has_value()) << "lameduck did not exit:\n" << d.lameduck().output();
+  EXPECT_EQ(*code, 3) << d.lameduck().output();  // 3 = deadline
+  auto exitRecord = waitForLine(
+      d.lameduck().outputPath(), [](const json& j) { return j.value("event", "") == "exit"; }, 1s);
+  ASSERT_TRUE(exitRecord);
+  EXPECT_EQ((*exitRecord)["outcome"], "deadline");
+  EXPECT_EQ((*exitRecord)["trigger"], "SIGTERM");
+  json summary = json::parse((*exitRecord)["summary"].get<std::string>());
+  EXPECT_LE(summary["duration_ms"].get<double>(), 3000 + 600);  // one call may end past its deadline
+}
+
+TEST(Daemon, GarbageAnsweringAppGivesAClearErrorAndNoCrash) {
+  Daemon d(kShortExit, AppOptions{"garbage"});
+  ASSERT_GT(d.adminPort(), 0);
+  auto r = d.admin("/prestop");
+  ASSERT_TRUE(r);
+  json summary = json::parse(r->body);
+  EXPECT_THAT(summary["outcome"].get<std::string>(), ::testing::AnyOf("failed", "deadline"));
+  EXPECT_THAT(r->body, HasSubstr("not valid JSON"));
+  EXPECT_TRUE(d.lameduck().running());
+  EXPECT_EQ(d.admin("/healthz")->status, 200);
+  EXPECT_THAT(d.lameduck().output(), HasSubstr("not valid JSON"));
+}
+
+TEST(Daemon, AppClosingConnectionsGivesAClearErrorAndNoCrash) {
+  Daemon d(kShortExit, AppOptions{"close"});
+  ASSERT_GT(d.adminPort(), 0);
+  auto r = d.admin("/prestop");
+  ASSERT_TRUE(r);
+  json summary = json::parse(r->body);
+  EXPECT_THAT(summary["outcome"].get<std::string>(), ::testing::AnyOf("failed", "deadline"));
+  EXPECT_THAT(r->body, HasSubstr("connection closed before a complete answer"));
+  EXPECT_TRUE(d.lameduck().running());
+}
+
+TEST(Daemon, AppNotRunningFailsTheExitWithoutHanging) {
+  // app.base_url points at a port nobody listens on.
+  Daemon dead("exit: {grace_period: 6s, safety_margin: 1s, compensation_reserve: 1s}\n"
+              "app: {base_url: \"http://127.0.0.1:" + std::to_string(freePort()) +
+              "\", timeout: 500ms}\n");
+  ASSERT_GT(dead.adminPort(), 0);
+  auto r = dead.admin("/prestop");
+  ASSERT_TRUE(r);
+  json summary = json::parse(r->body);
+  EXPECT_THAT(summary["outcome"].get<std::string>(), ::testing::AnyOf("failed", "deadline"));
+  EXPECT_THAT(summary["reason"].get<std::string>(), HasSubstr("cannot connect"));
+}
+
+TEST(Daemon, WrongOrMissingTokenGets401AndIsCounted) {
+  Daemon d("admin: {token: \"${LD_TEST_TOKEN}\"}\n", std::nullopt, {{"LD_TEST_TOKEN", "s3cret"}});
+  ASSERT_GT(d.adminPort(), 0);
+  EXPECT_EQ(d.admin("/prestop")->status, 401);
+  EXPECT_EQ(d.admin("/prestop", {{"Authorization", "Bearer wrong"}})->status, 401);
+  EXPECT_EQ(d.admin("/status")->status, 401);
+  EXPECT_EQ(d.admin("/healthz")->status, 200);  // probes stay open
+  EXPECT_EQ(d.admin("/readyz")->status, 200);   // and no exit started
+  EXPECT_EQ(d.metric("lameduck_admin_requests_denied_total{reason=\"token\"}"), 3.0);
+  auto ok = d.admin("/prestop", {{"Authorization", "Bearer s3cret"}});
+  EXPECT_EQ(ok->status, 200);
+  EXPECT_EQ(json::parse(ok->body)["outcome"], "completed");
+}
+
+TEST(Daemon, SourceOutsideTheAllowlistGets403) {
+  Daemon d("admin: {allow_cidrs: [\"10.0.0.0/8\"]}\n");
+  ASSERT_GT(d.adminPort(), 0);
+  EXPECT_EQ(d.admin("/prestop")->status, 403);
+  EXPECT_EQ(d.admin("/readyz")->status, 200);
+  EXPECT_EQ(d.metric("lameduck_admin_requests_denied_total{reason=\"source\"}"), 1.0);
+}
+
+TEST(Daemon, PrestopClientPrintsTheSummaryAndExitsByOutcome) {
+  Daemon d("admin: {token: s3cret}\n");
+  ASSERT_GT(d.adminPort(), 0);
+  const std::string url = "http://127.0.0.1:" + std::to_string(d.adminPort()) + "/prestop";
+  std::string out = d.dir().file("client.txt");
+  EXPECT_EQ(runCommand({lameduckBinary(), "prestop", "--url", url, "--token", "nope"}, out), 1);
+  EXPECT_THAT(readFile(out), HasSubstr("HTTP 401"));
+  EXPECT_EQ(runCommand({lameduckBinary(), "prestop", "--url", url, "--token", "s3cret"}, out), 0);
+  EXPECT_THAT(readFile(out), HasSubstr("\"outcome\":\"completed\""));
+  EXPECT_EQ(runCommand({lameduckBinary(), "prestop", "--url", "ftp://x"}, out), 2);
+}
+
+TEST(Daemon, SigtermAfterACompletedExitStopsWithCodeZero) {
+  Daemon d(kShortExit, AppOptions{});
+  ASSERT_GT(d.adminPort(), 0);
+  EXPECT_EQ(json::parse(d.admin("/prestop")->body)["outcome"], "completed");
+  d.lameduck().signal(SIGTERM);
+  auto code = d.lameduck().waitExit(20s);
+  ASSERT_TRUE(code.has_value());
+  EXPECT_EQ(*code, 0);
+  EXPECT_EQ(countAppEvents(d, "drain"), 1);  // the signal joined the finished exit
+}
+
+TEST(Daemon, SigintStartsTheExitAndTheProcessEnds) {
+  Daemon d(kShortExit, AppOptions{});
+  ASSERT_GT(d.adminPort(), 0);
+  d.lameduck().signal(SIGINT);
+  auto code = d.lameduck().waitExit(20s);
+  ASSERT_TRUE(code.has_value());
+  EXPECT_EQ(*code, 0) << d.lameduck().output();
+  EXPECT_EQ(countAppEvents(d, "drain"), 1);
+}
+
+TEST(Daemon, LogsAreJsonLinesWithIdentityAndOneAuditPerTransition) {
+  Daemon d(kShortExit, AppOptions{},
+           {{"POD_NAME", "shop-7d9f"}, {"POD_NAMESPACE", "prod"}, {"POD_UID", "uid-1"},
+            {"NODE_NAME", "node-a"}, {"POD_REVISION", "rev-9"}});
+  ASSERT_GT(d.adminPort(), 0);
+  ASSERT_EQ(d.admin("/prestop")->status, 200);
+  d.lameduck().signal(SIGTERM);
+  ASSERT_TRUE(d.lameduck().waitExit(20s).has_value());
+  std::istringstream raw(d.lameduck().output());
+  int lines = 0;
+  for (std::string line; std::getline(raw, line);) {
+    ++lines;
+    json j = json::parse(line, nullptr, false);
+    ASSERT_FALSE(j.is_discarded()) << "not JSON: " << line;
+    EXPECT_EQ(j["pod"], "shop-7d9f");
+    EXPECT_EQ(j["namespace"], "prod");
+    EXPECT_EQ(j["pod_uid"], "uid-1");
+    EXPECT_EQ(j["node"], "node-a");
+    EXPECT_EQ(j["revision"], "rev-9");
+  }
+  EXPECT_GT(lines, 5);
+  std::vector<std::string> transitions;
+  std::set<std::string> traces;
+  for (const json& a : auditRecords(d)) {
+    if (a["event"] == "transition") {
+      transitions.push_back(a["from"].get<std::string>() + ">" + a["to"].get<std::string>());
+      traces.insert(a["trace_id"].get<std::string>());
+      EXPECT_TRUE(a.contains("commit"));
+    }
+  }
+  EXPECT_EQ(transitions, (std::vector<std::string>{"Ready>Draining", "Draining>Compensating",
+                                                    "Compensating>Terminated"}));
+  EXPECT_EQ(traces.size(), 1u);
+}
+
+TEST(Daemon, LiveMetricsAfterAnExitPassPromtool) {
+  Daemon d(kShortExit, AppOptions{});
+  ASSERT_GT(d.adminPort(), 0);
+  ASSERT_EQ(d.admin("/prestop")->status, 200);
+  std::string file = d.dir().write("metrics.txt", d.metrics());
+  std::string out = d.dir().file("promtool.txt");
+  EXPECT_EQ(runCommand({"/bin/sh", "-c", "promtool check metrics < " + file}, out), 0) << readFile(out);
+  EXPECT_THAT(readFile(file), HasSubstr("lameduck_hook_requests_total{code=\"200\",hook=\"drain\"} 1"));
+}
+
+TEST(Daemon, PortInUseIsAClearStartupError) {
+  Daemon first("");
+  ASSERT_GT(first.adminPort(), 0);
+  TempDir dir;
+  std::string out = dir.file("out.txt");
+  int code = runCommand({lameduckBinary(), "run", "--set",
+                         "admin.listen=127.0.0.1:" + std::to_string(first.adminPort()), "--set",
+                         "metrics.listen=127.0.0.1:0"},
+                        out, 20s);
+  EXPECT_EQ(code, 1);
+  EXPECT_THAT(readFile(out), HasSubstr("admin.listen: cannot listen on 127.0.0.1:"));
+}
+
+}  // namespace
+}  // namespace lameduck::testing

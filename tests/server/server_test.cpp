@@ -1,0 +1,82 @@
+// Access policy and the metrics exposition (checked by the real promtool).
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "server/access.h"
+#include "server/metrics.h"
+#include "support/harness.h"
+
+namespace lameduck::server {
+namespace {
+
+using ::testing::HasSubstr;
+
+config::AdminConfig adminWith(std::string token, std::vector<std::string> cidrs) {
+  config::AdminConfig c;
+  c.token = std::move(token);
+  for (const auto& s : cidrs) c.allow_cidrs.push_back(Cidr::parse(s).value());
+  return c;
+}
+
+TEST(AccessPolicy, OpenWhenNothingIsConfigured) {
+  AccessPolicy p(adminWith("", {}));
+  EXPECT_EQ(p.check("203.0.113.9", ""), Access::kAllowed);
+}
+
+TEST(AccessPolicy, BearerTokenMustMatchExactly) {
+  AccessPolicy p(adminWith("s3cret", {}));
+  EXPECT_EQ(p.check("127.0.0.1", "Bearer s3cret"), Access::kAllowed);
+  EXPECT_EQ(p.check("127.0.0.1", "bearer s3cret"), Access::kAllowed);
+  EXPECT_EQ(p.check("127.0.0.1", ""), Access::kNoToken);
+  EXPECT_EQ(p.check("127.0.0.1", "Basic czNjcmV0"), Access::kNoToken);
+  EXPECT_EQ(p.check("127.0.0.1", "Bearer s3cre"), Access::kBadToken);
+  EXPECT_EQ(p.check("127.0.0.1", "Bearer s3cret2"), Access::kBadToken);
+}
+
+TEST(AccessPolicy, SourceNetworksAreCheckedFirst) {
+  AccessPolicy p(adminWith("s3cret", {"10.0.0.0/8", "127.0.0.1/32"}));
+  EXPECT_EQ(p.check("10.2.3.4", "Bearer s3cret"), Access::kAllowed);
+  EXPECT_EQ(p.check("::ffff:127.0.0.1", "Bearer s3cret"), Access::kAllowed);
+  EXPECT_EQ(p.check("192.168.0.1", "Bearer s3cret"), Access::kSourceDenied);
+  EXPECT_EQ(p.check("192.168.0.1", ""), Access::kSourceDenied);
+}
+
+TEST(Metrics, ExposesTheContractNames) {
+  Metrics m("0.1.0", "abc");
+  m.onTransition(exit::State::kReady, exit::State::kDraining);
+  m.hookRequest("drain", "200");
+  m.adminDenied("token");
+  m.onAppFigures(app::Figures{4, 9, 0});
+  exit::Summary s;
+  s.outcome = exit::Outcome::kDeadline;
+  s.elapsed = std::chrono::milliseconds(1500);
+  m.onPhaseDone(exit::Phase::kDraining, std::chrono::milliseconds(1200));
+  m.onExitDone(s);
+  std::string text = m.render();
+  EXPECT_THAT(text, HasSubstr("lameduck_exit_state{state=\"Draining\"} 1"));
+  EXPECT_THAT(text, HasSubstr("lameduck_exit_state{state=\"Ready\"} 0"));
+  EXPECT_THAT(text, HasSubstr("lameduck_exit_duration_seconds_count 1"));
+  EXPECT_THAT(text, HasSubstr("lameduck_exit_phase_duration_seconds_count{phase=\"draining\"} 1"));
+  EXPECT_THAT(text, HasSubstr("lameduck_exits_total{outcome=\"deadline\"} 1"));
+  EXPECT_THAT(text, HasSubstr("lameduck_exits_total{outcome=\"completed\"} 0"));
+  EXPECT_THAT(text, HasSubstr("lameduck_app_inflight 4"));
+  EXPECT_THAT(text, HasSubstr("lameduck_app_connections 9"));
+  EXPECT_THAT(text, HasSubstr("lameduck_hook_requests_total{code=\"200\",hook=\"drain\"} 1"));
+  EXPECT_THAT(text, HasSubstr("lameduck_admin_requests_denied_total{reason=\"token\"} 1"));
+  EXPECT_THAT(text, HasSubstr("lameduck_build_info{commit=\"abc\",version=\"0.1.0\"} 1"));
+}
+
+TEST(Metrics, ExpositionPassesPromtool) {
+  Metrics m("0.1.0", "abc");
+  m.hookRequest("status", "timeout");
+  m.onPhaseDone(exit::Phase::kCompensating, std::chrono::milliseconds(10));
+  testing::TempDir dir;
+  std::string file = dir.write("metrics.txt", m.render());
+  std::string out = dir.file("promtool.txt");
+  int rc = testing::runCommand({"/bin/sh", "-c", "promtool check metrics < " + file}, out);
+  EXPECT_EQ(rc, 0) << testing::readFile(out);
+}
+
+}  // namespace
+}  // namespace lameduck::server

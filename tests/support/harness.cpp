@@ -1,0 +1,189 @@
+#include "support/harness.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+namespace lameduck::testing {
+
+TempDir::TempDir() {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "lameduck-test-XXXXXX").string();
+  if (mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+  path_ = tmpl;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+std::string TempDir::write(const std::string& name, const std::string& content) const {
+  std::string p = file(name);
+  std::ofstream(p, std::ios::binary) << content;
+  return p;
+}
+
+Process::Process(const std::vector<std::string>& argv, const std::string& output_path,
+                 const std::map<std::string, std::string>& env)
+    : output_(output_path) {
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_ = fork();
+  if (pid_ < 0) throw std::runtime_error("fork failed");
+  if (pid_ == 0) {
+    int fd = open(output_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd >= 0) {
+      dup2(fd, 1);
+      dup2(fd, 2);
+      close(fd);
+    }
+    // Start with a clean signal state whatever the test runner left behind.
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+}
+
+Process::~Process() {
+  if (pid_ > 0 && !status_) {
+    ::kill(pid_, SIGKILL);
+    int st = 0;
+    waitpid(pid_, &st, 0);
+  }
+}
+
+std::string Process::output() const { return readFile(output_); }
+
+void Process::signal(int sig) {
+  if (pid_ > 0 && !status_) ::kill(pid_, sig);
+}
+
+bool Process::running() { return !waitExit(0ms).has_value(); }
+
+std::optional<int> Process::waitExit(std::chrono::milliseconds timeout) {
+  if (status_) return status_;
+  auto reap = [&] {
+    int st = 0;
+    pid_t r = waitpid(pid_, &st, WNOHANG);
+    if (r == pid_) {
+      status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+      return true;
+    }
+    return false;
+  };
+  if (reap()) return status_;
+  waitUntil(reap, timeout, 5ms);
+  return status_;
+}
+
+bool waitUntil(const std::function<bool()>& condition, std::chrono::milliseconds timeout,
+               std::chrono::milliseconds poll) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    if (condition()) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(poll);
+  }
+}
+
+std::string readFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::vector<nlohmann::json> jsonLines(const std::string& path) {
+  std::vector<nlohmann::json> out;
+  std::istringstream in(readFile(path));
+  for (std::string line; std::getline(in, line);) {
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    if (!j.is_discarded() && j.is_object()) out.push_back(std::move(j));
+  }
+  return out;
+}
+
+std::optional<nlohmann::json> waitForLine(const std::string& path,
+                                          const std::function<bool(const nlohmann::json&)>& match,
+                                          std::chrono::milliseconds timeout) {
+  std::optional<nlohmann::json> found;
+  waitUntil(
+      [&] {
+        for (auto& j : jsonLines(path)) {
+          if (match(j)) {
+            found = j;
+            return true;
+          }
+        }
+        return false;
+      },
+      timeout, 20ms);
+  return found;
+}
+
+std::optional<int> waitForLameduckPort(const Process& p, const std::string& server,
+                                       std::chrono::milliseconds timeout) {
+  auto line = waitForLine(
+      p.outputPath(),
+      [&](const nlohmann::json& j) { return j.value("msg", "") == "listening" && j.value("server", "") == server; },
+      timeout);
+  if (!line) return std::nullopt;
+  return (*line)["port"].get<int>();
+}
+
+std::optional<int> waitForAppPort(const Process& p, std::chrono::milliseconds timeout) {
+  auto line = waitForLine(
+      p.outputPath(), [](const nlohmann::json& j) { return j.value("event", "") == "listening"; },
+      timeout);
+  if (!line) return std::nullopt;
+  return (*line)["port"].get<int>();
+}
+
+Result<http::ClientResponse> call(int port, const std::string& method, const std::string& path,
+                                  const http::Headers& headers, std::chrono::milliseconds timeout) {
+  HttpUrl url{"http", "127.0.0.1", static_cast<uint16_t>(port), ""};
+  http::Client client(url, SystemClock::instance());
+  return client.send(method, path, "", "", headers, timeout);
+}
+
+std::string lameduckBinary() { return LAMEDUCK_BIN; }
+std::string sampleAppBinary() { return SAMPLE_APP_BIN; }
+
+int runCommand(const std::vector<std::string>& argv, const std::string& output_path,
+               std::chrono::milliseconds timeout) {
+  Process p(argv, output_path);
+  auto status = p.waitExit(timeout);
+  return status ? *status : -1;
+}
+
+}  // namespace lameduck::testing
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+namespace lameduck::testing {
+int freePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  close(fd);
+  return ntohs(a.sin_port);
+}
+}  // namespace lameduck::testing

@@ -1,0 +1,104 @@
+#pragma once
+
+// Helpers for tests that run real processes: spawn and stop them by PID,
+// wait for conditions with a deadline (never a fixed sleep), read their JSON
+// log lines, and make HTTP calls.
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "http/http.h"
+
+namespace lameduck::testing {
+
+using namespace std::chrono_literals;
+
+// A scratch directory removed with everything in it on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+  std::string write(const std::string& name, const std::string& content) const;
+
+ private:
+  std::string path_;
+};
+
+// A child process whose stdout and stderr go to one file. The destructor
+// sends SIGKILL if it is still running and reaps it, so no test leaves a
+// process behind.
+class Process {
+ public:
+  Process(const std::vector<std::string>& argv, const std::string& output_path,
+          const std::map<std::string, std::string>& env = {});
+  ~Process();
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+
+  pid_t pid() const { return pid_; }
+  const std::string& outputPath() const { return output_; }
+  std::string output() const;
+  void signal(int sig);
+  bool running();
+  // The exit status (WEXITSTATUS, or 128+signal) once it ended within
+  // `timeout`; nullopt if it is still running.
+  std::optional<int> waitExit(std::chrono::milliseconds timeout);
+
+ private:
+  pid_t pid_ = -1;
+  std::optional<int> status_;
+  std::string output_;
+};
+
+// Polls `condition` every `poll` until it holds or `timeout` passes.
+bool waitUntil(const std::function<bool()>& condition, std::chrono::milliseconds timeout,
+               std::chrono::milliseconds poll = 10ms);
+
+// Every line of a file that parses as a JSON object.
+std::vector<nlohmann::json> jsonLines(const std::string& path);
+
+// Waits for a JSON line matching `match` in the file; nullopt on timeout.
+std::optional<nlohmann::json> waitForLine(const std::string& path,
+                                          const std::function<bool(const nlohmann::json&)>& match,
+                                          std::chrono::milliseconds timeout);
+
+// The port a lameduck process logged for `server` ("admin" or "metrics").
+std::optional<int> waitForLameduckPort(const Process& p, const std::string& server,
+                                       std::chrono::milliseconds timeout = 20s);
+// The port the sample app logged.
+std::optional<int> waitForAppPort(const Process& p, std::chrono::milliseconds timeout = 20s);
+
+// One HTTP call to 127.0.0.1:port.
+Result<http::ClientResponse> call(int port, const std::string& method, const std::string& path,
+                                  const http::Headers& headers = {},
+                                  std::chrono::milliseconds timeout = 30s);
+
+// Paths of the binaries under test, from the build.
+std::string lameduckBinary();
+std::string sampleAppBinary();
+
+// Runs a command, returns its exit status; output goes to `output_path`.
+int runCommand(const std::vector<std::string>& argv, const std::string& output_path,
+               std::chrono::milliseconds timeout = 60s);
+
+std::string readFile(const std::string& path);
+
+}  // namespace lameduck::testing
+
+namespace lameduck::testing {
+// A loopback TCP port that was free a moment ago (for servers that cannot
+// listen on port 0 and report the port, like prometheus).
+int freePort();
+}  // namespace lameduck::testing
