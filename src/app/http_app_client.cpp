@@ -112,8 +112,12 @@ HttpAppClient::HttpAppClient(const config::AppConfig& config, Clock& clock, Hook
 
 Result<http::ClientResponse> HttpAppClient::send(std::string_view hook, const std::string& method,
                                                  const std::string& path, const std::string& body,
-                                                 const Call& call) {
+                                                 const Call& call, bool last_call) {
   http::Headers headers;
+  // After the last hook the connection is closed rather than kept idle: an
+  // idle keep-alive connection would hold one of the app's workers and delay
+  // its own shutdown.
+  if (last_call) headers.emplace("Connection", "close");
   if (!call.traceparent.empty()) headers.emplace("traceparent", call.traceparent);
   headers.emplace("User-Agent", "lameduck");
   auto res = client_.send(method, base_path_ + path, body, "application/json", headers, call.timeout);
@@ -159,7 +163,7 @@ Status HttpAppClient::ack(const std::vector<std::string>& ids, const Call& call)
 }
 
 Status HttpAppClient::terminate(const Call& call) {
-  auto res = send("terminate", "POST", hooks_.terminate, "{}", call);
+  auto res = send("terminate", "POST", hooks_.terminate, "{}", call, /*last_call=*/true);
   if (!res) return std::unexpected(res.error());
   return {};
 }

@@ -29,7 +29,7 @@ class HttpAppClient final : public AppClient {
  private:
   Result<http::ClientResponse> send(std::string_view hook, const std::string& method,
                                     const std::string& path, const std::string& body,
-                                    const Call& call);
+                                    const Call& call, bool last_call = false);
 
   std::string base_path_;
   config::HooksConfig hooks_;
