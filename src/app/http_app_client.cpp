@@ -41,8 +41,9 @@ Result<Figures> parseStatus(std::string_view body) {
   auto doc = parseJson(body, "status hook");
   if (!doc) return std::unexpected(doc.error());
   if (!doc->is_object()) {
-    return makeError(ErrorCode::kBadResponse,
-                     "status hook answer must be a JSON object like {\"inflight\": 0}, got " + quote(body));
+    return makeError(
+        ErrorCode::kBadResponse,
+        "status hook answer must be a JSON object like {\"inflight\": 0}, got " + quote(body));
   }
   Figures f;
   for (auto [key, out] : {std::pair{"inflight", &f.inflight},
@@ -69,8 +70,9 @@ Result<CompensationBatch> parseCompensations(std::string_view body) {
     if (it != doc->end() && it->is_array()) list = &*it;
   }
   if (!list) {
-    return makeError(ErrorCode::kBadResponse,
-                     "compensations hook answer must be {\"compensations\": [...]}, got " + quote(body));
+    return makeError(
+        ErrorCode::kBadResponse,
+        "compensations hook answer must be {\"compensations\": [...]}, got " + quote(body));
   }
   CompensationBatch batch;
   for (size_t i = 0; i < list->size(); ++i) {
@@ -84,7 +86,8 @@ Result<CompensationBatch> parseCompensations(std::string_view body) {
     auto id = stringField(e, "id");
     if (id) where += " (id " + *id + ")";
     std::string missing;
-    for (auto [key, out] : {std::pair{"id", &c.id}, {"saga_id", &c.saga_id}, {"action", &c.action}}) {
+    for (auto [key, out] :
+         {std::pair{"id", &c.id}, {"saga_id", &c.saga_id}, {"action", &c.action}}) {
       auto v = stringField(e, key);
       if (!v || v->empty()) {
         missing += (missing.empty() ? "" : ", ") + std::string(key);
@@ -120,19 +123,21 @@ Result<http::ClientResponse> HttpAppClient::send(std::string_view hook, const st
   if (last_call) headers.emplace("Connection", "close");
   if (!call.traceparent.empty()) headers.emplace("traceparent", call.traceparent);
   headers.emplace("User-Agent", "lameduck");
-  auto res = client_.send(method, base_path_ + path, body, "application/json", headers, call.timeout);
+  auto res =
+      client_.send(method, base_path_ + path, body, "application/json", headers, call.timeout);
   if (!res) {
     if (observer_) {
       observer_(hook, res.error().code == ErrorCode::kDeadlineExceeded ? "timeout" : "unreachable");
     }
-    return std::unexpected(Error{res.error().code, std::string(hook) + " hook: " + res.error().message});
+    return std::unexpected(
+        Error{res.error().code, std::string(hook) + " hook: " + res.error().message});
   }
   if (observer_) observer_(hook, std::to_string(res->status));
   if (res->status < 200 || res->status > 299) {
-    return makeError(ErrorCode::kBadResponse, std::string(hook) + " hook: " + method + " " +
-                                                  client_.origin() + base_path_ + path +
-                                                  " answered HTTP " + std::to_string(res->status) +
-                                                  (res->body.empty() ? "" : ": " + quote(res->body)));
+    return makeError(ErrorCode::kBadResponse,
+                     std::string(hook) + " hook: " + method + " " + client_.origin() + base_path_ +
+                         path + " answered HTTP " + std::to_string(res->status) +
+                         (res->body.empty() ? "" : ": " + quote(res->body)));
   }
   return res;
 }

@@ -19,9 +19,8 @@ int checkConfig(const Args& args) {
     return kExitUsage;
   }
   std::cout << (options->file ? *options->file : std::string("<embedded defaults>"))
-            << ": configuration is valid (exit budget "
-            << formatDuration(cfg->exit.budget()) << ", app hooks "
-            << (cfg->app.base_url ? "on" : "off") << ")\n";
+            << ": configuration is valid (exit budget " << formatDuration(cfg->exit.budget())
+            << ", app hooks " << (cfg->app.base_url ? "on" : "off") << ")\n";
   return kExitOk;
 }
 

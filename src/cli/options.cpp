@@ -2,7 +2,8 @@
 
 namespace lameduck::cli {
 
-Result<ConfigOptions> parseConfigOptions(const std::vector<std::string>& args, bool positional_file) {
+Result<ConfigOptions> parseConfigOptions(const std::vector<std::string>& args,
+                                         bool positional_file) {
   ConfigOptions out;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
@@ -24,8 +25,10 @@ Result<ConfigOptions> parseConfigOptions(const std::vector<std::string>& args, b
       if (!v) return std::unexpected(v.error());
       size_t eq = v->find('=');
       if (eq == std::string::npos || eq == 0) {
-        return makeError(ErrorCode::kInvalidArgument,
-                         "--set \"" + *v + "\": expected key.path=value, e.g. app.base_url=http://127.0.0.1:8080");
+        return makeError(
+            ErrorCode::kInvalidArgument,
+            "--set \"" + *v +
+                "\": expected key.path=value, e.g. app.base_url=http://127.0.0.1:8080");
       }
       out.overrides.push_back({v->substr(0, eq), v->substr(eq + 1)});
     } else if (positional_file && !a.starts_with("-") && !out.file) {

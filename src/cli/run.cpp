@@ -63,14 +63,16 @@ int run(const Args& args) {
   std::unique_ptr<app::HttpAppClient> app;
   if (c.app.base_url) {
     app = std::make_unique<app::HttpAppClient>(
-        c.app, clock,
-        [&metrics](std::string_view hook, std::string_view code) { metrics.hookRequest(hook, code); });
+        c.app, clock, [&metrics](std::string_view hook, std::string_view code) {
+          metrics.hookRequest(hook, code);
+        });
   }
   exit::ExitEngine engine(clock, c.exit, exit::makeAppPlan(c, app.get()), metrics);
 
   // A hook caller waits at most the exit budget plus the reserve (which
   // compensation may use past an overrun) and a little slack.
-  const Duration prestop_wait = c.exit.budget() + c.exit.compensation_reserve + std::chrono::seconds(5);
+  const Duration prestop_wait =
+      c.exit.budget() + c.exit.compensation_reserve + std::chrono::seconds(5);
   server::AdminServer admin(c.admin, engine, metrics, prestop_wait);
   server::MetricsServer metrics_server(c.metrics, metrics);
   if (auto port = admin.start(); !port) {
@@ -98,14 +100,16 @@ int run(const Args& args) {
     }
   }
   const char* name = sig == SIGINT ? "SIGINT" : "SIGTERM";
-  log::info("signal received", {{"signal", name}, {"sender_pid", static_cast<int64_t>(info.si_pid)}});
+  log::info("signal received",
+            {{"signal", name}, {"sender_pid", static_cast<int64_t>(info.si_pid)}});
   engine.trigger(name);
   exit::Summary summary = engine.await();
 
   admin.stop();
   metrics_server.stop();
   const int code = exitCode(summary.outcome);
-  log::info("lameduck stopped", {{"outcome", exit::outcomeName(summary.outcome)}, {"exit_code", code}});
+  log::info("lameduck stopped",
+            {{"outcome", exit::outcomeName(summary.outcome)}, {"exit_code", code}});
   return code;
 }
 

@@ -4,8 +4,8 @@
 // Clock so that tests can run the exit engine in simulated time.
 
 #include <chrono>
-#include <string>
 #include <mutex>
+#include <string>
 
 namespace lameduck {
 

@@ -24,8 +24,6 @@ std::string_view errorCodeName(ErrorCode code) {
   return "unknown";
 }
 
-std::string Error::describe() const {
-  return std::string(errorCodeName(code)) + ": " + message;
-}
+std::string Error::describe() const { return std::string(errorCodeName(code)) + ": " + message; }
 
 }  // namespace lameduck

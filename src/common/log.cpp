@@ -26,14 +26,13 @@ State& state() {
 }
 
 std::shared_ptr<spdlog::logger> makeSink() {
-  auto logger = std::make_shared<spdlog::logger>(
-      "lameduck", std::make_shared<spdlog::sinks::stdout_sink_mt>());
+  auto logger = std::make_shared<spdlog::logger>("lameduck",
+                                                 std::make_shared<spdlog::sinks::stdout_sink_mt>());
   logger->set_pattern("%v");
   logger->set_level(spdlog::level::trace);
   logger->flush_on(spdlog::level::trace);  // a dying pod must not lose its last lines
   return logger;
 }
-
 
 nlohmann::json toJson(const FieldValue& v) {
   return std::visit([](const auto& x) { return nlohmann::json(x); }, v);
@@ -51,8 +50,8 @@ Result<Level> parseLevel(std::string_view text) {
   if (text == "info") return Level::kInfo;
   if (text == "warn" || text == "warning") return Level::kWarn;
   if (text == "error") return Level::kError;
-  return makeError(ErrorCode::kInvalidArgument,
-                   "unknown log level \"" + std::string(text) + "\"; expected debug, info, warn or error");
+  return makeError(ErrorCode::kInvalidArgument, "unknown log level \"" + std::string(text) +
+                                                    "\"; expected debug, info, warn or error");
 }
 
 Result<Format> parseFormat(std::string_view text) {

@@ -39,8 +39,8 @@ struct Field {
   Field(std::string k, bool v) : key(std::move(k)), value(v) {}
   Field(std::string k, double v) : key(std::move(k)), value(v) {}
   template <std::integral T>
-    requires(!std::same_as<T, bool>)
-  Field(std::string k, T v) : key(std::move(k)), value(static_cast<int64_t>(v)) {}
+  requires(!std::same_as<T, bool>) Field(std::string k, T v)
+      : key(std::move(k)), value(static_cast<int64_t>(v)) {}
 };
 using Fields = std::vector<Field>;
 

@@ -40,9 +40,9 @@ Result<uint16_t> parsePort(std::string_view text, std::string_view whole) {
   unsigned value = 0;
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (text.empty() || ec != std::errc() || ptr != text.data() + text.size() || value > 65535) {
-    return makeError(ErrorCode::kInvalidArgument,
-                     "invalid port \"" + std::string(text) + "\" in \"" + std::string(whole) +
-                         "\"; expected a number from 0 to 65535");
+    return makeError(ErrorCode::kInvalidArgument, "invalid port \"" + std::string(text) +
+                                                      "\" in \"" + std::string(whole) +
+                                                      "\"; expected a number from 0 to 65535");
   }
   return static_cast<uint16_t>(value);
 }
@@ -131,9 +131,9 @@ Result<HostPort> parseHostPort(std::string_view text) {
     std::array<uint8_t, 16> ip{};
     bool v4 = false;
     if (!parseIp(out.host, ip, v4) || v4) {
-      return makeError(ErrorCode::kInvalidArgument,
-                       "invalid IPv6 address \"" + out.host + "\" in \"" + std::string(text) +
-                           "\"" + help);
+      return makeError(
+          ErrorCode::kInvalidArgument,
+          "invalid IPv6 address \"" + out.host + "\" in \"" + std::string(text) + "\"" + help);
     }
     port_text = text.substr(close + 2);
   } else {
@@ -149,9 +149,8 @@ Result<HostPort> parseHostPort(std::string_view text) {
     }
     for (char c : out.host) {
       if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' && c != '_') {
-        return makeError(ErrorCode::kInvalidArgument,
-                         "invalid host \"" + out.host + "\" in \"" + std::string(text) + "\"" +
-                             help);
+        return makeError(ErrorCode::kInvalidArgument, "invalid host \"" + out.host + "\" in \"" +
+                                                          std::string(text) + "\"" + help);
       }
     }
     port_text = text.substr(colon + 1);
@@ -192,7 +191,8 @@ Result<HttpUrl> parseHttpUrl(std::string_view text) {
   if (slash != std::string_view::npos) url.path = std::string(rest.substr(slash));
   while (!url.path.empty() && url.path.back() == '/') url.path.pop_back();
   if (authority.empty()) return bad("no host");
-  if (authority.find('@') != std::string_view::npos) return bad("credentials in URLs are not supported");
+  if (authority.find('@') != std::string_view::npos)
+    return bad("credentials in URLs are not supported");
   if (authority.front() == '[') {
     size_t close = authority.find(']');
     if (close == std::string_view::npos) return bad("unclosed '['");
@@ -215,7 +215,8 @@ Result<HttpUrl> parseHttpUrl(std::string_view text) {
   }
   if (url.host.empty()) return bad("no host");
   if (url.port == 0) return bad("port 0");
-  if (url.path.find_first_of("?#") != std::string::npos) return bad("query or fragment not allowed");
+  if (url.path.find_first_of("?#") != std::string::npos)
+    return bad("query or fragment not allowed");
   return url;
 }
 

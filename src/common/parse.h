@@ -33,10 +33,10 @@ Result<HostPort> parseHostPort(std::string_view text);
 
 // http://host[:port][/base/path] or https://...
 struct HttpUrl {
-  std::string scheme;  // "http" or "https"
-  std::string host;    // without brackets
-  uint16_t port = 0;   // explicit or the scheme's default
-  std::string path;    // "" or starting with '/', no trailing '/'
+  std::string scheme;          // "http" or "https"
+  std::string host;            // without brackets
+  uint16_t port = 0;           // explicit or the scheme's default
+  std::string path;            // "" or starting with '/', no trailing '/'
   std::string origin() const;  // scheme://host:port
 };
 Result<HttpUrl> parseHttpUrl(std::string_view text);

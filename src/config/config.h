@@ -21,7 +21,7 @@ using namespace std::chrono_literals;
 
 struct AdminConfig {
   HostPort listen{"0.0.0.0", 9901};
-  std::string token;             // empty: no bearer token required
+  std::string token;              // empty: no bearer token required
   std::vector<Cidr> allow_cidrs;  // empty: any source address
 };
 
@@ -68,7 +68,7 @@ struct DrainConfig {
 
 // Where Redis is: "host:port" or "unix:/path".
 struct RedisAddress {
-  std::string host;       // empty for unix sockets
+  std::string host;  // empty for unix sockets
   uint16_t port = 0;
   std::string unix_path;  // non-empty for unix sockets
   std::string str() const;
@@ -96,7 +96,7 @@ enum class GateOnFail { kHold, kContinue };
 
 struct HaproxyConfig {
   std::string socket = "unix:/run/haproxy/admin.sock";  // unix:/path or tcp:host:port
-  std::string server;                                    // backend/server
+  std::string server;                                   // backend/server
 };
 
 struct KubernetesTrafficConfig {

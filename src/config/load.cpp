@@ -98,7 +98,8 @@ class MapReader {
   }
 
   // Calls fn(value, path) when `key` is present and not null.
-  void field(const std::string& key, const std::function<void(const YAML::Node&, const std::string&)>& fn) {
+  void field(const std::string& key,
+             const std::function<void(const YAML::Node&, const std::string&)>& fn) {
     known_.push_back(key);
     if (!valid_ || !node_.IsMap()) return;
     const YAML::Node value = node_[key];
@@ -176,13 +177,15 @@ Reader integer(Ctx& ctx, int64_t& out, int64_t min, int64_t max) {
     char* end = nullptr;
     long long value = std::strtoll(v->c_str(), &end, 10);
     if (v->empty() || *end != '\0' || errno == ERANGE) {
-      ctx.fail(n, path, "invalid integer \"" + *v + "\"; expected a whole number from " +
-                            std::to_string(min) + " to " + std::to_string(max));
+      ctx.fail(n, path,
+               "invalid integer \"" + *v + "\"; expected a whole number from " +
+                   std::to_string(min) + " to " + std::to_string(max));
       return;
     }
     if (value < min || value > max) {
-      ctx.fail(n, path, "value " + *v + " out of range; expected " + std::to_string(min) +
-                            " to " + std::to_string(max));
+      ctx.fail(n, path,
+               "value " + *v + " out of range; expected " + std::to_string(min) + " to " +
+                   std::to_string(max));
       return;
     }
     out = value;
@@ -296,16 +299,17 @@ Status checkHaproxySocket(std::string_view text) {
     auto hp = parseHostPort(text.substr(4));
     if (hp && hp->port != 0) return {};
   }
-  return makeError(ErrorCode::kInvalidArgument,
-                   "invalid HAProxy socket \"" + std::string(text) +
-                       "\"; expected unix:/path or tcp:host:port");
+  return makeError(ErrorCode::kInvalidArgument, "invalid HAProxy socket \"" + std::string(text) +
+                                                    "\"; expected unix:/path or tcp:host:port");
 }
 
 Status checkHookPath(std::string_view text) {
-  if (!text.empty() && text.front() == '/' && text.find_first_of(" \t\r\n") == std::string_view::npos)
+  if (!text.empty() && text.front() == '/' &&
+      text.find_first_of(" \t\r\n") == std::string_view::npos)
     return {};
-  return makeError(ErrorCode::kInvalidArgument, "invalid path \"" + std::string(text) +
-                                                    "\"; expected an absolute URL path like /lameduck/drain");
+  return makeError(ErrorCode::kInvalidArgument,
+                   "invalid path \"" + std::string(text) +
+                       "\"; expected an absolute URL path like /lameduck/drain");
 }
 
 void readConfig(Ctx& ctx, const YAML::Node& root, Config& c) {
@@ -433,7 +437,8 @@ void readConfig(Ctx& ctx, const YAML::Node& root, Config& c) {
         size_t slash = v->find('/');
         if (slash == std::string::npos || slash == 0 || slash + 1 == v->size() ||
             v->find('/', slash + 1) != std::string::npos) {
-          ctx.fail(vn, vp, "invalid server \"" + *v + "\"; expected backend/server, e.g. be_app/pod1");
+          ctx.fail(vn, vp,
+                   "invalid server \"" + *v + "\"; expected backend/server, e.g. be_app/pod1");
           return;
         }
         t.haproxy.server = *v;
@@ -446,8 +451,9 @@ void readConfig(Ctx& ctx, const YAML::Node& root, Config& c) {
       k.field("kind", str(ctx, t.kubernetes.kind, false));
       k.field("namespace", str(ctx, t.kubernetes.namespace_));
       k.field("name", str(ctx, t.kubernetes.name, false));
-      k.field("patch_type", choice<PatchType>(ctx, t.kubernetes.patch_type,
-                                               {{"merge", PatchType::kMerge}, {"json", PatchType::kJson}}));
+      k.field("patch_type",
+              choice<PatchType>(ctx, t.kubernetes.patch_type,
+                                {{"merge", PatchType::kMerge}, {"json", PatchType::kJson}}));
       k.field("patch", str(ctx, t.kubernetes.patch, false));
       k.finish();
     });
@@ -469,7 +475,8 @@ void readConfig(Ctx& ctx, const YAML::Node& root, Config& c) {
                            s.field("hold", duration(ctx, step.hold, ZeroOk::kYes));
                            s.finish();
                            if (item.IsMap() && !has_weight) {
-                             ctx.fail(item, ip + ".weight", "missing; every step needs a weight from 0 to 100");
+                             ctx.fail(item, ip + ".weight",
+                                      "missing; every step needs a weight from 0 to 100");
                            }
                            t.steps.push_back(step);
                          },
@@ -477,13 +484,13 @@ void readConfig(Ctx& ctx, const YAML::Node& root, Config& c) {
     m.field("gate", [&](const YAML::Node& gn, const std::string& gp) {
       MapReader g(ctx, gn, gp);
       g.field("source", choice<GateSource>(ctx, t.gate.source,
-                                            {{"none", GateSource::kNone},
-                                             {"prometheus", GateSource::kPrometheus},
-                                             {"app", GateSource::kApp}}));
+                                           {{"none", GateSource::kNone},
+                                            {"prometheus", GateSource::kPrometheus},
+                                            {"app", GateSource::kApp}}));
       g.field("max_error_rate", number(ctx, t.gate.max_error_rate, 0.0, 1.0));
-      g.field("on_fail", choice<GateOnFail>(ctx, t.gate.on_fail,
-                                             {{"hold", GateOnFail::kHold},
-                                              {"continue", GateOnFail::kContinue}}));
+      g.field("on_fail", choice<GateOnFail>(
+                             ctx, t.gate.on_fail,
+                             {{"hold", GateOnFail::kHold}, {"continue", GateOnFail::kContinue}}));
       g.field("prometheus", [&](const YAML::Node& pn, const std::string& pp) {
         MapReader pr(ctx, pn, pp);
         pr.field("url", optionalParsed<HttpUrl>(ctx, t.gate.prometheus_url, parseHttpUrl));
@@ -536,7 +543,8 @@ void crossCheck(Ctx& ctx, const YAML::Node& root, const Config& c) {
     }
     return n;
   };
-  auto fail = [&](std::initializer_list<const char*> keys, const std::string& path, std::string msg) {
+  auto fail = [&](std::initializer_list<const char*> keys, const std::string& path,
+                  std::string msg) {
     YAML::Node n = at(keys);
     if (n.IsDefined()) {
       ctx.fail(n, path, std::move(msg));
@@ -574,8 +582,10 @@ void crossCheck(Ctx& ctx, const YAML::Node& root, const Config& c) {
       break;
     case TrafficBackend::kKubernetes: {
       const auto& k = t.kubernetes;
-      for (auto [key, value] : {std::pair{"api_version", &k.api_version}, {"kind", &k.kind},
-                                {"name", &k.name}, {"patch", &k.patch}}) {
+      for (auto [key, value] : {std::pair{"api_version", &k.api_version},
+                                {"kind", &k.kind},
+                                {"name", &k.name},
+                                {"patch", &k.patch}}) {
         if (value->empty())
           fail({"traffic", "kubernetes"}, std::string("traffic.kubernetes.") + key,
                "required when traffic.backend is kubernetes");
@@ -622,8 +632,9 @@ YAML::Node scalarOrFlow(const std::string& value) {
 Status applyOverride(YAML::Node& root, const Override& o) {
   if (o.key_path.empty() || o.key_path.front() == '.' || o.key_path.back() == '.' ||
       o.key_path.find("..") != std::string::npos) {
-    return makeError(ErrorCode::kInvalidArgument,
-                     "invalid --set key \"" + o.key_path + "\"; expected a dotted path like app.base_url");
+    return makeError(
+        ErrorCode::kInvalidArgument,
+        "invalid --set key \"" + o.key_path + "\"; expected a dotted path like app.base_url");
   }
   if (!root.IsDefined() || root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
   std::vector<std::string> keys;
@@ -690,11 +701,12 @@ Result<std::string> expandEnv(std::string_view text) {
       fallback = inner.substr(dash + 2);
     }
     bool valid = !name.empty() && !std::isdigit(static_cast<unsigned char>(name.front()));
-    for (char nc : name) valid = valid && (std::isalnum(static_cast<unsigned char>(nc)) || nc == '_');
+    for (char nc : name)
+      valid = valid && (std::isalnum(static_cast<unsigned char>(nc)) || nc == '_');
     if (!valid) {
-      return makeError(ErrorCode::kInvalidArgument,
-                       "invalid variable name \"" + std::string(name) + "\" in \"" + std::string(text) +
-                           "\"; names are letters, digits and _");
+      return makeError(ErrorCode::kInvalidArgument, "invalid variable name \"" + std::string(name) +
+                                                        "\" in \"" + std::string(text) +
+                                                        "\"; names are letters, digits and _");
     }
     const char* value = std::getenv(std::string(name).c_str());
     if (value && *value) {
@@ -715,7 +727,8 @@ Result<Config> parse(std::string_view yaml_text, std::string_view source,
     root = YAML::Load(std::string(yaml_text));
   } catch (const YAML::ParserException& e) {
     // mark is 0-based; e.msg is the bare reason without the position prefix.
-    ConfigIssue issue{"<document>", e.mark.line + 1, e.mark.column + 1, "YAML syntax error: " + e.msg};
+    ConfigIssue issue{"<document>", e.mark.line + 1, e.mark.column + 1,
+                      "YAML syntax error: " + e.msg};
     return makeError(ErrorCode::kInvalidArgument, issue.str(source));
   } catch (const YAML::Exception& e) {
     return makeError(ErrorCode::kInvalidArgument, std::string(source) + ": " + e.what());

@@ -62,12 +62,12 @@ StepResult FetchCompensationsStep::run(StepContext& ctx) {
   for (const std::string& why : batch->rejected) {
     log::warn("compensation entry rejected", {{"reason", why}});
   }
-  log::info("compensations pending", {{"count", batch->valid.size()},
-                                      {"rejected", batch->rejected.size()}});
+  log::info("compensations pending",
+            {{"count", batch->valid.size()}, {"rejected", batch->rejected.size()}});
   std::string detail = std::to_string(batch->valid.size()) + " pending";
   if (!batch->rejected.empty()) {
-    detail += ", " + std::to_string(batch->rejected.size()) + " rejected (first: " +
-              batch->rejected.front() + ")";
+    detail += ", " + std::to_string(batch->rejected.size()) +
+              " rejected (first: " + batch->rejected.front() + ")";
   }
   return StepResult::ok(detail);
 }

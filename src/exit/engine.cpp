@@ -96,8 +96,8 @@ void ExitEngine::runPhase(Phase phase, std::vector<std::unique_ptr<Step>>& steps
     } else {
       result = step->run(ctx);
     }
-    StepReport report{phase, std::string(step->name()), result.status, result.detail,
-                      step_start - start_, clock_.now() - step_start};
+    StepReport report{phase,         std::string(step->name()), result.status,
+                      result.detail, step_start - start_,       clock_.now() - step_start};
     log::Fields fields{{"phase", phaseName(phase)},
                        {"step", report.name},
                        {"status", stepStatusName(report.status)},
@@ -115,7 +115,8 @@ void ExitEngine::runPhase(Phase phase, std::vector<std::unique_ptr<Step>>& steps
   const Duration took = clock_.now() - phase_start;
   {
     std::lock_guard lock(mu_);
-    record_.phases.push_back(PhaseTiming{phase, phase_start - start_, took, deadline - phase_start});
+    record_.phases.push_back(
+        PhaseTiming{phase, phase_start - start_, took, deadline - phase_start});
   }
   observer_.onPhaseDone(phase, took);
 }
@@ -130,7 +131,8 @@ void ExitEngine::run() {
   transition(State::kCompensating);
   // The reserve is kept even when draining overran its deadline: handing off
   // data outranks waiting.
-  const TimePoint comp_deadline = std::max(exit_deadline, clock_.now() + config_.compensation_reserve);
+  const TimePoint comp_deadline =
+      std::max(exit_deadline, clock_.now() + config_.compensation_reserve);
   runPhase(Phase::kCompensating, plan_.compensating, comp_deadline);
 
   runPhase(Phase::kTerminating, plan_.terminating, exit_deadline);

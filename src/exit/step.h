@@ -45,8 +45,12 @@ struct StepResult {
   std::string detail;
 
   static StepResult ok(std::string detail = "") { return {StepStatus::kOk, std::move(detail)}; }
-  static StepResult skipped(std::string detail) { return {StepStatus::kSkipped, std::move(detail)}; }
-  static StepResult deadline(std::string detail) { return {StepStatus::kDeadline, std::move(detail)}; }
+  static StepResult skipped(std::string detail) {
+    return {StepStatus::kSkipped, std::move(detail)};
+  }
+  static StepResult deadline(std::string detail) {
+    return {StepStatus::kDeadline, std::move(detail)};
+  }
   static StepResult failed(std::string detail) { return {StepStatus::kFailed, std::move(detail)}; }
 };
 

@@ -62,7 +62,6 @@ std::string_view stepStatusName(StepStatus s) {
 
 namespace {
 
-
 double ms(Duration d) { return std::round(toMillis(d) * 1000.0) / 1000.0; }
 
 template <typename T>
@@ -76,18 +75,21 @@ std::string toJson(const Summary& s) {
   using nlohmann::ordered_json;
   ordered_json j;
   j["state"] = stateName(s.state);
-  j["outcome"] = s.outcome == Outcome::kNone ? ordered_json(nullptr) : ordered_json(outcomeName(s.outcome));
+  j["outcome"] =
+      s.outcome == Outcome::kNone ? ordered_json(nullptr) : ordered_json(outcomeName(s.outcome));
   if (!s.reason.empty()) j["reason"] = s.reason;
   j["trigger"] = s.trigger.empty() ? ordered_json(nullptr) : ordered_json(s.trigger);
   j["trace_id"] = s.trace_id.empty() ? ordered_json(nullptr) : ordered_json(s.trace_id);
-  j["started_at"] = s.trigger.empty() ? ordered_json(nullptr) : ordered_json(formatRfc3339(s.started_wall));
+  j["started_at"] =
+      s.trigger.empty() ? ordered_json(nullptr) : ordered_json(formatRfc3339(s.started_wall));
   j["duration_ms"] = ms(s.elapsed);
   j["budget_ms"] = ms(s.budget);
   j["compensation_reserve_ms"] = ms(s.compensation_reserve);
   ordered_json phases = ordered_json::object();
   for (const PhaseTiming& p : s.phases) {
-    phases[std::string(phaseName(p.phase))] = {
-        {"started_at_ms", ms(p.started_at)}, {"duration_ms", ms(p.took)}, {"budget_ms", ms(p.budget)}};
+    phases[std::string(phaseName(p.phase))] = {{"started_at_ms", ms(p.started_at)},
+                                               {"duration_ms", ms(p.took)},
+                                               {"budget_ms", ms(p.budget)}};
   }
   j["phases"] = phases;
   ordered_json steps = ordered_json::array();
@@ -101,11 +103,12 @@ std::string toJson(const Summary& s) {
     steps.push_back(std::move(one));
   }
   j["steps"] = steps;
-  j["app"] = {{"inflight", opt(s.app.inflight)},
-              {"connections", opt(s.app.connections)},
-              {"queued", opt(s.app.queued)},
-              {"inflight_zero_at_ms",
-               s.app.inflight_zero_at ? ordered_json(ms(*s.app.inflight_zero_at)) : ordered_json(nullptr)}};
+  j["app"] = {
+      {"inflight", opt(s.app.inflight)},
+      {"connections", opt(s.app.connections)},
+      {"queued", opt(s.app.queued)},
+      {"inflight_zero_at_ms",
+       s.app.inflight_zero_at ? ordered_json(ms(*s.app.inflight_zero_at)) : ordered_json(nullptr)}};
   j["compensations"] = {{"pending", opt(s.compensations_pending)},
                         {"rejected", opt(s.compensations_rejected)}};
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);

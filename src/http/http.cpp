@@ -104,8 +104,8 @@ Result<int> Server::bind(const HostPort& address) {
   if (address.port == 0) {
     int port = s.bind_to_any_port(address.host);
     if (port <= 0) {
-      return makeError(ErrorCode::kUnavailable, "cannot listen on " + address.str() + ": " +
-                                                    std::strerror(errno));
+      return makeError(ErrorCode::kUnavailable,
+                       "cannot listen on " + address.str() + ": " + std::strerror(errno));
     }
     return port;
   }
@@ -145,7 +145,8 @@ struct Client::Impl {
   Clock& clock;
 };
 
-Client::Client(const HttpUrl& origin, Clock& clock) : impl_(std::make_unique<Impl>(origin, clock)) {}
+Client::Client(const HttpUrl& origin, Clock& clock)
+    : impl_(std::make_unique<Impl>(origin, clock)) {}
 
 Client::~Client() = default;
 
@@ -196,7 +197,8 @@ Result<ClientResponse> Client::send(const std::string& method, const std::string
     }
     std::string what = httplib::to_string(err);
     if (err == httplib::Error::Connection) what = "cannot connect (" + what + ")";
-    if (err == httplib::Error::Read) what = "connection closed before a complete answer (" + what + ")";
+    if (err == httplib::Error::Read)
+      what = "connection closed before a complete answer (" + what + ")";
     return makeError(ErrorCode::kUnavailable, target + ": " + what);
   }
   ClientResponse out;

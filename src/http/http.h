@@ -40,8 +40,7 @@ struct Request {
 
 struct Response {
   Response() = default;
-  Response(int status_code, std::string body_text,
-           std::string type = "text/plain; charset=utf-8")
+  Response(int status_code, std::string body_text, std::string type = "text/plain; charset=utf-8")
       : status(status_code), body(std::move(body_text)), content_type(std::move(type)) {}
 
   int status = 200;

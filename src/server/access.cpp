@@ -33,7 +33,7 @@ Access AccessPolicy::check(const std::string& remote_addr, const std::string& au
     return Access::kNoToken;
   }
   return constantTimeEquals(authorization.substr(kBearer.size()), token_) ? Access::kAllowed
-                                                                           : Access::kBadToken;
+                                                                          : Access::kBadToken;
 }
 
 }  // namespace lameduck::server

@@ -54,7 +54,9 @@ AdminServer::AdminServer(const config::AdminConfig& config, exit::ExitEngine& en
       return http::Response{200, exit::toJson(engine_.snapshot()) + "\n", kJson};
     });
   });
-  server_.route("GET", "/healthz", [](const http::Request&) { return http::Response{200, "ok\n"}; });
+  server_.route("GET", "/healthz", [](const http::Request&) {
+    return http::Response{200, "ok\n"};
+  });
   server_.route("GET", "/readyz", [this](const http::Request&) {
     exit::State s = engine_.state();
     if (s == exit::State::kReady) return http::Response{200, "ready\n"};
@@ -114,7 +116,8 @@ Result<int> MetricsServer::start() {
     return makeError(port.error().code, "metrics.listen: " + port.error().message);
   }
   if (auto ok = server_.start(); !ok) return std::unexpected(ok.error());
-  log::info("listening", {{"server", "metrics"}, {"address", config_.listen.host}, {"port", *port}});
+  log::info("listening",
+            {{"server", "metrics"}, {"address", config_.listen.host}, {"port", *port}});
   return port;
 }
 

@@ -19,7 +19,8 @@ using prometheus::Histogram;
 
 namespace {
 // Exits are seconds to a few minutes long.
-const Histogram::BucketBoundaries kExitBuckets{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 20, 30, 45, 60, 120, 300};
+const Histogram::BucketBoundaries kExitBuckets{0.05, 0.1, 0.25, 0.5, 1,  2.5, 5,  10,
+                                               15,   20,  30,   45,  60, 120, 300};
 }  // namespace
 
 struct Metrics::Impl {
@@ -40,19 +41,23 @@ struct Metrics::Impl {
                                .Name("lameduck_exits_total")
                                .Help("Exits that reached Terminated, by outcome")
                                .Register(*registry);
-  Family<Gauge>& inflight = prometheus::BuildGauge()
-                                .Name("lameduck_app_inflight")
-                                .Help("In-flight work the app last reported through its status hook")
-                                .Register(*registry);
-  Family<Gauge>& connections = prometheus::BuildGauge()
-                                   .Name("lameduck_app_connections")
-                                   .Help("Connections the app last reported through its status hook")
-                                   .Register(*registry);
-  Family<Counter>& hooks = prometheus::BuildCounter()
-                               .Name("lameduck_hook_requests_total")
-                               .Help("Requests to the app's drain-protocol hooks, by hook and HTTP code "
-                                     "(or timeout / unreachable)")
-                               .Register(*registry);
+  Family<Gauge>& inflight =
+      prometheus::BuildGauge()
+          .Name("lameduck_app_inflight")
+          .Help("In-flight work the app last reported through its status hook")
+          .Register(*registry);
+  Family<Gauge>& connections =
+      prometheus::BuildGauge()
+          .Name("lameduck_app_connections")
+          .Help("Connections the app last reported through its status hook")
+          .Register(*registry);
+  Family<Counter>& hooks =
+      prometheus::BuildCounter()
+          .Name("lameduck_hook_requests_total")
+          .Help(
+              "Requests to the app's drain-protocol hooks, by hook and HTTP code "
+              "(or timeout / unreachable)")
+          .Register(*registry);
   Family<Counter>& denied = prometheus::BuildCounter()
                                 .Name("lameduck_admin_requests_denied_total")
                                 .Help("Admin requests refused, by reason (token or source)")

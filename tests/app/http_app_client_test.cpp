@@ -77,8 +77,9 @@ class AppServer {
       }
       return http::Response{200, status_body_, "application/json"};
     });
-    server_.route("POST", "/lameduck/terminate",
-                  [](const http::Request&) { return http::Response{500, "boom"}; });
+    server_.route("POST", "/lameduck/terminate", [](const http::Request&) {
+      return http::Response{500, "boom"};
+    });
     port_ = server_.bind(HostPort{"127.0.0.1", 0}).value();
     EXPECT_TRUE(server_.start());
   }
@@ -129,7 +130,8 @@ TEST(HttpAppClient, CallsHooksWithTraceparentAndCountsCodes) {
   auto term = client.terminate(call);
   ASSERT_FALSE(term);
   EXPECT_EQ(term.error().code, ErrorCode::kBadResponse);
-  EXPECT_NE(term.error().message.find("answered HTTP 500"), std::string::npos) << term.error().message;
+  EXPECT_NE(term.error().message.find("answered HTTP 500"), std::string::npos)
+      << term.error().message;
   EXPECT_EQ(seen.codes, (std::vector<std::string>{"drain:200", "status:200", "terminate:500"}));
 }
 

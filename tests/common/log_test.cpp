@@ -20,9 +20,9 @@ Identity who() {
 
 TEST(LogRecord, IsValidJsonWhateverTheMessageHolds) {
   const std::string nasty = "quote \" backslash \\ newline\n tab\t ctrl\x01 brace } \xff\xfe end";
-  std::string line = formatRecord(Format::kJson, WallTime{}, Level::kWarn, nasty,
-                                  {{"detail", nasty}, {"count", 3}, {"ratio", 0.5}, {"ok", true}},
-                                  who(), false);
+  std::string line =
+      formatRecord(Format::kJson, WallTime{}, Level::kWarn, nasty,
+                   {{"detail", nasty}, {"count", 3}, {"ratio", 0.5}, {"ok", true}}, who(), false);
   EXPECT_EQ(line.find('\n'), std::string::npos);
   auto j = nlohmann::json::parse(line);  // throws if invalid
   EXPECT_EQ(j["level"], "warn");
@@ -46,8 +46,8 @@ TEST(LogRecord, CarriesThePodIdentity) {
 }
 
 TEST(LogRecord, FieldsCannotOverwriteFixedKeys) {
-  auto j = nlohmann::json::parse(
-      formatRecord(Format::kJson, WallTime{}, Level::kInfo, "real", {{"msg", "fake"}}, who(), false));
+  auto j = nlohmann::json::parse(formatRecord(Format::kJson, WallTime{}, Level::kInfo, "real",
+                                              {{"msg", "fake"}}, who(), false));
   EXPECT_EQ(j["msg"], "real");
   EXPECT_EQ(j["field.msg"], "fake");
 }

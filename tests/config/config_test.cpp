@@ -114,9 +114,10 @@ TEST(Config, ShippedExampleConfigsAreValid) {
 TEST(Config, EnvExpansionWithFallbackAndEscapes) {
   setenv("LD_T_GRACE", "45s", 1);
   unsetenv("LD_T_UNSET");
-  auto c = parse("exit: {grace_period: \"${LD_T_GRACE}\", safety_margin: \"${LD_T_UNSET:-3s}\"}\n"
-                 "admin: {token: \"a$$b${LD_T_UNSET}\"}\n",
-                 "f");
+  auto c = parse(
+      "exit: {grace_period: \"${LD_T_GRACE}\", safety_margin: \"${LD_T_UNSET:-3s}\"}\n"
+      "admin: {token: \"a$$b${LD_T_UNSET}\"}\n",
+      "f");
   ASSERT_TRUE(c) << c.error().message;
   EXPECT_EQ(c->exit.grace_period, 45s);
   EXPECT_EQ(c->exit.safety_margin, 3s);
@@ -125,9 +126,10 @@ TEST(Config, EnvExpansionWithFallbackAndEscapes) {
 }
 
 TEST(Config, DurationsInEveryAcceptedForm) {
-  auto c = parse("drain: {poll_interval: 500ms, quiet_period: 1m30s, max_wait: 2m}\n"
-                 "exit: {grace_period: 1h, safety_margin: 1.5s}\n",
-                 "f");
+  auto c = parse(
+      "drain: {poll_interval: 500ms, quiet_period: 1m30s, max_wait: 2m}\n"
+      "exit: {grace_period: 1h, safety_margin: 1.5s}\n",
+      "f");
   ASSERT_TRUE(c) << c.error().message;
   EXPECT_EQ(c->drain.poll_interval, 500ms);
   EXPECT_EQ(c->drain.quiet_period, 90s);
@@ -139,7 +141,8 @@ TEST(Config, DurationsInEveryAcceptedForm) {
 TEST(Config, UnknownKeyNamesPathLineColumnAndAcceptedKeys) {
   std::string e = errorOf("exit:\n  grace_period: 30s\n  grace_perod: 20s\n");
   EXPECT_THAT(e, HasSubstr("test.yaml:3:3: exit.grace_perod: unknown key \"grace_perod\""));
-  EXPECT_THAT(e, HasSubstr("accepted keys here: grace_period, safety_margin, compensation_reserve"));
+  EXPECT_THAT(e,
+              HasSubstr("accepted keys here: grace_period, safety_margin, compensation_reserve"));
   EXPECT_THAT(errorOf("nope: 1\n"), HasSubstr("test.yaml:1:1: nope: unknown key"));
   EXPECT_THAT(errorOf("traffic:\n  steps:\n    - {weight: 5, hodl: 1s}\n"),
               HasSubstr("test.yaml:3:19: traffic.steps[0].hodl: unknown key"));
@@ -151,7 +154,8 @@ TEST(Config, DuplicateKeysAreRefused) {
 }
 
 TEST(Config, WrongTypesAreNamed) {
-  EXPECT_THAT(errorOf("exit: 5\n"), HasSubstr("test.yaml:1:7: exit: expected a map of settings, got \"5\""));
+  EXPECT_THAT(errorOf("exit: 5\n"),
+              HasSubstr("test.yaml:1:7: exit: expected a map of settings, got \"5\""));
   EXPECT_THAT(errorOf("app:\n  ports: 8080\n"),
               HasSubstr("test.yaml:2:10: app.ports: expected a list, got \"8080\""));
   EXPECT_THAT(errorOf("admin:\n  token: [a, b]\n"),
@@ -173,11 +177,13 @@ TEST(Config, BadDurationsNameValueAndAcceptedForms) {
   EXPECT_THAT(errorOf("app: {timeout: 0ms}\n"), HasSubstr("app.timeout"));
   EXPECT_THAT(errorOf("exit: {grace_period: 0s}\n"), HasSubstr("exit.grace_period"));
   // Zero is meaningful where it means "none".
-  EXPECT_TRUE(parse("drain: {quiet_period: 0s}\nexit: {safety_margin: 0s, compensation_reserve: 0s}\n", "f"));
+  EXPECT_TRUE(parse(
+      "drain: {quiet_period: 0s}\nexit: {safety_margin: 0s, compensation_reserve: 0s}\n", "f"));
 }
 
 TEST(Config, ReserveLargerThanTheBudgetIsRefused) {
-  std::string e = errorOf("exit:\n  grace_period: 10s\n  safety_margin: 2s\n  compensation_reserve: 15s\n");
+  std::string e =
+      errorOf("exit:\n  grace_period: 10s\n  safety_margin: 2s\n  compensation_reserve: 15s\n");
   EXPECT_THAT(e, HasSubstr("test.yaml:4:25: exit.compensation_reserve: compensation reserve 15s"));
   EXPECT_THAT(e, HasSubstr("grace_period - safety_margin = 8s"));
   EXPECT_THAT(errorOf("exit: {grace_period: 5s, safety_margin: 5s}\n"),
@@ -187,8 +193,9 @@ TEST(Config, ReserveLargerThanTheBudgetIsRefused) {
 TEST(Config, BadAddressesAndUrls) {
   EXPECT_THAT(errorOf("admin:\n  listen: \"localhost\"\n"),
               HasSubstr("test.yaml:2:11: admin.listen: invalid address \"localhost\" (no port)"));
-  EXPECT_THAT(errorOf("admin: {listen: \"0.0.0.0:99999\"}\n"),
-              HasSubstr("invalid port \"99999\" in \"0.0.0.0:99999\"; expected a number from 0 to 65535"));
+  EXPECT_THAT(
+      errorOf("admin: {listen: \"0.0.0.0:99999\"}\n"),
+      HasSubstr("invalid port \"99999\" in \"0.0.0.0:99999\"; expected a number from 0 to 65535"));
   EXPECT_THAT(errorOf("metrics: {listen: \"::1:9902\"}\n"), HasSubstr("IPv6 hosts need brackets"));
   EXPECT_THAT(errorOf("app: {base_url: \"ftp://app\"}\n"),
               HasSubstr("app.base_url: invalid URL \"ftp://app\" (scheme must be http or https)"));
@@ -198,9 +205,12 @@ TEST(Config, BadAddressesAndUrls) {
               HasSubstr("absolute path"));
   EXPECT_THAT(errorOf("admin: {allow_cidrs: [\"10.0.0.0/33\"]}\n"),
               HasSubstr("admin.allow_cidrs[0]: invalid CIDR \"10.0.0.0/33\""));
-  EXPECT_THAT(errorOf("traffic: {backend: haproxy, haproxy: {socket: \"/run/ha.sock\", server: a/b}}\n"),
-              HasSubstr("expected unix:/path or tcp:host:port"));
-  auto ok = parse("admin: {listen: \"[::]:9901\"}\ncompensation: {redis: {address: \"unix:/run/r.sock\"}}\n", "f");
+  EXPECT_THAT(
+      errorOf("traffic: {backend: haproxy, haproxy: {socket: \"/run/ha.sock\", server: a/b}}\n"),
+      HasSubstr("expected unix:/path or tcp:host:port"));
+  auto ok = parse(
+      "admin: {listen: \"[::]:9901\"}\ncompensation: {redis: {address: \"unix:/run/r.sock\"}}\n",
+      "f");
   ASSERT_TRUE(ok) << ok.error().message;
   EXPECT_EQ(ok->admin.listen.host, "::");
   EXPECT_EQ(ok->compensation.redis.address->unix_path, "/run/r.sock");
@@ -208,22 +218,29 @@ TEST(Config, BadAddressesAndUrls) {
 
 TEST(Config, BadChoicesAndRanges) {
   EXPECT_THAT(errorOf("traffic: {backend: nginx}\n"),
-              HasSubstr("traffic.backend: invalid value \"nginx\"; expected one of: none, haproxy, kubernetes, webhook"));
+              HasSubstr("traffic.backend: invalid value \"nginx\"; expected one of: none, haproxy, "
+                        "kubernetes, webhook"));
   EXPECT_THAT(errorOf("log: {level: loud}\n"), HasSubstr("expected debug, info, warn or error"));
   EXPECT_THAT(errorOf("traffic: {steps: [{weight: 150}]}\n"),
               HasSubstr("traffic.steps[0].weight: value 150 out of range; expected 0 to 100"));
   EXPECT_THAT(errorOf("traffic: {steps: [{weight: 5}, {weight: 50}]}\n"),
               HasSubstr("traffic.steps[1].weight: weight 50 is above the previous step's 5"));
-  EXPECT_THAT(errorOf("traffic: {steps: [{hold: 1s}]}\n"), HasSubstr("traffic.steps[0].weight: missing"));
-  EXPECT_THAT(errorOf("traffic: {gate: {max_error_rate: 2}}\n"), HasSubstr("expected a number from 0 to 1"));
-  EXPECT_THAT(errorOf("app: {hooks: {drain: drain}}\n"), HasSubstr("app.hooks.drain: invalid path \"drain\""));
+  EXPECT_THAT(errorOf("traffic: {steps: [{hold: 1s}]}\n"),
+              HasSubstr("traffic.steps[0].weight: missing"));
+  EXPECT_THAT(errorOf("traffic: {gate: {max_error_rate: 2}}\n"),
+              HasSubstr("expected a number from 0 to 1"));
+  EXPECT_THAT(errorOf("app: {hooks: {drain: drain}}\n"),
+              HasSubstr("app.hooks.drain: invalid path \"drain\""));
 }
 
 TEST(Config, CrossSectionRequirements) {
-  EXPECT_THAT(errorOf("traffic: {backend: haproxy}\n"), HasSubstr("traffic.haproxy.server: required"));
+  EXPECT_THAT(errorOf("traffic: {backend: haproxy}\n"),
+              HasSubstr("traffic.haproxy.server: required"));
   EXPECT_THAT(errorOf("traffic: {backend: webhook}\n"), HasSubstr("traffic.webhook.url: required"));
-  EXPECT_THAT(errorOf("traffic: {backend: kubernetes}\n"), HasSubstr("traffic.kubernetes.api_version: required"));
-  EXPECT_THAT(errorOf("traffic: {gate: {source: prometheus}}\n"), HasSubstr("url and query are required"));
+  EXPECT_THAT(errorOf("traffic: {backend: kubernetes}\n"),
+              HasSubstr("traffic.kubernetes.api_version: required"));
+  EXPECT_THAT(errorOf("traffic: {gate: {source: prometheus}}\n"),
+              HasSubstr("url and query are required"));
   EXPECT_THAT(errorOf("coordination: {service: a}\n"), HasSubstr("needs Redis"));
 }
 
@@ -238,12 +255,14 @@ TEST(Config, AllProblemsAreReportedInLineOrder) {
 }
 
 TEST(Config, YamlSyntaxErrorHasPosition) {
-  EXPECT_THAT(errorOf("exit: {grace_period: 30s\n"), HasSubstr("test.yaml:2:1: <document>: YAML syntax error"));
+  EXPECT_THAT(errorOf("exit: {grace_period: 30s\n"),
+              HasSubstr("test.yaml:2:1: <document>: YAML syntax error"));
 }
 
 TEST(Config, OverridesApplyLikeFileValues) {
   auto c = parse("app: {timeout: 1s}\n", "f",
-                 {{"app.base_url", "http://127.0.0.1:8081/api"}, {"app.ports", "[8081, 9000]"},
+                 {{"app.base_url", "http://127.0.0.1:8081/api"},
+                  {"app.ports", "[8081, 9000]"},
                   {"exit.grace_period", "10s"}});
   ASSERT_TRUE(c) << c.error().message;
   EXPECT_EQ(c->app.base_url->port, 8081);
@@ -251,7 +270,8 @@ TEST(Config, OverridesApplyLikeFileValues) {
   EXPECT_EQ(c->app.ports, (std::vector<uint16_t>{8081, 9000}));
   EXPECT_EQ(c->app.timeout, 1s);
   EXPECT_EQ(c->exit.grace_period, 10s);
-  EXPECT_THAT(errorOf("", {{"exit.grace_period", "soon"}}), HasSubstr("exit.grace_period: invalid duration \"soon\""));
+  EXPECT_THAT(errorOf("", {{"exit.grace_period", "soon"}}),
+              HasSubstr("exit.grace_period: invalid duration \"soon\""));
   EXPECT_THAT(errorOf("", {{"exit.nope", "1"}}), HasSubstr("exit.nope: unknown key"));
   EXPECT_THAT(errorOf("", {{"a..b", "1"}}), HasSubstr("invalid --set key"));
 }
@@ -268,10 +288,13 @@ TEST(CheckConfigCommand, ExitsNonZeroAndNamesTheProblem) {
   std::string good = dir.write("good.yaml", "exit: {grace_period: 20s}\n");
   std::string out = dir.file("out.txt");
   EXPECT_EQ(testing::runCommand({testing::lameduckBinary(), "check-config", bad}, out), 2);
-  EXPECT_THAT(testing::readFile(out), HasSubstr("bad.yaml:2:17: exit.grace_period: invalid duration \"30x\""));
+  EXPECT_THAT(testing::readFile(out),
+              HasSubstr("bad.yaml:2:17: exit.grace_period: invalid duration \"30x\""));
   EXPECT_EQ(testing::runCommand({testing::lameduckBinary(), "check-config", good}, out), 0);
   EXPECT_THAT(testing::readFile(out), HasSubstr("configuration is valid"));
-  EXPECT_EQ(testing::runCommand({testing::lameduckBinary(), "check-config", dir.file("missing.yaml")}, out), 2);
+  EXPECT_EQ(testing::runCommand(
+                {testing::lameduckBinary(), "check-config", dir.file("missing.yaml")}, out),
+            2);
   EXPECT_EQ(testing::runCommand({testing::lameduckBinary(), "run", "--config", bad}, out), 2);
   EXPECT_THAT(testing::readFile(out), HasSubstr("invalid configuration"));
 }

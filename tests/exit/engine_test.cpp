@@ -48,7 +48,8 @@ class FakeApp final : public app::AppClient {
     compensation_calls++;
     if (auto s = answer(Mode::kOk, call); !s) return std::unexpected(s.error());
     app::CompensationBatch b;
-    for (int i = 0; i < pending_compensations; ++i) b.valid.push_back({"c" + std::to_string(i), "s", "", "a", "{}"});
+    for (int i = 0; i < pending_compensations; ++i)
+      b.valid.push_back({"c" + std::to_string(i), "s", "", "a", "{}"});
     return b;
   }
   Status ack(const std::vector<std::string>&, const app::Call&) override { return {}; }

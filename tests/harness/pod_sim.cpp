@@ -132,7 +132,8 @@ int main(int argc, char** argv) {
       if (mode != "classic" && mode != "native") usage("--mode: classic or native");
     } else if (a == "--slow") {
       std::string v = next();
-      if (std::sscanf(v.c_str(), "%d:%d", &slow_count, &slow_ms) != 2 || slow_count < 0 || slow_ms < 0)
+      if (std::sscanf(v.c_str(), "%d:%d", &slow_count, &slow_ms) != 2 || slow_count < 0 ||
+          slow_ms < 0)
         usage("--slow: expected N:MS, e.g. 3:1500");
     } else if (a == "--app-arg") {
       app_args.push_back(next());
@@ -159,11 +160,12 @@ int main(int argc, char** argv) {
     std::cerr << "pod_sim: the app did not start:\n" << app.output();
     return 1;
   }
-  std::vector<std::string> ld_argv{lameduck_bin, "run", "--set",
-                                   "app.base_url=http://127.0.0.1:" + std::to_string(*app_port),
-                                   "--set", "admin.listen=" + admin_listen, "--set",
-                                   "metrics.listen=" + metrics_listen,
-                                   "--set", "exit.grace_period=" + formatDuration(grace)};
+  std::vector<std::string> ld_argv{
+      lameduck_bin, "run",
+      "--set",      "app.base_url=http://127.0.0.1:" + std::to_string(*app_port),
+      "--set",      "admin.listen=" + admin_listen,
+      "--set",      "metrics.listen=" + metrics_listen,
+      "--set",      "exit.grace_period=" + formatDuration(grace)};
   ld_argv.insert(ld_argv.end(), lameduck_args.begin(), lameduck_args.end());
   Process ld(ld_argv, dir.file("lameduck.log"));
   auto admin_port = waitForLameduckPort(ld, "admin", std::chrono::seconds(20));
@@ -195,7 +197,8 @@ int main(int argc, char** argv) {
     waitUntil(
         [&] {
           auto r = call(*app_port, "GET", "/lameduck/status");
-          return r && r->body.find("\"inflight\":" + std::to_string(slow_count)) != std::string::npos;
+          return r &&
+                 r->body.find("\"inflight\":" + std::to_string(slow_count)) != std::string::npos;
         },
         std::chrono::seconds(10));
   }
@@ -223,7 +226,8 @@ int main(int argc, char** argv) {
   // The kubelet sends SIGTERM to the app once its hook returned (or the
   // grace period ran out).
   auto hook_done = [&] { return hook_code != 0 || !summary_body.empty(); };
-  waitUntil([&] { return hook_done() || timeline.sinceStartMs() >= grace_ms.count(); }, grace_ms + std::chrono::seconds(1), std::chrono::milliseconds(1));
+  waitUntil([&] { return hook_done() || timeline.sinceStartMs() >= grace_ms.count(); },
+            grace_ms + std::chrono::seconds(1), std::chrono::milliseconds(1));
   hook.join();
   app.signal(SIGTERM);
   timeline.add("kubelet", "SIGTERM -> app container");
@@ -255,12 +259,14 @@ int main(int argc, char** argv) {
   for (const json& j : jsonLines(app.outputPath())) {
     std::string ev = j.value("event", "");
     if (ev == "listening") continue;
-    std::string what = ev == "drain"        ? "drain hook received"
-                       : ev == "terminate"  ? "terminate hook received"
-                       : ev == "compensations" ? "compensations fetched"
-                       : ev == "signal"     ? "got " + j.value("signal", std::string("signal"))
-                       : ev == "stopped"    ? "stopped serving (" + std::to_string(j.value("served", 0)) + " requests served)"
-                                            : ev;
+    std::string what =
+        ev == "drain"           ? "drain hook received"
+        : ev == "terminate"     ? "terminate hook received"
+        : ev == "compensations" ? "compensations fetched"
+        : ev == "signal"        ? "got " + j.value("signal", std::string("signal"))
+        : ev == "stopped"
+            ? "stopped serving (" + std::to_string(j.value("served", 0)) + " requests served)"
+            : ev;
     timeline.addMono(j.value("mono_ns", int64_t{0}), "app", what);
   }
   for (const json& j : jsonLines(ld.outputPath())) {
@@ -268,7 +274,8 @@ int main(int argc, char** argv) {
       timeline.addWall(parseTs(j.value("ts", "")), "lameduck",
                        j.value("from", "") + " -> " + j.value("to", "") + " (trigger " +
                            j.value("trigger", "") + ")");
-    } else if (j.value("msg", "") == "exit step did not complete" || j.value("msg", "") == "exit step done") {
+    } else if (j.value("msg", "") == "exit step did not complete" ||
+               j.value("msg", "") == "exit step done") {
       timeline.addWall(parseTs(j.value("ts", "")), "lameduck",
                        "step " + j.value("step", "") + ": " + j.value("status", "") +
                            (j.contains("detail") ? " (" + j.value("detail", "") + ")" : ""));

@@ -8,13 +8,14 @@ namespace lameduck::testing {
 
 Daemon::Daemon(const std::string& yaml, std::optional<AppOptions> app,
                std::map<std::string, std::string> env) {
-  std::vector<std::string> args{lameduckBinary(), "run", "--config", dir_.write("lameduck.yaml", yaml),
-                                "--set", "admin.listen=127.0.0.1:0", "--set",
-                                "metrics.listen=127.0.0.1:0"};
+  std::vector<std::string> args{lameduckBinary(), "run",
+                                "--config",       dir_.write("lameduck.yaml", yaml),
+                                "--set",          "admin.listen=127.0.0.1:0",
+                                "--set",          "metrics.listen=127.0.0.1:0"};
   if (app) {
     app_ = std::make_unique<Process>(
-        std::vector<std::string>{sampleAppBinary(), "--listen", "127.0.0.1:0", "--hooks", app->hooks,
-                                 "--compensations", std::to_string(app->compensations)},
+        std::vector<std::string>{sampleAppBinary(), "--listen", "127.0.0.1:0", "--hooks",
+                                 app->hooks, "--compensations", std::to_string(app->compensations)},
         dir_.file("app.log"));
     auto port = waitForAppPort(*app_);
     if (!port) {

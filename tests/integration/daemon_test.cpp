@@ -1,6 +1,8 @@
 // The real lameduck binary with the real sample app: preStop calls, signals,
 // misbehaving apps, access control, logs and metrics.
 
+#include "integration/daemon.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -8,13 +10,11 @@
 #include <set>
 #include <thread>
 
-#include "integration/daemon.h"
-
 namespace lameduck::testing {
 namespace {
 
-using ::testing::HasSubstr;
 using nlohmann::json;
+using ::testing::HasSubstr;
 
 constexpr const char* kShortExit =
     "exit: {grace_period: 6s, safety_margin: 1s, compensation_reserve: 1s}\n"
@@ -106,9 +106,10 @@ TEST(Daemon, ReadyzTurns503FromDrainingOn) {
 }
 
 TEST(Daemon, SigtermWithHangingAppEndsWithDeadlineWithinTheBudget) {
-  Daemon d("exit: {grace_period: 4s, safety_margin: 1s, compensation_reserve: 1s}\n"
-           "app: {timeout: 500ms}\n",
-           AppOptions{"hang"});
+  Daemon d(
+      "exit: {grace_period: 4s, safety_margin: 1s, compensation_reserve: 1s}\n"
+      "app: {timeout: 500ms}\n",
+      AppOptions{"hang"});
   ASSERT_GT(d.adminPort(), 0);
   d.lameduck().signal(SIGTERM);
   // The budget is 3 s; the bound below only guards against a hang.
@@ -121,7 +122,8 @@ TEST(Daemon, SigtermWithHangingAppEndsWithDeadlineWithinTheBudget) {
   EXPECT_EQ((*exitRecord)["outcome"], "deadline");
   EXPECT_EQ((*exitRecord)["trigger"], "SIGTERM");
   json summary = json::parse((*exitRecord)["summary"].get<std::string>());
-  EXPECT_LE(summary["duration_ms"].get<double>(), 3000 + 600);  // one call may end past its deadline
+  EXPECT_LE(summary["duration_ms"].get<double>(),
+            3000 + 600);  // one call may end past its deadline
 }
 
 TEST(Daemon, GarbageAnsweringAppGivesAClearErrorAndNoCrash) {
@@ -150,9 +152,10 @@ TEST(Daemon, AppClosingConnectionsGivesAClearErrorAndNoCrash) {
 
 TEST(Daemon, AppNotRunningFailsTheExitWithoutHanging) {
   // app.base_url points at a port nobody listens on.
-  Daemon dead("exit: {grace_period: 6s, safety_margin: 1s, compensation_reserve: 1s}\n"
-              "app: {base_url: \"http://127.0.0.1:" + std::to_string(freePort()) +
-              "\", timeout: 500ms}\n");
+  Daemon dead(
+      "exit: {grace_period: 6s, safety_margin: 1s, compensation_reserve: 1s}\n"
+      "app: {base_url: \"http://127.0.0.1:" +
+      std::to_string(freePort()) + "\", timeout: 500ms}\n");
   ASSERT_GT(dead.adminPort(), 0);
   auto r = dead.admin("/prestop");
   ASSERT_TRUE(r);
@@ -218,8 +221,11 @@ TEST(Daemon, SigintStartsTheExitAndTheProcessEnds) {
 
 TEST(Daemon, LogsAreJsonLinesWithIdentityAndOneAuditPerTransition) {
   Daemon d(kShortExit, AppOptions{},
-           {{"POD_NAME", "shop-7d9f"}, {"POD_NAMESPACE", "prod"}, {"POD_UID", "uid-1"},
-            {"NODE_NAME", "node-a"}, {"POD_REVISION", "rev-9"}});
+           {{"POD_NAME", "shop-7d9f"},
+            {"POD_NAMESPACE", "prod"},
+            {"POD_UID", "uid-1"},
+            {"NODE_NAME", "node-a"},
+            {"POD_REVISION", "rev-9"}});
   ASSERT_GT(d.adminPort(), 0);
   ASSERT_EQ(d.admin("/prestop")->status, 200);
   d.lameduck().signal(SIGTERM);
@@ -247,7 +253,7 @@ TEST(Daemon, LogsAreJsonLinesWithIdentityAndOneAuditPerTransition) {
     }
   }
   EXPECT_EQ(transitions, (std::vector<std::string>{"Ready>Draining", "Draining>Compensating",
-                                                    "Compensating>Terminated"}));
+                                                   "Compensating>Terminated"}));
   EXPECT_EQ(traces.size(), 1u);
 }
 
@@ -257,8 +263,10 @@ TEST(Daemon, LiveMetricsAfterAnExitPassPromtool) {
   ASSERT_EQ(d.admin("/prestop")->status, 200);
   std::string file = d.dir().write("metrics.txt", d.metrics());
   std::string out = d.dir().file("promtool.txt");
-  EXPECT_EQ(runCommand({"/bin/sh", "-c", "promtool check metrics < " + file}, out), 0) << readFile(out);
-  EXPECT_THAT(readFile(file), HasSubstr("lameduck_hook_requests_total{code=\"200\",hook=\"drain\"} 1"));
+  EXPECT_EQ(runCommand({"/bin/sh", "-c", "promtool check metrics < " + file}, out), 0)
+      << readFile(out);
+  EXPECT_THAT(readFile(file),
+              HasSubstr("lameduck_hook_requests_total{code=\"200\",hook=\"drain\"} 1"));
 }
 
 TEST(Daemon, PortInUseIsAClearStartupError) {

@@ -27,9 +27,10 @@ TEST(Prometheus, ScrapesLameduckAndServesItsMetricsBack) {
   for (int attempt = 0; attempt < 3 && !prom; ++attempt) {
     port = freePort();
     auto p = std::make_unique<Process>(
-        std::vector<std::string>{"/usr/bin/prometheus", "--config.file=" + cfg,
-                                 "--storage.tsdb.path=" + dir.file("data-" + std::to_string(attempt)),
-                                 "--web.listen-address=127.0.0.1:" + std::to_string(port)},
+        std::vector<std::string>{
+            "/usr/bin/prometheus", "--config.file=" + cfg,
+            "--storage.tsdb.path=" + dir.file("data-" + std::to_string(attempt)),
+            "--web.listen-address=127.0.0.1:" + std::to_string(port)},
         dir.file("prometheus.log"));
     bool up = waitUntil(
         [&] {
@@ -44,10 +45,12 @@ TEST(Prometheus, ScrapesLameduckAndServesItsMetricsBack) {
   json result;
   bool found = waitUntil(
       [&] {
-        auto r = call(port, "GET", "/api/v1/query?query=lameduck_build_info", {}, std::chrono::seconds(5));
+        auto r = call(port, "GET", "/api/v1/query?query=lameduck_build_info", {},
+                      std::chrono::seconds(5));
         if (!r || r->status != 200) return false;
         json j = json::parse(r->body, nullptr, false);
-        if (j.is_discarded() || j["status"] != "success" || j["data"]["result"].empty()) return false;
+        if (j.is_discarded() || j["status"] != "success" || j["data"]["result"].empty())
+          return false;
         result = j["data"]["result"][0];
         return true;
       },
@@ -61,10 +64,12 @@ TEST(Prometheus, ScrapesLameduckAndServesItsMetricsBack) {
   ASSERT_EQ(d.admin("/prestop")->status, 200);
   bool counted = waitUntil(
       [&] {
-        auto r = call(port, "GET", "/api/v1/query?query=sum(lameduck_exits_total)", {}, std::chrono::seconds(5));
+        auto r = call(port, "GET", "/api/v1/query?query=sum(lameduck_exits_total)", {},
+                      std::chrono::seconds(5));
         if (!r || r->status != 200) return false;
         json j = json::parse(r->body, nullptr, false);
-        return !j.is_discarded() && !j["data"]["result"].empty() && j["data"]["result"][0]["value"][1] == "1";
+        return !j.is_discarded() && !j["data"]["result"].empty() &&
+               j["data"]["result"][0]["value"][1] == "1";
       },
       60s, 250ms);
   EXPECT_TRUE(counted);

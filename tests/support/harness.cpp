@@ -37,15 +37,15 @@ Process::Process(const std::vector<std::string>& argv, const std::string& output
   std::vector<char*> args;
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
+  // Opened (and truncated) before fork, so a reader never sees what an
+  // earlier process left in the same file.
+  int fd = open(output_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) throw std::runtime_error("cannot open " + output_path);
   pid_ = fork();
   if (pid_ < 0) throw std::runtime_error("fork failed");
   if (pid_ == 0) {
-    int fd = open(output_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd >= 0) {
-      dup2(fd, 1);
-      dup2(fd, 2);
-      close(fd);
-    }
+    dup2(fd, 1);
+    dup2(fd, 2);
     // Start with a clean signal state whatever the test runner left behind.
     sigset_t none;
     sigemptyset(&none);
@@ -54,6 +54,7 @@ Process::Process(const std::vector<std::string>& argv, const std::string& output
     execv(args[0], args.data());
     _exit(127);
   }
+  close(fd);
 }
 
 Process::~Process() {
@@ -137,7 +138,9 @@ std::optional<int> waitForLameduckPort(const Process& p, const std::string& serv
                                        std::chrono::milliseconds timeout) {
   auto line = waitForLine(
       p.outputPath(),
-      [&](const nlohmann::json& j) { return j.value("msg", "") == "listening" && j.value("server", "") == server; },
+      [&](const nlohmann::json& j) {
+        return j.value("msg", "") == "listening" && j.value("server", "") == server;
+      },
       timeout);
   if (!line) return std::nullopt;
   return (*line)["port"].get<int>();
