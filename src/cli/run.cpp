@@ -10,8 +10,10 @@
 #include "cli/options.h"
 #include "common/log.h"
 #include "common/version.h"
+#include "drain/connections.h"
 #include "exit/app_steps.h"
 #include "exit/engine.h"
+#include "http/http.h"
 #include "server/endpoints.h"
 #include "server/metrics.h"
 
@@ -26,6 +28,35 @@ int exitCode(exit::Outcome outcome) {
       return kExitDeadline;
     default:
       return kExitFailed;
+  }
+}
+
+// Polls until no socket listens on app.ports, or the deadline.
+void waitForAppListenersGone(Clock& clock, drain::ConnectionSource& source, TimePoint deadline,
+                             Duration poll) {
+  const TimePoint started = clock.now();
+  bool logged = false;
+  std::string last;
+  for (;;) {
+    auto snap = source.read();
+    if (snap && snap->listening == 0) {
+      if (logged) {
+        log::info("app listeners gone; stopping", {{"waited_ms", toMillis(clock.now() - started)}});
+      }
+      return;
+    }
+    // Unreadable tables count as "still there": stopping early is the risk.
+    last =
+        snap ? std::to_string(snap->listening) + " listener(s) on app.ports" : snap.error().message;
+    if (!logged) {
+      log::info("exit done; staying up until the app stops listening", {{"state", last}});
+      logged = true;
+    }
+    if (clock.now() >= deadline) {
+      log::warn("exit budget over while the app still listens; stopping anyway", {{"state", last}});
+      return;
+    }
+    clock.sleepUntil(std::min(clock.now() + poll, deadline));
   }
 }
 
@@ -67,7 +98,13 @@ int run(const Args& args) {
           metrics.hookRequest(hook, code);
         });
   }
-  exit::ExitEngine engine(clock, c.exit, exit::makeAppPlan(c, app.get()), metrics);
+  std::unique_ptr<drain::ProcConnectionSource> connections;
+  if (!c.app.ports.empty()) {
+    connections = std::make_unique<drain::ProcConnectionSource>(c.drain.proc_root, c.app.ports,
+                                                                http::ownClientPorts);
+  }
+  exit::ExitEngine engine(clock, c.exit, exit::makeAppPlan(c, app.get(), connections.get()),
+                          metrics);
 
   // A hook caller waits at most the exit budget plus the reserve (which
   // compensation may use past an overrun) and a little slack.
@@ -104,6 +141,12 @@ int run(const Args& args) {
             {{"signal", name}, {"sender_pid", static_cast<int64_t>(info.si_pid)}});
   engine.trigger(name);
   exit::Summary summary = engine.await();
+  if (connections) {
+    // The sidecar never dies before the app: in a classic pod both get
+    // SIGTERM, and an app still serving needs the sidecar until it is done.
+    const TimePoint deadline = *engine.startedAt() + c.exit.budget();
+    waitForAppListenersGone(clock, *connections, deadline, c.drain.poll_interval);
+  }
 
   admin.stop();
   metrics_server.stop();

@@ -64,6 +64,9 @@ struct DrainConfig {
   Duration quiet_period = 2s;
   int64_t max_connections = 0;
   Duration max_wait = 20s;
+  // Where the socket tables are read (<proc_root>/net/tcp, tcp6); tests
+  // point it at recorded files.
+  std::string proc_root = "/proc";
 };
 
 // Where Redis is: "host:port" or "unix:/path".

@@ -391,6 +391,16 @@ void readConfig(Ctx& ctx, const YAML::Node& root, Config& c) {
     m.field("quiet_period", duration(ctx, c.drain.quiet_period, ZeroOk::kYes));
     m.field("max_connections", integer(ctx, c.drain.max_connections, 0, 1'000'000));
     m.field("max_wait", duration(ctx, c.drain.max_wait, ZeroOk::kNo));
+    m.field("proc_root", [&](const YAML::Node& vn, const std::string& vp) {
+      auto v = scalar(ctx, vn, vp, "a directory path");
+      if (!v) return;
+      if (v->empty() || v->front() != '/') {
+        ctx.fail(vn, vp, "invalid path \"" + *v + "\"; expected an absolute directory like /proc");
+        return;
+      }
+      while (v->size() > 1 && v->back() == '/') v->pop_back();
+      c.drain.proc_root = *v;
+    });
     m.finish();
   });
 

@@ -19,38 +19,97 @@ StepResult DrainHookStep::run(StepContext& ctx) {
   return StepResult::ok();
 }
 
-StepResult InflightWaitStep::run(StepContext& ctx) {
+DrainWaitStep::DrainWaitStep(app::AppClient* app, drain::ConnectionSource* connections,
+                             const config::Config& config)
+    : app_(app), connections_(connections), timeout_(config.app.timeout), drain_(config.drain) {}
+
+StepResult DrainWaitStep::run(StepContext& ctx) {
   const TimePoint started = ctx.clock.now();
-  const TimePoint deadline = std::min(ctx.deadline, started + max_wait_);
-  std::string last_problem = "no status read yet";
+  const TimePoint deadline = std::min(ctx.deadline, started + drain_.max_wait);
+  // The quiet period runs from the start of the wait: endpoint removal takes
+  // time to reach kube-proxy and ingress controllers even when no request
+  // arrives in between.
+  TimePoint last_new = started;
+  std::optional<drain::ConnectionSnapshot> previous;
+  bool inflight_zero_seen = false;
+  std::string app_reason = "app status not read yet";
+  std::string not_drained = "nothing read yet";
+  if (connections_) {
+    if (auto first = connections_->read()) previous = std::move(*first);
+  }
   for (;;) {
     const TimePoint poll_start = ctx.clock.now();
-    Duration left = deadline - poll_start;
-    if (left <= Duration::zero()) break;
-    auto figures = app_.status({std::min(timeout_, left), ctx.traceparent});
-    if (figures) {
-      ctx.record.appFigures(*figures);
-      if (!figures->inflight) {
-        last_problem = "status hook answer has no \"inflight\" figure";
-      } else if (*figures->inflight == 0) {
-        ctx.record.inflightReachedZero();
-        return StepResult::ok("in-flight reached 0 after " +
-                              formatDuration(ctx.clock.now() - started));
+    std::vector<std::string> reasons;
+    if (app_) {
+      const Duration left = deadline - poll_start;
+      if (left <= Duration::zero()) {
+        // The last look at the deadline: no time for a call, and what the
+        // previous call said still stands.
+        if (!app_reason.empty()) reasons.push_back(app_reason);
+      } else if (auto figures = app_->status({std::min(timeout_, left), ctx.traceparent});
+                 !figures) {
+        app_reason = "app status unreadable: " + figures.error().message;
+        reasons.push_back(app_reason);
       } else {
-        last_problem = "in-flight still " + std::to_string(*figures->inflight);
+        ctx.record.appFigures(*figures);
+        app_reason.clear();
+        if (!figures->inflight) {
+          app_reason = "app status has no \"inflight\" figure";
+        } else if (*figures->inflight > 0) {
+          app_reason = "in-flight still " + std::to_string(*figures->inflight);
+        } else if (!inflight_zero_seen) {
+          inflight_zero_seen = true;
+          ctx.record.inflightReachedZero();
+        }
+        if (!app_reason.empty()) reasons.push_back(app_reason);
       }
-    } else {
-      // Unreadable counts as not drained; keep polling until the budget ends.
-      last_problem = "status unreadable: " + figures.error().message;
-      log::warn("app status unreadable; counting as not drained",
-                {{"error", figures.error().message}});
     }
-    ctx.clock.sleepUntil(std::min(poll_start + poll_, deadline));
+    if (connections_) {
+      auto snap = connections_->read();
+      if (!snap) {
+        reasons.push_back("connections unreadable: " + snap.error().message);
+      } else {
+        int64_t arrived = previous ? drain::countNew(*previous, *snap) : 0;
+        const TimePoint seen = ctx.clock.now();
+        if (arrived > 0) last_new = seen;
+        const auto open = static_cast<int64_t>(snap->established.size());
+        ctx.record.connections(open, arrived, snap->malformed_lines);
+        previous = std::move(*snap);
+        if (open > drain_.max_connections) {
+          reasons.push_back(std::to_string(open) +
+                            " connection(s) still open (drain.max_connections " +
+                            std::to_string(drain_.max_connections) + ")");
+        }
+        if (seen - last_new < drain_.quiet_period) {
+          reasons.push_back("a new connection arrived " + formatDuration(seen - last_new) +
+                            " ago (drain.quiet_period " + formatDuration(drain_.quiet_period) +
+                            ")");
+        }
+      }
+    }
+    if (reasons.empty()) {
+      const Duration took = ctx.clock.now() - started;
+      ctx.record.drainWaitDone(took, true);
+      return StepResult::ok("drained after " + formatDuration(took));
+    }
+    not_drained.clear();
+    for (const std::string& r : reasons) not_drained += (not_drained.empty() ? "" : "; ") + r;
+    const TimePoint now = ctx.clock.now();
+    if (now >= deadline) break;
+    // Wake at the next poll, or exactly when the quiet period would end.
+    TimePoint wake = std::min(poll_start + drain_.poll_interval, deadline);
+    if (connections_ && last_new + drain_.quiet_period > now) {
+      wake = std::min(wake, std::max(now, last_new + drain_.quiet_period));
+    }
+    ctx.clock.sleepUntil(wake);
   }
-  const bool hit_max_wait = started + max_wait_ <= ctx.deadline;
-  return StepResult::deadline(last_problem + " when " +
-                              (hit_max_wait ? "drain.max_wait (" + formatDuration(max_wait_) + ")"
-                                            : std::string("the draining budget")) +
+  ctx.record.drainWaitDone(ctx.clock.now() - started, false);
+  const bool hit_max_wait = started + drain_.max_wait <= ctx.deadline;
+  log::warn("app not drained when the wait ended", {{"reason", not_drained}});
+  return StepResult::deadline("not drained: " + not_drained + "; " +
+                              (hit_max_wait
+                                   ? "drain.max_wait (" + formatDuration(drain_.max_wait) + ")"
+                                   : std::string("the draining budget")) +
                               " ran out");
 }
 
@@ -78,15 +137,18 @@ StepResult TerminateHookStep::run(StepContext& ctx) {
   return StepResult::ok();
 }
 
-ExitPlan makeAppPlan(const config::Config& config, app::AppClient* app) {
+ExitPlan makeAppPlan(const config::Config& config, app::AppClient* app,
+                     drain::ConnectionSource* connections) {
   ExitPlan plan;
-  if (app == nullptr) return plan;
   const Duration t = config.app.timeout;
-  plan.draining.push_back(std::make_unique<DrainHookStep>(*app, t));
-  plan.draining.push_back(std::make_unique<InflightWaitStep>(*app, t, config.drain.poll_interval,
-                                                             config.drain.max_wait));
-  plan.compensating.push_back(std::make_unique<FetchCompensationsStep>(*app, t));
-  plan.terminating.push_back(std::make_unique<TerminateHookStep>(*app, t));
+  if (app) plan.draining.push_back(std::make_unique<DrainHookStep>(*app, t));
+  if (app || connections) {
+    plan.draining.push_back(std::make_unique<DrainWaitStep>(app, connections, config));
+  }
+  if (app) {
+    plan.compensating.push_back(std::make_unique<FetchCompensationsStep>(*app, t));
+    plan.terminating.push_back(std::make_unique<TerminateHookStep>(*app, t));
+  }
   return plan;
 }
 

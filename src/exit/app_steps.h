@@ -5,6 +5,7 @@
 
 #include "app/app_client.h"
 #include "config/config.h"
+#include "drain/connections.h"
 #include "exit/step.h"
 
 namespace lameduck::exit {
@@ -21,21 +22,26 @@ class DrainHookStep final : public Step {
   Duration timeout_;
 };
 
-// Polls the status hook every poll_interval until in-flight work is 0,
-// bounded by max_wait and the phase deadline. A status that cannot be read
-// counts as not drained.
-class InflightWaitStep final : public Step {
+// Waits until the app is drained: in-flight work the app reports is 0 (when
+// it has hooks), established connections on app.ports are at most
+// drain.max_connections, and no new connection arrived for
+// drain.quiet_period (counted from the start of the wait, so it also covers
+// the time endpoint removal takes to reach load balancers). Polls every
+// poll_interval, bounded by max_wait and the phase deadline. Whatever cannot
+// be read counts as not drained.
+class DrainWaitStep final : public Step {
  public:
-  InflightWaitStep(app::AppClient& app, Duration timeout, Duration poll_interval, Duration max_wait)
-      : app_(app), timeout_(timeout), poll_(poll_interval), max_wait_(max_wait) {}
-  std::string_view name() const override { return "app_inflight_wait"; }
+  // Either `app` or `connections` may be null (not configured).
+  DrainWaitStep(app::AppClient* app, drain::ConnectionSource* connections,
+                const config::Config& config);
+  std::string_view name() const override { return "drain_wait"; }
   StepResult run(StepContext& ctx) override;
 
  private:
-  app::AppClient& app_;
+  app::AppClient* app_;
+  drain::ConnectionSource* connections_;
   Duration timeout_;
-  Duration poll_;
-  Duration max_wait_;
+  config::DrainConfig drain_;
 };
 
 // GET <compensations hook>: records how many compensations are pending and
@@ -63,8 +69,10 @@ class TerminateHookStep final : public Step {
   Duration timeout_;
 };
 
-// The plan for a configuration: the app hooks when app.base_url is set.
-// `app` may be null when no app is configured.
-ExitPlan makeAppPlan(const config::Config& config, app::AppClient* app);
+// The plan for a configuration: the app hooks when `app` is given
+// (app.base_url set), the drain wait when there is an app or tracked ports.
+// Either pointer may be null; both must outlive the plan.
+ExitPlan makeAppPlan(const config::Config& config, app::AppClient* app,
+                     drain::ConnectionSource* connections = nullptr);
 
 }  // namespace lameduck::exit

@@ -48,6 +48,12 @@ void ExitEngine::trigger(std::string_view reason) {
   thread_ = std::thread([this] { run(); });
 }
 
+std::optional<TimePoint> ExitEngine::startedAt() const {
+  std::lock_guard lock(mu_);
+  if (!started_) return std::nullopt;
+  return start_;
+}
+
 Summary ExitEngine::snapshot() const {
   std::lock_guard lock(mu_);
   Summary s = record_;
@@ -192,6 +198,25 @@ void ExitEngine::compensations(int64_t pending, int64_t rejected) {
   std::lock_guard lock(mu_);
   record_.compensations_pending = pending;
   record_.compensations_rejected = rejected;
+}
+
+void ExitEngine::connections(int64_t established, int64_t arrived, int64_t malformed_lines) {
+  {
+    std::lock_guard lock(mu_);
+    record_.drain.connections = established;
+    record_.drain.malformed_lines = malformed_lines;
+    if (arrived > 0) {
+      record_.drain.new_connections += arrived;
+      record_.drain.last_new_connection_at = sinceStart();
+    }
+  }
+  observer_.onConnections(established, arrived);
+}
+
+void ExitEngine::drainWaitDone(Duration took, bool drained) {
+  std::lock_guard lock(mu_);
+  record_.drain.wait = took;
+  if (drained) record_.drain.drained_at = sinceStart();
 }
 
 }  // namespace lameduck::exit

@@ -34,6 +34,7 @@ class ExitObserver {
   virtual void onPhaseDone(Phase phase, Duration took) = 0;
   virtual void onExitDone(const Summary& summary) = 0;
   virtual void onAppFigures(const app::Figures& figures) = 0;
+  virtual void onConnections(int64_t established, int64_t arrived) = 0;
 };
 
 class ExitEngine final : private ExitRecorder {
@@ -48,6 +49,8 @@ class ExitEngine final : private ExitRecorder {
   void trigger(std::string_view reason);
 
   State state() const { return state_.load(std::memory_order_acquire); }
+  // When the first trigger came (engine clock); nullopt before it.
+  std::optional<TimePoint> startedAt() const;
   // A copy of the record as it is now.
   Summary snapshot() const;
 
@@ -68,6 +71,8 @@ class ExitEngine final : private ExitRecorder {
   void appFigures(const app::Figures& figures) override;
   void inflightReachedZero() override;
   void compensations(int64_t pending, int64_t rejected) override;
+  void connections(int64_t established, int64_t arrived, int64_t malformed_lines) override;
+  void drainWaitDone(Duration took, bool drained) override;
 
   Clock& clock_;
   const config::ExitConfig config_;

@@ -109,6 +109,15 @@ std::string toJson(const Summary& s) {
       {"queued", opt(s.app.queued)},
       {"inflight_zero_at_ms",
        s.app.inflight_zero_at ? ordered_json(ms(*s.app.inflight_zero_at)) : ordered_json(nullptr)}};
+  auto optMs = [](const std::optional<Duration>& d) {
+    return d ? ordered_json(ms(*d)) : ordered_json(nullptr);
+  };
+  j["drain"] = {{"connections", opt(s.drain.connections)},
+                {"new_connections", s.drain.new_connections},
+                {"last_new_connection_at_ms", optMs(s.drain.last_new_connection_at)},
+                {"drained_at_ms", optMs(s.drain.drained_at)},
+                {"wait_ms", optMs(s.drain.wait)},
+                {"malformed_lines", s.drain.malformed_lines}};
   j["compensations"] = {{"pending", opt(s.compensations_pending)},
                         {"rejected", opt(s.compensations_rejected)}};
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);

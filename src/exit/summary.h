@@ -58,6 +58,17 @@ struct AppFigures {
   std::optional<Duration> inflight_zero_at;  // since the exit started
 };
 
+// What the drain wait saw: tracked TCP connections on app.ports and the
+// quiet period that replaces a blind preStop sleep.
+struct DrainReport {
+  std::optional<int64_t> connections;              // established on app.ports at the last read
+  int64_t new_connections = 0;                     // arrived while draining
+  std::optional<Duration> last_new_connection_at;  // since the exit started
+  std::optional<Duration> drained_at;              // when every condition held
+  std::optional<Duration> wait;                    // how long the drain wait took
+  int64_t malformed_lines = 0;                     // skipped socket-table lines
+};
+
 struct Summary {
   State state = State::kReady;
   Outcome outcome = Outcome::kNone;
@@ -70,6 +81,7 @@ struct Summary {
   std::vector<PhaseTiming> phases;
   std::vector<StepReport> steps;
   AppFigures app;
+  DrainReport drain;
   std::optional<int64_t> compensations_pending;
   std::optional<int64_t> compensations_rejected;
   // Why the outcome is not `completed`: the first failed or deadline step.

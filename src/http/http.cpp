@@ -19,7 +19,48 @@ std::pair<time_t, time_t> secUsec(Duration d) {
   return {static_cast<time_t>(us / 1'000'000), static_cast<time_t>(us % 1'000'000)};
 }
 
+std::mutex own_ports_mu;
+std::set<uint16_t>& ownPorts() {
+  static std::set<uint16_t> ports;
+  return ports;
+}
+
+// Binds a client socket to an ephemeral port before connect() and records
+// the port. Failure to bind is not fatal: connect() then picks the port, and
+// only the bookkeeping is lost.
+void bindAndRecordClientPort(socket_t sock) {
+  int family = AF_INET;
+  socklen_t len = sizeof family;
+  getsockopt(sock, SOL_SOCKET, SO_DOMAIN, &family, &len);
+  sockaddr_storage addr{};
+  socklen_t addr_len = 0;
+  if (family == AF_INET6) {
+    auto* a6 = reinterpret_cast<sockaddr_in6*>(&addr);
+    a6->sin6_family = AF_INET6;
+    a6->sin6_addr = in6addr_any;
+    addr_len = sizeof(sockaddr_in6);
+  } else {
+    auto* a4 = reinterpret_cast<sockaddr_in*>(&addr);
+    a4->sin_family = AF_INET;
+    a4->sin_addr.s_addr = htonl(INADDR_ANY);
+    addr_len = sizeof(sockaddr_in);
+  }
+  if (::bind(sock, reinterpret_cast<sockaddr*>(&addr), addr_len) != 0) return;
+  sockaddr_storage bound{};
+  socklen_t bound_len = sizeof bound;
+  if (getsockname(sock, reinterpret_cast<sockaddr*>(&bound), &bound_len) != 0) return;
+  uint16_t port = family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port)
+                                     : ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+  std::lock_guard lock(own_ports_mu);
+  ownPorts().insert(port);
+}
+
 }  // namespace
+
+std::set<uint16_t> ownClientPorts() {
+  std::lock_guard lock(own_ports_mu);
+  return ownPorts();
+}
 
 bool CaseInsensitiveLess::operator()(const std::string& a, const std::string& b) const {
   return strcasecmp(a.c_str(), b.c_str()) < 0;
@@ -138,6 +179,7 @@ struct Client::Impl {
     // Without it a POST on a reused connection waits ~40 ms for the peer's
     // delayed ACK (Nagle), because httplib writes headers and body apart.
     client.set_tcp_nodelay(true);
+    client.set_socket_options(bindAndRecordClientPort);
   }
   std::string origin;
   std::mutex mu;

@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -113,5 +114,11 @@ class Client {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// Local ports of every TCP connection this process's Clients opened (each
+// client socket is bound to an ephemeral port before it connects, so the port
+// is known even after the socket is gone). Connection tracking uses it to
+// tell lameduck's own calls to the app from the app's traffic. Thread-safe.
+std::set<uint16_t> ownClientPorts();
 
 }  // namespace lameduck::http

@@ -49,7 +49,12 @@ struct Metrics::Impl {
   Family<Gauge>& connections =
       prometheus::BuildGauge()
           .Name("lameduck_app_connections")
-          .Help("Connections the app last reported through its status hook")
+          .Help("Established TCP connections on app.ports at the last read during an exit")
+          .Register(*registry);
+  Family<Counter>& new_connections =
+      prometheus::BuildCounter()
+          .Name("lameduck_app_new_connections_total")
+          .Help("TCP connections on app.ports that arrived while the app was draining")
           .Register(*registry);
   Family<Counter>& hooks =
       prometheus::BuildCounter()
@@ -72,6 +77,7 @@ struct Metrics::Impl {
   Histogram* exit_histogram = nullptr;
   Gauge* inflight_gauge = nullptr;
   Gauge* connections_gauge = nullptr;
+  Counter* new_connections_counter = nullptr;
   std::mutex mu;  // guards the Family::Add calls made after construction
 };
 
@@ -94,6 +100,7 @@ Metrics::Metrics(const std::string& version, const std::string& commit)
   m.exit_histogram = &m.exit_duration.Add({}, kExitBuckets);
   m.inflight_gauge = &m.inflight.Add({});
   m.connections_gauge = &m.connections.Add({});
+  m.new_connections_counter = &m.new_connections.Add({});
   m.denied.Add({{"reason", "token"}});
   m.denied.Add({{"reason", "source"}});
   m.build_info.Add({{"version", version}, {"commit", commit}}).Set(1);
@@ -134,7 +141,11 @@ void Metrics::onExitDone(const exit::Summary& summary) {
 
 void Metrics::onAppFigures(const app::Figures& figures) {
   if (figures.inflight) impl_->inflight_gauge->Set(static_cast<double>(*figures.inflight));
-  if (figures.connections) impl_->connections_gauge->Set(static_cast<double>(*figures.connections));
+}
+
+void Metrics::onConnections(int64_t established, int64_t arrived) {
+  impl_->connections_gauge->Set(static_cast<double>(established));
+  if (arrived > 0) impl_->new_connections_counter->Increment(static_cast<double>(arrived));
 }
 
 }  // namespace lameduck::server

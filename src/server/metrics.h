@@ -33,6 +33,7 @@ class Metrics final : public exit::ExitObserver {
   void onPhaseDone(exit::Phase phase, Duration took) override;
   void onExitDone(const exit::Summary& summary) override;
   void onAppFigures(const app::Figures& figures) override;
+  void onConnections(int64_t established, int64_t arrived) override;
 
  private:
   struct Impl;

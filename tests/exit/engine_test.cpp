@@ -88,6 +88,7 @@ class RecordingObserver final : public ExitObserver {
   void onPhaseDone(Phase, Duration) override {}
   void onExitDone(const Summary&) override { exits++; }
   void onAppFigures(const app::Figures&) override {}
+  void onConnections(int64_t, int64_t) override {}
   std::mutex mu;
   std::vector<std::pair<State, State>> transitions;
   std::atomic<int> exits{0};
@@ -185,7 +186,7 @@ TEST(ExitEngine, DeadlineOutcomeWhenInflightNeverReachesZero) {
   Summary s = engine.await();
 
   EXPECT_EQ(s.outcome, Outcome::kDeadline);
-  const StepReport* wait = findStep(s, "app_inflight_wait");
+  const StepReport* wait = findStep(s, "drain_wait");
   ASSERT_NE(wait, nullptr);
   EXPECT_EQ(wait->status, StepStatus::kDeadline);
   EXPECT_NE(wait->detail.find("in-flight still 7"), std::string::npos) << wait->detail;
@@ -207,7 +208,7 @@ TEST(ExitEngine, MaxWaitBoundsTheInflightWait) {
   ExitEngine engine(clock, c.exit, makeAppPlan(c, &app), obs);
   engine.trigger("prestop");
   Summary s = engine.await();
-  const StepReport* wait = findStep(s, "app_inflight_wait");
+  const StepReport* wait = findStep(s, "drain_wait");
   ASSERT_NE(wait, nullptr);
   EXPECT_EQ(wait->status, StepStatus::kDeadline);
   EXPECT_NE(wait->detail.find("drain.max_wait"), std::string::npos) << wait->detail;
@@ -241,7 +242,7 @@ TEST(ExitEngine, UnreadableStatusCountsAsNotDrained) {
   engine.trigger("prestop");
   Summary s = engine.await();
   EXPECT_EQ(s.outcome, Outcome::kDeadline);
-  const StepReport* wait = findStep(s, "app_inflight_wait");
+  const StepReport* wait = findStep(s, "drain_wait");
   ASSERT_NE(wait, nullptr);
   EXPECT_NE(wait->detail.find("status unreadable"), std::string::npos) << wait->detail;
   EXPECT_GT(app.status_calls, 100);  // kept polling until the budget ended
@@ -394,6 +395,130 @@ TEST(Summary, JsonCarriesOutcomePhasesStepsAndFigures) {
   EXPECT_TRUE(j["app"]["connections"].is_null());
   EXPECT_EQ(outcomeFromJson(toJson(s)).value(), Outcome::kDeadline);
   EXPECT_FALSE(outcomeFromJson("not json").has_value());
+}
+
+// Socket tables as a script over simulated time: from each offset on, the
+// given connections are established.
+class FakeConnections final : public drain::ConnectionSource {
+ public:
+  FakeConnections(SimulatedClock& clock) : clock_(clock), t0_(clock.now()) {}
+  void at(Duration offset, std::set<std::string> established) {
+    script_.emplace_back(offset, std::move(established));
+  }
+  bool unreadable = false;
+  int reads = 0;
+
+  Result<drain::ConnectionSnapshot> read() override {
+    reads++;
+    if (unreadable) return makeError(ErrorCode::kUnavailable, "cannot read /proc/net/tcp: denied");
+    drain::ConnectionSnapshot s;
+    s.listening = 1;
+    for (const auto& [offset, set] : script_) {
+      if (clock_.now() - t0_ >= offset) s.established = s.seen = set;
+    }
+    return s;
+  }
+
+ private:
+  SimulatedClock& clock_;
+  TimePoint t0_;
+  std::vector<std::pair<Duration, std::set<std::string>>> script_;
+};
+
+Summary runDrainOnly(SimulatedClock& clock, FakeConnections& conns, config::Config c,
+                     FakeApp* app = nullptr) {
+  RecordingObserver obs;
+  ExitEngine engine(clock, c.exit, makeAppPlan(c, app, &conns), obs);
+  engine.trigger("prestop");
+  return engine.await();
+}
+
+TEST(DrainWait, NoTrafficStillWaitsExactlyTheQuietPeriod) {
+  SimulatedClock clock;
+  FakeConnections conns(clock);
+  config::Config c;  // quiet_period 2s, no app hooks
+  Summary s = runDrainOnly(clock, conns, c);
+  EXPECT_EQ(s.outcome, Outcome::kCompleted);
+  ASSERT_TRUE(s.drain.drained_at.has_value());
+  EXPECT_EQ(*s.drain.drained_at, 2s);
+  EXPECT_EQ(s.drain.new_connections, 0);
+  EXPECT_FALSE(s.drain.last_new_connection_at.has_value());
+}
+
+TEST(DrainWait, QuietPeriodRestartsWithEveryNewConnection) {
+  SimulatedClock clock;
+  FakeConnections conns(clock);
+  conns.at(500ms, {"a"});
+  conns.at(1200ms, {"a", "b"});
+  conns.at(1500ms, {});
+  config::Config c;
+  Summary s = runDrainOnly(clock, conns, c);
+  EXPECT_EQ(s.outcome, Outcome::kCompleted);
+  EXPECT_EQ(s.drain.new_connections, 2);
+  ASSERT_TRUE(s.drain.last_new_connection_at.has_value());
+  // Seen at the first poll after it arrived (polls are 50 ms apart).
+  EXPECT_GE(*s.drain.last_new_connection_at, 1200ms);
+  EXPECT_LE(*s.drain.last_new_connection_at, 1250ms);
+  // Drained exactly one quiet period after the last arrival: no blind wait.
+  EXPECT_EQ(*s.drain.drained_at - *s.drain.last_new_connection_at, 2s);
+}
+
+TEST(DrainWait, OpenConnectionsHoldTheExitUntilTheyClose) {
+  SimulatedClock clock;
+  FakeConnections conns(clock);
+  conns.at(0s, {"long-lived"});
+  conns.at(5s, {});
+  config::Config c;
+  Summary s = runDrainOnly(clock, conns, c);
+  EXPECT_EQ(s.outcome, Outcome::kCompleted);
+  EXPECT_GE(*s.drain.drained_at, 5s);
+  EXPECT_LT(*s.drain.drained_at, 5s + 100ms);
+  EXPECT_EQ(s.drain.connections, 0);
+  // The connection open when draining began is not a new one.
+  EXPECT_EQ(s.drain.new_connections, 0);
+}
+
+TEST(DrainWait, MaxConnectionsToleratesAFewLingeringOnes) {
+  SimulatedClock clock;
+  FakeConnections conns(clock);
+  conns.at(0s, {"a", "b"});
+  config::Config c;
+  c.drain.max_connections = 2;
+  Summary s = runDrainOnly(clock, conns, c);
+  EXPECT_EQ(s.outcome, Outcome::kCompleted);
+  EXPECT_EQ(*s.drain.drained_at, 2s);
+}
+
+TEST(DrainWait, UnreadableConnectionsNeverCountAsDrained) {
+  SimulatedClock clock;
+  FakeConnections conns(clock);
+  conns.unreadable = true;
+  config::Config c;
+  Summary s = runDrainOnly(clock, conns, c);
+  EXPECT_EQ(s.outcome, Outcome::kDeadline);
+  const StepReport* wait = findStep(s, "drain_wait");
+  ASSERT_NE(wait, nullptr);
+  EXPECT_NE(wait->detail.find("connections unreadable: cannot read /proc/net/tcp"),
+            std::string::npos)
+      << wait->detail;
+  EXPECT_FALSE(s.drain.drained_at.has_value());
+  ASSERT_TRUE(s.drain.wait.has_value());
+  EXPECT_EQ(*s.drain.wait, 20s);  // drain.max_wait
+}
+
+TEST(DrainWait, NeedsInflightZeroAndQuietConnectionsTogether) {
+  SimulatedClock clock;
+  FakeApp app(clock);
+  app.inflight = {};
+  for (int i = 0; i < 80; ++i) app.inflight.push_back(1);  // ~4 s of polls
+  app.inflight.push_back(0);
+  FakeConnections conns(clock);
+  config::Config c = baseConfig();
+  Summary s = runDrainOnly(clock, conns, c, &app);
+  EXPECT_EQ(s.outcome, Outcome::kCompleted);
+  ASSERT_TRUE(s.app.inflight_zero_at.has_value());
+  EXPECT_GT(*s.app.inflight_zero_at, 2s);  // later than the quiet period
+  EXPECT_GE(*s.drain.drained_at, *s.app.inflight_zero_at);
 }
 
 TEST(Traceparent, HasW3CShape) {

@@ -26,6 +26,9 @@ Daemon::Daemon(const std::string& yaml, std::optional<AppOptions> app,
     args.push_back("--set");
     args.push_back("app.base_url=http://127.0.0.1:" + std::to_string(app_port_));
   }
+  args.push_back("--set");
+  args.push_back(app && app->track_port ? "app.ports=[" + std::to_string(app_port_) + "]"
+                                        : std::string("app.ports=[]"));
   lameduck_ = std::make_unique<Process>(args, dir_.file("lameduck.log"), env);
   auto admin = waitForLameduckPort(*lameduck_, "admin");
   auto metrics = waitForLameduckPort(*lameduck_, "metrics");

@@ -14,6 +14,9 @@ namespace lameduck::testing {
 struct AppOptions {
   std::string hooks = "ok";
   int compensations = 0;
+  // Track the app's port in /proc/net/tcp (app.ports); otherwise app.ports
+  // is emptied so that tests do not wait a quiet period they do not test.
+  bool track_port = false;
 };
 
 class Daemon {

@@ -48,6 +48,7 @@ TEST(Metrics, ExposesTheContractNames) {
   m.hookRequest("drain", "200");
   m.adminDenied("token");
   m.onAppFigures(app::Figures{4, 9, 0});
+  m.onConnections(9, 2);
   exit::Summary s;
   s.outcome = exit::Outcome::kDeadline;
   s.elapsed = std::chrono::milliseconds(1500);
@@ -62,6 +63,7 @@ TEST(Metrics, ExposesTheContractNames) {
   EXPECT_THAT(text, HasSubstr("lameduck_exits_total{outcome=\"completed\"} 0"));
   EXPECT_THAT(text, HasSubstr("lameduck_app_inflight 4"));
   EXPECT_THAT(text, HasSubstr("lameduck_app_connections 9"));
+  EXPECT_THAT(text, HasSubstr("lameduck_app_new_connections_total 2"));
   EXPECT_THAT(text, HasSubstr("lameduck_hook_requests_total{code=\"200\",hook=\"drain\"} 1"));
   EXPECT_THAT(text, HasSubstr("lameduck_admin_requests_denied_total{reason=\"token\"} 1"));
   EXPECT_THAT(text, HasSubstr("lameduck_build_info{commit=\"abc\",version=\"0.1.0\"} 1"));

@@ -1,0 +1,154 @@
+#include "drain/connections.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+namespace lameduck::drain {
+namespace {
+
+constexpr uint8_t kEstablished = 0x01;
+constexpr uint8_t kListen = 0x0A;
+
+// "0100007F:1F90" (IPv4) or 32 hex digits + ":PORT" (IPv6).
+bool parseEndpoint(std::string_view field, uint16_t& port) {
+  size_t colon = field.find(':');
+  if (colon == std::string_view::npos) return false;
+  std::string_view addr = field.substr(0, colon);
+  if (addr.size() != 8 && addr.size() != 32) return false;
+  for (char c : addr) {
+    if (!std::isxdigit(static_cast<unsigned char>(c))) return false;
+  }
+  std::string_view p = field.substr(colon + 1);
+  unsigned value = 0;
+  auto [ptr, ec] = std::from_chars(p.data(), p.data() + p.size(), value, 16);
+  if (p.empty() || p.size() > 4 || ec != std::errc() || ptr != p.data() + p.size()) return false;
+  port = static_cast<uint16_t>(value);
+  return true;
+}
+
+template <typename T>
+bool parseNumber(std::string_view s, T& out, int base) {
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), out, base);
+  return !s.empty() && ec == std::errc() && ptr == s.data() + s.size();
+}
+
+// Loopback addresses as the kernel prints them: 127.x.x.x is stored in
+// network order, so its last byte pair printed is "7F"; ::1 and
+// ::ffff:127.x.x.x in tcp6.
+bool isLoopback(std::string_view endpoint) {
+  std::string_view addr = endpoint.substr(0, endpoint.find(':'));
+  if (addr.size() == 8) return addr.substr(6, 2) == "7F";
+  if (addr.size() == 32) {
+    return addr == "00000000000000000000000001000000" ||
+           (addr.substr(0, 16) == "0000000000000000" && addr.substr(16, 8) == "FFFF0000" &&
+            addr.substr(30, 2) == "7F");
+  }
+  return false;
+}
+
+uint16_t portOf(std::string_view endpoint) {
+  uint16_t port = 0;
+  parseEndpoint(endpoint, port);
+  return port;
+}
+
+}  // namespace
+
+void parseProcNetTcp(std::string_view text, ParsedTable& out) {
+  size_t pos = 0;
+  bool header = true;
+  while (pos < text.size()) {
+    size_t eol = text.find('\n', pos);
+    const bool complete = eol != std::string_view::npos;
+    std::string_view line = text.substr(pos, complete ? eol - pos : std::string_view::npos);
+    pos = complete ? eol + 1 : text.size();
+    if (header) {  // the first line names the columns
+      header = false;
+      continue;
+    }
+    if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
+    // Fields: sl local rem st tx:rx tr:when retrnsmt uid timeout inode ...
+    std::string_view f[10];
+    size_t n = 0, i = 0;
+    while (n < 10 && i < line.size()) {
+      while (i < line.size() && line[i] == ' ') ++i;
+      size_t start = i;
+      while (i < line.size() && line[i] != ' ') ++i;
+      if (i > start) f[n++] = line.substr(start, i - start);
+    }
+    SocketEntry e;
+    uint16_t remote_port = 0;
+    unsigned state = 0;
+    if (!complete || n < 10 || !f[0].ends_with(':') || !parseEndpoint(f[1], e.local_port) ||
+        !parseEndpoint(f[2], remote_port) || f[3].size() != 2 || !parseNumber(f[3], state, 16) ||
+        !parseNumber(f[9], e.inode, 10)) {
+      out.malformed_lines++;
+      continue;
+    }
+    e.local = std::string(f[1]);
+    e.remote = std::string(f[2]);
+    e.state = static_cast<uint8_t>(state);
+    out.entries.push_back(std::move(e));
+  }
+}
+
+ConnectionSnapshot summarize(const ParsedTable& table, const std::vector<uint16_t>& ports,
+                             const std::set<uint16_t>& own_ports) {
+  auto tracked = [&](uint16_t port) {
+    return std::find(ports.begin(), ports.end(), port) != ports.end();
+  };
+  ConnectionSnapshot snap;
+  snap.malformed_lines = table.malformed_lines;
+  for (const SocketEntry& e : table.entries) {
+    if (tracked(e.local_port)) {  // the app's side
+      if (e.state == kListen) {
+        snap.listening++;
+        continue;
+      }
+      if (own_ports.count(portOf(e.remote))) continue;
+      std::string key = e.local + "->" + e.remote;
+      if (e.state == kEstablished) snap.established.insert(key);
+      snap.seen.insert(std::move(key));
+    } else if (e.state != kListen && isLoopback(e.remote) && tracked(portOf(e.remote)) &&
+               !own_ports.count(e.local_port)) {
+      // The client's side of a loopback connection to the app: it outlives
+      // the app's side in TIME_WAIT when the client closed first.
+      snap.seen.insert(e.remote + "->" + e.local);
+    }
+  }
+  return snap;
+}
+
+ProcConnectionSource::ProcConnectionSource(std::string proc_root, std::vector<uint16_t> ports,
+                                           OwnPorts own_ports)
+    : root_(std::move(proc_root)), ports_(std::move(ports)), own_ports_(std::move(own_ports)) {}
+
+Result<ConnectionSnapshot> ProcConnectionSource::read() {
+  ParsedTable table;
+  for (const char* name : {"/net/tcp", "/net/tcp6"}) {
+    const std::string path = root_ + name;
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+      if (std::string_view(name) == "/net/tcp6" && errno == ENOENT) continue;
+      return makeError(ErrorCode::kUnavailable,
+                       "cannot read " + path + ": " + std::strerror(errno));
+    }
+    std::stringstream buf;
+    buf << in.rdbuf();
+    if (in.bad()) return makeError(ErrorCode::kUnavailable, "error reading " + path);
+    parseProcNetTcp(buf.str(), table);
+  }
+  return summarize(table, ports_, own_ports_ ? own_ports_() : std::set<uint16_t>{});
+}
+
+int64_t countNew(const ConnectionSnapshot& before, const ConnectionSnapshot& now) {
+  int64_t n = 0;
+  for (const std::string& key : now.seen) n += before.seen.count(key) == 0;
+  return n;
+}
+
+}  // namespace lameduck::drain

@@ -1,0 +1,149 @@
+// Draining with real sockets: connections on the app's port hold the exit,
+// the sidecar outlives the app, and the kubelet stand-in loses no request.
+
+#include <arpa/inet.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <thread>
+
+#include "integration/daemon.h"
+
+namespace lameduck::testing {
+namespace {
+
+using nlohmann::json;
+using ::testing::HasSubstr;
+
+int connectTo(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+constexpr const char* kDrainConfig =
+    "exit: {grace_period: 20s, safety_margin: 1s, compensation_reserve: 2s}\n"
+    "drain: {quiet_period: 1s, poll_interval: 20ms}\n";
+
+TEST(Drain, AnOpenClientConnectionHoldsTheExitUntilItCloses) {
+  Daemon d(kDrainConfig, AppOptions{.track_port = true});
+  ASSERT_GT(d.appPort(), 0);
+  int client = connectTo(d.appPort());
+  ASSERT_GE(client, 0);
+  std::string body;
+  std::thread prestop([&] { body = d.admin("/prestop")->body; });
+  // The exit stays in Draining, past the quiet period, while the client
+  // holds its connection.
+  json status;
+  ASSERT_TRUE(waitUntil(
+      [&] {
+        status = json::parse(d.admin("/status")->body);
+        return status["drain"]["connections"] == 1 && status["duration_ms"].get<double>() > 1500;
+      },
+      15s))
+      << status;
+  EXPECT_EQ(status["state"], "Draining");
+  close(client);
+  prestop.join();
+  json summary = json::parse(body);
+  EXPECT_EQ(summary["outcome"], "completed") << body;
+  EXPECT_EQ(summary["drain"]["connections"], 0);
+  EXPECT_GE(summary["drain"]["wait_ms"].get<double>(), 1500);
+  // lameduck's own status polls are not counted as the app's connections.
+  EXPECT_EQ(summary["drain"]["new_connections"], 0) << body;
+}
+
+TEST(Drain, ANewConnectionRestartsTheQuietPeriod) {
+  Daemon d(kDrainConfig, AppOptions{.track_port = true});
+  ASSERT_GT(d.appPort(), 0);
+  std::string body;
+  std::thread prestop([&] { body = d.admin("/prestop")->body; });
+  ASSERT_TRUE(waitUntil([&] { return d.admin("/readyz")->status == 503; }, 10s));
+  // A late request, as from a load balancer that has not seen the removal.
+  auto late = call(d.appPort(), "GET", "/");
+  ASSERT_TRUE(late);
+  EXPECT_EQ(late->status, 200);
+  prestop.join();
+  json summary = json::parse(body);
+  EXPECT_EQ(summary["outcome"], "completed") << body;
+  EXPECT_GE(summary["drain"]["new_connections"].get<int>(), 1) << body;
+  ASSERT_FALSE(summary["drain"]["last_new_connection_at_ms"].is_null());
+  EXPECT_GE(summary["drain"]["drained_at_ms"].get<double>(),
+            summary["drain"]["last_new_connection_at_ms"].get<double>() + 1000);
+}
+
+TEST(Drain, UnreadableProcRootEndsInDeadlineWithTheReason) {
+  Daemon d(
+      "exit: {grace_period: 4s, safety_margin: 1s, compensation_reserve: 1s}\n"
+      "drain: {proc_root: /nonexistent-proc}\n",
+      AppOptions{.track_port = true});
+  ASSERT_GT(d.adminPort(), 0);
+  json summary = json::parse(d.admin("/prestop")->body);
+  EXPECT_EQ(summary["outcome"], "deadline");
+  EXPECT_THAT(summary["reason"].get<std::string>(),
+              HasSubstr("connections unreadable: cannot read /nonexistent-proc/net/tcp"));
+}
+
+TEST(Drain, TheSidecarOutlivesTheApp) {
+  Daemon d(kDrainConfig, AppOptions{.track_port = true});
+  ASSERT_GT(d.adminPort(), 0);
+  d.lameduck().signal(SIGTERM);  // classic sidecar: SIGTERM at the same time as preStop
+  auto staying = waitForLine(
+      d.lameduck().outputPath(),
+      [](const json& j) {
+        return j.value("msg", "") == "exit done; staying up until the app stops listening";
+      },
+      20s);
+  ASSERT_TRUE(staying) << d.lameduck().output();
+  EXPECT_TRUE(d.lameduck().running());
+  EXPECT_EQ(d.admin("/healthz")->status, 200);
+  d.app()->signal(SIGTERM);
+  ASSERT_TRUE(d.app()->waitExit(20s).has_value());
+  auto code = d.lameduck().waitExit(20s);
+  ASSERT_TRUE(code.has_value());
+  EXPECT_EQ(*code, 0);
+  EXPECT_THAT(d.lameduck().output(), HasSubstr("app listeners gone; stopping"));
+}
+
+TEST(Drain, TheSidecarStopsAtTheBudgetWhenTheAppNeverStops) {
+  Daemon d(
+      "exit: {grace_period: 4s, safety_margin: 1s, compensation_reserve: 1s}\n"
+      "drain: {quiet_period: 0s}\n",
+      AppOptions{.track_port = true});
+  ASSERT_GT(d.adminPort(), 0);
+  d.lameduck().signal(SIGTERM);
+  auto code = d.lameduck().waitExit(30s);
+  ASSERT_TRUE(code.has_value());
+  EXPECT_EQ(*code, 0);  // the exit itself completed
+  EXPECT_THAT(d.lameduck().output(), HasSubstr("exit budget over while the app still listens"));
+  EXPECT_TRUE(d.app()->running());
+}
+
+TEST(PodSim, DeletesAPodWithWorkInFlightAndLosesNothing) {
+  TempDir dir;
+  std::string out = dir.file("pod_sim.txt");
+  int code =
+      runCommand({POD_SIM_BIN, "--lameduck", lameduckBinary(), "--app", sampleAppBinary(),
+                  "--grace", "10s", "--slow", "3:800", "--", "--set", "drain.quiet_period=500ms"},
+                 out, std::chrono::seconds(60));
+  std::string text = readFile(out);
+  EXPECT_EQ(code, 0) << text;
+  EXPECT_THAT(text, HasSubstr("Requests in flight at deletion: 3 completed, 0 failed"));
+  EXPECT_THAT(text, HasSubstr("Outcome: completed; app exit code 0; lameduck exit code 0"));
+  // The kubelet order: hook returned, then SIGTERM to the app.
+  EXPECT_LT(text.find("preStop hook returned HTTP 200"), text.find("SIGTERM -> app container"));
+}
+
+}  // namespace
+}  // namespace lameduck::testing
