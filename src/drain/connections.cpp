@@ -13,6 +13,18 @@ namespace {
 constexpr uint8_t kEstablished = 0x01;
 constexpr uint8_t kListen = 0x0A;
 
+// SYN_SENT, SYN_RECV and ESTABLISHED: a connection being set up or in use.
+bool isOpen(uint8_t state) { return state >= 0x01 && state <= 0x03; }
+constexpr uint8_t kTimeWait = 0x06;
+
+// Merges one side of a connection into what is known of it.
+void note(SeenConnection& seen, const SocketEntry& e) {
+  seen.open = seen.open || isOpen(e.state);
+  if (e.state == kTimeWait) {
+    seen.time_wait_left = std::max(seen.time_wait_left.value_or(0), e.timer_left);
+  }
+}
+
 // "0100007F:1F90" (IPv4) or 32 hex digits + ":PORT" (IPv6).
 bool parseEndpoint(std::string_view field, uint16_t& port) {
   size_t colon = field.find(':');
@@ -58,7 +70,7 @@ uint16_t portOf(std::string_view endpoint) {
 
 }  // namespace
 
-void parseProcNetTcp(std::string_view text, ParsedTable& out) {
+void parseProcNetTcp(std::string_view text, ParsedTable& out, const std::vector<uint16_t>& ports) {
   size_t pos = 0;
   bool header = true;
   while (pos < text.size()) {
@@ -89,6 +101,14 @@ void parseProcNetTcp(std::string_view text, ParsedTable& out) {
       out.malformed_lines++;
       continue;
     }
+    if (!ports.empty() && std::find(ports.begin(), ports.end(), e.local_port) == ports.end() &&
+        std::find(ports.begin(), ports.end(), remote_port) == ports.end()) {
+      continue;
+    }
+    // "tr:tm->when", e.g. "03:00000C11" (timer kind 3 = TIME_WAIT).
+    if (f[5].size() > 3 && f[5][2] == ':' && f[5].starts_with("03")) {
+      parseNumber(f[5].substr(3), e.timer_left, 16);
+    }
     e.local = std::string(f[1]);
     e.remote = std::string(f[2]);
     e.state = static_cast<uint8_t>(state);
@@ -112,12 +132,12 @@ ConnectionSnapshot summarize(const ParsedTable& table, const std::vector<uint16_
       if (own_ports.count(portOf(e.remote))) continue;
       std::string key = e.local + "->" + e.remote;
       if (e.state == kEstablished) snap.established.insert(key);
-      snap.seen.insert(std::move(key));
+      note(snap.seen[std::move(key)], e);
     } else if (e.state != kListen && isLoopback(e.remote) && tracked(portOf(e.remote)) &&
                !own_ports.count(e.local_port)) {
       // The client's side of a loopback connection to the app: it outlives
       // the app's side in TIME_WAIT when the client closed first.
-      snap.seen.insert(e.remote + "->" + e.local);
+      note(snap.seen[e.remote + "->" + e.local], e);
     }
   }
   return snap;
@@ -140,14 +160,24 @@ Result<ConnectionSnapshot> ProcConnectionSource::read() {
     std::stringstream buf;
     buf << in.rdbuf();
     if (in.bad()) return makeError(ErrorCode::kUnavailable, "error reading " + path);
-    parseProcNetTcp(buf.str(), table);
+    parseProcNetTcp(buf.str(), table, ports_);
   }
   return summarize(table, ports_, own_ports_ ? own_ports_() : std::set<uint16_t>{});
 }
 
 int64_t countNew(const ConnectionSnapshot& before, const ConnectionSnapshot& now) {
   int64_t n = 0;
-  for (const std::string& key : now.seen) n += before.seen.count(key) == 0;
+  for (const auto& [key, conn] : now.seen) {
+    auto it = before.seen.find(key);
+    if (it == before.seen.end()) {
+      ++n;
+    } else if (conn.open && !it->second.open) {
+      ++n;  // reused while the old connection was closing or in TIME_WAIT
+    } else if (!conn.open && !it->second.open && conn.time_wait_left && it->second.time_wait_left &&
+               *conn.time_wait_left > *it->second.time_wait_left) {
+      ++n;  // reused and closed again between the two reads: its TIME_WAIT restarted
+    }
+  }
   return n;
 }
 

@@ -6,6 +6,8 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -21,7 +23,8 @@ struct SocketEntry {
   std::string local;
   std::string remote;
   uint16_t local_port = 0;
-  uint8_t state = 0;  // 0x01 established, 0x0A listen, ...
+  uint8_t state = 0;        // 0x01 established, 0x0A listen, ...
+  uint64_t timer_left = 0;  // the "tm->when" field: for TIME_WAIT, time left in jiffies
   uint64_t inode = 0;
 };
 
@@ -30,10 +33,22 @@ struct ParsedTable {
   int64_t malformed_lines = 0;
 };
 
-// Parses the text of /proc/net/tcp or /proc/net/tcp6 into `out`. Never
-// fails: malformed lines, and a last line cut short (no newline), are counted
-// in out.malformed_lines and skipped.
-void parseProcNetTcp(std::string_view text, ParsedTable& out);
+// Parses the text of /proc/net/tcp or /proc/net/tcp6 into `out`, keeping
+// only sockets whose local or remote port is in `ports` (empty: keep all);
+// a busy node has thousands of unrelated lines. Never fails: malformed
+// lines, and a last line cut short (no newline), are counted in
+// out.malformed_lines and skipped.
+void parseProcNetTcp(std::string_view text, ParsedTable& out,
+                     const std::vector<uint16_t>& ports = {});
+
+// A client may reuse the address pair of a connection still in TIME_WAIT
+// (Linux does on loopback); that reuse is a new connection too. It shows as
+// the pair being open again, or, if it already closed again, as a TIME_WAIT
+// timer that went up instead of down.
+struct SeenConnection {
+  bool open = false;  // being set up or established
+  std::optional<uint64_t> time_wait_left;
+};
 
 // What one read of the socket tables found for the tracked ports.
 struct ConnectionSnapshot {
@@ -45,7 +60,7 @@ struct ConnectionSnapshot {
   // connections linger in TIME_WAIT, so a short request that came and went
   // between two reads is still seen here. Connections whose client is on
   // loopback are also found from the client's side.
-  std::set<std::string> seen;
+  std::map<std::string, SeenConnection> seen;
   int64_t listening = 0;  // listening sockets on tracked ports
   int64_t malformed_lines = 0;
 };
@@ -80,7 +95,8 @@ class ProcConnectionSource final : public ConnectionSource {
   OwnPorts own_ports_;
 };
 
-// Connections in `now.seen` that were not in `before.seen`.
+// Connections in `now.seen` that were not in `before.seen`, or are a new
+// incarnation of an address pair seen there (see SeenConnection).
 int64_t countNew(const ConnectionSnapshot& before, const ConnectionSnapshot& now);
 
 }  // namespace lameduck::drain

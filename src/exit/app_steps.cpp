@@ -92,8 +92,10 @@ StepResult DrainWaitStep::run(StepContext& ctx) {
       ctx.record.drainWaitDone(took, true);
       return StepResult::ok("drained after " + formatDuration(took));
     }
-    not_drained.clear();
-    for (const std::string& r : reasons) not_drained += (not_drained.empty() ? "" : "; ") + r;
+    std::string now_reasons;
+    for (const std::string& r : reasons) now_reasons += (now_reasons.empty() ? "" : "; ") + r;
+    if (now_reasons != not_drained) log::debug("not drained yet", {{"reason", now_reasons}});
+    not_drained = std::move(now_reasons);
     const TimePoint now = ctx.clock.now();
     if (now >= deadline) break;
     // Wake at the next poll, or exactly when the quiet period would end.

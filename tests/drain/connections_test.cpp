@@ -71,7 +71,7 @@ TEST(ParseProcNetTcp, LameducksOwnConnectionsToTheAppAreNotTraffic) {
   ConnectionSnapshot s = snapshotOf(kTcp, {8080}, {54321});
   EXPECT_EQ(s.established.size(), 2u);
   EXPECT_EQ(s.seen.size(), 3u);
-  for (const std::string& key : s.seen) EXPECT_EQ(key.find("D431"), std::string::npos) << key;
+  for (const auto& [key, conn] : s.seen) EXPECT_EQ(key.find("D431"), std::string::npos) << key;
 }
 
 TEST(ParseProcNetTcp, MalformedAndTruncatedLinesAreSkippedAndCounted) {
@@ -104,6 +104,23 @@ TEST(CountNew, AShortRequestBetweenTwoReadsIsStillSeenInTimeWait) {
                          "   7: 0A00000B:E002 0A0000FE:1F90 01 00000000:00000000 00:00000000 "
                          "00000000     0        0 55 3 0\n";
   EXPECT_EQ(countNew(before, snapshotOf(outbound, {8080})), 0);
+}
+
+TEST(CountNew, AReusedAddressPairOfATimeWaitConnectionIsNew) {
+  // Line 3 of kTcp is in TIME_WAIT; a client reuses its address pair.
+  std::string reused = kTcp;
+  size_t at = reused.find("0A000003:C352 06");
+  ASSERT_NE(at, std::string::npos);
+  reused.replace(at, 16, "0A000003:C352 01");
+  EXPECT_EQ(countNew(snapshotOf(kTcp, {8080}), snapshotOf(reused, {8080})), 1);
+  // The other way round (established → TIME_WAIT) is a closing, not an arrival.
+  EXPECT_EQ(countNew(snapshotOf(reused, {8080}), snapshotOf(kTcp, {8080})), 0);
+  // Reused and closed again between two reads: the TIME_WAIT timer restarted.
+  std::string later = kTcp;
+  at = later.find("03:00000C11");
+  later.replace(at, 11, "03:00000A00");  // less time left: the same TIME_WAIT
+  EXPECT_EQ(countNew(snapshotOf(kTcp, {8080}), snapshotOf(later, {8080})), 0);
+  EXPECT_EQ(countNew(snapshotOf(later, {8080}), snapshotOf(kTcp, {8080})), 1);
 }
 
 TEST(CountNew, CountsOnlySocketsNotSeenBefore) {

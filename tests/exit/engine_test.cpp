@@ -414,7 +414,11 @@ class FakeConnections final : public drain::ConnectionSource {
     drain::ConnectionSnapshot s;
     s.listening = 1;
     for (const auto& [offset, set] : script_) {
-      if (clock_.now() - t0_ >= offset) s.established = s.seen = set;
+      if (clock_.now() - t0_ >= offset) {
+        s.established = set;
+        s.seen.clear();
+        for (const std::string& key : set) s.seen[key].open = true;
+      }
     }
     return s;
   }

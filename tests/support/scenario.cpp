@@ -1,0 +1,270 @@
+#include "support/scenario.h"
+
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "common/parse.h"
+#include "support/harness.h"
+
+namespace lameduck::testing {
+namespace {
+
+int64_t monoNs() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+// One command on haproxy's runtime API (unix socket); returns its answer.
+std::string haproxyCommand(const std::string& socket_path, const std::string& command) {
+  int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  std::snprintf(a.sun_path, sizeof a.sun_path, "%s", socket_path.c_str());
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    close(fd);
+    return "cannot connect to " + socket_path;
+  }
+  std::string line = command + "\n";
+  (void)!write(fd, line.data(), line.size());
+  std::string out;
+  char buf[4096];
+  timeval tv{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;) out.append(buf, static_cast<size_t>(n));
+  close(fd);
+  return out;
+}
+
+std::string haproxyBinary() {
+  for (const char* p : {"/usr/sbin/haproxy", "/usr/bin/haproxy"}) {
+    if (access(p, X_OK) == 0) return p;
+  }
+  return "haproxy";
+}
+
+double msSince(int64_t t0) { return static_cast<double>(monoNs() - t0) / 1e6; }
+
+}  // namespace
+
+std::string schemeName(ExitScheme s) {
+  switch (s) {
+    case ExitScheme::kLameduck:
+      return "lameduck";
+    case ExitScheme::kBareSigterm:
+      return "bare SIGTERM";
+    case ExitScheme::kSleepPrestop:
+      return "preStop sleep";
+    case ExitScheme::kFixedDrain:
+      return "fixed drain + polling";
+  }
+  return "?";
+}
+
+ScenarioResult runScenario(const ScenarioOptions& o) {
+  ScenarioResult result;
+  TempDir dir;
+  auto startApp = [&](const std::string& name) -> std::pair<std::unique_ptr<Process>, int> {
+    auto p = std::make_unique<Process>(
+        std::vector<std::string>{sampleAppBinary(), "--listen", "127.0.0.1:0", "--threads", "32"},
+        dir.file(name + ".log"));
+    auto port = waitForAppPort(*p);
+    return {std::move(p), port.value_or(0)};
+  };
+  auto [app1, port1] = startApp("app1");
+  auto [app2, port2] = startApp("app2");
+  if (port1 == 0 || port2 == 0) {
+    result.error = "sample apps did not start";
+    return result;
+  }
+
+  // haproxy cannot report a port it picked, so try a few free ones.
+  const std::string admin_sock = dir.file("haproxy.sock");
+  std::unique_ptr<Process> haproxy;
+  int front = 0;
+  for (int attempt = 0; attempt < 3 && !haproxy; ++attempt) {
+    front = freePort();
+    std::string cfg = dir.write("haproxy.cfg",
+                                "global\n"
+                                "  stats socket " +
+                                    admin_sock +
+                                    " mode 600 level admin\n"
+                                    "  maxconn 4096\n"
+                                    "defaults\n"
+                                    "  mode http\n"
+                                    "  timeout connect 2s\n"
+                                    "  timeout client 30s\n"
+                                    "  timeout server 30s\n"
+                                    "  timeout http-keep-alive 10s\n"
+                                    "  retries 2\n"
+                                    "frontend fe\n"
+                                    "  bind 127.0.0.1:" +
+                                    std::to_string(front) +
+                                    "\n"
+                                    "  default_backend be_app\n"
+                                    "backend be_app\n"
+                                    "  balance roundrobin\n"
+                                    "  server app1 127.0.0.1:" +
+                                    std::to_string(port1) +
+                                    "\n"
+                                    "  server app2 127.0.0.1:" +
+                                    std::to_string(port2) + "\n");
+    auto p = std::make_unique<Process>(std::vector<std::string>{haproxyBinary(), "-db", "-f", cfg},
+                                       dir.file("haproxy.log"));
+    bool up = waitUntil(
+        [&] {
+          auto r = call(front, "GET", "/", {}, 2s);
+          return (r && r->status == 200) || !p->running();
+        },
+        20s, 20ms);
+    if (up && p->running()) haproxy = std::move(p);
+  }
+  if (!haproxy) {
+    result.error = "haproxy did not start: " + readFile(dir.file("haproxy.log"));
+    return result;
+  }
+
+  std::unique_ptr<Process> lameduck;
+  int admin_port = 0;
+  if (o.scheme == ExitScheme::kLameduck) {
+    lameduck = std::make_unique<Process>(
+        std::vector<std::string>{
+            lameduckBinary(), "run", "--set", "admin.listen=127.0.0.1:0", "--set",
+            "metrics.listen=127.0.0.1:0", "--set",
+            "app.base_url=http://127.0.0.1:" + std::to_string(port1), "--set",
+            "app.ports=[" + std::to_string(port1) + "]", "--set",
+            "exit.grace_period=" + formatDuration(o.grace), "--set",
+            "drain.quiet_period=" + formatDuration(o.quiet), "--set",
+            std::string("log.level=") + (std::getenv("BENCH_VERBOSE") ? "debug" : "info")},
+        dir.file("lameduck.log"));
+    admin_port = waitForLameduckPort(*lameduck, "admin").value_or(0);
+    if (admin_port == 0) {
+      result.error = "lameduck did not start: " + lameduck->output();
+      return result;
+    }
+  }
+
+  // The load: keep-alive clients through haproxy, some requests slow.
+  std::atomic<bool> stop{false};
+  std::atomic<int64_t> total{0}, failed{0};
+  std::mutex failures_mu;
+  std::vector<std::thread> clients;
+  for (int c = 0; c < o.clients; ++c) {
+    clients.emplace_back([&, c] {
+      http::Client client(HttpUrl{"http", "127.0.0.1", static_cast<uint16_t>(front), ""},
+                          SystemClock::instance());
+      // Paced clients leave CPU to the processes under test; a client that
+      // fell behind does not burst to catch up.
+      const auto gap = o.rate > 0 ? std::chrono::nanoseconds(1'000'000'000LL * o.clients / o.rate)
+                                  : std::chrono::nanoseconds(0);
+      auto next = std::chrono::steady_clock::now();
+      for (int64_t i = c; !stop; ++i) {
+        if (o.rate > 0) {
+          next += gap;
+          auto now = std::chrono::steady_clock::now();
+          if (next > now) {
+            std::this_thread::sleep_until(next);
+          } else if (now - next > 100ms) {
+            next = now;
+          }
+        }
+        const bool slow = o.slow_every > 0 && i % o.slow_every == 0;
+        auto r = client.send("GET", slow ? "/work?ms=" + std::to_string(o.slow_ms) : "/", "", "",
+                             {}, 10s);
+        total++;
+        if (!r || r->status != 200) {
+          failed++;
+          std::lock_guard lock(failures_mu);
+          result.failures[r ? "HTTP " + std::to_string(r->status)
+                            : r.error().message.substr(0, 60)]++;
+        }
+      }
+    });
+  }
+  std::this_thread::sleep_for(o.warmup);  // load time, not synchronisation
+
+  // The pod of app1 is deleted.
+  const int64_t t0 = monoNs();
+  std::atomic<double> removed_ms{-1};
+  std::thread endpoints([&] {
+    std::this_thread::sleep_for(o.propagation);  // endpoint propagation delay
+    haproxyCommand(admin_sock, "set server be_app/app1 state maint");
+    removed_ms = msSince(t0);
+  });
+  switch (o.scheme) {
+    case ExitScheme::kLameduck: {
+      auto r = call(admin_port, "GET", "/prestop", {},
+                    std::chrono::duration_cast<std::chrono::milliseconds>(o.grace));
+      result.prestop_ms = msSince(t0);
+      if (r) result.summary = r->body;
+      break;
+    }
+    case ExitScheme::kBareSigterm:
+      break;
+    case ExitScheme::kSleepPrestop:
+      std::this_thread::sleep_for(o.sleep);  // the scheme under test is a blind sleep
+      break;
+    case ExitScheme::kFixedDrain: {
+      std::this_thread::sleep_for(o.fixed_min);  // the scheme's fixed minimum drain
+      for (;;) {
+        auto r = call(port1, "GET", "/lameduck/status", {}, 2s);
+        if (r && r->body.find("\"inflight\":0") != std::string::npos) break;
+        if (msSince(t0) > toMillis(o.grace)) break;
+        std::this_thread::sleep_for(o.fixed_poll);  // the scheme polls once a second
+      }
+      break;
+    }
+  }
+  app1->signal(SIGTERM);
+  const auto grace_left = std::chrono::milliseconds(
+      std::max<int64_t>(0, static_cast<int64_t>(toMillis(o.grace) - msSince(t0))));
+  if (!app1->waitExit(grace_left)) {
+    app1->signal(SIGKILL);
+    app1->waitExit(5s);
+  }
+  result.exit_ms = msSince(t0);
+  endpoints.join();
+  result.removed_ms = removed_ms;
+  std::this_thread::sleep_for(o.after);  // keep the load on after app1 is gone
+  stop = true;
+  for (auto& t : clients) t.join();
+  if (lameduck && std::getenv("BENCH_VERBOSE")) std::fputs(lameduck->output().c_str(), stderr);
+  if (lameduck) {
+    lameduck->signal(SIGTERM);
+    lameduck->waitExit(10s);
+  }
+  haproxy->signal(SIGTERM);
+  haproxy->waitExit(10s);
+  app2->signal(SIGTERM);
+  app2->waitExit(10s);
+
+  result.total = total;
+  result.failed = failed;
+  if (o.scheme == ExitScheme::kLameduck) {
+    auto stopped = waitForLine(
+        app1->outputPath(),
+        [](const nlohmann::json& j) { return j.value("event", "") == "stopped"; }, 1s);
+    if (stopped) {
+      // Under continuous load every request to app1 after its drain hook
+      // comes on a new connection, so its last new connection arrives just
+      // before haproxy stops routing to it: the removal time stands for it.
+      const double last_done =
+          static_cast<double>((*stopped)["last_done_ns"].get<int64_t>() - t0) / 1e6;
+      result.ideal_ms = std::max(last_done, result.removed_ms + toMillis(o.quiet));
+    }
+  }
+  result.ok = true;
+  return result;
+}
+
+}  // namespace lameduck::testing
