@@ -42,3 +42,21 @@ TEST(HaproxyDrain, BareSigtermLosesRequestsInTheSameSetup) {
 
 }  // namespace
 }  // namespace lameduck::testing
+
+namespace lameduck::testing {
+namespace {
+
+TEST(HaproxyDrain, BlindPreStopSleepLosesNothingButTakesTheWholeSleep) {
+  ScenarioOptions o;
+  o.scheme = ExitScheme::kSleepPrestop;
+  o.propagation = 2s;
+  o.sleep = 15s;
+  o.warmup = 1s;
+  ScenarioResult r = runScenario(o);
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.failed, 0);
+  EXPECT_GE(r.exit_ms, 15000);  // the baseline's cost, whatever the propagation took
+}
+
+}  // namespace
+}  // namespace lameduck::testing
