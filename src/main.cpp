@@ -21,6 +21,9 @@ Usage:
       Exec-hook client: call /prestop (default http://127.0.0.1:9901/prestop,
       token from LAMEDUCK_TOKEN), print the exit summary, exit 0 only when the
       exit completed.
+  lameduck spool replay [--config FILE] [--set key.path=value ...]
+      Write the local spool's compensations into the Redis stream; the
+      spool keeps only what the stream did not confirm.
   lameduck --version | --help
 
 Exit codes: 0 completed, 1 failed, 2 bad usage or config, 3 exit budget ran out.
@@ -43,6 +46,7 @@ int main(int argc, char** argv) {
   if (command == "run") return lameduck::cli::run(rest);
   if (command == "check-config") return lameduck::cli::checkConfig(rest);
   if (command == "prestop") return lameduck::cli::prestop(rest);
+  if (command == "spool") return lameduck::cli::spool(rest);
   std::cerr << "lameduck: unknown command \"" << command << "\"\n\n" << kUsage;
   return lameduck::cli::kExitUsage;
 }

@@ -19,5 +19,6 @@ using Args = std::vector<std::string>;
 int run(const Args& args);
 int checkConfig(const Args& args);
 int prestop(const Args& args);
+int spool(const Args& args);
 
 }  // namespace lameduck::cli

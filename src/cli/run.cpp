@@ -4,6 +4,7 @@
 #include <csignal>
 #include <cstring>
 #include <iostream>
+#include <thread>
 
 #include "app/http_app_client.h"
 #include "cli/commands.h"
@@ -14,6 +15,8 @@
 #include "exit/app_steps.h"
 #include "exit/engine.h"
 #include "http/http.h"
+#include "saga/handoff.h"
+#include "saga/spool.h"
 #include "server/endpoints.h"
 #include "server/metrics.h"
 
@@ -28,6 +31,21 @@ int exitCode(exit::Outcome outcome) {
       return kExitDeadline;
     default:
       return kExitFailed;
+  }
+}
+
+void replaySpoolAtStart(const config::CompensationConfig& config, saga::Spool& spool,
+                        server::Metrics& metrics) {
+  auto contents = spool.read();
+  if (!contents || (contents->records.empty() && contents->torn_lines == 0)) return;
+  auto handed = saga::replaySpool(config, spool, &metrics);
+  if (handed) {
+    log::info("spooled compensations replayed into the stream",
+              {{"count", *handed}, {"stream", config.stream}});
+  } else {
+    metrics.onFailure(saga::failureReason(handed.error()));
+    log::warn("spool replay failed; the records stay in the spool",
+              {{"error", handed.error().message}, {"spool", spool.path()}});
   }
 }
 
@@ -103,8 +121,25 @@ int run(const Args& args) {
     connections = std::make_unique<drain::ProcConnectionSource>(c.drain.proc_root, c.app.ports,
                                                                 http::ownClientPorts);
   }
-  exit::ExitEngine engine(clock, c.exit, exit::makeAppPlan(c, app.get(), connections.get()),
+  saga::Spool spool(c.compensation.spool);
+  std::unique_ptr<exit::Step> handoff;
+  if (app) {
+    handoff = std::make_unique<saga::CompensationHandoffStep>(
+        *app, c, saga::Origin{c.coordination.service, who.namespace_, who.pod, who.revision}, spool,
+        metrics);
+  }
+  exit::ExitEngine engine(clock, c.exit,
+                          exit::makeAppPlan(c, app.get(), connections.get(), std::move(handoff)),
                           metrics);
+  // Whatever an earlier run spooled goes to the stream now, in the
+  // background so that a slow Redis cannot delay readiness.
+  std::thread replay;
+  if (c.compensation.redis.address) {
+    replay =
+        std::thread([&c, &spool, &metrics] { replaySpoolAtStart(c.compensation, spool, metrics); });
+  } else if (auto contents = spool.read(); contents && !contents->records.empty()) {
+    metrics.onSpoolSize(static_cast<int64_t>(contents->records.size()));
+  }
 
   // A hook caller waits at most the exit budget plus the reserve (which
   // compensation may use past an overrun) and a little slack.
@@ -150,6 +185,7 @@ int run(const Args& args) {
 
   admin.stop();
   metrics_server.stop();
+  if (replay.joinable()) replay.join();
   const int code = exitCode(summary.outcome);
   log::info("lameduck stopped",
             {{"outcome", exit::outcomeName(summary.outcome)}, {"exit_code", code}});

@@ -118,8 +118,11 @@ StepResult DrainWaitStep::run(StepContext& ctx) {
 StepResult FetchCompensationsStep::run(StepContext& ctx) {
   auto batch = app_.compensations({ctx.callTimeout(timeout_), ctx.traceparent});
   if (!batch) return fromError(batch.error());
-  ctx.record.compensations(static_cast<int64_t>(batch->valid.size()),
-                           static_cast<int64_t>(batch->rejected.size()));
+  CompensationReport report;
+  report.pending = static_cast<int64_t>(batch->valid.size());
+  report.rejected = static_cast<int64_t>(batch->rejected.size());
+  report.rejected_reasons = batch->rejected;
+  ctx.record.compensations(report);
   for (const std::string& why : batch->rejected) {
     log::warn("compensation entry rejected", {{"reason", why}});
   }
@@ -140,7 +143,7 @@ StepResult TerminateHookStep::run(StepContext& ctx) {
 }
 
 ExitPlan makeAppPlan(const config::Config& config, app::AppClient* app,
-                     drain::ConnectionSource* connections) {
+                     drain::ConnectionSource* connections, std::unique_ptr<Step> handoff) {
   ExitPlan plan;
   const Duration t = config.app.timeout;
   if (app) plan.draining.push_back(std::make_unique<DrainHookStep>(*app, t));
@@ -148,7 +151,11 @@ ExitPlan makeAppPlan(const config::Config& config, app::AppClient* app,
     plan.draining.push_back(std::make_unique<DrainWaitStep>(app, connections, config));
   }
   if (app) {
-    plan.compensating.push_back(std::make_unique<FetchCompensationsStep>(*app, t));
+    if (handoff) {
+      plan.compensating.push_back(std::move(handoff));
+    } else {
+      plan.compensating.push_back(std::make_unique<FetchCompensationsStep>(*app, t));
+    }
     plan.terminating.push_back(std::make_unique<TerminateHookStep>(*app, t));
   }
   return plan;

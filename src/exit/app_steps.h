@@ -72,7 +72,9 @@ class TerminateHookStep final : public Step {
 // The plan for a configuration: the app hooks when `app` is given
 // (app.base_url set), the drain wait when there is an app or tracked ports.
 // Either pointer may be null; both must outlive the plan.
+// `handoff` replaces the fetch-only compensation step when given.
 ExitPlan makeAppPlan(const config::Config& config, app::AppClient* app,
-                     drain::ConnectionSource* connections = nullptr);
+                     drain::ConnectionSource* connections = nullptr,
+                     std::unique_ptr<Step> handoff = nullptr);
 
 }  // namespace lameduck::exit

@@ -194,10 +194,9 @@ void ExitEngine::inflightReachedZero() {
   if (!record_.app.inflight_zero_at) record_.app.inflight_zero_at = sinceStart();
 }
 
-void ExitEngine::compensations(int64_t pending, int64_t rejected) {
+void ExitEngine::compensations(const CompensationReport& report) {
   std::lock_guard lock(mu_);
-  record_.compensations_pending = pending;
-  record_.compensations_rejected = rejected;
+  record_.compensations = report;
 }
 
 void ExitEngine::connections(int64_t established, int64_t arrived, int64_t malformed_lines) {

@@ -70,7 +70,7 @@ class ExitEngine final : private ExitRecorder {
   // ExitRecorder
   void appFigures(const app::Figures& figures) override;
   void inflightReachedZero() override;
-  void compensations(int64_t pending, int64_t rejected) override;
+  void compensations(const CompensationReport& report) override;
   void connections(int64_t established, int64_t arrived, int64_t malformed_lines) override;
   void drainWaitDone(Duration took, bool drained) override;
 

@@ -22,7 +22,7 @@ class ExitRecorder {
   virtual ~ExitRecorder() = default;
   virtual void appFigures(const app::Figures& figures) = 0;
   virtual void inflightReachedZero() = 0;
-  virtual void compensations(int64_t pending, int64_t rejected) = 0;
+  virtual void compensations(const CompensationReport& report) = 0;
   // `arrived` connections are new since the previous call.
   virtual void connections(int64_t established, int64_t arrived, int64_t malformed_lines) = 0;
   virtual void drainWaitDone(Duration took, bool drained) = 0;

@@ -118,8 +118,18 @@ std::string toJson(const Summary& s) {
                 {"drained_at_ms", optMs(s.drain.drained_at)},
                 {"wait_ms", optMs(s.drain.wait)},
                 {"malformed_lines", s.drain.malformed_lines}};
-  j["compensations"] = {{"pending", opt(s.compensations_pending)},
-                        {"rejected", opt(s.compensations_rejected)}};
+  if (s.compensations) {
+    const CompensationReport& c = *s.compensations;
+    j["compensations"] = {{"pending", c.pending},
+                          {"rejected", c.rejected},
+                          {"written", c.written},
+                          {"duplicates", c.duplicates},
+                          {"spooled", c.spooled},
+                          {"acked", c.acked},
+                          {"rejected_reasons", c.rejected_reasons}};
+  } else {
+    j["compensations"] = nullptr;
+  }
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 

@@ -69,6 +69,17 @@ struct DrainReport {
   int64_t malformed_lines = 0;                     // skipped socket-table lines
 };
 
+// What happened to the app's pending compensations.
+struct CompensationReport {
+  int64_t pending = 0;     // valid entries the app handed over
+  int64_t rejected = 0;    // entries refused (reasons in rejected_reasons)
+  int64_t written = 0;     // newly written to the Redis stream
+  int64_t duplicates = 0;  // already in the stream (a retried hand-off)
+  int64_t spooled = 0;     // written to the local spool instead
+  int64_t acked = 0;       // acknowledged to the app (only once durable)
+  std::vector<std::string> rejected_reasons;
+};
+
 struct Summary {
   State state = State::kReady;
   Outcome outcome = Outcome::kNone;
@@ -82,8 +93,7 @@ struct Summary {
   std::vector<StepReport> steps;
   AppFigures app;
   DrainReport drain;
-  std::optional<int64_t> compensations_pending;
-  std::optional<int64_t> compensations_rejected;
+  std::optional<CompensationReport> compensations;  // once they were fetched
   // Why the outcome is not `completed`: the first failed or deadline step.
   std::string reason;
 };

@@ -71,6 +71,25 @@ struct Metrics::Impl {
                                   .Name("lameduck_build_info")
                                   .Help("Always 1; labels carry the version and commit")
                                   .Register(*registry);
+  Family<Counter>& comp_written = prometheus::BuildCounter()
+                                      .Name("lameduck_compensations_written_total")
+                                      .Help("Compensations handed off, by sink (redis or spool)")
+                                      .Register(*registry);
+  Family<Counter>& comp_failures = prometheus::BuildCounter()
+                                       .Name("lameduck_compensation_failures_total")
+                                       .Help("Compensation hand-off failures, by reason")
+                                       .Register(*registry);
+  Family<Gauge>& comp_spooled = prometheus::BuildGauge()
+                                    .Name("lameduck_compensations_spooled")
+                                    .Help("Compensations waiting in the local spool")
+                                    .Register(*registry);
+  Family<Histogram>& comp_write_duration =
+      prometheus::BuildHistogram()
+          .Name("lameduck_compensation_write_duration_seconds")
+          .Help("Duration of one attempt to write a batch of compensations to Redis")
+          .Register(*registry);
+  Gauge* spooled_gauge = nullptr;
+  Histogram* write_histogram = nullptr;
   std::map<exit::State, Gauge*> state_gauges;
   std::map<exit::Phase, Histogram*> phase_histograms;
   std::map<exit::Outcome, Counter*> outcome_counters;
@@ -104,6 +123,11 @@ Metrics::Metrics(const std::string& version, const std::string& commit)
   m.denied.Add({{"reason", "token"}});
   m.denied.Add({{"reason", "source"}});
   m.build_info.Add({{"version", version}, {"commit", commit}}).Set(1);
+  m.comp_written.Add({{"sink", "redis"}});
+  m.comp_written.Add({{"sink", "spool"}});
+  m.spooled_gauge = &m.comp_spooled.Add({});
+  m.write_histogram = &m.comp_write_duration.Add(
+      {}, Histogram::BucketBoundaries{0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5});
 }
 
 Metrics::~Metrics() = default;
@@ -147,5 +171,21 @@ void Metrics::onConnections(int64_t established, int64_t arrived) {
   impl_->connections_gauge->Set(static_cast<double>(established));
   if (arrived > 0) impl_->new_connections_counter->Increment(static_cast<double>(arrived));
 }
+
+void Metrics::onWritten(std::string_view sink, int64_t count) {
+  std::lock_guard lock(impl_->mu);
+  impl_->comp_written.Add({{"sink", std::string(sink)}}).Increment(static_cast<double>(count));
+}
+
+void Metrics::onFailure(std::string_view reason) {
+  std::lock_guard lock(impl_->mu);
+  impl_->comp_failures.Add({{"reason", std::string(reason)}}).Increment();
+}
+
+void Metrics::onSpoolSize(int64_t records) {
+  impl_->spooled_gauge->Set(static_cast<double>(records));
+}
+
+void Metrics::onWriteDuration(Duration took) { impl_->write_histogram->Observe(toSeconds(took)); }
 
 }  // namespace lameduck::server

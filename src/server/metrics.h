@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "exit/engine.h"
+#include "saga/handoff.h"
 
 namespace prometheus {
 class Registry;
@@ -16,7 +17,7 @@ class Registry;
 
 namespace lameduck::server {
 
-class Metrics final : public exit::ExitObserver {
+class Metrics final : public exit::ExitObserver, public saga::HandoffObserver {
  public:
   Metrics(const std::string& version, const std::string& commit);
   ~Metrics() override;
@@ -34,6 +35,12 @@ class Metrics final : public exit::ExitObserver {
   void onExitDone(const exit::Summary& summary) override;
   void onAppFigures(const app::Figures& figures) override;
   void onConnections(int64_t established, int64_t arrived) override;
+
+  // saga::HandoffObserver
+  void onWritten(std::string_view sink, int64_t count) override;
+  void onFailure(std::string_view reason) override;
+  void onSpoolSize(int64_t records) override;
+  void onWriteDuration(Duration took) override;
 
  private:
   struct Impl;

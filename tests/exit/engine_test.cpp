@@ -156,7 +156,8 @@ TEST(ExitEngine, CompletesWhenAppDrainsAndRunsEveryHookOnce) {
   EXPECT_EQ(app.status_calls, 4);
   EXPECT_EQ(app.compensation_calls, 1);
   EXPECT_EQ(app.terminate_calls, 1);
-  EXPECT_EQ(s.compensations_pending, 4);
+  ASSERT_TRUE(s.compensations.has_value());
+  EXPECT_EQ(s.compensations->pending, 4);
   ASSERT_TRUE(s.app.inflight_zero_at.has_value());
   // Three polls at 50 ms before the fourth saw 0.
   EXPECT_GE(*s.app.inflight_zero_at, 150ms);

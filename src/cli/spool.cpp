@@ -1,0 +1,48 @@
+// `lameduck spool replay`: hands the local spool to the Redis stream.
+
+#include "saga/spool.h"
+
+#include <iostream>
+
+#include "cli/commands.h"
+#include "cli/options.h"
+#include "saga/handoff.h"
+
+namespace lameduck::cli {
+
+int spool(const Args& args) {
+  if (args.empty() || args[0] != "replay") {
+    std::cerr << "usage: lameduck spool replay [--config FILE] [--set key.path=value ...]\n";
+    return kExitUsage;
+  }
+  auto options = parseConfigOptions(Args(args.begin() + 1, args.end()), false);
+  if (!options) {
+    std::cerr << "lameduck spool replay: " << options.error().message << "\n";
+    return kExitUsage;
+  }
+  auto cfg = loadConfig(*options);
+  if (!cfg) {
+    std::cerr << "lameduck: invalid configuration:\n" << cfg.error().message << "\n";
+    return kExitUsage;
+  }
+  saga::Spool spool(cfg->compensation.spool);
+  auto before = spool.read();
+  if (!before) {
+    std::cerr << "lameduck spool replay: " << before.error().message << "\n";
+    return kExitFailed;
+  }
+  auto handed = saga::replaySpool(cfg->compensation, spool, nullptr);
+  if (!handed) {
+    std::cerr << "lameduck spool replay: " << handed.error().message << "\n";
+    return kExitFailed;
+  }
+  auto after = spool.read();
+  std::cout << "replayed " << *handed << " of " << before->records.size()
+            << " spooled record(s) into " << cfg->compensation.stream << "; "
+            << (after ? after->records.size() : 0) << " left in " << spool.path();
+  if (before->torn_lines > 0) std::cout << " (dropped a torn last line, never acknowledged)";
+  std::cout << "\n";
+  return kExitOk;
+}
+
+}  // namespace lameduck::cli

@@ -1,0 +1,150 @@
+#include "saga/redis_client.h"
+
+#include <hiredis/hiredis.h>
+#include <sys/time.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace lameduck::saga {
+namespace {
+
+timeval toTimeval(Duration d) {
+  auto us = std::chrono::duration_cast<std::chrono::microseconds>(d).count();
+  return timeval{static_cast<time_t>(us / 1'000'000), static_cast<suseconds_t>(us % 1'000'000)};
+}
+
+RedisReply convert(const redisReply* r) {
+  RedisReply out;
+  switch (r->type) {
+    case REDIS_REPLY_STRING:
+      out.type = RedisReply::Type::kString;
+      out.str.assign(r->str, r->len);
+      break;
+    case REDIS_REPLY_STATUS:
+      out.type = RedisReply::Type::kStatus;
+      out.str.assign(r->str, r->len);
+      break;
+    case REDIS_REPLY_ERROR:
+      out.type = RedisReply::Type::kError;
+      out.str.assign(r->str, r->len);
+      break;
+    case REDIS_REPLY_INTEGER:
+      out.type = RedisReply::Type::kInteger;
+      out.integer = r->integer;
+      break;
+    case REDIS_REPLY_ARRAY:
+      out.type = RedisReply::Type::kArray;
+      for (size_t i = 0; i < r->elements; ++i) out.elements.push_back(convert(r->element[i]));
+      break;
+    default:
+      out.type = RedisReply::Type::kNil;
+  }
+  return out;
+}
+
+redisContext* ctx(void* p) { return static_cast<redisContext*>(p); }
+
+}  // namespace
+
+RedisClient::RedisClient(void* context, std::string where)
+    : ctx_(context), where_(std::move(where)) {}
+
+RedisClient::~RedisClient() {
+  if (ctx_) redisFree(ctx(ctx_));
+}
+
+Error RedisClient::transportError(const std::string& during) {
+  broken_ = true;
+  redisContext* c = ctx(ctx_);
+  const bool timeout = c->err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK);
+  std::string detail = c->errstr[0] ? c->errstr : "connection error";
+  if (timeout) {
+    return Error{ErrorCode::kDeadlineExceeded,
+                 "Redis " + where_ + ": no answer to " + during + " within the timeout"};
+  }
+  return Error{ErrorCode::kUnavailable, "Redis " + where_ + ": " + during + " failed: " + detail};
+}
+
+Result<std::unique_ptr<RedisClient>> RedisClient::connect(const config::RedisConfig& config) {
+  if (!config.address) {
+    return makeError(ErrorCode::kInvalidArgument, "compensation.redis.address is not set");
+  }
+  const config::RedisAddress& a = *config.address;
+  const timeval tv = toTimeval(config.timeout);
+  redisContext* c = a.unix_path.empty() ? redisConnectWithTimeout(a.host.c_str(), a.port, tv)
+                                        : redisConnectUnixWithTimeout(a.unix_path.c_str(), tv);
+  if (c == nullptr) return makeError(ErrorCode::kInternal, "Redis: cannot allocate a connection");
+  std::unique_ptr<RedisClient> client(new RedisClient(c, a.str()));
+  if (c->err) {
+    const bool timeout = std::strstr(c->errstr, "timed out") != nullptr;
+    return makeError(timeout ? ErrorCode::kDeadlineExceeded : ErrorCode::kUnavailable,
+                     "Redis " + a.str() + ": cannot connect: " + c->errstr);
+  }
+  redisSetTimeout(c, tv);
+  if (!config.password.empty()) {
+    std::vector<std::string> auth{"AUTH"};
+    if (!config.username.empty()) auth.push_back(config.username);
+    auth.push_back(config.password);
+    auto r = client->command(auth);
+    if (!r) return std::unexpected(r.error());
+    if (r->isError()) {
+      return makeError(ErrorCode::kPermissionDenied,
+                       "Redis " + a.str() + ": authentication as \"" +
+                           (config.username.empty() ? std::string("default") : config.username) +
+                           "\" refused: " + r->str);
+    }
+  }
+  if (config.db != 0) {
+    auto r = client->command({"SELECT", std::to_string(config.db)});
+    if (!r) return std::unexpected(r.error());
+    if (r->isError()) {
+      return makeError(ErrorCode::kInvalidArgument, "Redis " + a.str() + ": SELECT " +
+                                                        std::to_string(config.db) + ": " + r->str);
+    }
+  }
+  return client;
+}
+
+Result<RedisReply> RedisClient::command(const std::vector<std::string>& argv) {
+  PipelineResult r = pipeline({argv});
+  if (r.error) return std::unexpected(*r.error);
+  return std::move(r.replies.front());
+}
+
+PipelineResult RedisClient::pipeline(const std::vector<std::vector<std::string>>& commands) {
+  PipelineResult out;
+  if (broken_) {
+    out.error = Error{ErrorCode::kUnavailable, "Redis " + where_ + ": connection is broken"};
+    return out;
+  }
+  redisContext* c = ctx(ctx_);
+  std::vector<const char*> args;
+  std::vector<size_t> lens;
+  for (const auto& argv : commands) {
+    args.clear();
+    lens.clear();
+    for (const std::string& a : argv) {
+      args.push_back(a.data());
+      lens.push_back(a.size());
+    }
+    if (redisAppendCommandArgv(c, static_cast<int>(args.size()), args.data(), lens.data()) !=
+        REDIS_OK) {
+      out.error = transportError(commands.front().front());
+      return out;
+    }
+  }
+  out.replies.reserve(commands.size());
+  for (size_t i = 0; i < commands.size(); ++i) {
+    void* raw = nullptr;
+    if (redisGetReply(c, &raw) != REDIS_OK || raw == nullptr) {
+      out.error = transportError(commands[i].front());
+      return out;
+    }
+    out.replies.push_back(convert(static_cast<redisReply*>(raw)));
+    freeReplyObject(raw);
+  }
+  return out;
+}
+
+}  // namespace lameduck::saga

@@ -1,0 +1,64 @@
+#pragma once
+
+// A small synchronous Redis client over hiredis: connect (with AUTH and
+// SELECT), single commands and pipelines, each bounded by a timeout. The only
+// place that includes hiredis.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+#include "config/config.h"
+
+namespace lameduck::saga {
+
+struct RedisReply {
+  enum class Type { kNil, kString, kInteger, kStatus, kError, kArray };
+  Type type = Type::kNil;
+  std::string str;  // string, status and error replies
+  int64_t integer = 0;
+  std::vector<RedisReply> elements;
+
+  bool isError() const { return type == Type::kError; }
+};
+
+// What a pipeline got back: a reply for each command up to the first
+// transport error, if there was one.
+struct PipelineResult {
+  std::vector<RedisReply> replies;
+  std::optional<Error> error;
+};
+
+// Not thread-safe: one owner at a time. After a transport error (timeout,
+// connection lost) the client is broken and must be reconnected.
+class RedisClient {
+ public:
+  ~RedisClient();
+
+  // Connects within config.timeout, authenticates (username + password, or
+  // password only) and selects config.db. Errors: kUnavailable (refused,
+  // unreachable), kDeadlineExceeded, kPermissionDenied (bad credentials),
+  // kInvalidArgument (no address configured).
+  static Result<std::unique_ptr<RedisClient>> connect(const config::RedisConfig& config);
+
+  // One command. A Redis error reply is a reply, not an Error.
+  Result<RedisReply> command(const std::vector<std::string>& argv);
+  // Sends every command, then reads the replies in order. Replies read
+  // before a transport error are kept, so callers know which commands ran.
+  PipelineResult pipeline(const std::vector<std::vector<std::string>>& commands);
+
+  bool broken() const { return broken_; }
+
+ private:
+  explicit RedisClient(void* context, std::string where);
+  Error transportError(const std::string& during);
+
+  void* ctx_;  // redisContext*
+  std::string where_;
+  bool broken_ = false;
+};
+
+}  // namespace lameduck::saga

@@ -1,0 +1,48 @@
+#pragma once
+
+// Writes compensation records to a Redis stream, atomically and idempotently
+// per record id: a Lua script checks a dedup key, XADDs (with MAXLEN ~ when
+// configured) and only then sets the key, so a retry after a timeout or a
+// crash never adds a second entry, and a failed XADD leaves nothing behind.
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "saga/record.h"
+#include "saga/redis_client.h"
+
+namespace lameduck::saga {
+
+struct WriteResult {
+  // Ids the stream now holds (written by this call, or found already written).
+  std::vector<std::string> confirmed;
+  int64_t written = 0;
+  int64_t duplicates = 0;
+  // Set when some records were not confirmed (transport error or an error
+  // reply); every record not in `confirmed` must be treated as not written.
+  std::optional<Error> error;
+};
+
+class StreamWriter {
+ public:
+  // Dedup keys ("<stream>:dedup:<id>") live `dedup_ttl`; a retry later than
+  // that would write again.
+  StreamWriter(std::string stream, int64_t maxlen,
+               std::chrono::seconds dedup_ttl = std::chrono::hours(24 * 7));
+
+  // Writes `records` in pipelined batches over `client`.
+  WriteResult write(RedisClient& client, const std::vector<CompensationRecord>& records);
+
+  const std::string& stream() const { return stream_; }
+
+ private:
+  Status loadScript(RedisClient& client);
+
+  std::string stream_;
+  int64_t maxlen_;
+  std::chrono::seconds dedup_ttl_;
+  std::string sha_;
+};
+
+}  // namespace lameduck::saga

@@ -1,0 +1,287 @@
+// Compensation hand-off against a real redis-server: idempotent pipelined
+// writes, the spool, replay, and failures (server down, killed mid-batch,
+// paused past the timeout, wrong password). Every test checks every id.
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <map>
+#include <thread>
+
+#include "saga/handoff.h"
+#include "saga/redis_client.h"
+#include "saga/spool.h"
+#include "saga/stream_writer.h"
+#include "support/redis.h"
+
+namespace lameduck::saga {
+namespace {
+
+using namespace std::chrono_literals;
+using ::testing::HasSubstr;
+using testing::RedisServer;
+using testing::TempDir;
+
+std::vector<CompensationRecord> makeRecords(int n, const std::string& prefix = "c-") {
+  std::vector<CompensationRecord> out;
+  for (int i = 0; i < n; ++i) {
+    CompensationRecord r;
+    r.id = prefix + std::to_string(i);
+    r.saga_id = "order-" + std::to_string(i);
+    r.step = "payment";
+    r.action = "refund";
+    r.payload = "{\"amount\":" + std::to_string(i) + "}";
+    r.service = "shop";
+    r.namespace_ = "prod";
+    r.pod = "shop-1";
+    r.revision = "7";
+    r.created_at = "2026-11-24T20:00:00.000Z";
+    out.push_back(r);
+  }
+  return out;
+}
+
+// id → how many entries of the stream carry it.
+std::map<std::string, int> idsInStream(const RedisServer& redis, const std::string& stream) {
+  auto client = RedisClient::connect(redis.config(5000ms));
+  EXPECT_TRUE(client) << client.error().message;
+  std::map<std::string, int> ids;
+  if (!client) return ids;
+  auto r = (*client)->command({"XRANGE", stream, "-", "+"});
+  EXPECT_TRUE(r);
+  if (!r) return ids;
+  for (const RedisReply& entry : r->elements) {
+    const auto& fields = entry.elements.at(1).elements;
+    for (size_t i = 0; i + 1 < fields.size(); i += 2) {
+      if (fields[i].str == "id") ids[fields[i + 1].str]++;
+    }
+  }
+  return ids;
+}
+
+void expectExactlyOnce(const std::map<std::string, int>& ids, int n,
+                       const std::string& prefix = "c-") {
+  EXPECT_EQ(ids.size(), static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    auto it = ids.find(prefix + std::to_string(i));
+    ASSERT_NE(it, ids.end()) << prefix << i << " missing";
+    EXPECT_EQ(it->second, 1) << prefix << i << " written " << it->second << " times";
+  }
+}
+
+TEST(StreamWriter, WritesEveryFieldOfTheContract) {
+  RedisServer redis;
+  auto client = RedisClient::connect(redis.config());
+  ASSERT_TRUE(client) << client.error().message;
+  StreamWriter writer("compensation_stream", 1000);
+  WriteResult r = writer.write(**client, makeRecords(1));
+  ASSERT_FALSE(r.error) << r.error->message;
+  EXPECT_EQ(r.written, 1);
+  auto range = (*client)->command({"XRANGE", "compensation_stream", "-", "+"});
+  ASSERT_TRUE(range);
+  ASSERT_EQ(range->elements.size(), 1u);
+  std::map<std::string, std::string> fields;
+  const auto& f = range->elements[0].elements[1].elements;
+  for (size_t i = 0; i + 1 < f.size(); i += 2) fields[f[i].str] = f[i + 1].str;
+  EXPECT_EQ(fields["id"], "c-0");
+  EXPECT_EQ(fields["saga_id"], "order-0");
+  EXPECT_EQ(fields["step"], "payment");
+  EXPECT_EQ(fields["action"], "refund");
+  EXPECT_EQ(fields["payload"], "{\"amount\":0}");
+  EXPECT_EQ(fields["service"], "shop");
+  EXPECT_EQ(fields["namespace"], "prod");
+  EXPECT_EQ(fields["pod"], "shop-1");
+  EXPECT_EQ(fields["revision"], "7");
+  EXPECT_EQ(fields["created_at"], "2026-11-24T20:00:00.000Z");
+  EXPECT_EQ(fields["attempt"], "1");
+}
+
+TEST(StreamWriter, TheSameBatchTwiceLeavesOneEntryPerId) {
+  RedisServer redis;
+  auto client = RedisClient::connect(redis.config());
+  ASSERT_TRUE(client);
+  StreamWriter writer("s", 0);
+  auto records = makeRecords(200);
+  WriteResult first = writer.write(**client, records);
+  WriteResult second = writer.write(**client, records);
+  EXPECT_EQ(first.written, 200);
+  EXPECT_EQ(second.written, 0);
+  EXPECT_EQ(second.duplicates, 200);
+  EXPECT_EQ(second.confirmed.size(), 200u);  // duplicates are confirmed too
+  expectExactlyOnce(idsInStream(redis, "s"), 200);
+}
+
+TEST(StreamWriter, TenThousandInOneCall) {
+  RedisServer redis;
+  auto client = RedisClient::connect(redis.config(5000ms));
+  ASSERT_TRUE(client);
+  StreamWriter writer("s", 1'000'000);
+  WriteResult r = writer.write(**client, makeRecords(10'000));
+  ASSERT_FALSE(r.error) << r.error->message;
+  EXPECT_EQ(r.written, 10'000);
+  expectExactlyOnce(idsInStream(redis, "s"), 10'000);
+}
+
+TEST(StreamWriter, MaxlenTrimsApproximately) {
+  RedisServer redis;
+  auto client = RedisClient::connect(redis.config(5000ms));
+  ASSERT_TRUE(client);
+  StreamWriter writer("s", 100);
+  ASSERT_FALSE(writer.write(**client, makeRecords(2000)).error);
+  auto len = (*client)->command({"XLEN", "s"});
+  ASSERT_TRUE(len);
+  EXPECT_LT(len->integer, 2000);
+  EXPECT_GE(len->integer, 100);
+}
+
+TEST(RedisClient, UnreachableServerIsUnavailable) {
+  config::RedisConfig c;
+  c.address = config::RedisAddress{"", 0, "/nonexistent/redis.sock"};
+  auto client = RedisClient::connect(c);
+  ASSERT_FALSE(client);
+  EXPECT_EQ(client.error().code, ErrorCode::kUnavailable);
+  EXPECT_THAT(client.error().message, HasSubstr("cannot connect"));
+}
+
+TEST(RedisClient, WrongPasswordIsAClearPermissionError) {
+  RedisServer redis(false, "right");
+  config::RedisConfig c = redis.config();
+  c.password = "wrong";
+  auto client = RedisClient::connect(c);
+  ASSERT_FALSE(client);
+  EXPECT_EQ(client.error().code, ErrorCode::kPermissionDenied);
+  EXPECT_THAT(client.error().message, HasSubstr("authentication as \"default\" refused"));
+  EXPECT_TRUE(RedisClient::connect(redis.config()));  // the right one works
+}
+
+TEST(RedisClient, PausedServerCostsAtMostTheTimeout) {
+  RedisServer redis;
+  auto client = RedisClient::connect(redis.config(300ms));
+  ASSERT_TRUE(client);
+  redis.cli({"CLIENT", "PAUSE", "5000", "WRITE"});
+  StreamWriter writer("s", 0);
+  WriteResult r = writer.write(**client, makeRecords(10));
+  ASSERT_TRUE(r.error.has_value());
+  EXPECT_EQ(r.error->code, ErrorCode::kDeadlineExceeded) << r.error->message;
+  EXPECT_TRUE(r.confirmed.empty());
+  redis.cli({"CLIENT", "UNPAUSE"});
+}
+
+TEST(Spool, AppendReadAndATornLastLine) {
+  TempDir dir;
+  Spool spool(dir.file("spool"));
+  ASSERT_TRUE(spool.append(makeRecords(3)));
+  ASSERT_TRUE(spool.append(makeRecords(2, "d-")));
+  // A crash in the middle of an append leaves a cut-off line.
+  std::ofstream(spool.path(), std::ios::app) << "{\"id\":\"torn\",\"saga_";
+  auto contents = spool.read();
+  ASSERT_TRUE(contents);
+  EXPECT_EQ(contents->records.size(), 5u);
+  EXPECT_EQ(contents->torn_lines, 1);
+  EXPECT_EQ(contents->records[3].id, "d-0");
+  EXPECT_EQ(contents->records[0].payload, "{\"amount\":0}");
+}
+
+TEST(Spool, ReplayKeepsOnlyWhatTheStreamDidNotConfirm) {
+  TempDir dir;
+  Spool spool(dir.file("spool"));
+  ASSERT_TRUE(spool.append(makeRecords(10)));
+  // The first replay gets only half through.
+  auto handed = spool.replay([](const std::vector<CompensationRecord>& records) {
+    std::vector<std::string> ids;
+    for (size_t i = 0; i < records.size() / 2; ++i) ids.push_back(records[i].id);
+    return ids;
+  });
+  ASSERT_TRUE(handed);
+  EXPECT_EQ(*handed, 5);
+  auto left = spool.read();
+  ASSERT_EQ(left->records.size(), 5u);
+  EXPECT_EQ(left->records[0].id, "c-5");
+  // The next takes the rest; the spool file is gone.
+  auto rest = spool.replay([](const std::vector<CompensationRecord>& records) {
+    std::vector<std::string> ids;
+    for (const auto& r : records) ids.push_back(r.id);
+    return ids;
+  });
+  EXPECT_EQ(*rest, 5);
+  EXPECT_EQ(access(spool.path().c_str(), F_OK), -1);
+}
+
+TEST(Replay, SpoolIntoRedisExactlyOnceEvenAfterAPartialReplay) {
+  RedisServer redis;
+  TempDir dir;
+  Spool spool(dir.file("spool"));
+  ASSERT_TRUE(spool.append(makeRecords(1000)));
+  config::CompensationConfig c;
+  c.redis = redis.config(5000ms);
+  c.stream = "s";
+  // A partial replay already wrote the first 300 (its confirmations were lost).
+  {
+    auto client = RedisClient::connect(c.redis);
+    StreamWriter w("s", c.maxlen);
+    auto first = makeRecords(300);
+    ASSERT_FALSE(w.write(**client, first).error);
+  }
+  auto handed = replaySpool(c, spool, nullptr);
+  ASSERT_TRUE(handed) << handed.error().message;
+  EXPECT_EQ(*handed, 1000);
+  expectExactlyOnce(idsInStream(redis, "s"), 1000);
+  EXPECT_TRUE(spool.read()->records.empty());
+}
+
+TEST(Replay, WithRedisDownTheSpoolStaysWhole) {
+  TempDir dir;
+  Spool spool(dir.file("spool"));
+  ASSERT_TRUE(spool.append(makeRecords(5)));
+  config::CompensationConfig c;
+  c.redis.address = config::RedisAddress{"", 0, dir.file("no-redis.sock")};
+  auto handed = replaySpool(c, spool, nullptr);
+  ASSERT_FALSE(handed);
+  EXPECT_THAT(handed.error().message, HasSubstr("cannot connect"));
+  EXPECT_EQ(spool.read()->records.size(), 5u);
+}
+
+TEST(Replay, RedisKilledMidBatchThenEveryIdLandsExactlyOnce) {
+  RedisServer redis(/*persistent=*/true);
+  TempDir dir;
+  Spool spool(dir.file("spool"));
+  config::CompensationConfig c;
+  c.redis = redis.config(5000ms);
+  c.stream = "s";
+  constexpr int kN = 20'000;
+  auto records = makeRecords(kN);
+  // Kill the server once the batch is partly in the stream.
+  std::thread killer([&] {
+    auto watcher = RedisClient::connect(redis.config(5000ms));
+    testing::waitUntil(
+        [&] {
+          auto len = (*watcher)->command({"XLEN", "s"});
+          return !len || len->integer > 0;
+        },
+        20s, 1ms);
+    redis.kill();
+  });
+  auto client = RedisClient::connect(c.redis);
+  ASSERT_TRUE(client);
+  StreamWriter writer("s", 0);
+  WriteResult r = writer.write(**client, records);
+  killer.join();
+  ASSERT_TRUE(r.error.has_value()) << "the batch finished before the kill; nothing was tested";
+  EXPECT_LT(r.confirmed.size(), static_cast<size_t>(kN));
+  // What the stream did not confirm goes to the spool (as the hand-off does).
+  std::set<std::string> confirmed(r.confirmed.begin(), r.confirmed.end());
+  std::vector<CompensationRecord> rest;
+  for (const auto& rec : records) {
+    if (!confirmed.count(rec.id)) rest.push_back(rec);
+  }
+  ASSERT_TRUE(spool.append(rest));
+  ASSERT_TRUE(redis.start());  // back with its append-only file
+  auto handed = replaySpool(c, spool, nullptr);
+  ASSERT_TRUE(handed) << handed.error().message;
+  expectExactlyOnce(idsInStream(redis, "s"), kN);
+}
+
+}  // namespace
+}  // namespace lameduck::saga
