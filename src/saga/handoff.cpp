@@ -39,7 +39,11 @@ std::vector<std::string> CompensationHandoffStep::writeToRedis(
   std::vector<std::string> confirmed;
   std::unique_ptr<RedisClient> client;
   Duration backoff = std::chrono::milliseconds(100);
-  while (!records.empty() && ctx.clock.now() < until) {
+  // A few attempts, not the whole phase: a Redis that is down should cost
+  // an exit well under a second before the spool takes over.
+  constexpr int kMaxAttempts = 4;
+  for (int attempt = 1; !records.empty() && ctx.clock.now() < until && attempt <= kMaxAttempts;
+       ++attempt) {
     config::RedisConfig rc = config_.redis;
     rc.timeout = std::min(rc.timeout, until - ctx.clock.now());
     if (rc.timeout <= Duration::zero()) break;
@@ -65,17 +69,21 @@ std::vector<std::string> CompensationHandoffStep::writeToRedis(
         std::erase_if(records, [&](const CompensationRecord& r) { return done.count(r.id) > 0; });
         confirmed.insert(confirmed.end(), wr.confirmed.begin(), wr.confirmed.end());
       }
-      if (!wr.error) continue;
+      if (!wr.error) {
+        --attempt;  // progress made; only failures use up attempts
+        continue;
+      }
       failure = *wr.error;
     }
     last_error = failure.message;
     observer_.onFailure(failureReason(failure));
-    log::warn("writing compensations to Redis failed; retrying",
-              {{"error", failure.message}, {"remaining", records.size()}});
+    log::warn("writing compensations to Redis failed",
+              {{"error", failure.message}, {"remaining", records.size()}, {"attempt", attempt}});
     if (failure.code == ErrorCode::kPermissionDenied ||
         failure.code == ErrorCode::kInvalidArgument) {
       break;  // retrying cannot fix credentials or configuration
     }
+    if (attempt == kMaxAttempts) break;
     ctx.clock.sleepUntil(std::min(ctx.clock.now() + backoff, until));
     backoff = std::min<Duration>(backoff * 2, std::chrono::seconds(1));
   }

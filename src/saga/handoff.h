@@ -34,7 +34,8 @@ class CompensationHandoffStep final : public exit::Step {
   exit::StepResult run(exit::StepContext& ctx) override;
 
  private:
-  // Writes to Redis with retries and backoff until `until`; returns the ids
+  // Writes to Redis with up to four attempts (backoff 100, 200, 400 ms),
+  // never past `until`; returns the ids
   // the stream confirmed and removes them from `records`.
   std::vector<std::string> writeToRedis(exit::StepContext& ctx,
                                         std::vector<CompensationRecord>& records, TimePoint until,

@@ -165,7 +165,9 @@ int main(int argc, char** argv) {
       "--set",      "app.base_url=http://127.0.0.1:" + std::to_string(*app_port),
       "--set",      "admin.listen=" + admin_listen,
       "--set",      "metrics.listen=" + metrics_listen,
-      "--set",      "exit.grace_period=" + formatDuration(grace)};
+      "--set",      "exit.grace_period=" + formatDuration(grace),
+      "--set",      "app.ports=[" + std::to_string(*app_port) + "]",
+      "--set",      "compensation.spool=" + dir.file("spool")};
   ld_argv.insert(ld_argv.end(), lameduck_args.begin(), lameduck_args.end());
   Process ld(ld_argv, dir.file("lameduck.log"));
   auto admin_port = waitForLameduckPort(ld, "admin", std::chrono::seconds(20));
@@ -263,7 +265,8 @@ int main(int argc, char** argv) {
         ev == "drain"           ? "drain hook received"
         : ev == "terminate"     ? "terminate hook received"
         : ev == "compensations" ? "compensations fetched"
-        : ev == "signal"        ? "got " + j.value("signal", std::string("signal"))
+        : ev == "ack"    ? "acked for " + std::to_string(j.value("count", 0)) + " compensation(s)"
+        : ev == "signal" ? "got " + j.value("signal", std::string("signal"))
         : ev == "stopped"
             ? "stopped serving (" + std::to_string(j.value("served", 0)) + " requests served)"
             : ev;

@@ -11,12 +11,21 @@ Daemon::Daemon(const std::string& yaml, std::optional<AppOptions> app,
   std::vector<std::string> args{lameduckBinary(), "run",
                                 "--config",       dir_.write("lameduck.yaml", yaml),
                                 "--set",          "admin.listen=127.0.0.1:0",
-                                "--set",          "metrics.listen=127.0.0.1:0"};
+                                "--set",          "metrics.listen=127.0.0.1:0",
+                                "--set",          "compensation.spool=" + spoolDir()};
   if (app) {
-    app_ = std::make_unique<Process>(
-        std::vector<std::string>{sampleAppBinary(), "--listen", "127.0.0.1:0", "--hooks",
-                                 app->hooks, "--compensations", std::to_string(app->compensations)},
-        dir_.file("app.log"));
+    std::vector<std::string> app_args{sampleAppBinary(),
+                                      "--listen",
+                                      "127.0.0.1:0",
+                                      "--hooks",
+                                      app->hooks,
+                                      "--compensations",
+                                      std::to_string(app->compensations),
+                                      "--bad-compensations",
+                                      std::to_string(app->bad_compensations),
+                                      "--check-spool",
+                                      spoolDir() + "/compensations.jsonl"};
+    app_ = std::make_unique<Process>(app_args, dir_.file("app.log"));
     auto port = waitForAppPort(*app_);
     if (!port) {
       ADD_FAILURE() << "sample app did not start:\n" << app_->output();

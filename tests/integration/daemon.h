@@ -17,6 +17,7 @@ struct AppOptions {
   // Track the app's port in /proc/net/tcp (app.ports); otherwise app.ports
   // is emptied so that tests do not wait a quiet period they do not test.
   bool track_port = false;
+  int bad_compensations = 0;
 };
 
 class Daemon {
@@ -33,6 +34,8 @@ class Daemon {
   int metricsPort() const { return metrics_port_; }
   int appPort() const { return app_port_; }
   const TempDir& dir() const { return dir_; }
+  // compensation.spool is always a directory of the test's own.
+  std::string spoolDir() const { return dir_.file("spool"); }
 
   Result<http::ClientResponse> admin(const std::string& path, const http::Headers& h = {}) {
     return call(admin_port_, "GET", path, h);
