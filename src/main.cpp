@@ -24,6 +24,9 @@ Usage:
   lameduck spool replay [--config FILE] [--set key.path=value ...]
       Write the local spool's compensations into the Redis stream; the
       spool keeps only what the stream did not confirm.
+  lameduck compensator [--config FILE] [--set key.path=value ...]
+      Consume the compensation stream: call each action's endpoint, retry
+      with backoff, dead-letter after compensator.max_attempts.
   lameduck --version | --help
 
 Exit codes: 0 completed, 1 failed, 2 bad usage or config, 3 exit budget ran out.
@@ -47,6 +50,7 @@ int main(int argc, char** argv) {
   if (command == "check-config") return lameduck::cli::checkConfig(rest);
   if (command == "prestop") return lameduck::cli::prestop(rest);
   if (command == "spool") return lameduck::cli::spool(rest);
+  if (command == "compensator") return lameduck::cli::compensator(rest);
   std::cerr << "lameduck: unknown command \"" << command << "\"\n\n" << kUsage;
   return lameduck::cli::kExitUsage;
 }

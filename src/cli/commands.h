@@ -20,5 +20,6 @@ int run(const Args& args);
 int checkConfig(const Args& args);
 int prestop(const Args& args);
 int spool(const Args& args);
+int compensator(const Args& args);
 
 }  // namespace lameduck::cli

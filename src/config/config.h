@@ -144,6 +144,27 @@ struct CoordinationConfig {
   Duration heartbeat = 5s;
 };
 
+// Where the compensator sends one action: the URL is a template over the
+// entry's fields ({{id}}, {{saga_id}}, {{step}}, {{action}}).
+struct ActionConfig {
+  std::string url;
+  std::string method = "POST";
+  Duration timeout = 5s;
+};
+
+// `lameduck compensator`: the consumer side of the stream.
+struct CompensatorConfig {
+  std::string group = "lameduck-compensator";
+  std::string consumer;  // empty: POD_NAME, else the host name
+  int64_t max_attempts = 5;
+  Duration backoff = 1s;       // before the first retry; doubles each time
+  Duration max_backoff = 30s;  // cap
+  Duration claim_idle = 30s;   // a crashed consumer's entries are taken after this
+  int64_t batch = 100;
+  HostPort listen{"0.0.0.0", 9903};
+  std::map<std::string, ActionConfig> actions;
+};
+
 struct LogConfig {
   log::Level level = log::Level::kInfo;
   log::Format format = log::Format::kJson;
@@ -158,6 +179,7 @@ struct Config {
   CompensationConfig compensation;
   TrafficConfig traffic;
   CoordinationConfig coordination;
+  CompensatorConfig compensator;
   LogConfig log;
 };
 

@@ -529,6 +529,62 @@ void readConfig(Ctx& ctx, const YAML::Node& root, Config& c) {
     m.finish();
   });
 
+  top.field("compensator", [&](const YAML::Node& n, const std::string& p) {
+    MapReader m(ctx, n, p);
+    CompensatorConfig& co = c.compensator;
+    m.field("group", str(ctx, co.group, false));
+    m.field("consumer", str(ctx, co.consumer));
+    m.field("max_attempts", integer(ctx, co.max_attempts, 1, 1000));
+    m.field("backoff", duration(ctx, co.backoff, ZeroOk::kYes));
+    m.field("max_backoff", duration(ctx, co.max_backoff, ZeroOk::kYes));
+    m.field("claim_idle", duration(ctx, co.claim_idle, ZeroOk::kNo));
+    m.field("batch", integer(ctx, co.batch, 1, 10'000));
+    m.field("listen", parsed<HostPort>(ctx, co.listen, parseHostPort));
+    m.field("actions", [&](const YAML::Node& an, const std::string& ap) {
+      if (!an.IsMap()) {
+        ctx.fail(an, ap,
+                 "expected a map of action name to {url, method, timeout}, got " + describe(an));
+        return;
+      }
+      co.actions.clear();
+      for (auto it = an.begin(); it != an.end(); ++it) {
+        const std::string name = it->first.IsScalar() ? it->first.Scalar() : "";
+        const std::string path = ap + "." + name;
+        ActionConfig action;
+        MapReader a(ctx, it->second, path);
+        a.field("url", [&](const YAML::Node& vn, const std::string& vp) {
+          auto v = scalar(ctx, vn, vp, "a URL template");
+          if (!v) return;
+          // Placeholders are filled per entry; the rest must be a valid URL.
+          std::string probe = *v;
+          for (size_t at; (at = probe.find("{{")) != std::string::npos;) {
+            size_t end = probe.find("}}", at);
+            if (end == std::string::npos) break;
+            probe.replace(at, end + 2 - at, "x");
+          }
+          if (auto url = parseHttpUrl(probe); !url) {
+            ctx.fail(vn, vp, url.error().message);
+            return;
+          }
+          action.url = *v;
+        });
+        a.field("method", choice<std::string>(ctx, action.method,
+                                              {{"POST", "POST"},
+                                               {"PUT", "PUT"},
+                                               {"PATCH", "PATCH"},
+                                               {"DELETE", "DELETE"},
+                                               {"GET", "GET"}}));
+        a.field("timeout", duration(ctx, action.timeout, ZeroOk::kNo));
+        a.finish();
+        if (action.url.empty()) {
+          ctx.fail(it->second, path + ".url", "required: the endpoint that applies this action");
+        }
+        co.actions[name] = action;
+      }
+    });
+    m.finish();
+  });
+
   top.field("log", [&](const YAML::Node& n, const std::string& p) {
     MapReader m(ctx, n, p);
     m.field("level", parsed<log::Level>(ctx, c.log.level, log::parseLevel));

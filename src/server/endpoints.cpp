@@ -102,22 +102,26 @@ Result<int> AdminServer::start() {
 void AdminServer::stop() { server_.stop(); }
 
 MetricsServer::MetricsServer(const config::MetricsConfig& config, Metrics& metrics)
-    : config_(config), metrics_(metrics), server_(metricsOptions()) {
+    : MetricsServer(config.listen, "metrics.listen", [&metrics] { return metrics.render(); }) {}
+
+MetricsServer::MetricsServer(const HostPort& listen, std::string key_path,
+                             std::function<std::string()> render)
+    : listen_(listen),
+      key_path_(std::move(key_path)),
+      render_(std::move(render)),
+      server_(metricsOptions()) {
   server_.route("GET", "/metrics", [this](const http::Request&) {
-    return http::Response{200, metrics_.render(), "text/plain; version=0.0.4; charset=utf-8"};
+    return http::Response{200, render_(), "text/plain; version=0.0.4; charset=utf-8"};
   });
 }
 
 MetricsServer::~MetricsServer() { stop(); }
 
 Result<int> MetricsServer::start() {
-  auto port = server_.bind(config_.listen);
-  if (!port) {
-    return makeError(port.error().code, "metrics.listen: " + port.error().message);
-  }
+  auto port = server_.bind(listen_);
+  if (!port) return makeError(port.error().code, key_path_ + ": " + port.error().message);
   if (auto ok = server_.start(); !ok) return std::unexpected(ok.error());
-  log::info("listening",
-            {{"server", "metrics"}, {"address", config_.listen.host}, {"port", *port}});
+  log::info("listening", {{"server", "metrics"}, {"address", listen_.host}, {"port", *port}});
   return port;
 }
 

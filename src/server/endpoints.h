@@ -43,13 +43,17 @@ class AdminServer {
 class MetricsServer {
  public:
   MetricsServer(const config::MetricsConfig& config, Metrics& metrics);
+  // Serves `render()` on `listen` (the compensator's own metrics);
+  // `key_path` names the config key in errors.
+  MetricsServer(const HostPort& listen, std::string key_path, std::function<std::string()> render);
   ~MetricsServer();
   Result<int> start();
   void stop();
 
  private:
-  config::MetricsConfig config_;
-  Metrics& metrics_;
+  HostPort listen_;
+  std::string key_path_;
+  std::function<std::string()> render_;
   http::Server server_;
 };
 

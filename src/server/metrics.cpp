@@ -188,4 +188,43 @@ void Metrics::onSpoolSize(int64_t records) {
 
 void Metrics::onWriteDuration(Duration took) { impl_->write_histogram->Observe(toSeconds(took)); }
 
+struct CompensatorMetrics::Impl {
+  std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
+  Counter& applied = prometheus::BuildCounter()
+                         .Name("lameduck_compensations_applied_total")
+                         .Help("Compensations whose action endpoint answered 2xx")
+                         .Register(*registry)
+                         .Add({});
+  Counter& retries = prometheus::BuildCounter()
+                         .Name("lameduck_compensation_retries_total")
+                         .Help("Failed attempts that were retried")
+                         .Register(*registry)
+                         .Add({});
+  Counter& dead = prometheus::BuildCounter()
+                      .Name("lameduck_compensations_dead_lettered_total")
+                      .Help("Compensations moved to the dead-letter stream")
+                      .Register(*registry)
+                      .Add({});
+};
+
+CompensatorMetrics::CompensatorMetrics(const std::string& version, const std::string& commit)
+    : impl_(std::make_unique<Impl>()) {
+  prometheus::BuildGauge()
+      .Name("lameduck_build_info")
+      .Help("Always 1; labels carry the version and commit")
+      .Register(*impl_->registry)
+      .Add({{"version", version}, {"commit", commit}})
+      .Set(1);
+}
+
+CompensatorMetrics::~CompensatorMetrics() = default;
+
+std::string CompensatorMetrics::render() const {
+  return prometheus::TextSerializer().Serialize(impl_->registry->Collect());
+}
+
+void CompensatorMetrics::onApplied() { impl_->applied.Increment(); }
+void CompensatorMetrics::onRetry() { impl_->retries.Increment(); }
+void CompensatorMetrics::onDeadLettered() { impl_->dead.Increment(); }
+
 }  // namespace lameduck::server

@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "exit/engine.h"
+#include "saga/compensator.h"
 #include "saga/handoff.h"
 
 namespace prometheus {
@@ -41,6 +42,23 @@ class Metrics final : public exit::ExitObserver, public saga::HandoffObserver {
   void onFailure(std::string_view reason) override;
   void onSpoolSize(int64_t records) override;
   void onWriteDuration(Duration took) override;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Metrics of `lameduck compensator`, a registry of its own so that its
+// /metrics carries no exit figures.
+class CompensatorMetrics final : public saga::CompensatorObserver {
+ public:
+  CompensatorMetrics(const std::string& version, const std::string& commit);
+  ~CompensatorMetrics() override;
+  std::string render() const;
+
+  void onApplied() override;
+  void onRetry() override;
+  void onDeadLettered() override;
 
  private:
   struct Impl;

@@ -134,7 +134,8 @@ int main(int argc, char** argv) {
     if (!app_port) return 1;
     Process l({lameduck_bin, "run", "--set", "admin.listen=127.0.0.1:0", "--set",
                "metrics.listen=127.0.0.1:0", "--set",
-               "app.base_url=http://127.0.0.1:" + std::to_string(*app_port)},
+               "app.base_url=http://127.0.0.1:" + std::to_string(*app_port), "--set",
+               "app.ports=[]", "--set", "compensation.spool=" + dir.file("spool")},
               dir.file("lameduck-run.log"));
     auto admin_port = waitForLameduckPort(l, "admin");
     if (!admin_port) return 1;

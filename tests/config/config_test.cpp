@@ -244,6 +244,27 @@ TEST(Config, CrossSectionRequirements) {
   EXPECT_THAT(errorOf("coordination: {service: a}\n"), HasSubstr("needs Redis"));
 }
 
+TEST(Config, CompensatorActions) {
+  auto c = parse(
+      "compensator:\n"
+      "  max_attempts: 3\n"
+      "  claim_idle: 10s\n"
+      "  actions:\n"
+      "    refund: {url: \"http://payments:8080/refund/{{saga_id}}\", method: PUT, timeout: 1s}\n",
+      "f");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->compensator.max_attempts, 3);
+  EXPECT_EQ(c->compensator.actions.at("refund").method, "PUT");
+  EXPECT_EQ(c->compensator.actions.at("refund").url, "http://payments:8080/refund/{{saga_id}}");
+  EXPECT_THAT(errorOf("compensator: {actions: {refund: {url: \"ftp://x/{{id}}\"}}}\n"),
+              HasSubstr("compensator.actions.refund.url: invalid URL"));
+  EXPECT_THAT(errorOf("compensator: {actions: {refund: {method: POST}}}\n"),
+              HasSubstr("compensator.actions.refund.url: required"));
+  EXPECT_THAT(errorOf("compensator: {actions: {refund: {url: \"http://x\", method: FETCH}}}\n"),
+              HasSubstr("expected one of: POST, PUT, PATCH, DELETE, GET"));
+  EXPECT_THAT(errorOf("compensator: {max_attempts: 0}\n"), HasSubstr("out of range"));
+}
+
 TEST(Config, AllProblemsAreReportedInLineOrder) {
   std::string e = errorOf("log: {level: loud}\nexit: {grace_period: 1x}\nbogus: 1\n");
   size_t a = e.find("test.yaml:1:"), b = e.find("test.yaml:2:"), c = e.find("test.yaml:3:");

@@ -1,0 +1,218 @@
+// `lameduck compensator` against a real redis-server and a real HTTP
+// endpoint: applies, retries, dead-letters, takes over a crashed consumer's
+// entries, and stops gracefully. Every test checks every id.
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "saga/redis_client.h"
+#include "saga/stream_writer.h"
+#include "support/harness.h"
+#include "support/redis.h"
+
+namespace lameduck::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+// The service a compensation action calls, counting calls per id.
+class Target {
+ public:
+  int fail_first = 0;  // per id
+  bool always_fail = false;
+  std::chrono::milliseconds delay{0};
+
+  Target() {
+    server_.route("POST", "/refund/.*", [this](const http::Request& req) {
+      ++started_;
+      if (delay.count() > 0) std::this_thread::sleep_for(delay);  // a slow endpoint
+      std::lock_guard lock(mu_);
+      const std::string key = req.header("Idempotency-Key");
+      int n = ++calls_[key];
+      paths_[key] = req.path;
+      if (always_fail || n <= fail_first) return http::Response{500, "boom"};
+      ++applied_;
+      return http::Response{200, "{}", "application/json"};
+    });
+    port_ = server_.bind(HostPort{"127.0.0.1", 0}).value();
+    EXPECT_TRUE(server_.start());
+  }
+  int port() const { return port_; }
+  int calls(const std::string& id) {
+    std::lock_guard lock(mu_);
+    return calls_[id];
+  }
+  std::string path(const std::string& id) {
+    std::lock_guard lock(mu_);
+    return paths_[id];
+  }
+  int applied() {
+    std::lock_guard lock(mu_);
+    return applied_;
+  }
+  int started() const { return started_; }
+  int totalCalls() {
+    std::lock_guard lock(mu_);
+    int n = 0;
+    for (auto& [k, v] : calls_) n += v;
+    return n;
+  }
+
+ private:
+  http::Server server_{http::ServerOptions{.threads = 4}};
+  int port_ = 0;
+  std::mutex mu_;
+  std::map<std::string, int> calls_;
+  std::map<std::string, std::string> paths_;
+  int applied_ = 0;
+  std::atomic<int> started_{0};
+};
+
+void writeEntries(const RedisServer& redis, int n) {
+  auto client = saga::RedisClient::connect(redis.config(5000ms));
+  ASSERT_TRUE(client);
+  std::vector<saga::CompensationRecord> records;
+  for (int i = 0; i < n; ++i) {
+    saga::CompensationRecord r;
+    r.id = "c-" + std::to_string(i);
+    r.saga_id = "order-" + std::to_string(i);
+    r.action = "refund";
+    r.payload = "{\"amount\":1}";
+    records.push_back(r);
+  }
+  saga::StreamWriter writer("compensation_stream", 0);
+  ASSERT_FALSE(writer.write(**client, records).error);
+}
+
+int64_t pending(const RedisServer& redis) {
+  auto client = saga::RedisClient::connect(redis.config(5000ms));
+  if (!client) return -1;
+  auto r = (*client)->command({"XPENDING", "compensation_stream", "lameduck-compensator"});
+  if (!r || r->isError() || r->elements.empty()) return -1;
+  return r->elements[0].integer;
+}
+
+class CompensatorProcess {
+ public:
+  CompensatorProcess(const RedisServer& redis, const Target& target, const std::string& extra) {
+    std::string cfg =
+        dir_.write("c.yaml", "compensation: {redis: {address: \"unix:" + redis.socket() +
+                                 "\"}}\n"
+                                 "compensator:\n"
+                                 "  listen: 127.0.0.1:0\n"
+                                 "  backoff: 10ms\n"
+                                 "  actions:\n"
+                                 "    refund: {url: \"http://127.0.0.1:" +
+                                 std::to_string(target.port()) +
+                                 "/refund/{{saga_id}}\", timeout: 5s}\n" + extra);
+    process_ = std::make_unique<Process>(
+        std::vector<std::string>{lameduckBinary(), "compensator", "--config", cfg},
+        dir_.file("c.log"));
+    metrics_port_ = waitForLameduckPort(*process_, "metrics").value_or(0);
+  }
+  Process& process() { return *process_; }
+  double metric(const std::string& series) {
+    auto r = call(metrics_port_, "GET", "/metrics");
+    if (!r) return -1;
+    std::istringstream in(r->body);
+    for (std::string line; std::getline(in, line);) {
+      if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
+    }
+    return -1;
+  }
+
+ private:
+  TempDir dir_;
+  std::unique_ptr<Process> process_;
+  int metrics_port_ = 0;
+};
+
+TEST(Compensator, AppliesEveryEntryOnceAndAcksIt) {
+  RedisServer redis;
+  Target target;
+  writeEntries(redis, 50);
+  CompensatorProcess c(redis, target, "");
+  ASSERT_TRUE(waitUntil([&] { return target.applied() == 50 && pending(redis) == 0; }, 30s))
+      << c.process().output();
+  for (int i = 0; i < 50; ++i) {
+    EXPECT_EQ(target.calls("c-" + std::to_string(i)), 1) << i;
+    EXPECT_EQ(target.path("c-" + std::to_string(i)), "/refund/order-" + std::to_string(i));
+  }
+  EXPECT_EQ(c.metric("lameduck_compensations_applied_total"), 50);
+  c.process().signal(SIGTERM);
+  EXPECT_EQ(c.process().waitExit(10s), 0);
+}
+
+TEST(Compensator, RetriesWithBackoffThenSucceeds) {
+  RedisServer redis;
+  Target target;
+  target.fail_first = 2;
+  writeEntries(redis, 10);
+  CompensatorProcess c(redis, target, "  max_attempts: 5\n");
+  ASSERT_TRUE(waitUntil([&] { return target.applied() == 10 && pending(redis) == 0; }, 30s))
+      << c.process().output();
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(target.calls("c-" + std::to_string(i)), 3) << i;
+  EXPECT_EQ(c.metric("lameduck_compensation_retries_total"), 20);
+  EXPECT_EQ(redis.cli({"XLEN", "compensation_stream:dead"}), "0\n");
+}
+
+TEST(Compensator, DeadLettersAfterMaxAttemptsWithTheLastError) {
+  RedisServer redis;
+  Target target;
+  target.always_fail = true;
+  writeEntries(redis, 8);
+  CompensatorProcess c(redis, target, "  max_attempts: 3\n");
+  ASSERT_TRUE(waitUntil(
+      [&] {
+        return redis.cli({"XLEN", "compensation_stream:dead"}) == "8\n";
+      },
+      30s))
+      << c.process().output();
+  EXPECT_TRUE(waitUntil([&] { return pending(redis) == 0; }, 10s));
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(target.calls("c-" + std::to_string(i)), 3) << i;
+  std::string dead = redis.cli({"XRANGE", "compensation_stream:dead", "-", "+"});
+  EXPECT_THAT(dead, HasSubstr("HTTP 500"));
+  EXPECT_THAT(dead, HasSubstr("last_error"));
+  for (int i = 0; i < 8; ++i) EXPECT_THAT(dead, HasSubstr("c-" + std::to_string(i) + "\n"));
+  EXPECT_EQ(c.metric("lameduck_compensations_dead_lettered_total"), 8);
+}
+
+TEST(Compensator, TakesOverTheEntriesOfACrashedConsumer) {
+  RedisServer redis;
+  Target target;
+  writeEntries(redis, 20);
+  // Another consumer read everything and died before acking.
+  redis.cli({"XGROUP", "CREATE", "compensation_stream", "lameduck-compensator", "0"});
+  redis.cli({"XREADGROUP", "GROUP", "lameduck-compensator", "crashed", "COUNT", "100", "STREAMS",
+             "compensation_stream", ">"});
+  ASSERT_EQ(pending(redis), 20);
+  CompensatorProcess c(redis, target, "  claim_idle: 200ms\n");
+  ASSERT_TRUE(waitUntil([&] { return target.applied() == 20 && pending(redis) == 0; }, 30s))
+      << c.process().output();
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(target.calls("c-" + std::to_string(i)), 1) << i;
+}
+
+TEST(Compensator, SigtermFinishesTheCallInFlightAndTakesNothingNew) {
+  RedisServer redis;
+  Target target;
+  target.delay = 700ms;
+  writeEntries(redis, 5);
+  CompensatorProcess c(redis, target, "");
+  ASSERT_TRUE(waitUntil([&] { return target.started() >= 1; }, 20s)) << c.process().output();
+  c.process().signal(SIGTERM);
+  auto code = c.process().waitExit(20s);
+  ASSERT_TRUE(code.has_value());
+  EXPECT_EQ(*code, 0);
+  EXPECT_EQ(target.applied(), 1);  // the call in flight finished ...
+  EXPECT_EQ(target.started(), 1);  // ... and nothing else was started
+  EXPECT_EQ(pending(redis), 4);    // the rest waits for the next consumer
+}
+
+}  // namespace
+}  // namespace lameduck::testing
