@@ -3,24 +3,41 @@
 namespace lameduck::saga {
 namespace {
 
-// KEYS[1] stream, KEYS[2] dedup key; ARGV[1] dedup TTL seconds, ARGV[2]
-// maxlen (0 = none), ARGV[3..] field/value pairs. Returns 1 written, 0
-// duplicate. XADD comes before SET: if XADD fails the key is never set.
+// One call writes a group of records. KEYS[1] is the stream, KEYS[2..] the
+// records' dedup keys; ARGV[1] dedup TTL seconds, ARGV[2] maxlen (0 = none),
+// ARGV[3] fields per record, then each record's field/value pairs. Returns
+// one number per record: 1 written, 0 already there. For each record XADD
+// comes before SET, so a failed XADD never leaves a dedup key behind; a
+// script that fails part-way has written and marked only what came before,
+// which a retry then finds as duplicates.
 constexpr const char* kScript = R"lua(
-if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
-local args = {KEYS[1]}
-if tonumber(ARGV[2]) > 0 then
-  table.insert(args, 'MAXLEN'); table.insert(args, '~'); table.insert(args, ARGV[2])
+local out = {}
+local maxlen = tonumber(ARGV[2])
+local nf = tonumber(ARGV[3])
+local at = 4
+for r = 2, #KEYS do
+  if redis.call('EXISTS', KEYS[r]) == 1 then
+    out[#out + 1] = 0
+  else
+    local args = {KEYS[1]}
+    if maxlen > 0 then
+      args[#args + 1] = 'MAXLEN'; args[#args + 1] = '~'; args[#args + 1] = ARGV[2]
+    end
+    args[#args + 1] = '*'
+    for i = at, at + 2 * nf - 1 do args[#args + 1] = ARGV[i] end
+    redis.call('XADD', unpack(args))
+    redis.call('SET', KEYS[r], '1', 'EX', ARGV[1])
+    out[#out + 1] = 1
+  end
+  at = at + 2 * nf
 end
-table.insert(args, '*')
-for i = 3, #ARGV do table.insert(args, ARGV[i]) end
-redis.call('XADD', unpack(args))
-redis.call('SET', KEYS[2], '1', 'EX', ARGV[1])
-return 1
+return out
 )lua";
 
-// Records per pipeline round trip.
-constexpr size_t kBatch = 500;
+// Records per script call, and script calls per pipeline round trip: the
+// script's own cost is paid once per group.
+constexpr size_t kPerScript = 100;
+constexpr size_t kScriptsPerRoundTrip = 10;
 
 }  // namespace
 
@@ -44,39 +61,43 @@ WriteResult StreamWriter::write(RedisClient& client,
       return out;
     }
   }
-  for (size_t start = 0; start < records.size(); start += kBatch) {
-    const size_t end = std::min(records.size(), start + kBatch);
+  const size_t per_round = kPerScript * kScriptsPerRoundTrip;
+  for (size_t start = 0; start < records.size(); start += per_round) {
+    const size_t end = std::min(records.size(), start + per_round);
     std::vector<std::vector<std::string>> commands;
-    commands.reserve(end - start);
-    for (size_t i = start; i < end; ++i) {
-      const CompensationRecord& r = records[i];
-      std::vector<std::string> argv{"EVALSHA",
-                                    sha_,
-                                    "2",
-                                    stream_,
-                                    stream_ + ":dedup:" + r.id,
-                                    std::to_string(dedup_ttl_.count()),
-                                    std::to_string(maxlen_)};
-      for (auto& [k, v] : r.fields()) {
-        argv.push_back(k);
-        argv.push_back(v);
+    std::vector<std::pair<size_t, size_t>> groups;  // record range of each command
+    for (size_t g = start; g < end; g += kPerScript) {
+      const size_t g_end = std::min(end, g + kPerScript);
+      const size_t nf = records[g].fields().size();
+      std::vector<std::string> argv{"EVALSHA", sha_, std::to_string(1 + g_end - g), stream_};
+      for (size_t i = g; i < g_end; ++i) argv.push_back(stream_ + ":dedup:" + records[i].id);
+      argv.push_back(std::to_string(dedup_ttl_.count()));
+      argv.push_back(std::to_string(maxlen_));
+      argv.push_back(std::to_string(nf));
+      for (size_t i = g; i < g_end; ++i) {
+        for (auto& [k, v] : records[i].fields()) {
+          argv.push_back(k);
+          argv.push_back(v);
+        }
       }
       commands.push_back(std::move(argv));
+      groups.emplace_back(g, g_end);
     }
     PipelineResult res = client.pipeline(commands);
     bool reload = false;
-    for (size_t i = 0; i < res.replies.size(); ++i) {
-      const RedisReply& reply = res.replies[i];
-      const std::string& id = records[start + i].id;
-      if (reply.type == RedisReply::Type::kInteger) {
-        out.confirmed.push_back(id);
-        (reply.integer == 1 ? out.written : out.duplicates)++;
-      } else if (reply.isError()) {
-        if (reply.str.starts_with("NOSCRIPT")) reload = true;
-        if (!out.error) {
-          out.error =
-              Error{ErrorCode::kBadResponse, "Redis refused compensation " + id + ": " + reply.str};
+    for (size_t c = 0; c < res.replies.size(); ++c) {
+      const RedisReply& reply = res.replies[c];
+      const auto [g, g_end] = groups[c];
+      if (reply.type == RedisReply::Type::kArray && reply.elements.size() == g_end - g) {
+        for (size_t i = g; i < g_end; ++i) {
+          out.confirmed.push_back(records[i].id);
+          (reply.elements[i - g].integer == 1 ? out.written : out.duplicates)++;
         }
+      } else if (!out.error) {
+        if (reply.isError() && reply.str.starts_with("NOSCRIPT")) reload = true;
+        out.error = Error{ErrorCode::kBadResponse,
+                          "Redis refused compensations " + records[g].id + "..: " +
+                              (reply.isError() ? reply.str : std::string("unexpected reply"))};
       }
     }
     if (res.error) {
