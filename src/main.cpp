@@ -1,6 +1,7 @@
 // lameduck: graceful-exit sidecar for Kubernetes. main() only dispatches to
 // the subcommands in src/cli.
 
+#include <csignal>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -35,6 +36,9 @@ Exit codes: 0 completed, 1 failed, 2 bad usage or config, 3 exit budget ran out.
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A peer closing a socket (Redis, the app, a scraper) is an error value
+  // from write(), never a reason to die; hiredis writes with plain write().
+  std::signal(SIGPIPE, SIG_IGN);
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
     std::cout << kUsage;

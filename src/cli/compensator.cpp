@@ -24,7 +24,6 @@ int compensator(const Args& args) {
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  std::signal(SIGPIPE, SIG_IGN);
 
   auto options = parseConfigOptions(args, false);
   if (!options) {

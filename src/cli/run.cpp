@@ -89,7 +89,6 @@ int run(const Args& args) {
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  std::signal(SIGPIPE, SIG_IGN);  // a peer closing a socket is an error value, not a death
 
   auto options = parseConfigOptions(args, false);
   if (!options) {
