@@ -19,30 +19,15 @@
 namespace lameduck::cli {
 
 int compensator(const Args& args) {
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-
-  auto options = parseConfigOptions(args, false);
-  if (!options) {
-    std::cerr << "lameduck compensator: " << options.error().message << "\n";
-    return kExitUsage;
-  }
-  auto cfg = loadConfig(*options);
-  if (!cfg) {
-    std::cerr << "lameduck: invalid configuration:\n" << cfg.error().message << "\n";
-    return kExitUsage;
-  }
+  auto start = startService(args, "compensator");
+  if (!start) return start.error();
+  const config::Config* cfg = &start->config;
+  sigset_t signals = start->signals;
   if (!cfg->compensation.redis.address) {
-    std::cerr << "lameduck compensator: compensation.redis.address is required\n";
+    log::error("the compensator needs compensation.redis.address");
     return kExitUsage;
   }
-  log::Identity who = log::Identity::fromEnvironment();
-  who.commit = kCommit;
-  log::init(cfg->log.level, cfg->log.format, who);
-
+  const log::Identity& who = log::identity();
   std::string consumer = cfg->compensator.consumer;
   if (consumer.empty()) consumer = who.pod;
   if (consumer.empty()) {

@@ -1,5 +1,11 @@
 #include "cli/options.h"
 
+#include <iostream>
+
+#include "cli/commands.h"
+#include "common/log.h"
+#include "common/version.h"
+
 namespace lameduck::cli {
 
 Result<ConfigOptions> parseConfigOptions(const std::vector<std::string>& args,
@@ -43,6 +49,46 @@ Result<ConfigOptions> parseConfigOptions(const std::vector<std::string>& args,
 Result<config::Config> loadConfig(const ConfigOptions& options) {
   if (options.file) return config::loadFile(*options.file, options.overrides);
   return config::defaults(options.overrides);
+}
+
+std::expected<config::Config, int> configForCommand(const std::vector<std::string>& args,
+                                                    const std::string& command) {
+  auto options = parseConfigOptions(args, false);
+  if (!options) {
+    std::cerr << "lameduck " << command << ": " << options.error().message << "\n";
+    return std::unexpected(kExitUsage);
+  }
+  auto cfg = loadConfig(*options);
+  if (!cfg) {
+    std::cerr << "lameduck: invalid configuration:\n" << cfg.error().message << "\n";
+    return std::unexpected(kExitUsage);
+  }
+  return std::move(*cfg);
+}
+
+std::expected<ServiceStart, int> startService(const std::vector<std::string>& args,
+                                              const std::string& command) {
+  ServiceStart start;
+  sigemptyset(&start.signals);
+  sigaddset(&start.signals, SIGTERM);
+  sigaddset(&start.signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &start.signals, nullptr);
+  auto options = parseConfigOptions(args, false);
+  if (!options) {
+    std::cerr << "lameduck " << command << ": " << options.error().message << "\n";
+    return std::unexpected(kExitUsage);
+  }
+  auto cfg = loadConfig(*options);
+  if (!cfg) {
+    std::cerr << "lameduck: invalid configuration:\n" << cfg.error().message << "\n";
+    return std::unexpected(kExitUsage);
+  }
+  start.options = std::move(*options);
+  start.config = std::move(*cfg);
+  log::Identity who = log::Identity::fromEnvironment();
+  who.commit = kCommit;
+  log::init(start.config.log.level, start.config.log.format, who);
+  return start;
 }
 
 }  // namespace lameduck::cli

@@ -2,6 +2,9 @@
 
 // Command-line option parsing shared by the subcommands.
 
+#include <signal.h>
+
+#include <expected>
 #include <optional>
 #include <string>
 #include <vector>
@@ -23,5 +26,25 @@ Result<ConfigOptions> parseConfigOptions(const std::vector<std::string>& args,
 
 // Loads the file, or the embedded defaults when there is none.
 Result<config::Config> loadConfig(const ConfigOptions& options);
+
+// What a long-running subcommand (run, compensator) starts from.
+struct ServiceStart {
+  ConfigOptions options;
+  config::Config config;
+  sigset_t signals;  // SIGTERM and SIGINT, blocked in every thread
+};
+
+// Blocks SIGTERM and SIGINT before any thread exists (so every thread
+// inherits the mask and only the command's own sigwait sees them: no handler
+// runs concurrently with, or after, the destruction of what it would touch),
+// parses --config/--set, loads the config and initialises logging with the
+// pod identity. On failure prints why and returns the exit code.
+std::expected<ServiceStart, int> startService(const std::vector<std::string>& args,
+                                              const std::string& command);
+
+// Loads the config for a one-shot subcommand; prints why and returns the
+// exit code on failure.
+std::expected<config::Config, int> configForCommand(const std::vector<std::string>& args,
+                                                    const std::string& command);
 
 }  // namespace lameduck::cli

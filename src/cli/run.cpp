@@ -81,30 +81,11 @@ void waitForAppListenersGone(Clock& clock, drain::ConnectionSource& source, Time
 }  // namespace
 
 int run(const Args& args) {
-  // Block the exit signals before any thread exists, so every thread
-  // inherits the mask and only sigwaitinfo below ever sees them: no handler
-  // runs concurrently with (or after) the destruction of what it would touch.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-
-  auto options = parseConfigOptions(args, false);
-  if (!options) {
-    std::cerr << "lameduck run: " << options.error().message << "\n";
-    return kExitUsage;
-  }
-  auto cfg = loadConfig(*options);
-  if (!cfg) {
-    std::cerr << "lameduck: invalid configuration:\n" << cfg.error().message << "\n";
-    return kExitUsage;
-  }
-  const config::Config& c = *cfg;
-
-  log::Identity who = log::Identity::fromEnvironment();
-  who.commit = kCommit;
-  log::init(c.log.level, c.log.format, who);
+  auto start = startService(args, "run");
+  if (!start) return start.error();
+  const config::Config& c = start->config;
+  const sigset_t& signals = start->signals;
+  const log::Identity& who = log::identity();
 
   Clock& clock = SystemClock::instance();
   server::Metrics metrics(kVersion, kCommit);
@@ -157,7 +138,7 @@ int run(const Args& args) {
   log::info("lameduck started",
             {{"version", kVersion},
              {"commit", kCommit},
-             {"config", options->file.value_or("<embedded defaults>")},
+             {"config", start->options.file.value_or("<embedded defaults>")},
              {"app", c.app.base_url ? c.app.base_url->origin() + c.app.base_url->path : "none"},
              {"exit_budget_ms", toMillis(c.exit.budget())}});
 

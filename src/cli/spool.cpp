@@ -15,16 +15,8 @@ int spool(const Args& args) {
     std::cerr << "usage: lameduck spool replay [--config FILE] [--set key.path=value ...]\n";
     return kExitUsage;
   }
-  auto options = parseConfigOptions(Args(args.begin() + 1, args.end()), false);
-  if (!options) {
-    std::cerr << "lameduck spool replay: " << options.error().message << "\n";
-    return kExitUsage;
-  }
-  auto cfg = loadConfig(*options);
-  if (!cfg) {
-    std::cerr << "lameduck: invalid configuration:\n" << cfg.error().message << "\n";
-    return kExitUsage;
-  }
+  auto cfg = configForCommand(Args(args.begin() + 1, args.end()), "spool replay");
+  if (!cfg) return cfg.error();
   saga::Spool spool(cfg->compensation.spool);
   auto before = spool.read();
   if (!before) {

@@ -40,7 +40,11 @@ AdminServer::AdminServer(const config::AdminConfig& config, exit::ExitEngine& en
       log::info("preStop hook called", {{"remote_addr", r.remote_addr}, {"method", r.method}});
       engine_.trigger("prestop");
       if (auto summary = engine_.awaitFor(prestop_wait_)) {
-        return http::Response{200, exit::toJson(*summary) + "\n", kJson};
+        http::Response res{200, exit::toJson(*summary) + "\n", kJson};
+        // A hook call is one request; an idle keep-alive connection would
+        // only hold a worker and delay the sidecar's own stop.
+        res.headers.emplace("Connection", "close");
+        return res;
       }
       log::warn("preStop answer timed out before the exit ended",
                 {{"waited_ms", toMillis(prestop_wait_)}});

@@ -175,6 +175,9 @@ TEST(Daemon, WrongOrMissingTokenGets401AndIsCounted) {
   EXPECT_EQ(d.metric("lameduck_admin_requests_denied_total{reason=\"token\"}"), 3.0);
   auto ok = d.admin("/prestop", {{"Authorization", "Bearer s3cret"}});
   EXPECT_EQ(ok->status, 200);
+  // A hook call is one request: the connection is not kept alive.
+  ASSERT_NE(ok->headers.find("Connection"), ok->headers.end());
+  EXPECT_EQ(ok->headers.find("Connection")->second, "close");
   EXPECT_EQ(json::parse(ok->body)["outcome"], "completed");
 }
 
