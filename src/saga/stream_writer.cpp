@@ -19,13 +19,11 @@ for r = 2, #KEYS do
   if redis.call('EXISTS', KEYS[r]) == 1 then
     out[#out + 1] = 0
   else
-    local args = {KEYS[1]}
     if maxlen > 0 then
-      args[#args + 1] = 'MAXLEN'; args[#args + 1] = '~'; args[#args + 1] = ARGV[2]
+      redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', unpack(ARGV, at, at + 2 * nf - 1))
+    else
+      redis.call('XADD', KEYS[1], '*', unpack(ARGV, at, at + 2 * nf - 1))
     end
-    args[#args + 1] = '*'
-    for i = at, at + 2 * nf - 1 do args[#args + 1] = ARGV[i] end
-    redis.call('XADD', unpack(args))
     redis.call('SET', KEYS[r], '1', 'EX', ARGV[1])
     out[#out + 1] = 1
   end
