@@ -8,16 +8,10 @@
 namespace lameduck::cli {
 
 int checkConfig(const Args& args) {
-  auto options = parseConfigOptions(args, true);
-  if (!options) {
-    std::cerr << "lameduck check-config: " << options.error().message << "\n";
-    return kExitUsage;
-  }
-  auto cfg = loadConfig(*options);
-  if (!cfg) {
-    std::cerr << cfg.error().message << "\n";
-    return kExitUsage;
-  }
+  auto loaded = loadForCommand(args, "check-config", true);
+  if (!loaded) return loaded.error();
+  const ConfigOptions* options = &loaded->options;
+  const config::Config* cfg = &loaded->config;
   std::cout << (options->file ? *options->file : std::string("<embedded defaults>"))
             << ": configuration is valid (exit budget " << formatDuration(cfg->exit.budget())
             << ", app hooks " << (cfg->app.base_url ? "on" : "off") << ")\n";

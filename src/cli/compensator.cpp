@@ -21,7 +21,7 @@ namespace lameduck::cli {
 int compensator(const Args& args) {
   auto start = startService(args, "compensator");
   if (!start) return start.error();
-  const config::Config* cfg = &start->config;
+  const config::Config* cfg = &start->loaded.config;
   sigset_t signals = start->signals;
   if (!cfg->compensation.redis.address) {
     log::error("the compensator needs compensation.redis.address");

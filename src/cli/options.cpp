@@ -51,9 +51,9 @@ Result<config::Config> loadConfig(const ConfigOptions& options) {
   return config::defaults(options.overrides);
 }
 
-std::expected<config::Config, int> configForCommand(const std::vector<std::string>& args,
-                                                    const std::string& command) {
-  auto options = parseConfigOptions(args, false);
+std::expected<LoadedConfig, int> loadForCommand(const std::vector<std::string>& args,
+                                                const std::string& command, bool positional_file) {
+  auto options = parseConfigOptions(args, positional_file);
   if (!options) {
     std::cerr << "lameduck " << command << ": " << options.error().message << "\n";
     return std::unexpected(kExitUsage);
@@ -63,7 +63,7 @@ std::expected<config::Config, int> configForCommand(const std::vector<std::strin
     std::cerr << "lameduck: invalid configuration:\n" << cfg.error().message << "\n";
     return std::unexpected(kExitUsage);
   }
-  return std::move(*cfg);
+  return LoadedConfig{std::move(*options), std::move(*cfg)};
 }
 
 std::expected<ServiceStart, int> startService(const std::vector<std::string>& args,
@@ -73,21 +73,12 @@ std::expected<ServiceStart, int> startService(const std::vector<std::string>& ar
   sigaddset(&start.signals, SIGTERM);
   sigaddset(&start.signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &start.signals, nullptr);
-  auto options = parseConfigOptions(args, false);
-  if (!options) {
-    std::cerr << "lameduck " << command << ": " << options.error().message << "\n";
-    return std::unexpected(kExitUsage);
-  }
-  auto cfg = loadConfig(*options);
-  if (!cfg) {
-    std::cerr << "lameduck: invalid configuration:\n" << cfg.error().message << "\n";
-    return std::unexpected(kExitUsage);
-  }
-  start.options = std::move(*options);
-  start.config = std::move(*cfg);
+  auto loaded = loadForCommand(args, command, false);
+  if (!loaded) return std::unexpected(loaded.error());
+  start.loaded = std::move(*loaded);
   log::Identity who = log::Identity::fromEnvironment();
   who.commit = kCommit;
-  log::init(start.config.log.level, start.config.log.format, who);
+  log::init(start.loaded.config.log.level, start.loaded.config.log.format, who);
   return start;
 }
 

@@ -27,24 +27,29 @@ Result<ConfigOptions> parseConfigOptions(const std::vector<std::string>& args,
 // Loads the file, or the embedded defaults when there is none.
 Result<config::Config> loadConfig(const ConfigOptions& options);
 
-// What a long-running subcommand (run, compensator) starts from.
-struct ServiceStart {
+struct LoadedConfig {
   ConfigOptions options;
   config::Config config;
+};
+
+// Parses --config/--set (and a positional file when `positional_file`) and
+// loads the config. On failure prints why, prefixed with the command, and
+// returns the exit code.
+std::expected<LoadedConfig, int> loadForCommand(const std::vector<std::string>& args,
+                                                const std::string& command, bool positional_file);
+
+// What a long-running subcommand (run, compensator) starts from.
+struct ServiceStart {
+  LoadedConfig loaded;
   sigset_t signals;  // SIGTERM and SIGINT, blocked in every thread
 };
 
 // Blocks SIGTERM and SIGINT before any thread exists (so every thread
 // inherits the mask and only the command's own sigwait sees them: no handler
 // runs concurrently with, or after, the destruction of what it would touch),
-// parses --config/--set, loads the config and initialises logging with the
-// pod identity. On failure prints why and returns the exit code.
+// loads the config and initialises logging with the pod identity. On failure
+// prints why and returns the exit code.
 std::expected<ServiceStart, int> startService(const std::vector<std::string>& args,
                                               const std::string& command);
-
-// Loads the config for a one-shot subcommand; prints why and returns the
-// exit code on failure.
-std::expected<config::Config, int> configForCommand(const std::vector<std::string>& args,
-                                                    const std::string& command);
 
 }  // namespace lameduck::cli

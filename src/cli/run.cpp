@@ -83,7 +83,7 @@ void waitForAppListenersGone(Clock& clock, drain::ConnectionSource& source, Time
 int run(const Args& args) {
   auto start = startService(args, "run");
   if (!start) return start.error();
-  const config::Config& c = start->config;
+  const config::Config& c = start->loaded.config;
   const sigset_t& signals = start->signals;
   const log::Identity& who = log::identity();
 
@@ -138,7 +138,7 @@ int run(const Args& args) {
   log::info("lameduck started",
             {{"version", kVersion},
              {"commit", kCommit},
-             {"config", start->options.file.value_or("<embedded defaults>")},
+             {"config", start->loaded.options.file.value_or("<embedded defaults>")},
              {"app", c.app.base_url ? c.app.base_url->origin() + c.app.base_url->path : "none"},
              {"exit_budget_ms", toMillis(c.exit.budget())}});
 

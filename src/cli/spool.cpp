@@ -15,8 +15,9 @@ int spool(const Args& args) {
     std::cerr << "usage: lameduck spool replay [--config FILE] [--set key.path=value ...]\n";
     return kExitUsage;
   }
-  auto cfg = configForCommand(Args(args.begin() + 1, args.end()), "spool replay");
-  if (!cfg) return cfg.error();
+  auto loaded = loadForCommand(Args(args.begin() + 1, args.end()), "spool replay", false);
+  if (!loaded) return loaded.error();
+  const config::Config* cfg = &loaded->config;
   saga::Spool spool(cfg->compensation.spool);
   auto before = spool.read();
   if (!before) {
