@@ -112,11 +112,12 @@ int run(const Args& args) {
                           exit::makeAppPlan(c, app.get(), connections.get(), std::move(handoff)),
                           metrics);
   // Whatever an earlier run spooled goes to the stream now, in the
-  // background so that a slow Redis cannot delay readiness.
-  std::thread replay;
+  // background so that a slow Redis cannot delay readiness. A jthread joins
+  // on every way out of this function, early returns included.
+  std::jthread replay;
   if (c.compensation.redis.address) {
-    replay =
-        std::thread([&c, &spool, &metrics] { replaySpoolAtStart(c.compensation, spool, metrics); });
+    replay = std::jthread(
+        [&c, &spool, &metrics] { replaySpoolAtStart(c.compensation, spool, metrics); });
   } else if (auto contents = spool.read(); contents && !contents->records.empty()) {
     metrics.onSpoolSize(static_cast<int64_t>(contents->records.size()));
   }
@@ -165,7 +166,6 @@ int run(const Args& args) {
 
   admin.stop();
   metrics_server.stop();
-  if (replay.joinable()) replay.join();
   const int code = exitCode(summary.outcome);
   log::info("lameduck stopped",
             {{"outcome", exit::outcomeName(summary.outcome)}, {"exit_code", code}});
