@@ -124,7 +124,7 @@ Result<int> Compensator::call(const config::ActionConfig& action, const Entry& e
   return res->status;
 }
 
-void Compensator::deadLetter(RedisClient& redis, const Entry& entry, int64_t attempts,
+bool Compensator::deadLetter(RedisClient& redis, const Entry& entry, int64_t attempts,
                              const std::string& error) {
   std::vector<std::string> argv{"XADD", config_.compensation.stream + ":dead", "*"};
   for (const auto& [k, v] : entry.fields) {
@@ -134,12 +134,24 @@ void Compensator::deadLetter(RedisClient& redis, const Entry& entry, int64_t att
   }
   argv.insert(argv.end(), {"attempt", std::to_string(attempts), "last_error", error, "source_entry",
                            entry.stream_id});
-  redis.pipeline({argv,
-                  {"XACK", config_.compensation.stream, config_.compensator.group, entry.stream_id},
-                  {"HDEL", attempts_key_, entry.stream_id}});
+  // The dead-letter entry comes before the XACK in one pipeline: if the
+  // connection drops in between, the entry is still pending and is
+  // dead-lettered again rather than lost.
+  PipelineResult r = redis.pipeline(
+      {argv,
+       {"XACK", config_.compensation.stream, config_.compensator.group, entry.stream_id},
+       {"HDEL", attempts_key_, entry.stream_id}});
+  if (r.error || r.replies.empty() || r.replies[0].isError()) {
+    log::warn("cannot dead-letter; leaving the entry pending",
+              {{"id", field(entry.fields, "id")},
+               {"error",
+                r.error ? r.error->message : (r.replies.empty() ? "no reply" : r.replies[0].str)}});
+    return false;
+  }
   observer_.onDeadLettered();
   log::warn("compensation dead-lettered",
             {{"id", field(entry.fields, "id")}, {"attempts", attempts}, {"error", error}});
+  return true;
 }
 
 bool Compensator::process(RedisClient& redis, const Entry& entry) {
@@ -147,18 +159,31 @@ bool Compensator::process(RedisClient& redis, const Entry& entry) {
   auto action_it = config_.compensator.actions.find(action_name);
   if (action_it == config_.compensator.actions.end()) {
     // Retrying cannot fix a missing endpoint; the dead-letter stream keeps it.
-    deadLetter(redis, entry, 0, "no endpoint configured for action \"" + action_name + "\"");
-    return true;
+    return deadLetter(redis, entry, 0, "no endpoint configured for action \"" + action_name + "\"");
   }
   Duration backoff = config_.compensator.backoff;
   for (;;) {
     auto n = redis.command({"HINCRBY", attempts_key_, entry.stream_id, "1"});
-    const int64_t attempt = n && !n->isError() ? n->integer : 1;
+    if (!n || n->isError()) {
+      // Without a durable attempt count the entry is left pending; the
+      // caller reconnects and it is claimed again.
+      log::warn("cannot count the attempt; leaving the entry pending",
+                {{"id", field(entry.fields, "id")}, {"error", n ? n->str : n.error().message}});
+      return false;
+    }
+    const int64_t attempt = n->integer;
     auto status = call(action_it->second, entry);
     if (status && *status >= 200 && *status < 300) {
-      redis.pipeline(
+      PipelineResult acked = redis.pipeline(
           {{"XACK", config_.compensation.stream, config_.compensator.group, entry.stream_id},
            {"HDEL", attempts_key_, entry.stream_id}});
+      if (acked.error) {
+        // Applied but not acked: it is delivered again later, and the
+        // endpoint sees the same Idempotency-Key.
+        log::warn("compensation applied but not acknowledged",
+                  {{"id", field(entry.fields, "id")}, {"error", acked.error->message}});
+        return false;
+      }
       observer_.onApplied();
       log::info("compensation applied",
                 {{"id", field(entry.fields, "id")}, {"action", action_name}, {"attempt", attempt}});
@@ -166,8 +191,7 @@ bool Compensator::process(RedisClient& redis, const Entry& entry) {
     }
     const std::string error = status ? "HTTP " + std::to_string(*status) : status.error().message;
     if (attempt >= config_.compensator.max_attempts) {
-      deadLetter(redis, entry, attempt, error);
-      return true;
+      return deadLetter(redis, entry, attempt, error);
     }
     observer_.onRetry();
     log::warn("compensation failed; will retry", {{"id", field(entry.fields, "id")},

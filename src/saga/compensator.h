@@ -49,11 +49,12 @@ class Compensator {
   Status ensureGroup(RedisClient& redis);
   std::vector<Entry> claim(RedisClient& redis);
   std::vector<Entry> readNew(RedisClient& redis);
-  // Applies one entry; returns false if a stop interrupted its retries (the
-  // entry then stays pending for whoever comes next).
+  // Applies one entry; returns false if a stop or a Redis failure
+  // interrupted it (the entry then stays pending for whoever comes next).
   bool process(RedisClient& redis, const Entry& entry);
   Result<int> call(const config::ActionConfig& action, const Entry& entry);
-  void deadLetter(RedisClient& redis, const Entry& entry, int64_t attempts,
+  // False when Redis did not take it (the entry then stays pending).
+  bool deadLetter(RedisClient& redis, const Entry& entry, int64_t attempts,
                   const std::string& error);
   bool sleepUnlessStopped(Duration d);
 

@@ -74,7 +74,7 @@ class Target {
   std::atomic<int> started_{0};
 };
 
-void writeEntries(const RedisServer& redis, int n) {
+void writeEntries(const RedisServer& redis, int n, const std::string& action = "refund") {
   auto client = saga::RedisClient::connect(redis.config(5000ms));
   ASSERT_TRUE(client);
   std::vector<saga::CompensationRecord> records;
@@ -82,7 +82,7 @@ void writeEntries(const RedisServer& redis, int n) {
     saga::CompensationRecord r;
     r.id = "c-" + std::to_string(i);
     r.saga_id = "order-" + std::to_string(i);
-    r.action = "refund";
+    r.action = action;
     r.payload = "{\"amount\":1}";
     records.push_back(r);
   }
@@ -181,6 +181,23 @@ TEST(Compensator, DeadLettersAfterMaxAttemptsWithTheLastError) {
   EXPECT_THAT(dead, HasSubstr("last_error"));
   for (int i = 0; i < 8; ++i) EXPECT_THAT(dead, HasSubstr("c-" + std::to_string(i) + "\n"));
   EXPECT_EQ(c.metric("lameduck_compensations_dead_lettered_total"), 8);
+}
+
+TEST(Compensator, AnActionWithoutAnEndpointIsDeadLetteredAtOnce) {
+  RedisServer redis;
+  Target target;
+  writeEntries(redis, 4, "release_inventory");
+  CompensatorProcess c(redis, target, "");
+  ASSERT_TRUE(waitUntil(
+      [&] {
+        return redis.cli({"XLEN", "compensation_stream:dead"}) == "4\n";
+      },
+      30s))
+      << c.process().output();
+  EXPECT_EQ(target.started(), 0);
+  EXPECT_THAT(redis.cli({"XRANGE", "compensation_stream:dead", "-", "+"}),
+              HasSubstr("no endpoint configured for action \"release_inventory\""));
+  EXPECT_TRUE(waitUntil([&] { return pending(redis) == 0; }, 10s));
 }
 
 TEST(Compensator, TakesOverTheEntriesOfACrashedConsumer) {
