@@ -138,6 +138,15 @@ const StepReport* findStep(const Summary& s, std::string_view name) {
   return nullptr;
 }
 
+// Runs one whole exit in simulated time for a config and an app (or none).
+Summary runExit(SimulatedClock& clock, const config::Config& c, FakeApp* app,
+                drain::ConnectionSource* connections = nullptr) {
+  RecordingObserver obs;
+  ExitEngine engine(clock, c.exit, makeAppPlan(c, app, connections), obs);
+  engine.trigger("prestop");
+  return engine.await();
+}
+
 TEST(ExitEngine, CompletesWhenAppDrainsAndRunsEveryHookOnce) {
   SimulatedClock clock;
   FakeApp app(clock);
@@ -177,14 +186,10 @@ TEST(ExitEngine, DeadlineOutcomeWhenInflightNeverReachesZero) {
   SimulatedClock clock;
   FakeApp app(clock);
   app.inflight = {7};
-  RecordingObserver obs;
   config::Config c = baseConfig();
   c.drain.max_wait = 60s;  // the phase budget, not max_wait, ends the wait
-  ExitEngine engine(clock, c.exit, makeAppPlan(c, &app), obs);
   const TimePoint start = clock.now();
-
-  engine.trigger("SIGTERM");
-  Summary s = engine.await();
+  Summary s = runExit(clock, c, &app);
 
   EXPECT_EQ(s.outcome, Outcome::kDeadline);
   const StepReport* wait = findStep(s, "drain_wait");
@@ -203,12 +208,9 @@ TEST(ExitEngine, MaxWaitBoundsTheInflightWait) {
   SimulatedClock clock;
   FakeApp app(clock);
   app.inflight = {1};
-  RecordingObserver obs;
   config::Config c = baseConfig();
   c.drain.max_wait = 3s;
-  ExitEngine engine(clock, c.exit, makeAppPlan(c, &app), obs);
-  engine.trigger("prestop");
-  Summary s = engine.await();
+  Summary s = runExit(clock, c, &app);
   const StepReport* wait = findStep(s, "drain_wait");
   ASSERT_NE(wait, nullptr);
   EXPECT_EQ(wait->status, StepStatus::kDeadline);
@@ -221,12 +223,9 @@ TEST(ExitEngine, HangingHooksEndInDeadlineWithinBudget) {
   SimulatedClock clock;
   FakeApp app(clock);
   app.drain_mode = app.status_mode = app.terminate_mode = FakeApp::Mode::kHang;
-  RecordingObserver obs;
   config::Config c = baseConfig();
-  ExitEngine engine(clock, c.exit, makeAppPlan(c, &app), obs);
   const TimePoint start = clock.now();
-  engine.trigger("SIGTERM");
-  Summary s = engine.await();
+  Summary s = runExit(clock, c, &app);
   EXPECT_EQ(s.outcome, Outcome::kDeadline);
   EXPECT_LE(clock.now() - start, c.exit.budget());
   // No call was given more than app.timeout.
@@ -237,11 +236,8 @@ TEST(ExitEngine, UnreadableStatusCountsAsNotDrained) {
   SimulatedClock clock;
   FakeApp app(clock);
   app.status_mode = FakeApp::Mode::kError;
-  RecordingObserver obs;
   config::Config c = baseConfig();
-  ExitEngine engine(clock, c.exit, makeAppPlan(c, &app), obs);
-  engine.trigger("prestop");
-  Summary s = engine.await();
+  Summary s = runExit(clock, c, &app);
   EXPECT_EQ(s.outcome, Outcome::kDeadline);
   const StepReport* wait = findStep(s, "drain_wait");
   ASSERT_NE(wait, nullptr);
@@ -253,11 +249,8 @@ TEST(ExitEngine, RefusedDrainHookFailsTheExitButTheExitGoesOn) {
   SimulatedClock clock;
   FakeApp app(clock);
   app.drain_mode = FakeApp::Mode::kRefused;
-  RecordingObserver obs;
   config::Config c = baseConfig();
-  ExitEngine engine(clock, c.exit, makeAppPlan(c, &app), obs);
-  engine.trigger("prestop");
-  Summary s = engine.await();
+  Summary s = runExit(clock, c, &app);
   EXPECT_EQ(s.outcome, Outcome::kFailed);
   EXPECT_NE(s.reason.find("app_drain_hook"), std::string::npos) << s.reason;
   EXPECT_EQ(app.compensation_calls, 1);
@@ -367,11 +360,8 @@ TEST(ExitEngine, SnapshotBeforeAnyTriggerIsReady) {
 
 TEST(ExitEngine, NoAppConfiguredCompletesAtOnce) {
   SimulatedClock clock;
-  RecordingObserver obs;
   config::Config c;  // embedded defaults: no app
-  ExitEngine engine(clock, c.exit, makeAppPlan(c, nullptr), obs);
-  engine.trigger("prestop");
-  Summary s = engine.await();
+  Summary s = runExit(clock, c, nullptr);
   EXPECT_EQ(s.outcome, Outcome::kCompleted);
   EXPECT_TRUE(s.steps.empty());
   EXPECT_EQ(s.elapsed, Duration::zero());
@@ -430,12 +420,9 @@ class FakeConnections final : public drain::ConnectionSource {
   std::vector<std::pair<Duration, std::set<std::string>>> script_;
 };
 
-Summary runDrainOnly(SimulatedClock& clock, FakeConnections& conns, config::Config c,
+Summary runDrainOnly(SimulatedClock& clock, FakeConnections& conns, const config::Config& c,
                      FakeApp* app = nullptr) {
-  RecordingObserver obs;
-  ExitEngine engine(clock, c.exit, makeAppPlan(c, app, &conns), obs);
-  engine.trigger("prestop");
-  return engine.await();
+  return runExit(clock, c, app, &conns);
 }
 
 TEST(DrainWait, NoTrafficStillWaitsExactlyTheQuietPeriod) {
