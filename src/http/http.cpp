@@ -113,7 +113,6 @@ void Server::route(const std::string& method, const std::string& path, Handler h
     r.path = req.path;
     r.body = req.body;
     r.remote_addr = req.remote_addr;
-    r.remote_port = req.remote_port;
     for (const auto& [k, v] : req.headers) r.headers.emplace(k, v);
     for (const auto& [k, v] : req.params) r.params.emplace(k, v);
     Response out;

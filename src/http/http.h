@@ -32,7 +32,6 @@ struct Request {
   std::string path;
   std::string body;
   std::string remote_addr;
-  int remote_port = 0;
   Headers headers;
   std::map<std::string, std::string> params;  // query parameters
 
