@@ -30,14 +30,6 @@ std::string field(const std::map<std::string, std::string>& fields, const std::s
 
 }  // namespace
 
-std::vector<std::pair<std::string, std::string>> fieldsOf(const RedisReply& entry) {
-  std::vector<std::pair<std::string, std::string>> out;
-  if (entry.elements.size() < 2) return out;
-  const auto& f = entry.elements[1].elements;
-  for (size_t i = 0; i + 1 < f.size(); i += 2) out.emplace_back(f[i].str, f[i + 1].str);
-  return out;
-}
-
 Compensator::Compensator(const config::Config& config, std::string consumer,
                          CompensatorObserver& observer)
     : config_(config),

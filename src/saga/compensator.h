@@ -67,6 +67,4 @@ class Compensator {
   std::condition_variable cv_;
 };
 
-std::vector<std::pair<std::string, std::string>> fieldsOf(const RedisReply& entry);
-
 }  // namespace lameduck::saga

@@ -47,6 +47,14 @@ redisContext* ctx(void* p) { return static_cast<redisContext*>(p); }
 
 }  // namespace
 
+std::vector<std::pair<std::string, std::string>> fieldsOf(const RedisReply& entry) {
+  std::vector<std::pair<std::string, std::string>> out;
+  if (entry.elements.size() < 2) return out;
+  const auto& f = entry.elements[1].elements;
+  for (size_t i = 0; i + 1 < f.size(); i += 2) out.emplace_back(f[i].str, f[i + 1].str);
+  return out;
+}
+
 RedisClient::RedisClient(void* context, std::string where)
     : ctx_(context), where_(std::move(where)) {}
 

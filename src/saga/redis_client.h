@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/error.h"
@@ -24,6 +25,10 @@ struct RedisReply {
 
   bool isError() const { return type == Type::kError; }
 };
+
+// The field/value pairs of one stream entry as XRANGE, XREADGROUP and
+// XAUTOCLAIM return it ([id, [field, value, ...]]); empty if malformed.
+std::vector<std::pair<std::string, std::string>> fieldsOf(const RedisReply& entry);
 
 // What a pipeline got back: a reply for each command up to the first
 // transport error, if there was one.

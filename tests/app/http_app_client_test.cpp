@@ -14,6 +14,8 @@
 #include <condition_variable>
 #include <thread>
 
+#include "support/harness.h"
+
 namespace lameduck::app {
 namespace {
 
@@ -157,17 +159,9 @@ TEST(HttpAppClient, GarbageAnswerIsABadResponse) {
 }
 
 TEST(HttpAppClient, RefusedConnectionIsUnavailable) {
-  // Bind a socket, learn its port, close it: nothing listens there.
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
+  // A port that was free a moment ago: nothing listens there.
   config::AppConfig c;
-  c.base_url = HttpUrl{"http", "127.0.0.1", ntohs(a.sin_port), ""};
+  c.base_url = HttpUrl{"http", "127.0.0.1", static_cast<uint16_t>(testing::freePort()), ""};
   Observed seen;
   HttpAppClient client(c, SystemClock::instance(), seen.observer());
   auto r = client.drain({1s, ""});
@@ -178,14 +172,9 @@ TEST(HttpAppClient, RefusedConnectionIsUnavailable) {
 }
 
 TEST(HttpAppClient, ConnectionClosedWithoutAnswerIsUnavailable) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  ASSERT_EQ(listen(fd, 8), 0);
-  socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  int port = 0;
+  int fd = testing::listenOnLoopback(port);
+  ASSERT_GE(fd, 0);
   std::thread closer([fd] {
     pollfd p{fd, POLLIN, 0};
     if (poll(&p, 1, 5000) > 0) {
@@ -196,7 +185,7 @@ TEST(HttpAppClient, ConnectionClosedWithoutAnswerIsUnavailable) {
     }
   });
   config::AppConfig c;
-  c.base_url = HttpUrl{"http", "127.0.0.1", ntohs(a.sin_port), ""};
+  c.base_url = HttpUrl{"http", "127.0.0.1", static_cast<uint16_t>(port), ""};
   HttpAppClient client(c, SystemClock::instance(), nullptr);
   auto r = client.status({2s, ""});
   closer.join();

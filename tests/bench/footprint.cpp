@@ -24,12 +24,6 @@ using namespace lameduck::testing;
 
 namespace {
 
-int64_t monoNs() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
-
 // A "Name:   123 kB" field of /proc/PID/status (or smaps_rollup), in kB.
 long procField(pid_t pid, const std::string& file, const std::string& name) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/" + file);

@@ -13,6 +13,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "support/harness.h"
+
 namespace lameduck::drain {
 namespace {
 
@@ -153,15 +155,10 @@ TEST(ProcConnectionSource, ReadsRecordedFilesUnderAProcRoot) {
 }
 
 TEST(ProcConnectionSource, SeesRealConnectionsFromAnotherProcess) {
-  int listener = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  ASSERT_EQ(listen(listener, 8), 0);
-  socklen_t len = sizeof a;
-  getsockname(listener, reinterpret_cast<sockaddr*>(&a), &len);
-  const uint16_t port = ntohs(a.sin_port);
+  int listening_port = 0;
+  int listener = testing::listenOnLoopback(listening_port);
+  ASSERT_GE(listener, 0);
+  const auto port = static_cast<uint16_t>(listening_port);
   ProcConnectionSource source("/proc", {port}, nullptr);
   auto before = source.read();
   ASSERT_TRUE(before);
@@ -173,6 +170,10 @@ TEST(ProcConnectionSource, SeesRealConnectionsFromAnotherProcess) {
   pid_t child = fork();
   if (child == 0) {  // another process, like a client of the app
     int c = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     if (connect(c, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) _exit(1);
     char b;
     (void)!read(go[0], &b, 1);  // hold the connection until told

@@ -33,12 +33,6 @@ using nlohmann::json;
 
 namespace {
 
-int64_t monoNs() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
-
 int64_t wallMs() {
   timespec ts{};
   clock_gettime(CLOCK_REALTIME, &ts);

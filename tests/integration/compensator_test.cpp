@@ -117,15 +117,7 @@ class CompensatorProcess {
     metrics_port_ = waitForLameduckPort(*process_, "metrics").value_or(0);
   }
   Process& process() { return *process_; }
-  double metric(const std::string& series) {
-    auto r = call(metrics_port_, "GET", "/metrics");
-    if (!r) return -1;
-    std::istringstream in(r->body);
-    for (std::string line; std::getline(in, line);) {
-      if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
-    }
-    return -1;
-  }
+  double metric(const std::string& series) { return metricValue(metrics_port_, series); }
 
  private:
   TempDir dir_;

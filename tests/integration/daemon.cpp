@@ -54,12 +54,6 @@ std::string Daemon::metrics() {
   return r ? r->body : "";
 }
 
-double Daemon::metric(const std::string& series) {
-  std::istringstream in(metrics());
-  for (std::string line; std::getline(in, line);) {
-    if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
-  }
-  return -1;
-}
+double Daemon::metric(const std::string& series) { return metricValue(metrics_port_, series); }
 
 }  // namespace lameduck::testing

@@ -285,11 +285,12 @@ TEST(Daemon, PortInUseIsAClearStartupError) {
   EXPECT_THAT(readFile(out), HasSubstr("admin.listen: cannot listen on 127.0.0.1:"));
   // The same with Redis configured (a spool replay starts in the background):
   // still a clean error, not an abort.
-  code = runCommand({lameduckBinary(), "run", "--set",
-                     "admin.listen=127.0.0.1:" + std::to_string(first.adminPort()), "--set",
-                     "metrics.listen=127.0.0.1:0", "--set", "compensation.spool=" + dir.file("spool"),
-                     "--set", "compensation.redis.address=unix:" + dir.file("no-redis.sock")},
-                    out, 20s);
+  code =
+      runCommand({lameduckBinary(), "run", "--set",
+                  "admin.listen=127.0.0.1:" + std::to_string(first.adminPort()), "--set",
+                  "metrics.listen=127.0.0.1:0", "--set", "compensation.spool=" + dir.file("spool"),
+                  "--set", "compensation.redis.address=unix:" + dir.file("no-redis.sock")},
+                 out, 20s);
   EXPECT_EQ(code, 1) << readFile(out);
 }
 

@@ -21,22 +21,6 @@ std::string redisConfig(const RedisServer& redis) {
          "exit: {grace_period: 20s, safety_margin: 1s, compensation_reserve: 5s}\n";
 }
 
-// id → entries carrying it in the stream.
-std::map<std::string, int> streamIds(const RedisServer& redis) {
-  std::map<std::string, int> ids;
-  auto client = saga::RedisClient::connect(redis.config(5000ms));
-  if (!client) return ids;
-  auto r = (*client)->command({"XRANGE", "compensation_stream", "-", "+"});
-  if (!r) return ids;
-  for (const saga::RedisReply& entry : r->elements) {
-    const auto& f = entry.elements.at(1).elements;
-    for (size_t i = 0; i + 1 < f.size(); i += 2) {
-      if (f[i].str == "id") ids[f[i + 1].str]++;
-    }
-  }
-  return ids;
-}
-
 void expectEveryIdOnce(const std::map<std::string, int>& ids, int n) {
   EXPECT_EQ(ids.size(), static_cast<size_t>(n));
   for (int i = 1; i <= n; ++i) {
@@ -65,7 +49,7 @@ TEST(Handoff, WritesToRedisAndAcksEveryValidId) {
   EXPECT_EQ(s["compensations"]["acked"], 50);
   EXPECT_THAT(s["compensations"]["rejected_reasons"][0].get<std::string>(),
               HasSubstr("missing or empty id"));
-  expectEveryIdOnce(streamIds(redis), 50);
+  expectEveryIdOnce(redis.streamIds("compensation_stream"), 50);
   EXPECT_EQ(ackEvent(d)["count"], 50);
   EXPECT_EQ(d.metric("lameduck_compensations_written_total{sink=\"redis\"}"), 50);
   EXPECT_EQ(d.metric("lameduck_compensation_failures_total{reason=\"rejected\"}"), 2);
@@ -84,7 +68,7 @@ TEST(Handoff, TenThousandCompensationsInOneExit) {
   json s = json::parse(d.admin("/prestop")->body);
   EXPECT_EQ(s["compensations"]["written"], 10'000) << s;
   EXPECT_EQ(s["compensations"]["acked"], 10'000);
-  expectEveryIdOnce(streamIds(redis), 10'000);
+  expectEveryIdOnce(redis.streamIds("compensation_stream"), 10'000);
 }
 
 TEST(Handoff, RedisDownMeansSpoolFsyncBeforeAckThenReplayOnRestart) {
@@ -121,7 +105,7 @@ TEST(Handoff, RedisDownMeansSpoolFsyncBeforeAckThenReplayOnRestart) {
         20s);
     ASSERT_TRUE(replayed) << next.output();
     EXPECT_EQ((*replayed)["count"], 200);
-    expectEveryIdOnce(streamIds(redis), 200);
+    expectEveryIdOnce(redis.streamIds("compensation_stream"), 200);
     EXPECT_NE(access((spool_dir + "/compensations.jsonl").c_str(), F_OK), 0);
   }
 }
@@ -169,14 +153,14 @@ TEST(Handoff, NoRedisConfiguredMeansTheSpoolIsTheSinkAndReplayCommandEmptiesIt) 
             0)
       << readFile(out);
   EXPECT_THAT(readFile(out), HasSubstr("replayed 30 of 30"));
-  expectEveryIdOnce(streamIds(redis), 30);
+  expectEveryIdOnce(redis.streamIds("compensation_stream"), 30);
   // A second replay finds nothing and writes nothing twice.
   EXPECT_EQ(runCommand(
                 {lameduckBinary(), "spool", "replay", "--set", "compensation.spool=" + d.spoolDir(),
                  "--set", "compensation.redis.address=unix:" + redis.socket()},
                 out),
             0);
-  expectEveryIdOnce(streamIds(redis), 30);
+  expectEveryIdOnce(redis.streamIds("compensation_stream"), 30);
 }
 
 TEST(Handoff, MalformedCompensationsAnswerFailsWithoutAckingAnything) {

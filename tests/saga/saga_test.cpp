@@ -44,24 +44,6 @@ std::vector<CompensationRecord> makeRecords(int n, const std::string& prefix = "
   return out;
 }
 
-// id → how many entries of the stream carry it.
-std::map<std::string, int> idsInStream(const RedisServer& redis, const std::string& stream) {
-  auto client = RedisClient::connect(redis.config(5000ms));
-  EXPECT_TRUE(client) << client.error().message;
-  std::map<std::string, int> ids;
-  if (!client) return ids;
-  auto r = (*client)->command({"XRANGE", stream, "-", "+"});
-  EXPECT_TRUE(r);
-  if (!r) return ids;
-  for (const RedisReply& entry : r->elements) {
-    const auto& fields = entry.elements.at(1).elements;
-    for (size_t i = 0; i + 1 < fields.size(); i += 2) {
-      if (fields[i].str == "id") ids[fields[i + 1].str]++;
-    }
-  }
-  return ids;
-}
-
 void expectExactlyOnce(const std::map<std::string, int>& ids, int n,
                        const std::string& prefix = "c-") {
   EXPECT_EQ(ids.size(), static_cast<size_t>(n));
@@ -84,8 +66,7 @@ TEST(StreamWriter, WritesEveryFieldOfTheContract) {
   ASSERT_TRUE(range);
   ASSERT_EQ(range->elements.size(), 1u);
   std::map<std::string, std::string> fields;
-  const auto& f = range->elements[0].elements[1].elements;
-  for (size_t i = 0; i + 1 < f.size(); i += 2) fields[f[i].str] = f[i + 1].str;
+  for (const auto& [k, v] : fieldsOf(range->elements[0])) fields[k] = v;
   EXPECT_EQ(fields["id"], "c-0");
   EXPECT_EQ(fields["saga_id"], "order-0");
   EXPECT_EQ(fields["step"], "payment");
@@ -111,7 +92,7 @@ TEST(StreamWriter, TheSameBatchTwiceLeavesOneEntryPerId) {
   EXPECT_EQ(second.written, 0);
   EXPECT_EQ(second.duplicates, 200);
   EXPECT_EQ(second.confirmed.size(), 200u);  // duplicates are confirmed too
-  expectExactlyOnce(idsInStream(redis, "s"), 200);
+  expectExactlyOnce(redis.streamIds("s"), 200);
 }
 
 TEST(StreamWriter, TenThousandInOneCall) {
@@ -122,7 +103,7 @@ TEST(StreamWriter, TenThousandInOneCall) {
   WriteResult r = writer.write(**client, makeRecords(10'000));
   ASSERT_FALSE(r.error) << r.error->message;
   EXPECT_EQ(r.written, 10'000);
-  expectExactlyOnce(idsInStream(redis, "s"), 10'000);
+  expectExactlyOnce(redis.streamIds("s"), 10'000);
 }
 
 TEST(StreamWriter, MaxlenTrimsApproximately) {
@@ -228,7 +209,7 @@ TEST(Replay, SpoolIntoRedisExactlyOnceEvenAfterAPartialReplay) {
   auto handed = replaySpool(c, spool, nullptr);
   ASSERT_TRUE(handed) << handed.error().message;
   EXPECT_EQ(*handed, 1000);
-  expectExactlyOnce(idsInStream(redis, "s"), 1000);
+  expectExactlyOnce(redis.streamIds("s"), 1000);
   EXPECT_TRUE(spool.read()->records.empty());
 }
 
@@ -283,7 +264,7 @@ TEST(Replay, RedisKilledMidBatchThenEveryIdLandsExactlyOnce) {
   ASSERT_TRUE(redis.start());  // back with its append-only file
   auto handed = replaySpool(c, spool, nullptr);
   ASSERT_TRUE(handed) << handed.error().message;
-  expectExactlyOnce(idsInStream(redis, "s"), kN);
+  expectExactlyOnce(redis.streamIds("s"), kN);
 }
 
 }  // namespace

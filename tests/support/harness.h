@@ -100,4 +100,16 @@ namespace lameduck::testing {
 // A loopback TCP port that was free a moment ago (for servers that cannot
 // listen on port 0 and report the port, like prometheus).
 int freePort();
+
+// A TCP socket listening on 127.0.0.1 on a free port, which is stored in
+// `port`; -1 on failure. The caller closes it.
+int listenOnLoopback(int& port);
+
+// CLOCK_MONOTONIC in nanoseconds: the clock the sample app stamps its
+// events with, so timelines from several processes line up.
+int64_t monoNs();
+
+// The value of one sample ("name{labels}") in the /metrics answer of a
+// server on 127.0.0.1:port, or -1 when absent.
+double metricValue(int port, const std::string& series);
 }  // namespace lameduck::testing

@@ -2,6 +2,8 @@
 
 #include <signal.h>
 
+#include "saga/redis_client.h"
+
 namespace lameduck::testing {
 
 RedisServer::RedisServer(bool persistent, std::string password)
@@ -51,6 +53,20 @@ config::RedisConfig RedisServer::config(std::chrono::milliseconds timeout) const
   c.password = password_;
   c.timeout = timeout;
   return c;
+}
+
+std::map<std::string, int> RedisServer::streamIds(const std::string& stream) const {
+  std::map<std::string, int> ids;
+  auto client = saga::RedisClient::connect(config(5000ms));
+  if (!client) return ids;
+  auto r = (*client)->command({"XRANGE", stream, "-", "+"});
+  if (!r) return ids;
+  for (const saga::RedisReply& entry : r->elements) {
+    for (const auto& [field, value] : saga::fieldsOf(entry)) {
+      if (field == "id") ids[value]++;
+    }
+  }
+  return ids;
 }
 
 std::string RedisServer::cli(const std::vector<std::string>& args) const {

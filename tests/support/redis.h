@@ -4,6 +4,7 @@
 // started and stopped by PID. Optional AOF persistence (appendfsync always)
 // so a SIGKILL'd server can be restarted with its data.
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -23,6 +24,9 @@ class RedisServer {
   bool running() { return process_ && process_->running(); }
   const std::string& socket() const { return socket_; }
   config::RedisConfig config(std::chrono::milliseconds timeout = 1000ms) const;
+  // id field → how many entries of `stream` carry it (empty when the
+  // stream cannot be read, which every caller's count check then catches).
+  std::map<std::string, int> streamIds(const std::string& stream) const;
   // redis-cli output for one command (arguments as separate words).
   std::string cli(const std::vector<std::string>& args) const;
 

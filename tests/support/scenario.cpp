@@ -19,12 +19,6 @@
 namespace lameduck::testing {
 namespace {
 
-int64_t monoNs() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
-
 // One command on haproxy's runtime API (unix socket); returns its answer.
 std::string haproxyCommand(const std::string& socket_path, const std::string& command) {
   int fd = socket(AF_UNIX, SOCK_STREAM, 0);
