@@ -58,6 +58,15 @@ Result<Figures> parseStatus(std::string_view body) {
     }
     *out = it->get<int64_t>();
   }
+  if (auto it = doc->find("error_rate"); it != doc->end() && !it->is_null()) {
+    if (!it->is_number() || it->get<double>() < 0.0 || it->get<double>() > 1.0) {
+      return makeError(ErrorCode::kBadResponse,
+                       "status hook field \"error_rate\" must be a number from 0 to 1 or null, "
+                       "got " +
+                           it->dump());
+    }
+    f.error_rate = it->get<double>();
+  }
   return f;
 }
 
