@@ -165,48 +165,60 @@ Result<std::string> HaproxyBackend::command(const std::string& text, TimePoint d
 Result<std::string> HaproxyBackend::setWeight(int64_t percent, Duration timeout) {
   const TimePoint deadline = clock_.now() + timeout;
   const std::string& server = config_.server;
-  // A command HAProxy refuses is answered with a message ("No such
-  // server.", "Backend is using a static LB algorithm..."); success is an
-  // empty answer.
-  auto refused = [&](const std::string& cmd, const std::string& answer) {
-    return Error{ErrorCode::kFailedPrecondition,
-                 "haproxy refused \"" + cmd + "\" on " + config_.socket + ": " + answer};
+  const std::string get_cmd = "get weight " + server;
+  // "<current> (initial <initial>)"; anything else is HAProxy refusing
+  // ("No such server.", "No such backend.").
+  auto readWeight = [&]() -> Result<std::pair<long, long>> {
+    auto got = command(get_cmd, deadline);
+    if (!got) return std::unexpected(got.error());
+    const std::string answer = trimmed(*got);
+    long current = -1;
+    long initial = -1;
+    if (std::sscanf(answer.c_str(), "%ld (initial %ld)", &current, &initial) != 2) {
+      return std::unexpected(
+          Error{ErrorCode::kFailedPrecondition,
+                "haproxy refused \"" + get_cmd + "\" on " + config_.socket + ": " + answer});
+    }
+    return std::pair{current, initial};
   };
-  const std::string set_cmd = "set weight " + server + " " + std::to_string(percent) + "%";
+  auto before = readWeight();
+  if (!before) return std::unexpected(before.error());
+  const long initial = before->second;
+  // The weight is set as an absolute value computed from the server's
+  // initial weight: HAProxy's own "n%" rounds down, so with the default
+  // weight 1 every step above 0 would become 0 and cut the server off early.
+  // A step above 0 keeps at least weight 1.
+  long target = std::min<long>(initial * percent / 100, 256);
+  if (percent > 0 && target == 0) target = 1;
+  const std::string set_cmd = "set weight " + server + " " + std::to_string(target);
   auto set = command(set_cmd, deadline);
   if (!set) return std::unexpected(set.error());
   if (std::string answer = trimmed(*set); !answer.empty()) {
-    return std::unexpected(refused(set_cmd, answer));
-  }
-  const std::string get_cmd = "get weight " + server;
-  auto got = command(get_cmd, deadline);
-  if (!got) return std::unexpected(got.error());
-  const std::string answer = trimmed(*got);
-  long current = -1;
-  long initial = -1;
-  if (std::sscanf(answer.c_str(), "%ld (initial %ld)", &current, &initial) != 2) {
     return std::unexpected(
-        Error{ErrorCode::kBadResponse, "haproxy answered \"" + get_cmd + "\" with \"" + answer +
-                                           "\"; expected \"<n> (initial <n>)\""});
+        Error{ErrorCode::kFailedPrecondition,
+              "haproxy refused \"" + set_cmd + "\" on " + config_.socket + ": " + answer});
   }
-  // HAProxy computes a relative weight as initial * percent / 100, capped
-  // at 256.
-  const long expected = std::min<long>(initial * percent / 100, 256);
-  if (current != expected) {
-    return std::unexpected(Error{ErrorCode::kUnavailable,
-                                 "haproxy reports weight " + std::to_string(current) + " for " +
-                                     server + " after setting " + std::to_string(percent) +
-                                     "% of " + std::to_string(initial) + "; expected " +
-                                     std::to_string(expected)});
+  auto after = readWeight();
+  if (!after) return std::unexpected(after.error());
+  if (after->first != target) {
+    return std::unexpected(
+        Error{ErrorCode::kUnavailable, "haproxy reports weight " + std::to_string(after->first) +
+                                           " for " + server + " after \"" + set_cmd + "\""});
   }
   std::string detail =
-      "weight " + std::to_string(current) + " (initial " + std::to_string(initial) + ")";
+      "weight " + std::to_string(target) + " (initial " + std::to_string(initial) + ")";
+  if (percent > 0 && target * 100 != initial * percent) {
+    detail += ", nearest to " + std::to_string(percent) + "% (give servers a larger weight, e.g. " +
+              "weight 100, for finer steps)";
+  }
   if (percent == 0) {
     const std::string drain_cmd = "set server " + server + " state drain";
     auto drained = command(drain_cmd, deadline);
     if (!drained) return std::unexpected(drained.error());
     if (std::string a = trimmed(*drained); !a.empty()) {
-      return std::unexpected(refused(drain_cmd, a));
+      return std::unexpected(
+          Error{ErrorCode::kFailedPrecondition,
+                "haproxy refused \"" + drain_cmd + "\" on " + config_.socket + ": " + a});
     }
     detail += ", state drain";
   }

@@ -15,10 +15,11 @@ namespace lameduck::traffic {
 Result<std::string> haproxyCommand(const std::string& socket, const std::string& command,
                                    Duration timeout, Clock& clock);
 
-// `set weight <backend>/<server> <n>%` (relative to the server's initial
-// weight), verified with `get weight`; at 0 also `set server ... state
-// drain`, so the server takes no new connections at all (weight 0 alone
-// still lets persistent sessions through).
+// Reads the server's initial weight (`get weight`), sets `percent` of it as
+// an absolute weight (`set weight <backend>/<server> <n>`, at least 1 for a
+// step above 0), and verifies it with `get weight`; at 0 also `set server
+// ... state drain`, so the server takes no new connections at all (weight 0
+// alone still lets persistent sessions through).
 class HaproxyBackend final : public Backend {
  public:
   HaproxyBackend(const config::HaproxyConfig& config, Clock& clock);
