@@ -32,6 +32,20 @@ TEST(ParseStatus, ReadsKnownFiguresAndIgnoresUnknownOnes) {
   EXPECT_FALSE(partial->inflight.has_value());
 }
 
+TEST(ParseStatus, ReadsTheErrorRateForTheTrafficGate) {
+  auto f = parseStatus(R"({"inflight": 0, "error_rate": 0.25})");
+  ASSERT_TRUE(f) << f.error().message;
+  EXPECT_EQ(f->error_rate, 0.25);
+  auto none = parseStatus(R"({"inflight": 0, "error_rate": null})");
+  ASSERT_TRUE(none);
+  EXPECT_FALSE(none->error_rate.has_value());  // no traffic: the gate says inconclusive
+  auto bad = parseStatus(R"({"error_rate": 1.5})");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("\"error_rate\" must be a number from 0 to 1"),
+            std::string::npos);
+  EXPECT_FALSE(parseStatus(R"({"error_rate": "0.1"})"));
+}
+
 TEST(ParseStatus, RefusesGarbageWithAQuote) {
   auto bad = parseStatus("<html>oops");
   ASSERT_FALSE(bad);

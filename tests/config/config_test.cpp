@@ -101,6 +101,8 @@ log: {level: info, format: json}
   EXPECT_EQ(c->traffic.steps[0].weight, 5);
   EXPECT_EQ(c->traffic.steps[0].hold, 30s);
   EXPECT_EQ(c->traffic.gate.source, GateSource::kPrometheus);
+  EXPECT_EQ(c->traffic.gate.interval, 1s);  // defaults
+  EXPECT_EQ(c->traffic.timeout, 2s);
   EXPECT_EQ(c->coordination.wait_for, std::vector<std::string>{"user-service"});
 }
 
@@ -217,6 +219,10 @@ TEST(Config, BadAddressesAndUrls) {
 }
 
 TEST(Config, BadChoicesAndRanges) {
+  EXPECT_THAT(errorOf("traffic: {timeout: 0s}\n"), HasSubstr("traffic.timeout"));
+  EXPECT_THAT(errorOf("traffic: {gate: {interval: soon}}\n"), HasSubstr("traffic.gate.interval"));
+  EXPECT_THAT(errorOf("traffic: {webhook: {tokn: x}}\n"),
+              HasSubstr("traffic.webhook.tokn: unknown key"));
   EXPECT_THAT(errorOf("traffic: {backend: nginx}\n"),
               HasSubstr("traffic.backend: invalid value \"nginx\"; expected one of: none, haproxy, "
                         "kubernetes, webhook"));
