@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <filesystem>
+
 #include "support/harness.h"
 
 namespace lameduck::config {
@@ -107,10 +109,20 @@ log: {level: info, format: json}
 }
 
 TEST(Config, ShippedExampleConfigsAreValid) {
-  for (const char* f : {"config/lameduck.yaml", "config/minimal.yaml"}) {
-    auto c = loadFile(std::string(LAMEDUCK_SOURCE_DIR) + "/" + f);
+  setenv("POD_NAME", "web-0", 1);
+  setenv("POD_NAMESPACE", "shop", 1);
+  std::vector<std::string> files{"config/lameduck.yaml", "config/minimal.yaml"};
+  const std::string dir = std::string(LAMEDUCK_SOURCE_DIR) + "/";
+  for (const auto& e : std::filesystem::directory_iterator(dir + "config/examples")) {
+    files.push_back("config/examples/" + e.path().filename().string());
+  }
+  EXPECT_GE(files.size(), 6u);
+  for (const auto& f : files) {
+    auto c = loadFile(dir + f);
     EXPECT_TRUE(c) << f << ": " << c.error().message;
   }
+  unsetenv("POD_NAME");
+  unsetenv("POD_NAMESPACE");
 }
 
 TEST(Config, EnvExpansionWithFallbackAndEscapes) {

@@ -10,6 +10,7 @@
 
 #include "exit/engine.h"
 #include "traffic/gate.h"
+#include "traffic/kubernetes.h"
 
 namespace lameduck::traffic {
 namespace {
@@ -316,6 +317,47 @@ TEST(PrometheusAnswer, GarbageAndErrorsAreClearErrors) {
       parsePrometheusAnswer(R"({"status":"success","data":{"resultType":"matrix","result":[]}})");
   ASSERT_FALSE(matrix);
   EXPECT_NE(matrix.error().message.find("matrix"), std::string::npos);
+}
+
+TEST(RenderPatch, FillsEveryPlaceholder) {
+  auto r = renderPatch(
+      R"({"w":"{{weight}}","i":{{ inverse_weight }},"p":"{{pod_name}}","n":"{{namespace}}"})",
+      config::PatchType::kMerge, {5, "web-0", "shop"});
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(*r, R"({"w":"5","i":95,"p":"web-0","n":"shop"})");
+}
+
+TEST(RenderPatch, NamesAnUnknownPlaceholderAndBadJson) {
+  auto unknown = renderPatch(R"({"w":"{{wieght}}"})", config::PatchType::kMerge, {});
+  ASSERT_FALSE(unknown);
+  EXPECT_NE(unknown.error().message.find("unknown placeholder {{wieght}}"), std::string::npos);
+  auto unclosed = renderPatch(R"({"w":"{{weight"})", config::PatchType::kMerge, {});
+  ASSERT_FALSE(unclosed);
+  EXPECT_NE(unclosed.error().message.find("never closed"), std::string::npos);
+  auto broken = renderPatch(R"({"w":{{weight}})", config::PatchType::kMerge, {});
+  ASSERT_FALSE(broken);
+  EXPECT_NE(broken.error().message.find("not valid JSON"), std::string::npos);
+  auto shape = renderPatch(R"({"op":"replace"})", config::PatchType::kJson, {});
+  ASSERT_FALSE(shape);
+  EXPECT_NE(shape.error().message.find("array of operations"), std::string::npos);
+  auto op = renderPatch(R"([{"op":"replace"}])", config::PatchType::kJson, {});
+  ASSERT_FALSE(op);
+  EXPECT_NE(op.error().message.find("needs \"op\" and \"path\""), std::string::npos);
+}
+
+TEST(RenderPatch, TheShippedKubernetesExamplesRender) {
+  setenv("POD_NAMESPACE", "shop", 1);
+  for (const char* f :
+       {"traffic-ingress-nginx.yaml", "traffic-httproute.yaml", "traffic-istio.yaml"}) {
+    auto c = config::loadFile(std::string(LAMEDUCK_SOURCE_DIR) + "/config/examples/" + f);
+    ASSERT_TRUE(c) << f << ": " << c.error().message;
+    for (int64_t w : {50, 0}) {
+      auto r = renderPatch(c->traffic.kubernetes.patch, c->traffic.kubernetes.patch_type,
+                           {w, "web-0", "shop"});
+      EXPECT_TRUE(r) << f << ": " << r.error().message;
+    }
+  }
+  unsetenv("POD_NAMESPACE");
 }
 
 }  // namespace
