@@ -91,6 +91,7 @@ std::vector<std::string> CompensationHandoffStep::writeToRedis(
 }
 
 exit::StepResult CompensationHandoffStep::run(exit::StepContext& ctx) {
+  const TimePoint fetch_started = ctx.clock.now();
   auto batch = app_.compensations({ctx.callTimeout(app_timeout_), ctx.traceparent});
   if (!batch) {
     // Nothing was taken from the app, so nothing is lost: it still holds them.
@@ -113,6 +114,7 @@ exit::StepResult CompensationHandoffStep::run(exit::StepContext& ctx) {
   for (const app::Compensation& c : batch->valid)
     remaining.push_back(makeRecord(c, origin_, created_at));
 
+  const TimePoint write_started = ctx.clock.now();
   std::vector<std::string> durable;
   std::string last_error;
   if (config_.redis.address && !remaining.empty()) {
@@ -120,6 +122,7 @@ exit::StepResult CompensationHandoffStep::run(exit::StepContext& ctx) {
     const Duration slice = std::min<Duration>(ctx.remaining() / 4, std::chrono::seconds(1));
     durable = writeToRedis(ctx, remaining, ctx.deadline - slice, report, last_error);
   }
+  const TimePoint spool_started = ctx.clock.now();
   bool spool_failed = false;
   if (!remaining.empty()) {
     if (auto st = spool_.append(remaining); st) {
@@ -141,6 +144,7 @@ exit::StepResult CompensationHandoffStep::run(exit::StepContext& ctx) {
                  {{"count", remaining.size()}, {"error", st.error().message}});
     }
   }
+  const TimePoint ack_started = ctx.clock.now();
   std::string ack_error;
   if (!durable.empty()) {
     // Only now, with every acked id in the stream or fsync'd in the spool.
@@ -150,6 +154,16 @@ exit::StepResult CompensationHandoffStep::run(exit::StepContext& ctx) {
       ack_error = ack.error().message;
     }
   }
+  // Where the phase's time went, one line per hand-off.
+  log::info("compensations handed off", {{"pending", report.pending},
+                                         {"written", report.written},
+                                         {"duplicates", report.duplicates},
+                                         {"spooled", report.spooled},
+                                         {"acked", report.acked},
+                                         {"fetch_ms", toMillis(write_started - fetch_started)},
+                                         {"redis_ms", toMillis(spool_started - write_started)},
+                                         {"spool_ms", toMillis(ack_started - spool_started)},
+                                         {"ack_ms", toMillis(ctx.clock.now() - ack_started)}});
   ctx.record.compensations(report);
   std::string detail =
       std::to_string(report.written) + " written to Redis, " + std::to_string(report.duplicates) +
