@@ -1,6 +1,6 @@
 #include "saga/handoff.h"
 
-#include <set>
+#include <iterator>
 
 #include "common/log.h"
 #include "common/parse.h"
@@ -65,9 +65,19 @@ std::vector<std::string> CompensationHandoffStep::writeToRedis(
       report.duplicates += wr.duplicates;
       if (!wr.confirmed.empty()) {
         observer_.onWritten("redis", static_cast<int64_t>(wr.confirmed.size()));
-        std::set<std::string> done(wr.confirmed.begin(), wr.confirmed.end());
-        std::erase_if(records, [&](const CompensationRecord& r) { return done.count(r.id) > 0; });
-        confirmed.insert(confirmed.end(), wr.confirmed.begin(), wr.confirmed.end());
+        // `confirmed` follows the order of `records`: one pass drops them.
+        size_t next = 0, kept = 0;
+        for (CompensationRecord& r : records) {
+          if (next < wr.confirmed.size() && wr.confirmed[next] == r.id) {
+            ++next;
+          } else {
+            if (&records[kept] != &r) records[kept] = std::move(r);
+            ++kept;
+          }
+        }
+        records.resize(kept);
+        confirmed.insert(confirmed.end(), std::make_move_iterator(wr.confirmed.begin()),
+                         std::make_move_iterator(wr.confirmed.end()));
       }
       if (!wr.error) {
         --attempt;  // progress made; only failures use up attempts
@@ -111,8 +121,8 @@ exit::StepResult CompensationHandoffStep::run(exit::StepContext& ctx) {
   const std::string created_at = formatRfc3339(ctx.clock.wallNow());
   std::vector<CompensationRecord> remaining;
   remaining.reserve(batch->valid.size());
-  for (const app::Compensation& c : batch->valid)
-    remaining.push_back(makeRecord(c, origin_, created_at));
+  for (app::Compensation& c : batch->valid)
+    remaining.push_back(makeRecord(std::move(c), origin_, created_at));
 
   const TimePoint write_started = ctx.clock.now();
   std::vector<std::string> durable;

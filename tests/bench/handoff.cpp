@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
 #include <regex>
 
@@ -37,6 +38,17 @@ struct Round {
   int64_t written = 0;
   int64_t acked = 0;
 };
+
+// CPU time redis-server has used so far, in ms (INFO cpu).
+double redisCpuMs(const RedisServer& redis) {
+  const std::string info = redis.cli({"INFO", "cpu"});
+  double total = 0;
+  for (const char* key : {"used_cpu_user:", "used_cpu_sys:"}) {
+    auto at = info.find(key);
+    if (at != std::string::npos) total += std::atof(info.c_str() + at + std::strlen(key));
+  }
+  return total * 1000;
+}
 
 // redis-benchmark -c 1 -P 100 -n count XADD bench * <fields>: entries/s.
 double redisBenchmark(const RedisServer& redis, const TempDir& dir, int count,
@@ -138,18 +150,27 @@ int main(int argc, char** argv) {
 
   std::printf("compensation hand-off, %d entries, same redis-server (unix socket), %d rounds\n",
               count, rounds);
-  std::printf("%5s %12s %12s %12s %9s %8s %8s %8s %8s %8s %8s\n", "round", "rb 1 field",
-              "rb 11 fields", "lameduck", "hand-off", "fetch", "redis", "ack", "ratio11", "ratio1",
-              "write11");
-  std::printf("%5s %12s %12s %12s %9s %8s %8s %8s\n", "", "entries/s", "entries/s", "entries/s",
-              "ms", "ms", "ms", "ms");
+  // Per round: rates; where the hand-off's time went; the CPU time
+  // redis-server spent on redis-benchmark's 11-field XADDs and on the
+  // hand-off (the server's own cost, which the machine's load disturbs
+  // less than wall time); the ratios.
+  std::printf("%5s %10s %10s %10s %8s %6s %6s %6s %9s %9s %7s %7s %7s\n", "round", "rb 1 fld",
+              "rb 11 fld", "lameduck", "hand-off", "fetch", "redis", "ack", "srv cpu", "srv cpu",
+              "ratio", "ratio", "write");
+  std::printf("%5s %10s %10s %10s %8s %6s %6s %6s %9s %9s %7s %7s %7s\n", "", "entries/s",
+              "entries/s", "entries/s", "ms", "ms", "ms", "ms", "rb11 ms", "ld ms", "vs 11", "vs 1",
+              "vs 11");
   std::vector<double> ratio11, ratio1, write11;
   for (int n = 1; n <= rounds; ++n) {
     redis.cli({"FLUSHALL"});
     const double rb_one = redisBenchmark(redis, dir, count, {"f", "v"});
+    const double cpu0 = redisCpuMs(redis);
     const double rb_eleven = redisBenchmark(redis, dir, count, eleven);
+    const double rb_cpu = redisCpuMs(redis) - cpu0;
     redis.cli({"FLUSHALL"});
+    const double cpu1 = redisCpuMs(redis);
     auto round = handOff(redis, dir, count);
+    const double ld_cpu = redisCpuMs(redis) - cpu1;
     if (!round || rb_one <= 0 || rb_eleven <= 0 || round->handoff_ms <= 0) {
       std::cerr << "round " << n << " failed\n";
       return 1;
@@ -164,9 +185,9 @@ int main(int argc, char** argv) {
     ratio11.push_back(ld_rps / rb_eleven);
     ratio1.push_back(ld_rps / rb_one);
     write11.push_back(write_rps / rb_eleven);
-    std::printf("%5d %12.0f %12.0f %12.0f %9.1f %8.1f %8.1f %8.1f %8.2f %8.2f %8.2f\n", n, rb_one,
-                rb_eleven, ld_rps, round->handoff_ms, round->fetch_ms, round->redis_ms,
-                round->ack_ms, ratio11.back(), ratio1.back(), write11.back());
+    std::printf("%5d %10.0f %10.0f %10.0f %8.1f %6.1f %6.1f %6.1f %9.1f %9.1f %7.2f %7.2f %7.2f\n",
+                n, rb_one, rb_eleven, ld_rps, round->handoff_ms, round->fetch_ms, round->redis_ms,
+                round->ack_ms, rb_cpu, ld_cpu, ratio11.back(), ratio1.back(), write11.back());
   }
   auto show = [](const char* what, const std::vector<double>& v) {
     const Spread s = spread(v);
