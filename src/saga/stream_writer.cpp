@@ -1,5 +1,8 @@
 #include "saga/stream_writer.h"
 
+#include <algorithm>
+#include <deque>
+
 namespace lameduck::saga {
 namespace {
 
@@ -77,6 +80,37 @@ Status StreamWriter::loadScript(RedisClient& client) {
   return {};
 }
 
+StreamWriter::Round StreamWriter::nextRound(const std::vector<CompensationRecord>& records,
+                                            size_t& next) const {
+  Round round;
+  const size_t end = std::min(records.size(), next + kPerScript * kScriptsPerRoundTrip);
+  while (next < end) {
+    const size_t g = next;
+    size_t g_end = g + 1;
+    while (g_end < end && g_end - g < kPerScript && sameOrigin(records[g], records[g_end])) {
+      ++g_end;
+    }
+    const CompensationRecord& origin = records[g];
+    std::vector<std::string> argv;
+    argv.reserve(12 + 6 * (g_end - g));
+    argv.insert(argv.end(), {"EVALSHA", sha_, std::to_string(1 + g_end - g), stream_});
+    for (size_t i = g; i < g_end; ++i) argv.push_back(stream_ + ":dedup:" + records[i].id);
+    argv.insert(argv.end(), {std::to_string(dedup_ttl_.count()), std::to_string(maxlen_),
+                             origin.service, origin.namespace_, origin.pod, origin.revision,
+                             origin.created_at, std::to_string(origin.attempt)});
+    for (size_t i = g; i < g_end; ++i) {
+      const CompensationRecord& r = records[i];
+      for (const std::string* v : {&r.id, &r.saga_id, &r.step, &r.action, &r.payload}) {
+        argv.push_back(*v);
+      }
+    }
+    round.commands.push_back(std::move(argv));
+    round.groups.emplace_back(g, g_end);
+    next = g_end;
+  }
+  return round;
+}
+
 WriteResult StreamWriter::write(RedisClient& client,
                                 const std::vector<CompensationRecord>& records) {
   WriteResult out;
@@ -86,34 +120,26 @@ WriteResult StreamWriter::write(RedisClient& client,
       return out;
     }
   }
-  const size_t per_round = kPerScript * kScriptsPerRoundTrip;
-  for (size_t start = 0; start < records.size(); start += per_round) {
-    const size_t end = std::min(records.size(), start + per_round);
-    std::vector<std::vector<std::string>> commands;
-    std::vector<std::pair<size_t, size_t>> groups;  // record range of each command
-    for (size_t g = start; g < end;) {
-      size_t g_end = g + 1;
-      while (g_end < end && g_end - g < kPerScript && sameOrigin(records[g], records[g_end])) {
-        ++g_end;
+  bool reload = false;
+  size_t next = 0;                                               // the first record not sent yet
+  std::deque<std::vector<std::pair<size_t, size_t>>> in_flight;  // groups of each sent round
+  while (next < records.size() || !in_flight.empty()) {
+    // Two rounds in flight: Redis runs one while the next is built and sent.
+    // After an error reply nothing more is sent, but what is in flight is
+    // still read: it may have been written, and the connection must not be
+    // left with unread replies.
+    while (!out.error && next < records.size() && in_flight.size() < 2) {
+      Round round = nextRound(records, next);
+      if (auto sent = client.send(round.commands); !sent) {
+        out.error = sent.error();
+        return out;
       }
-      const CompensationRecord& origin = records[g];
-      std::vector<std::string> argv;
-      argv.reserve(12 + 6 * (g_end - g));
-      argv.insert(argv.end(), {"EVALSHA", sha_, std::to_string(1 + g_end - g), stream_});
-      for (size_t i = g; i < g_end; ++i) argv.push_back(stream_ + ":dedup:" + records[i].id);
-      argv.insert(argv.end(), {std::to_string(dedup_ttl_.count()), std::to_string(maxlen_),
-                               origin.service, origin.namespace_, origin.pod, origin.revision,
-                               origin.created_at, std::to_string(origin.attempt)});
-      for (size_t i = g; i < g_end; ++i) {
-        const CompensationRecord& r = records[i];
-        argv.insert(argv.end(), {r.id, r.saga_id, r.step, r.action, r.payload});
-      }
-      commands.push_back(std::move(argv));
-      groups.emplace_back(g, g_end);
-      g = g_end;
+      in_flight.push_back(std::move(round.groups));
     }
-    PipelineResult res = client.pipeline(commands);
-    bool reload = false;
+    if (in_flight.empty()) break;
+    const auto groups = std::move(in_flight.front());
+    in_flight.pop_front();
+    PipelineResult res = client.receive(groups.size());
     for (size_t c = 0; c < res.replies.size(); ++c) {
       const RedisReply& reply = res.replies[c];
       const auto [g, g_end] = groups[c];
@@ -130,15 +156,11 @@ WriteResult StreamWriter::write(RedisClient& client,
       }
     }
     if (res.error) {
-      out.error = res.error;
+      out.error = res.error;  // the connection is broken; nothing more can be read
       return out;
     }
-    if (reload) {  // the script cache was flushed; the caller's retry reloads it
-      sha_.clear();
-      return out;
-    }
-    if (out.error) return out;
   }
+  if (reload) sha_.clear();  // the script cache was flushed; the caller's retry reloads it
   return out;
 }
 

@@ -6,7 +6,9 @@
 // the key if the XADD fails. So a retry after a timeout or a crash never adds
 // a second entry, two writers of the same id (a replay and an exit) never
 // both add it, and a failed XADD leaves nothing behind. One script call
-// carries up to 100 records of one origin and ten calls go per round trip.
+// carries up to 100 records of one origin, ten calls make a round trip, and
+// two round trips are in flight, so Redis never waits for the next batch to
+// be built.
 
 #include <chrono>
 #include <string>
@@ -41,7 +43,15 @@ class StreamWriter {
   const std::string& stream() const { return stream_; }
 
  private:
+  // One pipeline round trip: script calls and the record range of each.
+  struct Round {
+    std::vector<std::vector<std::string>> commands;
+    std::vector<std::pair<size_t, size_t>> groups;
+  };
+
   Status loadScript(RedisClient& client);
+  // The round starting at records[next]; advances `next` past it.
+  Round nextRound(const std::vector<CompensationRecord>& records, size_t& next) const;
 
   std::string stream_;
   int64_t maxlen_;

@@ -204,6 +204,30 @@ TEST(StreamWriter, MaxlenTrimsApproximately) {
   EXPECT_GE(len->integer, 100);
 }
 
+TEST(RedisClient, SendAndReceiveKeepRepliesInOrder) {
+  RedisServer redis;
+  auto client = RedisClient::connect(redis.config());
+  ASSERT_TRUE(client);
+  RedisClient& c = **client;
+  ASSERT_TRUE(c.send({{"SET", "k", "1"}, {"INCR", "k"}}));
+  ASSERT_TRUE(c.send({{"INCR", "k"}}));
+  // While replies are unread, a plain command would read someone else's.
+  auto early = c.command({"GET", "k"});
+  ASSERT_FALSE(early);
+  EXPECT_EQ(early.error().code, ErrorCode::kFailedPrecondition);
+  EXPECT_EQ(c.receive(4).error->code, ErrorCode::kFailedPrecondition);
+  PipelineResult first = c.receive(2);
+  ASSERT_FALSE(first.error);
+  ASSERT_EQ(first.replies.size(), 2u);
+  EXPECT_EQ(first.replies[1].integer, 2);
+  PipelineResult second = c.receive(1);
+  ASSERT_EQ(second.replies.size(), 1u);
+  EXPECT_EQ(second.replies[0].integer, 3);
+  auto get = c.command({"GET", "k"});
+  ASSERT_TRUE(get);
+  EXPECT_EQ(get->str, "3");
+}
+
 TEST(RedisClient, UnreachableServerIsUnavailable) {
   config::RedisConfig c;
   c.address = config::RedisAddress{"", 0, "/nonexistent/redis.sock"};
