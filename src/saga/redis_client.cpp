@@ -121,7 +121,7 @@ Result<RedisReply> RedisClient::command(const std::vector<std::string>& argv) {
 }
 
 PipelineResult RedisClient::pipeline(const std::vector<std::vector<std::string>>& commands) {
-  if (!unanswered_.empty()) {
+  if (!broken_ && !unanswered_.empty()) {
     return {{},
             Error{ErrorCode::kFailedPrecondition,
                   "Redis " + where_ + ": replies of earlier commands were not read yet"}};
