@@ -102,13 +102,22 @@ struct HaproxyConfig {
   std::string server;                                   // backend/server
 };
 
+inline constexpr const char* kServiceAccountDir = "/var/run/secrets/kubernetes.io/serviceaccount";
+
 struct KubernetesTrafficConfig {
-  std::string api_version;
+  std::string api_version;  // "v1" (core) or "group/version"
   std::string kind;
-  std::string namespace_;
+  std::string namespace_;  // empty: a cluster-scoped object
   std::string name;
+  std::string resource;  // plural resource name; empty: derived from kind
   PatchType patch_type = PatchType::kMerge;
   std::string patch;
+  // API access. Unset server: in-cluster, from KUBERNETES_SERVICE_HOST/PORT.
+  std::optional<HttpUrl> server;
+  std::string token_file = std::string(kServiceAccountDir) + "/token";
+  std::string ca_file = std::string(kServiceAccountDir) + "/ca.crt";
+  bool insecure_skip_tls_verify = false;
+  Duration timeout = 10s;  // each API request (the caller's deadline still bounds it)
 };
 
 struct WebhookConfig {

@@ -150,6 +150,18 @@ Reader str(Ctx& ctx, std::string& out, bool allow_empty = true) {
   };
 }
 
+Reader boolean(Ctx& ctx, bool& out) {
+  return [&ctx, &out](const YAML::Node& n, const std::string& path) {
+    auto v = scalar(ctx, n, path, "true or false");
+    if (!v) return;
+    if (*v == "true" || *v == "false") {
+      out = *v == "true";
+      return;
+    }
+    ctx.fail(n, path, "invalid value \"" + *v + "\"; expected true or false");
+  };
+}
+
 enum class ZeroOk { kNo, kYes };
 
 Reader duration(Ctx& ctx, Duration& out, ZeroOk zero) {
@@ -301,6 +313,25 @@ Status checkHaproxySocket(std::string_view text) {
   }
   return makeError(ErrorCode::kInvalidArgument, "invalid HAProxy socket \"" + std::string(text) +
                                                     "\"; expected unix:/path or tcp:host:port");
+}
+
+// "v1" or "group/version" (networking.k8s.io/v1): what the REST path is made of.
+Status checkApiVersion(std::string_view text) {
+  const size_t slash = text.find('/');
+  const std::string_view version = slash == std::string_view::npos ? text : text.substr(slash + 1);
+  const std::string_view group = slash == std::string_view::npos ? "" : text.substr(0, slash);
+  auto lowerDns = [](std::string_view s) {
+    return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+      return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.';
+    });
+  };
+  if (lowerDns(version) && version.find('.') == std::string_view::npos &&
+      (slash == std::string_view::npos || lowerDns(group)))
+    return {};
+  return makeError(ErrorCode::kInvalidArgument,
+                   "invalid apiVersion \"" + std::string(text) +
+                       "\"; expected v1 for the core API or group/version, e.g. "
+                       "networking.k8s.io/v1");
 }
 
 Status checkHookPath(std::string_view text) {
@@ -457,7 +488,15 @@ void readConfig(Ctx& ctx, const YAML::Node& root, Config& c) {
     });
     m.field("kubernetes", [&](const YAML::Node& kn, const std::string& kp) {
       MapReader k(ctx, kn, kp);
-      k.field("api_version", str(ctx, t.kubernetes.api_version, false));
+      k.field("api_version", [&](const YAML::Node& vn, const std::string& vp) {
+        auto v = scalar(ctx, vn, vp, "an apiVersion like networking.k8s.io/v1");
+        if (!v) return;
+        if (auto ok = checkApiVersion(*v); !ok) {
+          ctx.fail(vn, vp, ok.error().message);
+          return;
+        }
+        t.kubernetes.api_version = *v;
+      });
       k.field("kind", str(ctx, t.kubernetes.kind, false));
       k.field("namespace", str(ctx, t.kubernetes.namespace_));
       k.field("name", str(ctx, t.kubernetes.name, false));
@@ -465,6 +504,20 @@ void readConfig(Ctx& ctx, const YAML::Node& root, Config& c) {
               choice<PatchType>(ctx, t.kubernetes.patch_type,
                                 {{"merge", PatchType::kMerge}, {"json", PatchType::kJson}}));
       k.field("patch", str(ctx, t.kubernetes.patch, false));
+      k.field("resource", str(ctx, t.kubernetes.resource));
+      k.field("server", [&](const YAML::Node& vn, const std::string& vp) {
+        optionalParsed<HttpUrl>(ctx, t.kubernetes.server, parseHttpUrl)(vn, vp);
+        if (t.kubernetes.server && t.kubernetes.server->scheme != "https") {
+          ctx.fail(vn, vp,
+                   "the API server is reached over https only (the bearer token is never sent "
+                   "in clear text); expected https://host:port");
+          t.kubernetes.server.reset();
+        }
+      });
+      k.field("token_file", str(ctx, t.kubernetes.token_file, false));
+      k.field("ca_file", str(ctx, t.kubernetes.ca_file));
+      k.field("insecure_skip_tls_verify", boolean(ctx, t.kubernetes.insecure_skip_tls_verify));
+      k.field("timeout", duration(ctx, t.kubernetes.timeout, ZeroOk::kNo));
       k.finish();
     });
     m.field("webhook", [&](const YAML::Node& wn, const std::string& wp) {
@@ -659,6 +712,10 @@ void crossCheck(Ctx& ctx, const YAML::Node& root, const Config& c) {
           fail({"traffic", "kubernetes"}, std::string("traffic.kubernetes.") + key,
                "required when traffic.backend is kubernetes");
       }
+      if (k.ca_file.empty() && !k.insecure_skip_tls_verify)
+        fail({"traffic", "kubernetes", "ca_file"}, "traffic.kubernetes.ca_file",
+             "required to verify the API server (the service-account ca.crt); only "
+             "insecure_skip_tls_verify: true goes without");
       break;
     }
     case TrafficBackend::kWebhook:

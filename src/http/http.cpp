@@ -4,6 +4,9 @@
 #include <strings.h>
 
 #include <algorithm>
+#include <atomic>
+#include <csignal>
+#include <fstream>
 #include <mutex>
 #include <thread>
 
@@ -55,6 +58,21 @@ void bindAndRecordClientPort(socket_t sock) {
   ownPorts().insert(port);
 }
 
+// OpenSSL writes to its socket with write(2), not send(MSG_NOSIGNAL) as
+// httplib does for plain HTTP, so a peer that closed the connection raises
+// SIGPIPE and would kill the process. Every TLS client and server ignores it
+// process-wide (lameduck's main does as well).
+void ignoreSigpipe() {
+  static std::once_flag once;
+  std::call_once(once, [] { std::signal(SIGPIPE, SIG_IGN); });
+}
+
+// Whether `path` can be opened for reading; the reason when it cannot.
+std::string unreadable(const std::string& path) {
+  std::ifstream in(path);
+  return in ? "" : std::strerror(errno);
+}
+
 }  // namespace
 
 std::set<uint16_t> ownClientPorts() {
@@ -73,8 +91,10 @@ std::string Request::header(const std::string& name) const {
 
 struct Server::Impl {
   ServerOptions options;
-  httplib::Server server;
+  std::unique_ptr<httplib::Server> server;
+  std::string tls_error;  // why the TLS server could not be set up
   std::thread thread;
+  std::atomic<bool> listen_returned{false};
   std::mutex mu;
   bool started = false;
   bool stopped = false;
@@ -82,7 +102,26 @@ struct Server::Impl {
 
 Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
   impl_->options = options;
-  httplib::Server& s = impl_->server;
+  const bool tls = !options.tls_cert_file.empty() || !options.tls_key_file.empty();
+  if (!tls) {
+    impl_->server = std::make_unique<httplib::Server>();
+  } else {
+    ignoreSigpipe();
+    auto ssl = std::make_unique<httplib::SSLServer>(options.tls_cert_file.c_str(),
+                                                    options.tls_key_file.c_str());
+    if (options.tls_cert_file.empty() || options.tls_key_file.empty()) {
+      impl_->tls_error = "TLS needs both a certificate file and a key file";
+    } else if (auto why = unreadable(options.tls_cert_file); !why.empty()) {
+      impl_->tls_error = "cannot read TLS certificate " + options.tls_cert_file + ": " + why;
+    } else if (auto kwhy = unreadable(options.tls_key_file); !kwhy.empty()) {
+      impl_->tls_error = "cannot read TLS key " + options.tls_key_file + ": " + kwhy;
+    } else if (!ssl->is_valid()) {
+      impl_->tls_error = "cannot load TLS certificate " + options.tls_cert_file + " with key " +
+                         options.tls_key_file + " (not PEM, or the key does not match)";
+    }
+    impl_->server = std::move(ssl);
+  }
+  httplib::Server& s = *impl_->server;
   const size_t threads = std::max<size_t>(1, options.threads);
   // The default pool counts the node's CPUs, not the pod's; size it on purpose.
   s.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
@@ -126,7 +165,7 @@ void Server::route(const std::string& method, const std::string& path, Handler h
     for (const auto& [k, v] : out.headers) res.set_header(k.c_str(), v);
     res.set_content(out.body, out.content_type.c_str());
   };
-  httplib::Server& s = impl_->server;
+  httplib::Server& s = *impl_->server;
   if (method == "GET") {
     s.Get(path, adapter);
   } else if (method == "POST") {
@@ -141,7 +180,11 @@ void Server::route(const std::string& method, const std::string& path, Handler h
 }
 
 Result<int> Server::bind(const HostPort& address) {
-  httplib::Server& s = impl_->server;
+  if (!impl_->tls_error.empty()) {
+    return makeError(ErrorCode::kInvalidArgument,
+                     "cannot serve HTTPS on " + address.str() + ": " + impl_->tls_error);
+  }
+  httplib::Server& s = *impl_->server;
   if (address.port == 0) {
     int port = s.bind_to_any_port(address.host);
     if (port <= 0) {
@@ -161,7 +204,10 @@ Status Server::start() {
   std::lock_guard lock(impl_->mu);
   if (impl_->started) return makeError(ErrorCode::kFailedPrecondition, "server already started");
   impl_->started = true;
-  impl_->thread = std::thread([this] { impl_->server.listen_after_bind(); });
+  impl_->thread = std::thread([this] {
+    impl_->server->listen_after_bind();
+    impl_->listen_returned = true;
+  });
   return {};
 }
 
@@ -169,26 +215,65 @@ void Server::stop() {
   std::lock_guard lock(impl_->mu);
   if (impl_->stopped) return;
   impl_->stopped = true;
-  impl_->server.stop();
+  // httplib's stop() does nothing until the listen thread has marked itself
+  // running; a stop right after start() would leave that thread blocked in
+  // accept() for good, and the join below with it. It takes microseconds.
+  if (impl_->thread.joinable()) {
+    while (!impl_->listen_returned && !impl_->server->is_running()) std::this_thread::yield();
+  }
+  impl_->server->stop();
   if (impl_->thread.joinable()) impl_->thread.join();
 }
 
 struct Client::Impl {
-  Impl(const HttpUrl& url, Clock& c) : origin(url.origin()), client(origin), clock(c) {
+  Impl(const HttpUrl& url, Clock& c, TlsOptions t)
+      : origin(url.origin()),
+        https(url.scheme == "https"),
+        tls(std::move(t)),
+        host(url.host),
+        client(origin),
+        clock(c) {
     client.set_keep_alive(true);
     // Without it a POST on a reused connection waits ~40 ms for the peer's
     // delayed ACK (Nagle), because httplib writes headers and body apart.
     client.set_tcp_nodelay(true);
     client.set_socket_options(bindAndRecordClientPort);
+    if (https) {
+      ignoreSigpipe();
+      client.enable_server_certificate_verification(!tls.insecure_skip_verify);
+      if (!tls.ca_file.empty() && !tls.insecure_skip_verify) client.set_ca_cert_path(tls.ca_file);
+    }
   }
+
+  // The message for a TLS failure: which host, which CA file, and OpenSSL's
+  // reason, so that a wrong CA reads differently from a wrong host name.
+  std::string tlsFailure(httplib::Error err) {
+    const std::string trust =
+        tls.ca_file.empty() ? "the system's trusted CAs" : "CA file " + tls.ca_file;
+    if (err == httplib::Error::SSLLoadingCerts) {
+      std::string why = tls.ca_file.empty() ? "" : unreadable(tls.ca_file);
+      return "cannot load " + trust + (why.empty() ? " (not PEM certificates)" : ": " + why);
+    }
+    const long verify = client.get_openssl_verify_result();
+    if (verify != X509_V_OK) {
+      return "the server certificate of " + origin + " did not verify against " + trust + " (" +
+             X509_verify_cert_error_string(verify) + ")";
+    }
+    return "the server certificate of " + origin + " verified against " + trust +
+           " but is not valid for host name " + host;
+  }
+
   std::string origin;
+  bool https;
+  TlsOptions tls;
+  std::string host;
   std::mutex mu;
   httplib::Client client;
   Clock& clock;
 };
 
-Client::Client(const HttpUrl& origin, Clock& clock)
-    : impl_(std::make_unique<Impl>(origin, clock)) {}
+Client::Client(const HttpUrl& origin, Clock& clock, TlsOptions tls)
+    : impl_(std::make_unique<Impl>(origin, clock, std::move(tls))) {}
 
 Client::~Client() = default;
 
@@ -228,6 +313,9 @@ Result<ClientResponse> Client::send(const std::string& method, const std::string
   if (!res) {
     const httplib::Error err = res.error();
     const std::string target = method + " " + impl_->origin + path;
+    if (err == httplib::Error::SSLServerVerification || err == httplib::Error::SSLLoadingCerts) {
+      return makeError(ErrorCode::kFailedPrecondition, target + ": " + impl_->tlsFailure(err));
+    }
     // httplib reports a read timeout and a peer closing the connection both
     // as Error::Read; what tells them apart is whether the time was up. Its
     // poll-based timers can fire a little early, hence the small tolerance.
@@ -239,6 +327,7 @@ Result<ClientResponse> Client::send(const std::string& method, const std::string
     }
     std::string what = httplib::to_string(err);
     if (err == httplib::Error::Connection) what = "cannot connect (" + what + ")";
+    if (err == httplib::Error::SSLConnection) what = "TLS handshake failed (" + what + ")";
     if (err == httplib::Error::Read)
       what = "connection closed before a complete answer (" + what + ")";
     return makeError(ErrorCode::kUnavailable, target + ": " + what);

@@ -1,10 +1,11 @@
 #pragma once
 
-// A small HTTP server and client, the only place that includes cpp-httplib.
-// Keeping httplib behind this interface keeps the build lean (one
+// A small HTTP(S) server and client, the only place that includes
+// cpp-httplib. Keeping httplib behind this interface keeps the build lean (one
 // translation unit compiles it) and keeps its defaults in one place: every
 // client call has a connect, read and write timeout; servers have a fixed
-// worker pool, TCP_NODELAY and a short keep-alive.
+// worker pool, TCP_NODELAY and a short keep-alive. TLS comes from httplib's
+// OpenSSL support (Debian builds it in).
 
 #include <functional>
 #include <map>
@@ -60,6 +61,10 @@ struct ServerOptions {
   Duration read_timeout = 5s;
   Duration write_timeout = 5s;
   size_t max_body_bytes = 1 << 20;
+  // Both set: serve HTTPS with this PEM certificate (chain) and private key.
+  // Both empty: plain HTTP. bind() fails when they cannot be loaded.
+  std::string tls_cert_file{};
+  std::string tls_key_file{};
 };
 
 // Thread-safe after start(); routes must be added before it.
@@ -91,11 +96,23 @@ struct ClientResponse {
   Headers headers;
 };
 
+// How an https:// client trusts its server. Ignored for http:// origins.
+// TLS clients and servers set SIGPIPE to be ignored process-wide: OpenSSL
+// writes with write(2), and a peer that hung up must not kill the process.
+struct TlsOptions {
+  // PEM file of the CA certificates the server's certificate must chain to;
+  // empty: the system's trust store.
+  std::string ca_file{};
+  // No verification at all (chain or host name). Only for users who ask for
+  // it explicitly; callers should say so loudly in their logs.
+  bool insecure_skip_verify = false;
+};
+
 // One connection target (scheme://host:port), keep-alive reused between
 // calls. Thread-safe: calls are serialised.
 class Client {
  public:
-  Client(const HttpUrl& origin, Clock& clock);
+  Client(const HttpUrl& origin, Clock& clock, TlsOptions tls = {});
   ~Client();
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
@@ -103,7 +120,10 @@ class Client {
   // Sends one request; the whole call is bounded by `timeout` (connect, send,
   // each read, and the body transfer). Fails with kUnavailable when the peer
   // cannot be reached or closes the connection, kDeadlineExceeded when the
-  // timeout runs out; an HTTP error status is not an Error.
+  // timeout runs out; an HTTP error status is not an Error. Over https, a
+  // server certificate that does not verify (wrong CA, wrong host name) or a
+  // CA file that cannot be loaded fails with kFailedPrecondition naming the
+  // host and the CA file: retrying cannot help until the config changes.
   Result<ClientResponse> send(const std::string& method, const std::string& path,
                               const std::string& body, const std::string& content_type,
                               const Headers& headers, Duration timeout);

@@ -262,6 +262,77 @@ TEST(Config, CrossSectionRequirements) {
   EXPECT_THAT(errorOf("coordination: {service: a}\n"), HasSubstr("needs Redis"));
 }
 
+TEST(Config, KubernetesApiAccessDefaultsToInClusterAndCanBeOverridden) {
+  auto d = defaults();
+  ASSERT_TRUE(d) << d.error().message;
+  const KubernetesTrafficConfig& k = d->traffic.kubernetes;
+  EXPECT_FALSE(k.server);
+  EXPECT_EQ(k.token_file, "/var/run/secrets/kubernetes.io/serviceaccount/token");
+  EXPECT_EQ(k.ca_file, "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt");
+  EXPECT_FALSE(k.insecure_skip_tls_verify);
+  EXPECT_EQ(k.timeout, 10s);
+  EXPECT_EQ(k.resource, "");
+
+  auto c = parse(
+      "traffic:\n"
+      "  backend: kubernetes\n"
+      "  kubernetes:\n"
+      "    api_version: gateway.networking.k8s.io/v1\n"
+      "    kind: HTTPRoute\n"
+      "    namespace: shop\n"
+      "    name: checkout\n"
+      "    resource: httproutes\n"
+      "    patch_type: json\n"
+      "    patch: '[{\"op\":\"replace\",\"path\":\"/spec\",\"value\":{}}]'\n"
+      "    server: \"https://[fd00::1]:6443\"\n"
+      "    token_file: /tmp/token\n"
+      "    ca_file: /tmp/ca.crt\n"
+      "    insecure_skip_tls_verify: true\n"
+      "    timeout: 3s\n",
+      "f");
+  ASSERT_TRUE(c) << c.error().message;
+  const KubernetesTrafficConfig& o = c->traffic.kubernetes;
+  EXPECT_EQ(o.api_version, "gateway.networking.k8s.io/v1");
+  EXPECT_EQ(o.resource, "httproutes");
+  EXPECT_EQ(o.patch_type, PatchType::kJson);
+  ASSERT_TRUE(o.server);
+  EXPECT_EQ(o.server->host, "fd00::1");
+  EXPECT_EQ(o.server->port, 6443);
+  EXPECT_EQ(o.token_file, "/tmp/token");
+  EXPECT_EQ(o.ca_file, "/tmp/ca.crt");
+  EXPECT_TRUE(o.insecure_skip_tls_verify);
+  EXPECT_EQ(o.timeout, 3s);
+}
+
+TEST(Config, KubernetesApiAccessMistakesAreNamed) {
+  EXPECT_THAT(errorOf("traffic: {kubernetes: {server: \"http://10.0.0.1\"}}\n"),
+              HasSubstr("traffic.kubernetes.server: the API server is reached over https only"));
+  EXPECT_THAT(errorOf("traffic: {kubernetes: {insecure_skip_tls_verify: yes}}\n"),
+              HasSubstr("traffic.kubernetes.insecure_skip_tls_verify: invalid value \"yes\"; "
+                        "expected true or false"));
+  EXPECT_THAT(errorOf("traffic: {kubernetes: {api_version: networking.k8s.io}}\n"),
+              HasSubstr("traffic.kubernetes.api_version: invalid apiVersion "
+                        "\"networking.k8s.io\"; expected v1 for the core API or group/version"));
+  EXPECT_THAT(errorOf("traffic: {kubernetes: {api_version: a/b/v1}}\n"),
+              HasSubstr("invalid apiVersion \"a/b/v1\""));
+  EXPECT_THAT(errorOf("traffic: {kubernetes: {timeout: 0s}}\n"),
+              HasSubstr("traffic.kubernetes.timeout: invalid duration"));
+  EXPECT_THAT(errorOf("traffic: {kubernetes: {token_file: \"\"}}\n"),
+              HasSubstr("traffic.kubernetes.token_file: must not be empty"));
+  EXPECT_THAT(errorOf("traffic:\n"
+                      "  backend: kubernetes\n"
+                      "  kubernetes: {api_version: v1, kind: Service, name: s, patch: '{}',\n"
+                      "               ca_file: \"\"}\n"),
+              HasSubstr("traffic.kubernetes.ca_file: required to verify the API server"));
+  auto insecure = parse(
+      "traffic:\n"
+      "  backend: kubernetes\n"
+      "  kubernetes: {api_version: v1, kind: Service, name: s, patch: '{}', ca_file: \"\",\n"
+      "               insecure_skip_tls_verify: true}\n",
+      "f");
+  EXPECT_TRUE(insecure) << insecure.error().message;
+}
+
 TEST(Config, CompensatorActions) {
   auto c = parse(
       "compensator:\n"
