@@ -1,5 +1,6 @@
 #include "traffic/gate.h"
 #include "traffic/haproxy.h"
+#include "traffic/kubernetes.h"
 #include "traffic/shift.h"
 #include "traffic/webhook.h"
 
@@ -20,9 +21,20 @@ Result<std::unique_ptr<exit::Step>> makeShiftStep(const config::Config& config, 
     case config::TrafficBackend::kWebhook:
       backend = std::make_unique<WebhookBackend>(t.webhook, pod, namespace_, clock);
       break;
-    case config::TrafficBackend::kKubernetes:
-      return makeError(ErrorCode::kFailedPrecondition,
-                       "traffic.backend kubernetes is not available in this build");
+    case config::TrafficBackend::kKubernetes: {
+      // Both checked at start, so that a missing token or a broken patch
+      // template fails the sidecar's start, not the exit.
+      auto cluster = kube::clusterConfig(t.kubernetes);
+      if (!cluster) return std::unexpected(cluster.error());
+      if (auto probe =
+              renderPatch(t.kubernetes.patch, t.kubernetes.patch_type, {0, pod, namespace_});
+          !probe) {
+        return std::unexpected(probe.error());
+      }
+      backend = std::make_unique<KubernetesBackend>(t.kubernetes, std::move(*cluster), pod,
+                                                    namespace_, clock);
+      break;
+    }
   }
   std::unique_ptr<Gate> gate;
   switch (t.gate.source) {

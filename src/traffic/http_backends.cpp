@@ -210,4 +210,30 @@ Result<std::string> renderPatch(const std::string& patch_template, config::Patch
   return out;
 }
 
+KubernetesBackend::KubernetesBackend(const config::KubernetesTrafficConfig& config,
+                                     kube::ClusterConfig cluster, std::string pod,
+                                     std::string pod_namespace, Clock& clock)
+    : config_(config),
+      ref_(kube::objectRef(config)),
+      pod_(std::move(pod)),
+      namespace_(std::move(pod_namespace)),
+      clock_(clock),
+      client_(std::move(cluster), clock) {}
+
+Result<std::string> KubernetesBackend::setWeight(int64_t percent, Duration timeout) {
+  auto body = renderPatch(config_.patch, config_.patch_type, {percent, pod_, namespace_});
+  if (!body) return std::unexpected(body.error());
+  auto patched = client_.patch(ref_, config_.patch_type, *body, clock_.now() + timeout);
+  if (!patched) return std::unexpected(patched.error());
+  std::string detail = "patched " + ref_.describe();
+  json object = json::parse(*patched, nullptr, /*allow_exceptions=*/false);
+  if (object.is_object()) {
+    const json& meta = object.value("metadata", json::object());
+    if (meta.contains("resourceVersion") && meta["resourceVersion"].is_string()) {
+      detail += " (resourceVersion " + meta["resourceVersion"].get<std::string>() + ")";
+    }
+  }
+  return detail;
+}
+
 }  // namespace lameduck::traffic

@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "config/config.h"
+#include "kube/client.h"
 #include "traffic/backend.h"
 
 namespace lameduck::traffic {
@@ -23,5 +24,26 @@ struct PatchValues {
 // JSON problem.
 Result<std::string> renderPatch(const std::string& patch_template, config::PatchType type,
                                 const PatchValues& values);
+
+// Each weight change is one PATCH of the configured object; the API
+// client retries 409, 429 (Retry-After), 5xx and timeouts within the
+// change's timeout, and names the verb and resource the Role must grant on
+// 401/403. Transient failures come back as kUnavailable/kDeadlineExceeded,
+// so the shift retries them too.
+class KubernetesBackend final : public Backend {
+ public:
+  KubernetesBackend(const config::KubernetesTrafficConfig& config, kube::ClusterConfig cluster,
+                    std::string pod, std::string pod_namespace, Clock& clock);
+  std::string_view name() const override { return "kubernetes"; }
+  Result<std::string> setWeight(int64_t percent, Duration timeout) override;
+
+ private:
+  config::KubernetesTrafficConfig config_;
+  kube::ObjectRef ref_;
+  std::string pod_;
+  std::string namespace_;
+  Clock& clock_;
+  kube::Client client_;
+};
 
 }  // namespace lameduck::traffic

@@ -7,7 +7,7 @@
 namespace lameduck::testing {
 
 Daemon::Daemon(const std::string& yaml, std::optional<AppOptions> app,
-               std::map<std::string, std::string> env) {
+               std::map<std::string, std::string> env, const std::vector<std::string>& sets) {
   std::vector<std::string> args{lameduckBinary(), "run",
                                 "--config",       dir_.write("lameduck.yaml", yaml),
                                 "--set",          "admin.listen=127.0.0.1:0",
@@ -38,6 +38,10 @@ Daemon::Daemon(const std::string& yaml, std::optional<AppOptions> app,
   args.push_back("--set");
   args.push_back(app && app->track_port ? "app.ports=[" + std::to_string(app_port_) + "]"
                                         : std::string("app.ports=[]"));
+  for (const auto& s : sets) {
+    args.push_back("--set");
+    args.push_back(s);
+  }
   lameduck_ = std::make_unique<Process>(args, dir_.file("lameduck.log"), env);
   auto admin = waitForLameduckPort(*lameduck_, "admin");
   auto metrics = waitForLameduckPort(*lameduck_, "metrics");

@@ -24,9 +24,11 @@ class Daemon {
  public:
   // `yaml` is the config body; admin/metrics listen on 127.0.0.1:0 unless it
   // says otherwise. With `app`, a sample app is started first and
-  // app.base_url points at it.
+  // app.base_url points at it. `sets` are extra --set overrides
+  // ("key.path=value"), applied last.
   explicit Daemon(const std::string& yaml, std::optional<AppOptions> app = std::nullopt,
-                  std::map<std::string, std::string> env = {});
+                  std::map<std::string, std::string> env = {},
+                  const std::vector<std::string>& sets = {});
 
   Process& lameduck() { return *lameduck_; }
   Process* app() { return app_.get(); }
