@@ -1,11 +1,13 @@
 #include "kube/client.h"
 
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <random>
+#include <vector>
 
 #include "common/log.h"
 #include "common/version.h"
@@ -84,9 +86,11 @@ Result<ClusterConfig> clusterConfig(const config::KubernetesTrafficConfig& cfg) 
     const std::string host = env("KUBERNETES_SERVICE_HOST");
     const std::string port = env("KUBERNETES_SERVICE_PORT");
     if (host.empty() || port.empty()) {
-      problems.push_back(std::string(host.empty() ? "KUBERNETES_SERVICE_HOST" : "") +
-                         (host.empty() && port.empty() ? " and " : "") +
-                         (port.empty() ? "KUBERNETES_SERVICE_PORT" : "") +
+      const std::string unset = host.empty() && port.empty()
+                                    ? "KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT"
+                                : host.empty() ? "KUBERNETES_SERVICE_HOST"
+                                               : "KUBERNETES_SERVICE_PORT";
+      problems.push_back(unset +
                          " not set, so this is not a pod with API access; set "
                          "traffic.kubernetes.server to https://host:port to name the API server");
     } else {
