@@ -4,6 +4,7 @@
 
 #include "cli/commands.h"
 #include "cli/options.h"
+#include "traffic/shift.h"
 
 namespace lameduck::cli {
 
@@ -12,6 +13,11 @@ int checkConfig(const Args& args) {
   if (!loaded) return loaded.error();
   const ConfigOptions* options = &loaded->options;
   const config::Config* cfg = &loaded->config;
+  if (auto ok = traffic::checkTrafficConfig(*cfg); !ok) {
+    std::cerr << (options->file ? *options->file : std::string("<embedded defaults>")) << ": "
+              << ok.error().message << "\n";
+    return kExitUsage;
+  }
   std::cout << (options->file ? *options->file : std::string("<embedded defaults>"))
             << ": configuration is valid (exit budget " << formatDuration(cfg->exit.budget())
             << ", app hooks " << (cfg->app.base_url ? "on" : "off") << ")\n";

@@ -6,6 +6,19 @@
 
 namespace lameduck::traffic {
 
+Status checkTrafficConfig(const config::Config& config) {
+  const config::TrafficConfig& t = config.traffic;
+  if (t.backend != config::TrafficBackend::kKubernetes) return {};
+  if (auto path = kube::restPath(kube::objectRef(t.kubernetes)); !path) {
+    return std::unexpected(path.error());
+  }
+  if (auto probe = renderPatch(t.kubernetes.patch, t.kubernetes.patch_type, {0, "pod", "ns"});
+      !probe) {
+    return std::unexpected(probe.error());
+  }
+  return {};
+}
+
 Result<std::unique_ptr<exit::Step>> makeShiftStep(const config::Config& config, app::AppClient* app,
                                                   const std::string& pod,
                                                   const std::string& namespace_, Clock& clock,

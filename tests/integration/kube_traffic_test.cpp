@@ -202,5 +202,17 @@ TEST(KubernetesShift, ABrokenPatchTemplateFailsTheStart) {
       << readFile(out);
 }
 
+TEST(KubernetesShift, CheckConfigCatchesABrokenTemplateOffline) {
+  TempDir dir;
+  const std::string cfg = dir.write(
+      "bad.yaml",
+      "traffic:\n  backend: kubernetes\n  kubernetes: {api_version: networking.k8s.io/v1, kind: "
+      "Ingress, namespace: shop, name: app, patch: '{\"a\":\"{{weigth}}\"}'}\n");
+  const std::string out = dir.file("out.log");
+  EXPECT_EQ(runCommand({lameduckBinary(), "check-config", cfg}, out, 20s), 2);
+  EXPECT_NE(readFile(out).find("unknown placeholder {{weigth}}"), std::string::npos)
+      << readFile(out);
+}
+
 }  // namespace
 }  // namespace lameduck::testing
