@@ -52,7 +52,7 @@ bool Compensator::sleepUnlessStopped(Duration d) {
   return !cv_.wait_for(lock, d, [this] { return stopping_.load(); });
 }
 
-Status Compensator::ensureGroup(RedisClient& redis) {
+Status Compensator::ensureGroup(redis::RedisClient& redis) {
   // From the start of the stream: entries written before the first consumer
   // ran are compensations too.
   auto r = redis.command({"XGROUP", "CREATE", config_.compensation.stream,
@@ -64,7 +64,7 @@ Status Compensator::ensureGroup(RedisClient& redis) {
   return {};
 }
 
-std::vector<Compensator::Entry> Compensator::claim(RedisClient& redis) {
+std::vector<Compensator::Entry> Compensator::claim(redis::RedisClient& redis) {
   const auto idle_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(config_.compensator.claim_idle).count();
   auto r = redis.command({"XAUTOCLAIM", config_.compensation.stream, config_.compensator.group,
@@ -72,10 +72,10 @@ std::vector<Compensator::Entry> Compensator::claim(RedisClient& redis) {
                           std::to_string(config_.compensator.batch)});
   std::vector<Entry> out;
   if (!r || r->isError() || r->elements.size() < 2) return out;
-  for (const RedisReply& e : r->elements[1].elements) {
-    if (e.elements.size() < 2 || e.elements[1].type != RedisReply::Type::kArray) continue;
+  for (const redis::RedisReply& e : r->elements[1].elements) {
+    if (e.elements.size() < 2 || e.elements[1].type != redis::RedisReply::Type::kArray) continue;
     Entry entry{e.elements[0].str, {}};
-    for (auto& [k, v] : fieldsOf(e)) entry.fields[k] = v;
+    for (auto& [k, v] : redis::fieldsOf(e)) entry.fields[k] = v;
     out.push_back(std::move(entry));
   }
   if (!out.empty()) {
@@ -84,17 +84,17 @@ std::vector<Compensator::Entry> Compensator::claim(RedisClient& redis) {
   return out;
 }
 
-std::vector<Compensator::Entry> Compensator::readNew(RedisClient& redis) {
+std::vector<Compensator::Entry> Compensator::readNew(redis::RedisClient& redis) {
   auto r = redis.command({"XREADGROUP", "GROUP", config_.compensator.group, consumer_, "COUNT",
                           std::to_string(config_.compensator.batch), "BLOCK",
                           std::to_string(kBlockMs), "STREAMS", config_.compensation.stream, ">"});
   std::vector<Entry> out;
-  if (!r || r->type != RedisReply::Type::kArray || r->elements.empty()) return out;
-  for (const RedisReply& stream : r->elements) {
+  if (!r || r->type != redis::RedisReply::Type::kArray || r->elements.empty()) return out;
+  for (const redis::RedisReply& stream : r->elements) {
     if (stream.elements.size() < 2) continue;
-    for (const RedisReply& e : stream.elements[1].elements) {
+    for (const redis::RedisReply& e : stream.elements[1].elements) {
       Entry entry{e.elements.empty() ? "" : e.elements[0].str, {}};
-      for (auto& [k, v] : fieldsOf(e)) entry.fields[k] = v;
+      for (auto& [k, v] : redis::fieldsOf(e)) entry.fields[k] = v;
       out.push_back(std::move(entry));
     }
   }
@@ -116,7 +116,7 @@ Result<int> Compensator::call(const config::ActionConfig& action, const Entry& e
   return res->status;
 }
 
-bool Compensator::deadLetter(RedisClient& redis, const Entry& entry, int64_t attempts,
+bool Compensator::deadLetter(redis::RedisClient& redis, const Entry& entry, int64_t attempts,
                              const std::string& error) {
   std::vector<std::string> argv{"XADD", config_.compensation.stream + ":dead", "*"};
   for (const auto& [k, v] : entry.fields) {
@@ -129,7 +129,7 @@ bool Compensator::deadLetter(RedisClient& redis, const Entry& entry, int64_t att
   // The dead-letter entry comes before the XACK in one pipeline: if the
   // connection drops in between, the entry is still pending and is
   // dead-lettered again rather than lost.
-  PipelineResult r = redis.pipeline(
+  redis::PipelineResult r = redis.pipeline(
       {argv,
        {"XACK", config_.compensation.stream, config_.compensator.group, entry.stream_id},
        {"HDEL", attempts_key_, entry.stream_id}});
@@ -146,7 +146,7 @@ bool Compensator::deadLetter(RedisClient& redis, const Entry& entry, int64_t att
   return true;
 }
 
-bool Compensator::process(RedisClient& redis, const Entry& entry) {
+bool Compensator::process(redis::RedisClient& redis, const Entry& entry) {
   const std::string action_name = field(entry.fields, "action");
   auto action_it = config_.compensator.actions.find(action_name);
   if (action_it == config_.compensator.actions.end()) {
@@ -166,7 +166,7 @@ bool Compensator::process(RedisClient& redis, const Entry& entry) {
     const int64_t attempt = n->integer;
     auto status = call(action_it->second, entry);
     if (status && *status >= 200 && *status < 300) {
-      PipelineResult acked = redis.pipeline(
+      redis::PipelineResult acked = redis.pipeline(
           {{"XACK", config_.compensation.stream, config_.compensator.group, entry.stream_id},
            {"HDEL", attempts_key_, entry.stream_id}});
       if (acked.error) {
@@ -203,11 +203,11 @@ Status Compensator::run() {
   config::RedisConfig rc = config_.compensation.redis;
   // A blocking read must not look like a timeout.
   rc.timeout = std::max<Duration>(rc.timeout, std::chrono::milliseconds(kBlockMs + 1000));
-  std::unique_ptr<RedisClient> redis;
+  std::unique_ptr<redis::RedisClient> redis;
   Duration reconnect = std::chrono::milliseconds(200);
   while (!stopping_) {
     if (!redis || redis->broken()) {
-      auto c = RedisClient::connect(rc);
+      auto c = redis::RedisClient::connect(rc);
       if (!c || !ensureGroup(**c)) {
         log::warn("compensator cannot reach Redis; retrying",
                   {{"error", c ? std::string("XGROUP failed") : c.error().message}});

@@ -18,7 +18,7 @@
 
 #include "common/clock.h"
 #include "config/config.h"
-#include "saga/redis_client.h"
+#include "redis/redis_client.h"
 
 namespace lameduck::saga {
 
@@ -46,15 +46,15 @@ class Compensator {
     std::string stream_id;
     std::map<std::string, std::string> fields;
   };
-  Status ensureGroup(RedisClient& redis);
-  std::vector<Entry> claim(RedisClient& redis);
-  std::vector<Entry> readNew(RedisClient& redis);
+  Status ensureGroup(redis::RedisClient& redis);
+  std::vector<Entry> claim(redis::RedisClient& redis);
+  std::vector<Entry> readNew(redis::RedisClient& redis);
   // Applies one entry; returns false if a stop or a Redis failure
   // interrupted it (the entry then stays pending for whoever comes next).
-  bool process(RedisClient& redis, const Entry& entry);
+  bool process(redis::RedisClient& redis, const Entry& entry);
   Result<int> call(const config::ActionConfig& action, const Entry& entry);
   // False when Redis did not take it (the entry then stays pending).
-  bool deadLetter(RedisClient& redis, const Entry& entry, int64_t attempts,
+  bool deadLetter(redis::RedisClient& redis, const Entry& entry, int64_t attempts,
                   const std::string& error);
   bool sleepUnlessStopped(Duration d);
 

@@ -37,7 +37,7 @@ std::vector<std::string> CompensationHandoffStep::writeToRedis(
     exit::StepContext& ctx, std::vector<CompensationRecord>& records, TimePoint until,
     exit::CompensationReport& report, std::string& last_error) {
   std::vector<std::string> confirmed;
-  std::unique_ptr<RedisClient> client;
+  std::unique_ptr<redis::RedisClient> client;
   Duration backoff = std::chrono::milliseconds(100);
   // A few attempts, not the whole phase: a Redis that is down should cost
   // an exit well under a second before the spool takes over.
@@ -49,7 +49,7 @@ std::vector<std::string> CompensationHandoffStep::writeToRedis(
     if (rc.timeout <= Duration::zero()) break;
     Error failure;
     if (!client || client->broken()) {
-      auto c = RedisClient::connect(rc);
+      auto c = redis::RedisClient::connect(rc);
       if (c) {
         client = std::move(*c);
       } else {
@@ -200,7 +200,7 @@ Result<int64_t> replaySpool(const config::CompensationConfig& config, Spool& spo
     return makeError(ErrorCode::kFailedPrecondition,
                      "no Redis configured (compensation.redis.address); the spool stays as it is");
   }
-  auto client = RedisClient::connect(config.redis);
+  auto client = redis::RedisClient::connect(config.redis);
   if (!client) return std::unexpected(client.error());
   StreamWriter writer(config.stream, config.maxlen);
   std::optional<Error> write_error;

@@ -72,7 +72,7 @@ bool sameOrigin(const CompensationRecord& a, const CompensationRecord& b) {
 StreamWriter::StreamWriter(std::string stream, int64_t maxlen, std::chrono::seconds dedup_ttl)
     : stream_(std::move(stream)), maxlen_(maxlen), dedup_ttl_(dedup_ttl) {}
 
-Status StreamWriter::loadScript(RedisClient& client) {
+Status StreamWriter::loadScript(redis::RedisClient& client) {
   auto r = client.command({"SCRIPT", "LOAD", kScript});
   if (!r) return std::unexpected(r.error());
   if (r->isError()) return makeError(ErrorCode::kBadResponse, "Redis SCRIPT LOAD: " + r->str);
@@ -111,7 +111,7 @@ StreamWriter::Round StreamWriter::nextRound(const std::vector<CompensationRecord
   return round;
 }
 
-WriteResult StreamWriter::write(RedisClient& client,
+WriteResult StreamWriter::write(redis::RedisClient& client,
                                 const std::vector<CompensationRecord>& records) {
   WriteResult out;
   if (sha_.empty()) {
@@ -139,11 +139,11 @@ WriteResult StreamWriter::write(RedisClient& client,
     if (in_flight.empty()) break;
     const auto groups = std::move(in_flight.front());
     in_flight.pop_front();
-    PipelineResult res = client.receive(groups.size());
+    redis::PipelineResult res = client.receive(groups.size());
     for (size_t c = 0; c < res.replies.size(); ++c) {
-      const RedisReply& reply = res.replies[c];
+      const redis::RedisReply& reply = res.replies[c];
       const auto [g, g_end] = groups[c];
-      if (reply.type == RedisReply::Type::kArray && reply.elements.size() == g_end - g) {
+      if (reply.type == redis::RedisReply::Type::kArray && reply.elements.size() == g_end - g) {
         for (size_t i = g; i < g_end; ++i) {
           out.confirmed.push_back(records[i].id);
           (reply.elements[i - g].integer == 1 ? out.written : out.duplicates)++;

@@ -14,8 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "redis/redis_client.h"
 #include "saga/record.h"
-#include "saga/redis_client.h"
 
 namespace lameduck::saga {
 
@@ -38,7 +38,7 @@ class StreamWriter {
                std::chrono::seconds dedup_ttl = std::chrono::hours(24 * 7));
 
   // Writes `records` in pipelined batches over `client`.
-  WriteResult write(RedisClient& client, const std::vector<CompensationRecord>& records);
+  WriteResult write(redis::RedisClient& client, const std::vector<CompensationRecord>& records);
 
   const std::string& stream() const { return stream_; }
 
@@ -49,7 +49,7 @@ class StreamWriter {
     std::vector<std::pair<size_t, size_t>> groups;
   };
 
-  Status loadScript(RedisClient& client);
+  Status loadScript(redis::RedisClient& client);
   // The round starting at records[next]; advances `next` past it.
   Round nextRound(const std::vector<CompensationRecord>& records, size_t& next) const;
 

@@ -11,7 +11,7 @@
 #include <mutex>
 #include <thread>
 
-#include "saga/redis_client.h"
+#include "redis/redis_client.h"
 #include "saga/stream_writer.h"
 #include "support/harness.h"
 #include "support/redis.h"
@@ -75,7 +75,7 @@ class Target {
 };
 
 void writeEntries(const RedisServer& redis, int n, const std::string& action = "refund") {
-  auto client = saga::RedisClient::connect(redis.config(5000ms));
+  auto client = redis::RedisClient::connect(redis.config(5000ms));
   ASSERT_TRUE(client);
   std::vector<saga::CompensationRecord> records;
   for (int i = 0; i < n; ++i) {
@@ -91,7 +91,7 @@ void writeEntries(const RedisServer& redis, int n, const std::string& action = "
 }
 
 int64_t pending(const RedisServer& redis) {
-  auto client = saga::RedisClient::connect(redis.config(5000ms));
+  auto client = redis::RedisClient::connect(redis.config(5000ms));
   if (!client) return -1;
   auto r = (*client)->command({"XPENDING", "compensation_stream", "lameduck-compensator"});
   if (!r || r->isError() || r->elements.empty()) return -1;

@@ -6,7 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "integration/daemon.h"
-#include "saga/redis_client.h"
+#include "redis/redis_client.h"
 #include "support/redis.h"
 
 namespace lameduck::testing {

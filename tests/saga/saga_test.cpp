@@ -13,8 +13,8 @@
 #include <map>
 #include <thread>
 
+#include "redis/redis_client.h"
 #include "saga/handoff.h"
-#include "saga/redis_client.h"
 #include "saga/spool.h"
 #include "saga/stream_writer.h"
 #include "support/redis.h"
@@ -58,7 +58,7 @@ void expectExactlyOnce(const std::map<std::string, int>& ids, int n,
 
 TEST(StreamWriter, WritesEveryFieldOfTheContract) {
   RedisServer redis;
-  auto client = RedisClient::connect(redis.config());
+  auto client = redis::RedisClient::connect(redis.config());
   ASSERT_TRUE(client) << client.error().message;
   StreamWriter writer("compensation_stream", 1000);
   WriteResult r = writer.write(**client, makeRecords(1));
@@ -68,7 +68,7 @@ TEST(StreamWriter, WritesEveryFieldOfTheContract) {
   ASSERT_TRUE(range);
   ASSERT_EQ(range->elements.size(), 1u);
   std::map<std::string, std::string> fields;
-  for (const auto& [k, v] : fieldsOf(range->elements[0])) fields[k] = v;
+  for (const auto& [k, v] : redis::fieldsOf(range->elements[0])) fields[k] = v;
   EXPECT_EQ(fields["id"], "c-0");
   EXPECT_EQ(fields["saga_id"], "order-0");
   EXPECT_EQ(fields["step"], "payment");
@@ -81,13 +81,13 @@ TEST(StreamWriter, WritesEveryFieldOfTheContract) {
   EXPECT_EQ(fields["created_at"], "2026-11-24T20:00:00.000Z");
   EXPECT_EQ(fields["attempt"], "1");
   // The script names the fields itself: same names, same order as fields().
-  EXPECT_EQ(fieldsOf(range->elements[0]), makeRecords(1)[0].fields());
+  EXPECT_EQ(redis::fieldsOf(range->elements[0]), makeRecords(1)[0].fields());
 }
 
 // A replay can carry spooled records of several exits in one write.
 TEST(StreamWriter, RecordsOfDifferentOriginsKeepTheirOwnFields) {
   RedisServer redis;
-  auto client = RedisClient::connect(redis.config());
+  auto client = redis::RedisClient::connect(redis.config());
   ASSERT_TRUE(client);
   auto records = makeRecords(250);
   for (size_t i = 0; i < records.size(); ++i) {
@@ -103,7 +103,7 @@ TEST(StreamWriter, RecordsOfDifferentOriginsKeepTheirOwnFields) {
   ASSERT_TRUE(range);
   ASSERT_EQ(range->elements.size(), records.size());
   for (size_t i = 0; i < records.size(); ++i) {
-    EXPECT_EQ(fieldsOf(range->elements[i]), records[i].fields()) << "record " << i;
+    EXPECT_EQ(redis::fieldsOf(range->elements[i]), records[i].fields()) << "record " << i;
   }
 }
 
@@ -111,7 +111,7 @@ TEST(StreamWriter, RecordsOfDifferentOriginsKeepTheirOwnFields) {
 // the dedup key it claimed, or the retry would skip the record for good.
 TEST(StreamWriter, AFailedXaddLeavesNoDedupKeyAndTheRetryWritesAll) {
   RedisServer redis;
-  auto client = RedisClient::connect(redis.config());
+  auto client = redis::RedisClient::connect(redis.config());
   ASSERT_TRUE(client);
   ASSERT_TRUE((*client)->command({"SET", "s", "not a stream"}));
   StreamWriter writer("s", 0);
@@ -132,7 +132,7 @@ TEST(StreamWriter, AFailedXaddLeavesNoDedupKeyAndTheRetryWritesAll) {
 
 TEST(StreamWriter, TheSameBatchTwiceLeavesOneEntryPerId) {
   RedisServer redis;
-  auto client = RedisClient::connect(redis.config());
+  auto client = redis::RedisClient::connect(redis.config());
   ASSERT_TRUE(client);
   StreamWriter writer("s", 0);
   auto records = makeRecords(200);
@@ -157,7 +157,7 @@ TEST(StreamWriter, ConcurrentWritersOfTheSameIdsAddEachOnce) {
   std::vector<std::thread> writers;
   for (int w = 0; w < kWriters; ++w) {
     writers.emplace_back([&, w] {
-      auto client = RedisClient::connect(redis.config(5000ms));
+      auto client = redis::RedisClient::connect(redis.config(5000ms));
       if (!client) return;
       // Each writer goes through the ids in another order, so their
       // batches overlap in every way.
@@ -183,7 +183,7 @@ TEST(StreamWriter, ConcurrentWritersOfTheSameIdsAddEachOnce) {
 
 TEST(StreamWriter, TenThousandInOneCall) {
   RedisServer redis;
-  auto client = RedisClient::connect(redis.config(5000ms));
+  auto client = redis::RedisClient::connect(redis.config(5000ms));
   ASSERT_TRUE(client);
   StreamWriter writer("s", 1'000'000);
   WriteResult r = writer.write(**client, makeRecords(10'000));
@@ -194,7 +194,7 @@ TEST(StreamWriter, TenThousandInOneCall) {
 
 TEST(StreamWriter, MaxlenTrimsApproximately) {
   RedisServer redis;
-  auto client = RedisClient::connect(redis.config(5000ms));
+  auto client = redis::RedisClient::connect(redis.config(5000ms));
   ASSERT_TRUE(client);
   StreamWriter writer("s", 100);
   ASSERT_FALSE(writer.write(**client, makeRecords(2000)).error);
@@ -206,9 +206,9 @@ TEST(StreamWriter, MaxlenTrimsApproximately) {
 
 TEST(RedisClient, SendAndReceiveKeepRepliesInOrder) {
   RedisServer redis;
-  auto client = RedisClient::connect(redis.config());
+  auto client = redis::RedisClient::connect(redis.config());
   ASSERT_TRUE(client);
-  RedisClient& c = **client;
+  redis::RedisClient& c = **client;
   ASSERT_TRUE(c.send({{"SET", "k", "1"}, {"INCR", "k"}}));
   ASSERT_TRUE(c.send({{"INCR", "k"}}));
   // While replies are unread, a plain command would read someone else's.
@@ -216,11 +216,11 @@ TEST(RedisClient, SendAndReceiveKeepRepliesInOrder) {
   ASSERT_FALSE(early);
   EXPECT_EQ(early.error().code, ErrorCode::kFailedPrecondition);
   EXPECT_EQ(c.receive(4).error->code, ErrorCode::kFailedPrecondition);
-  PipelineResult first = c.receive(2);
+  redis::PipelineResult first = c.receive(2);
   ASSERT_FALSE(first.error);
   ASSERT_EQ(first.replies.size(), 2u);
   EXPECT_EQ(first.replies[1].integer, 2);
-  PipelineResult second = c.receive(1);
+  redis::PipelineResult second = c.receive(1);
   ASSERT_EQ(second.replies.size(), 1u);
   EXPECT_EQ(second.replies[0].integer, 3);
   auto get = c.command({"GET", "k"});
@@ -231,7 +231,7 @@ TEST(RedisClient, SendAndReceiveKeepRepliesInOrder) {
 TEST(RedisClient, UnreachableServerIsUnavailable) {
   config::RedisConfig c;
   c.address = config::RedisAddress{"", 0, "/nonexistent/redis.sock"};
-  auto client = RedisClient::connect(c);
+  auto client = redis::RedisClient::connect(c);
   ASSERT_FALSE(client);
   EXPECT_EQ(client.error().code, ErrorCode::kUnavailable);
   EXPECT_THAT(client.error().message, HasSubstr("cannot connect"));
@@ -241,16 +241,16 @@ TEST(RedisClient, WrongPasswordIsAClearPermissionError) {
   RedisServer redis(false, "right");
   config::RedisConfig c = redis.config();
   c.password = "wrong";
-  auto client = RedisClient::connect(c);
+  auto client = redis::RedisClient::connect(c);
   ASSERT_FALSE(client);
   EXPECT_EQ(client.error().code, ErrorCode::kPermissionDenied);
   EXPECT_THAT(client.error().message, HasSubstr("authentication as \"default\" refused"));
-  EXPECT_TRUE(RedisClient::connect(redis.config()));  // the right one works
+  EXPECT_TRUE(redis::RedisClient::connect(redis.config()));  // the right one works
 }
 
 TEST(RedisClient, PausedServerCostsAtMostTheTimeout) {
   RedisServer redis;
-  auto client = RedisClient::connect(redis.config(300ms));
+  auto client = redis::RedisClient::connect(redis.config(300ms));
   ASSERT_TRUE(client);
   redis.cli({"CLIENT", "PAUSE", "5000", "WRITE"});
   StreamWriter writer("s", 0);
@@ -311,7 +311,7 @@ TEST(Replay, SpoolIntoRedisExactlyOnceEvenAfterAPartialReplay) {
   c.stream = "s";
   // A partial replay already wrote the first 300 (its confirmations were lost).
   {
-    auto client = RedisClient::connect(c.redis);
+    auto client = redis::RedisClient::connect(c.redis);
     StreamWriter w("s", c.maxlen);
     auto first = makeRecords(300);
     ASSERT_FALSE(w.write(**client, first).error);
@@ -348,7 +348,7 @@ TEST(Replay, RedisKilledMidBatchThenEveryIdLandsExactlyOnce) {
   auto records = makeRecords(kN);
   // Kill the server once the batch is partly in the stream.
   std::thread killer([&] {
-    auto watcher = RedisClient::connect(redis.config(5000ms));
+    auto watcher = redis::RedisClient::connect(redis.config(5000ms));
     testing::waitUntil(
         [&] {
           auto len = (*watcher)->command({"XLEN", "s"});
@@ -357,7 +357,7 @@ TEST(Replay, RedisKilledMidBatchThenEveryIdLandsExactlyOnce) {
         20s, 1ms);
     redis.kill();
   });
-  auto client = RedisClient::connect(c.redis);
+  auto client = redis::RedisClient::connect(c.redis);
   ASSERT_TRUE(client);
   StreamWriter writer("s", 0);
   WriteResult r = writer.write(**client, records);

@@ -2,7 +2,7 @@
 
 #include <signal.h>
 
-#include "saga/redis_client.h"
+#include "redis/redis_client.h"
 
 namespace lameduck::testing {
 
@@ -57,12 +57,12 @@ config::RedisConfig RedisServer::config(std::chrono::milliseconds timeout) const
 
 std::map<std::string, int> RedisServer::streamIds(const std::string& stream) const {
   std::map<std::string, int> ids;
-  auto client = saga::RedisClient::connect(config(5000ms));
+  auto client = redis::RedisClient::connect(config(5000ms));
   if (!client) return ids;
   auto r = (*client)->command({"XRANGE", stream, "-", "+"});
   if (!r) return ids;
-  for (const saga::RedisReply& entry : r->elements) {
-    for (const auto& [field, value] : saga::fieldsOf(entry)) {
+  for (const redis::RedisReply& entry : r->elements) {
+    for (const auto& [field, value] : redis::fieldsOf(entry)) {
       if (field == "id") ids[value]++;
     }
   }

@@ -1,4 +1,4 @@
-#include "saga/redis_client.h"
+#include "redis/redis_client.h"
 
 #include <hiredis/hiredis.h>
 #include <sys/time.h>
@@ -6,7 +6,7 @@
 #include <cerrno>
 #include <cstring>
 
-namespace lameduck::saga {
+namespace lameduck::redis {
 namespace {
 
 timeval toTimeval(Duration d) {
@@ -186,4 +186,4 @@ PipelineResult RedisClient::receive(size_t n) {
   return out;
 }
 
-}  // namespace lameduck::saga
+}  // namespace lameduck::redis

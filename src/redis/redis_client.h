@@ -15,7 +15,7 @@
 #include "common/error.h"
 #include "config/config.h"
 
-namespace lameduck::saga {
+namespace lameduck::redis {
 
 struct RedisReply {
   enum class Type { kNil, kString, kInteger, kStatus, kError, kArray };
@@ -76,4 +76,4 @@ class RedisClient {
   std::deque<std::string> unanswered_;  // names of sent commands not answered yet
 };
 
-}  // namespace lameduck::saga
+}  // namespace lameduck::redis
