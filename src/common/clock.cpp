@@ -12,6 +12,11 @@ WallTime SystemClock::wallNow() { return std::chrono::system_clock::now(); }
 
 void SystemClock::sleepUntil(TimePoint deadline) { std::this_thread::sleep_until(deadline); }
 
+bool SystemClock::waitUntil(std::condition_variable& cv, std::unique_lock<std::mutex>& lock,
+                            TimePoint deadline, const std::function<bool()>& wake) {
+  return cv.wait_until(lock, deadline, wake);
+}
+
 SystemClock& SystemClock::instance() {
   static SystemClock clock;
   return clock;
@@ -35,6 +40,14 @@ WallTime SimulatedClock::wallNow() {
 void SimulatedClock::sleepUntil(TimePoint deadline) {
   std::lock_guard lock(mu_);
   if (deadline > now_) now_ = deadline;
+}
+
+bool SimulatedClock::waitUntil(std::condition_variable& cv, std::unique_lock<std::mutex>& lock,
+                               TimePoint deadline, const std::function<bool()>& wake) {
+  // Simulated time moves in jumps made by other threads, which do not know
+  // about `cv`: look again every millisecond of real time.
+  while (!wake() && now() < deadline) cv.wait_for(lock, std::chrono::milliseconds(1));
+  return wake();
 }
 
 void SimulatedClock::advance(Duration d) {

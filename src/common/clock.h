@@ -4,6 +4,8 @@
 // Clock so that tests can run the exit engine in simulated time.
 
 #include <chrono>
+#include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <string>
 
@@ -24,6 +26,14 @@ class Clock {
   virtual void sleepUntil(TimePoint deadline) = 0;
 
   void sleepFor(Duration d) { sleepUntil(now() + d); }
+
+  // For background threads that must stop promptly: blocks until `wake()`
+  // holds or now() >= deadline, re-checking `wake` whenever `cv` is
+  // notified. `lock` holds the mutex guarding what `wake` reads. Returns
+  // wake(). Unlike sleepUntil it never moves a simulated clock: a background
+  // wait lasts until someone else advances time (or wakes it).
+  virtual bool waitUntil(std::condition_variable& cv, std::unique_lock<std::mutex>& lock,
+                         TimePoint deadline, const std::function<bool()>& wake) = 0;
 };
 
 // The real clock: steady_clock and system_clock.
@@ -32,6 +42,8 @@ class SystemClock final : public Clock {
   TimePoint now() override;
   WallTime wallNow() override;
   void sleepUntil(TimePoint deadline) override;
+  bool waitUntil(std::condition_variable& cv, std::unique_lock<std::mutex>& lock,
+                 TimePoint deadline, const std::function<bool()>& wake) override;
 
   // A process-wide instance; stateless, so sharing it is safe.
   static SystemClock& instance();
@@ -46,6 +58,8 @@ class SimulatedClock final : public Clock {
   TimePoint now() override;
   WallTime wallNow() override;
   void sleepUntil(TimePoint deadline) override;
+  bool waitUntil(std::condition_variable& cv, std::unique_lock<std::mutex>& lock,
+                 TimePoint deadline, const std::function<bool()>& wake) override;
   void advance(Duration d);
 
  private:

@@ -223,4 +223,9 @@ void ExitEngine::traffic(const TrafficReport& report) {
   record_.traffic = report;
 }
 
+void ExitEngine::coordination(const CoordinationReport& report) {
+  std::lock_guard lock(mu_);
+  record_.coordination = report;
+}
+
 }  // namespace lameduck::exit

@@ -37,6 +37,31 @@ class ExitObserver {
   virtual void onConnections(int64_t established, int64_t arrived) = 0;
 };
 
+// Hands every notification to each observer in turn, in the order given.
+// The observers must outlive the list.
+class ObserverList final : public ExitObserver {
+ public:
+  explicit ObserverList(std::vector<ExitObserver*> observers) : observers_(std::move(observers)) {}
+  void onTransition(State from, State to) override {
+    for (ExitObserver* o : observers_) o->onTransition(from, to);
+  }
+  void onPhaseDone(Phase phase, Duration took) override {
+    for (ExitObserver* o : observers_) o->onPhaseDone(phase, took);
+  }
+  void onExitDone(const Summary& summary) override {
+    for (ExitObserver* o : observers_) o->onExitDone(summary);
+  }
+  void onAppFigures(const app::Figures& figures) override {
+    for (ExitObserver* o : observers_) o->onAppFigures(figures);
+  }
+  void onConnections(int64_t established, int64_t arrived) override {
+    for (ExitObserver* o : observers_) o->onConnections(established, arrived);
+  }
+
+ private:
+  std::vector<ExitObserver*> observers_;
+};
+
 class ExitEngine final : private ExitRecorder {
  public:
   ExitEngine(Clock& clock, const config::ExitConfig& config, ExitPlan plan, ExitObserver& observer);
@@ -74,6 +99,7 @@ class ExitEngine final : private ExitRecorder {
   void connections(int64_t established, int64_t arrived, int64_t malformed_lines) override;
   void drainWaitDone(Duration took, bool drained) override;
   void traffic(const TrafficReport& report) override;
+  void coordination(const CoordinationReport& report) override;
 
   Clock& clock_;
   const config::ExitConfig config_;

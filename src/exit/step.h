@@ -28,6 +28,8 @@ class ExitRecorder {
   virtual void drainWaitDone(Duration took, bool drained) = 0;
   // The traffic shift as it stands; called as it progresses.
   virtual void traffic(const TrafficReport& report) = 0;
+  // The whole exit-ordering record, replaced at each call.
+  virtual void coordination(const CoordinationReport& report) = 0;
 };
 
 struct StepContext {

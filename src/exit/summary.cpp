@@ -158,6 +158,28 @@ std::string toJson(const Summary& s) {
   } else {
     j["traffic"] = nullptr;
   }
+  if (s.coordination) {
+    const CoordinationReport& c = *s.coordination;
+    auto orNull = [](const std::string& v) {
+      return v.empty() ? ordered_json(nullptr) : ordered_json(v);
+    };
+    j["coordination"] = {{"service", orNull(c.service)},
+                         {"pod", c.pod},
+                         {"slot",
+                          {{"status", orNull(c.slot)},
+                           {"token", opt(c.slot_token)},
+                           {"holders", c.slot_holders},
+                           {"wait_ms", optMs(c.slot_wait)}}},
+                         {"wait_for",
+                          {{"services", c.wait_for},
+                           {"status", orNull(c.wait_for_status)},
+                           {"alive", c.alive},
+                           {"wait_ms", optMs(c.wait_for_wait)},
+                           {"cycle", orNull(c.cycle)}}},
+                         {"error", orNull(c.error)}};
+  } else {
+    j["coordination"] = nullptr;
+  }
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
