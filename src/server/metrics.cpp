@@ -104,6 +104,25 @@ struct Metrics::Impl {
           .Help("Error-rate gate checks, by result (pass, fail, inconclusive)")
           .Register(*registry);
   Gauge* weight_gauge = nullptr;
+  // One observation per coordination wait (0 when nothing had to be
+  // waited for), so the share of exits that waited is visible too.
+  Family<Histogram>& coord_wait =
+      prometheus::BuildHistogram()
+          .Name("lameduck_coordination_wait_seconds")
+          .Help("Time an exit waited for exit ordering, by reason (slot or wait_for)")
+          .Register(*registry);
+  Counter& coord_errors = prometheus::BuildCounter()
+                              .Name("lameduck_coordination_errors_total")
+                              .Help("Calls to the coordination store (Redis) that failed")
+                              .Register(*registry)
+                              .Add({});
+  Counter& coord_cycles =
+      prometheus::BuildCounter()
+          .Name("lameduck_coordination_cycles_total")
+          .Help("Dependency cycles between services found in the exit-ordering registry")
+          .Register(*registry)
+          .Add({});
+  std::map<std::string, Histogram*, std::less<>> coord_wait_histograms;
   Gauge* spooled_gauge = nullptr;
   Histogram* write_histogram = nullptr;
   std::map<exit::State, Gauge*> state_gauges;
@@ -149,6 +168,9 @@ Metrics::Metrics(const std::string& version, const std::string& commit)
   }
   for (const char* result : {"pass", "fail", "inconclusive"}) {
     m.gate_checks.Add({{"result", result}});
+  }
+  for (const char* reason : {"slot", "wait_for"}) {
+    m.coord_wait_histograms[reason] = &m.coord_wait.Add({{"reason", reason}}, kExitBuckets);
   }
   m.write_histogram = &m.comp_write_duration.Add(
       {}, Histogram::BucketBoundaries{0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5});
@@ -223,6 +245,15 @@ void Metrics::onGateCheck(std::string_view result) {
   std::lock_guard lock(impl_->mu);
   impl_->gate_checks.Add({{"result", std::string(result)}}).Increment();
 }
+
+void Metrics::onCoordinationWait(std::string_view reason, Duration took) {
+  auto it = impl_->coord_wait_histograms.find(reason);
+  if (it != impl_->coord_wait_histograms.end()) it->second->Observe(toSeconds(took));
+}
+
+void Metrics::onCoordinationError() { impl_->coord_errors.Increment(); }
+
+void Metrics::onCoordinationCycle() { impl_->coord_cycles.Increment(); }
 
 struct CompensatorMetrics::Impl {
   std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();

@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "coord/settings.h"
 #include "exit/engine.h"
 #include "saga/compensator.h"
 #include "saga/handoff.h"
@@ -21,7 +22,8 @@ namespace lameduck::server {
 
 class Metrics final : public exit::ExitObserver,
                       public saga::HandoffObserver,
-                      public traffic::ShiftObserver {
+                      public traffic::ShiftObserver,
+                      public coord::Observer {
  public:
   Metrics(const std::string& version, const std::string& commit);
   ~Metrics() override;
@@ -50,6 +52,11 @@ class Metrics final : public exit::ExitObserver,
   void onWeight(int64_t percent) override;
   void onTrafficStep(std::string_view result) override;
   void onGateCheck(std::string_view result) override;
+
+  // coord::Observer
+  void onCoordinationWait(std::string_view reason, Duration took) override;
+  void onCoordinationError() override;
+  void onCoordinationCycle() override;
 
  private:
   struct Impl;

@@ -1,0 +1,667 @@
+// Exit ordering: the slot and wait_for steps and the registry against a fake
+// store in simulated time (no test here sleeps), and the Redis store against
+// a real redis-server.
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+
+#include "coord/redis_backend.h"
+#include "coord/registry.h"
+#include "coord/steps.h"
+#include "exit/engine.h"
+#include "support/redis.h"
+
+namespace lameduck::coord {
+namespace {
+
+using namespace std::chrono_literals;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+// An in-memory store on a simulated clock. Changes can be scripted at
+// offsets from the fake's creation; they apply before any call made at or
+// after their time. `down` makes every call fail as an unreachable Redis.
+class FakeBackend final : public Backend {
+ public:
+  explicit FakeBackend(SimulatedClock& clock) : clock_(clock), t0_(clock.now()) {}
+
+  void put(PodRecord p, Duration ttl = 1h) {
+    std::lock_guard lock(mu_);
+    putLocked(std::move(p), ttl);
+  }
+  void remove(const std::string& service, const std::string& pod) {
+    std::lock_guard lock(mu_);
+    pods_[service].erase(pod);
+  }
+  void hold(const std::string& service, const std::string& holder, int64_t token,
+            Duration ttl = 1h) {
+    std::lock_guard lock(mu_);
+    slots_[service][holder] = {token, clock_.now() + ttl};
+    fence_ = std::max(fence_, token);
+  }
+  void release(const std::string& service, const std::string& holder) {
+    std::lock_guard lock(mu_);
+    slots_[service].erase(holder);
+  }
+  // Runs `change` (with the fake's lock not held) before the first call
+  // made `offset` or more after the fake was created.
+  void at(Duration offset, std::function<void()> change) {
+    std::lock_guard lock(mu_);
+    script_.emplace_back(offset, std::move(change));
+  }
+  void setDown(bool down) {
+    std::lock_guard lock(mu_);
+    down_ = down;
+  }
+
+  int calls(const std::string& what) {
+    std::lock_guard lock(mu_);
+    return calls_[what];
+  }
+  std::vector<PodRecord> published() {
+    std::lock_guard lock(mu_);
+    return published_;
+  }
+  std::map<std::string, int64_t> holders(const std::string& service) {
+    std::lock_guard lock(mu_);
+    std::map<std::string, int64_t> out;
+    for (auto& [h, lease] : slots_[service]) {
+      if (lease.second > clock_.now()) out[h] = lease.first;
+    }
+    return out;
+  }
+
+  Status publish(const PodRecord& pod, Duration ttl) override {
+    if (auto s = enter("publish"); !s) return s;
+    std::lock_guard lock(mu_);
+    published_.push_back(pod);
+    putLocked(pod, ttl);
+    return {};
+  }
+  Result<std::vector<PodRecord>> pods(const std::string& service) override {
+    if (auto s = enter("pods"); !s) return std::unexpected(s.error());
+    std::lock_guard lock(mu_);
+    std::vector<PodRecord> out;
+    for (auto& [name, entry] : pods_[service]) {
+      if (entry.second > clock_.now()) out.push_back(entry.first);
+    }
+    return out;
+  }
+  Result<SlotAttempt> acquireSlot(const std::string& service, const std::string& holder,
+                                  int64_t limit, Duration ttl) override {
+    if (auto s = enter("acquire"); !s) return std::unexpected(s.error());
+    std::lock_guard lock(mu_);
+    auto& slots = slots_[service];
+    std::erase_if(slots, [&](const auto& kv) { return kv.second.second <= clock_.now(); });
+    SlotAttempt out;
+    if (auto it = slots.find(holder); it != slots.end()) {
+      it->second.second = clock_.now() + ttl;
+      return SlotAttempt{true, it->second.first, {}};
+    }
+    if (static_cast<int64_t>(slots.size()) >= limit) {
+      for (auto& [h, lease] : slots) {
+        out.holders.push_back(h + " (token " + std::to_string(lease.first) + ")");
+      }
+      return out;
+    }
+    slots[holder] = {++fence_, clock_.now() + ttl};
+    return SlotAttempt{true, fence_, {}};
+  }
+  Result<bool> renewSlot(const std::string& service, const std::string& holder, int64_t token,
+                         Duration ttl) override {
+    if (auto s = enter("renew"); !s) return std::unexpected(s.error());
+    std::lock_guard lock(mu_);
+    auto& slots = slots_[service];
+    auto it = slots.find(holder);
+    if (it == slots.end() || it->second.first != token || it->second.second <= clock_.now()) {
+      return false;
+    }
+    it->second.second = clock_.now() + ttl;
+    return true;
+  }
+  Status releaseSlot(const std::string& service, const std::string& holder,
+                     int64_t token) override {
+    if (auto s = enter("release"); !s) return s;
+    std::lock_guard lock(mu_);
+    auto& slots = slots_[service];
+    if (auto it = slots.find(holder); it != slots.end() && it->second.first == token) {
+      slots.erase(it);
+    }
+    return {};
+  }
+
+ private:
+  void putLocked(PodRecord p, Duration ttl) {
+    const std::string service = p.service, pod = p.pod;
+    pods_[service][pod] = {std::move(p), clock_.now() + ttl};
+  }
+  Status enter(const std::string& what) {
+    std::vector<std::function<void()>> due;
+    {
+      std::lock_guard lock(mu_);
+      calls_[what]++;
+      for (auto it = script_.begin(); it != script_.end();) {
+        if (clock_.now() - t0_ >= it->first) {
+          due.push_back(std::move(it->second));
+          it = script_.erase(it);
+        } else {
+          ++it;
+        }
+      }
+    }
+    for (auto& change : due) change();
+    std::lock_guard lock(mu_);
+    if (down_) return makeError(ErrorCode::kUnavailable, "Redis unix:/x: cannot connect");
+    return {};
+  }
+
+  SimulatedClock& clock_;
+  TimePoint t0_;
+  std::mutex mu_;
+  bool down_ = false;
+  int64_t fence_ = 0;
+  std::map<std::string, std::map<std::string, std::pair<PodRecord, TimePoint>>> pods_;
+  std::map<std::string, std::map<std::string, std::pair<int64_t, TimePoint>>> slots_;
+  std::vector<std::pair<Duration, std::function<void()>>> script_;
+  std::map<std::string, int> calls_;
+  std::vector<PodRecord> published_;
+};
+
+class CountingObserver final : public Observer {
+ public:
+  void onCoordinationWait(std::string_view reason, Duration took) override {
+    std::lock_guard lock(mu);
+    waits.emplace_back(std::string(reason), took);
+  }
+  void onCoordinationError() override { errors++; }
+  void onCoordinationCycle() override { cycles++; }
+  std::mutex mu;
+  std::vector<std::pair<std::string, Duration>> waits;
+  std::atomic<int> errors{0}, cycles{0};
+};
+
+class FakeKeeper final : public SlotKeeper {
+ public:
+  void holdSlot(int64_t token) override { held.push_back(token); }
+  std::vector<int64_t> held;
+};
+
+class NullExitObserver final : public exit::ExitObserver {
+ public:
+  void onTransition(exit::State, exit::State) override {}
+  void onPhaseDone(exit::Phase, Duration) override {}
+  void onExitDone(const exit::Summary&) override {}
+  void onAppFigures(const app::Figures&) override {}
+  void onConnections(int64_t, int64_t) override {}
+};
+
+// A later Draining step (the drain itself): records how much time it got.
+class DrainStandIn final : public exit::Step {
+ public:
+  explicit DrainStandIn(Duration& given) : given_(given) {}
+  std::string_view name() const override { return "drain_stand_in"; }
+  exit::StepResult run(exit::StepContext& ctx) override {
+    given_ = ctx.remaining();
+    return exit::StepResult::ok();
+  }
+
+ private:
+  Duration& given_;
+};
+
+// budget 28 s (30 - 2), Draining 23 s, so coordination may wait 17.25 s and
+// the outage allowance is 5 s.
+config::ExitConfig exitConfig() { return config::ExitConfig{30s, 2s, 5s}; }
+
+Settings settingsFor(std::string service, std::string pod, std::vector<std::string> wait_for = {},
+                     int64_t max_concurrent = 1) {
+  config::Config c;
+  c.exit = exitConfig();
+  c.coordination.service = std::move(service);
+  c.coordination.wait_for = std::move(wait_for);
+  c.coordination.max_concurrent_exits = max_concurrent;
+  c.coordination.heartbeat = 1s;
+  return Settings::from(c, std::move(pod));
+}
+
+const exit::StepReport* findStep(const exit::Summary& s, std::string_view name) {
+  for (const exit::StepReport& r : s.steps) {
+    if (r.name == name) return &r;
+  }
+  return nullptr;
+}
+
+// One exit whose Draining phase is the coordination steps and a stand-in
+// for the drain. `during` (if set) runs at `during_at` into the exit, on
+// the exit thread, with the engine at hand (to look at /status).
+struct ExitRun {
+  ExitRun(SimulatedClock& c, FakeBackend& b, Settings s)
+      : clock(c), backend(b), settings(std::move(s)) {}
+  SimulatedClock& clock;
+  FakeBackend& backend;
+  Settings settings;
+  CountingObserver observer;
+  FakeKeeper keeper;
+  Duration drain_given{-1};  // what the drain after the coordination steps got
+
+  exit::Summary run(std::optional<Duration> during_at = std::nullopt,
+                    std::function<void(exit::ExitEngine&)> during = {}) {
+    ExitCoordination session(backend, settings, observer, &keeper);
+    exit::ExitPlan plan;
+    plan.draining.push_back(std::make_unique<DrainStandIn>(drain_given));
+    prependSteps(plan, session);
+    NullExitObserver null_observer;
+    exit::ExitEngine engine(clock, exitConfig(), std::move(plan), null_observer);
+    if (during) backend.at(*during_at, [&] { during(engine); });
+    engine.trigger("prestop");
+    return engine.await();
+  }
+};
+
+PodRecord pod(std::string service, std::string name, std::string state,
+              std::vector<std::string> wait_for = {}) {
+  return PodRecord{std::move(service), std::move(name), std::move(state), std::move(wait_for), "",
+                   std::nullopt};
+}
+
+TEST(SlotStep, TakesAFreeSlotAtOnceAndHandsItToTheKeeper) {
+  SimulatedClock clock;
+  FakeBackend backend(clock);
+  ExitRun r{clock, backend, settingsFor("web", "w-1")};
+  exit::Summary s = r.run();
+  EXPECT_EQ(s.outcome, exit::Outcome::kCompleted);
+  const exit::StepReport* slot = findStep(s, "coordination_slot");
+  ASSERT_NE(slot, nullptr);
+  EXPECT_EQ(slot->status, exit::StepStatus::kOk);
+  EXPECT_THAT(slot->detail, HasSubstr("exit slot 1 of web taken after 0s"));
+  EXPECT_THAT(r.keeper.held, ElementsAre(1));
+  ASSERT_TRUE(s.coordination);
+  EXPECT_EQ(s.coordination->slot, "held");
+  EXPECT_EQ(s.coordination->slot_token, 1);
+  // The slot is the first step, before anything else of Draining.
+  EXPECT_EQ(s.steps.front().name, "coordination_slot");
+  EXPECT_EQ(r.observer.waits.size(), 1u);
+  EXPECT_EQ(r.observer.waits[0].first, "slot");
+}
+
+TEST(SlotStep, WaitsWhileAllSlotsAreHeldAndShowsTheHoldersInStatus) {
+  SimulatedClock clock;
+  FakeBackend backend(clock);
+  backend.hold("web", "w-2", 7);
+  backend.at(3s, [&] { backend.release("web", "w-2"); });
+  ExitRun r{clock, backend, settingsFor("web", "w-1")};
+  nlohmann::json status;
+  exit::Summary s =
+      r.run(1s, [&](exit::ExitEngine& e) { status = nlohmann::json::parse(toJson(e.snapshot())); });
+  EXPECT_EQ(s.outcome, exit::Outcome::kCompleted);
+  // While it waited, /status named who held the slot.
+  EXPECT_EQ(status["coordination"]["slot"]["status"], "waiting") << status;
+  EXPECT_EQ(status["coordination"]["slot"]["holders"][0], "w-2 (token 7)");
+  EXPECT_GT(status["coordination"]["slot"]["wait_ms"].get<double>(), 0);
+  // Taken at the first poll after the release (polls are 100 ms apart).
+  ASSERT_TRUE(s.coordination->slot_wait);
+  EXPECT_GE(*s.coordination->slot_wait, 3s);
+  EXPECT_LE(*s.coordination->slot_wait, 3s + 100ms);
+  EXPECT_EQ(s.coordination->slot_token, 8);
+  EXPECT_TRUE(s.coordination->slot_holders.empty());
+  EXPECT_EQ(r.observer.waits.at(0).second, *s.coordination->slot_wait);
+}
+
+TEST(SlotStep, NoFreeSlotEndsInDeadlineNamingTheHoldersAndStillLeavesTimeToDrain) {
+  SimulatedClock clock;
+  FakeBackend backend(clock);
+  backend.hold("web", "w-2", 4);
+  backend.hold("web", "w-3", 5);
+  ExitRun r{clock, backend, settingsFor("web", "w-1", {}, 2)};
+  exit::Summary s = r.run();
+  EXPECT_EQ(s.outcome, exit::Outcome::kDeadline);
+  const exit::StepReport* slot = findStep(s, "coordination_slot");
+  ASSERT_NE(slot, nullptr);
+  EXPECT_EQ(slot->status, exit::StepStatus::kDeadline);
+  EXPECT_THAT(slot->detail, HasSubstr("no exit slot of web came free (max_concurrent_exits 2)"));
+  EXPECT_THAT(slot->detail, HasSubstr("held by w-2 (token 4), w-3 (token 5)"));
+  EXPECT_THAT(s.reason, HasSubstr("coordination_slot"));
+  EXPECT_EQ(s.coordination->slot, "deadline");
+  // The wait used three quarters of the 23 s Draining budget; the drain
+  // still got the last quarter.
+  EXPECT_EQ(slot->took, 17250ms);
+  EXPECT_EQ(r.drain_given, 23s - 17250ms);
+  EXPECT_TRUE(r.keeper.held.empty());
+}
+
+TEST(SlotStep, UnreachableStoreMeansTheExitGoesOnAfterTheAllowance) {
+  SimulatedClock clock;
+  FakeBackend backend(clock);
+  backend.setDown(true);
+  ExitRun r{clock, backend, settingsFor("web", "w-1", {"db"})};
+  exit::Summary s = r.run();
+  EXPECT_EQ(s.outcome, exit::Outcome::kCompleted);  // coordination is advisory
+  const exit::StepReport* slot = findStep(s, "coordination_slot");
+  ASSERT_NE(slot, nullptr);
+  EXPECT_EQ(slot->status, exit::StepStatus::kSkipped);
+  EXPECT_THAT(slot->detail, HasSubstr("coordination store unreachable for 5s"));
+  EXPECT_THAT(slot->detail, HasSubstr("cannot connect); went on without an exit slot"));
+  EXPECT_EQ(slot->took, 5s);
+  // The outage is shared: wait_for does not wait another allowance.
+  const exit::StepReport* wait = findStep(s, "coordination_wait_for");
+  ASSERT_NE(wait, nullptr);
+  EXPECT_EQ(wait->status, exit::StepStatus::kSkipped);
+  EXPECT_EQ(wait->took, Duration::zero());
+  EXPECT_EQ(s.coordination->slot, "skipped");
+  EXPECT_EQ(s.coordination->wait_for_status, "skipped");
+  EXPECT_THAT(s.coordination->error, HasSubstr("cannot connect"));
+  EXPECT_GT(r.observer.errors, 10);  // every failed poll is counted
+  EXPECT_EQ(r.drain_given, 23s - 5s);
+}
+
+TEST(WaitForStep, WaitsUntilEveryPodIsTerminatedOrGone) {
+  SimulatedClock clock;
+  FakeBackend backend(clock);
+  backend.put(pod("users", "u-1", "Draining"));
+  backend.put(pod("users", "u-2", "Ready"));
+  backend.put(pod("other", "o-1", "Ready"));  // not waited for
+  backend.at(2s, [&] { backend.put(pod("users", "u-1", "Terminated")); });
+  backend.at(4s, [&] { backend.remove("users", "u-2"); });  // its TTL ran out
+  ExitRun r{clock, backend, settingsFor("auth", "a-1", {"users"}, 0)};
+  nlohmann::json status;
+  exit::Summary s =
+      r.run(3s, [&](exit::ExitEngine& e) { status = nlohmann::json::parse(toJson(e.snapshot())); });
+  EXPECT_EQ(s.outcome, exit::Outcome::kCompleted);
+  EXPECT_EQ(findStep(s, "coordination_slot"), nullptr);  // max_concurrent_exits 0: no cap
+  const exit::StepReport* wait = findStep(s, "coordination_wait_for");
+  ASSERT_NE(wait, nullptr);
+  EXPECT_THAT(wait->detail, HasSubstr("every pod of users Terminated or gone after 4s"));
+  EXPECT_GE(wait->took, 4s);
+  EXPECT_LE(wait->took, 4s + 100ms);
+  EXPECT_EQ(status["coordination"]["wait_for"]["status"], "waiting") << status;
+  EXPECT_EQ(status["coordination"]["wait_for"]["alive"],
+            nlohmann::json::array({"users/u-2 (Ready)"}));
+  EXPECT_EQ(s.coordination->wait_for_status, "done");
+  EXPECT_TRUE(s.coordination->alive.empty());
+  ASSERT_EQ(r.observer.waits.size(), 1u);
+  EXPECT_EQ(r.observer.waits[0].first, "wait_for");
+}
+
+TEST(WaitForStep, NothingRegisteredMeansNoWait) {
+  SimulatedClock clock;
+  FakeBackend backend(clock);
+  ExitRun r{clock, backend, settingsFor("", "a-1", {"users", "billing"})};
+  exit::Summary s = r.run();
+  EXPECT_EQ(s.outcome, exit::Outcome::kCompleted);
+  EXPECT_EQ(findStep(s, "coordination_wait_for")->took, Duration::zero());
+  EXPECT_EQ(findStep(s, "coordination_slot"), nullptr);  // no service: no slot
+}
+
+TEST(WaitForStep, DeadlineNamesWhoWasStillAlive) {
+  SimulatedClock clock;
+  FakeBackend backend(clock);
+  backend.put(pod("users", "u-1", "Draining"));
+  backend.put(pod("users", "u-2", "Terminated"));
+  backend.put(pod("billing", "b-7", "Compensating"));
+  ExitRun r{clock, backend, settingsFor("auth", "a-1", {"users", "billing"}, 0)};
+  exit::Summary s = r.run();
+  EXPECT_EQ(s.outcome, exit::Outcome::kDeadline);
+  const exit::StepReport* wait = findStep(s, "coordination_wait_for");
+  EXPECT_THAT(wait->detail,
+              HasSubstr("still alive after waiting 17250ms: users/u-1 (Draining), billing/b-7 "
+                        "(Compensating)"));
+  EXPECT_THAT(s.reason, HasSubstr("coordination_wait_for: still alive"));
+  EXPECT_EQ(s.coordination->wait_for_status, "deadline");
+  EXPECT_EQ(r.drain_given, 23s - 17250ms);
+}
+
+TEST(WaitForStep, StoreLostMidWaitGoesOnAfterTheAllowance) {
+  SimulatedClock clock;
+  FakeBackend backend(clock);
+  backend.put(pod("users", "u-1", "Draining"));
+  backend.at(1s, [&] { backend.setDown(true); });
+  ExitRun r{clock, backend, settingsFor("", "a-1", {"users"})};
+  exit::Summary s = r.run();
+  EXPECT_EQ(s.outcome, exit::Outcome::kCompleted);
+  const exit::StepReport* wait = findStep(s, "coordination_wait_for");
+  EXPECT_EQ(wait->status, exit::StepStatus::kSkipped);
+  EXPECT_THAT(wait->detail, HasSubstr("went on without waiting for users"));
+  EXPECT_GE(wait->took, 6s);
+  EXPECT_LE(wait->took, 6s + 100ms);
+  // What it last saw stays in the record.
+  EXPECT_EQ(s.coordination->alive, std::vector<std::string>{"users/u-1 (Draining)"});
+}
+
+TEST(WaitForStep, StoreBackWithinTheAllowanceKeepsWaiting) {
+  SimulatedClock clock;
+  FakeBackend backend(clock);
+  backend.put(pod("users", "u-1", "Draining"));
+  backend.at(1s, [&] { backend.setDown(true); });
+  backend.at(4s, [&] { backend.setDown(false); });
+  backend.at(8s, [&] { backend.put(pod("users", "u-1", "Terminated")); });
+  ExitRun r{clock, backend, settingsFor("", "a-1", {"users"})};
+  exit::Summary s = r.run();
+  const exit::StepReport* wait = findStep(s, "coordination_wait_for");
+  EXPECT_EQ(wait->status, exit::StepStatus::kOk) << wait->detail;
+  EXPECT_GE(wait->took, 8s);
+  EXPECT_GT(r.observer.errors, 0);
+}
+
+TEST(WaitForStep, CycleTheFirstServiceByNameGoesAhead) {
+  SimulatedClock clock;
+  FakeBackend backend(clock);
+  backend.put(pod("b", "b-1", "Draining", {"a"}));
+  ExitRun r{clock, backend, settingsFor("a", "a-1", {"b"}, 0)};
+  exit::Summary s = r.run();
+  EXPECT_EQ(s.outcome, exit::Outcome::kCompleted);
+  const exit::StepReport* wait = findStep(s, "coordination_wait_for");
+  EXPECT_EQ(wait->took, Duration::zero());  // no wait until the budget ends
+  EXPECT_THAT(wait->detail, HasSubstr("dependency cycle a -> b -> a: went ahead of b"));
+  EXPECT_EQ(s.coordination->cycle, "a -> b -> a");
+  EXPECT_EQ(r.observer.cycles, 1);
+}
+
+TEST(WaitForStep, CycleTheOthersWaitForTheFirstToTerminate) {
+  SimulatedClock clock;
+  FakeBackend backend(clock);
+  backend.put(pod("a", "a-1", "Draining", {"b"}));
+  backend.at(2s, [&] { backend.put(pod("a", "a-1", "Terminated", {"b"})); });
+  ExitRun r{clock, backend, settingsFor("b", "b-1", {"a"}, 0)};
+  exit::Summary s = r.run();
+  EXPECT_EQ(s.outcome, exit::Outcome::kCompleted);
+  const exit::StepReport* wait = findStep(s, "coordination_wait_for");
+  EXPECT_GE(wait->took, 2s);
+  EXPECT_LE(wait->took, 2s + 100ms);
+  EXPECT_THAT(wait->detail, HasSubstr("dependency cycle b -> a -> b: waited for a to go first"));
+  EXPECT_EQ(r.observer.cycles, 1);  // reported once, not at every poll
+}
+
+TEST(FindCycles, FollowsDrainingPodsTransitively) {
+  RegistryView view{{"b", {pod("b", "b-1", "Draining", {"c"})}},
+                    {"c", {pod("c", "c-1", "Draining", {"d", "a"})}},
+                    {"d", {pod("d", "d-1", "Draining", {"a"})}}};
+  auto cycles = findCycles("a", {"b"}, view);
+  ASSERT_EQ(cycles.size(), 1u);
+  EXPECT_THAT(cycles["b"], ElementsAre("a", "b", "c", "a"));  // the shortest way back
+  // Only Draining pods wait: a Ready pod's wait_for is no edge yet.
+  view["c"][0].state = "Ready";
+  EXPECT_TRUE(findCycles("a", {"b"}, view).empty());
+  // A pod that only waits (no service) can be on no cycle.
+  EXPECT_TRUE(findCycles("", {"b"}, view).empty());
+}
+
+TEST(Settings, OutageAllowanceAndPollFollowTheBudgetAndHeartbeat) {
+  config::Config c;
+  c.coordination.heartbeat = 50ms;
+  Settings s = Settings::from(c, "p");
+  EXPECT_EQ(s.outage_allowance, 5s);  // default Draining budget 23 s: a quarter is 5.75 s
+  EXPECT_EQ(s.poll, 50ms);
+  EXPECT_EQ(s.ttl(), 150ms);
+  c.exit = config::ExitConfig{10s, 1s, 3s};  // Draining budget 6 s
+  EXPECT_EQ(Settings::from(c, "p").outage_allowance, 1500ms);
+}
+
+// --- the registry thread -------------------------------------------------
+
+TEST(Registry, RegistersAtStartAtEveryTransitionAndEveryHeartbeat) {
+  SimulatedClock clock;
+  CountingObserver observer;
+  auto owned = std::make_unique<FakeBackend>(clock);
+  FakeBackend& store = *owned;
+  Registry registry(clock, std::move(owned), settingsFor("web", "w-1", {"db"}), observer);
+  registry.start();
+  ASSERT_TRUE(testing::waitUntil([&] { return store.calls("publish") >= 1; }, 10s));
+  EXPECT_EQ(store.published()[0].state, "Ready");
+  EXPECT_EQ(store.published()[0].wait_for, std::vector<std::string>{"db"});
+  // A transition is written at once, without waiting for the next beat.
+  registry.onTransition(exit::State::kReady, exit::State::kDraining);
+  ASSERT_TRUE(
+      testing::waitUntil([&] { return store.published().back().state == "Draining"; }, 10s));
+  // The next beat comes when simulated time reaches it.
+  const int before = store.calls("publish");
+  clock.advance(1s);
+  ASSERT_TRUE(testing::waitUntil([&] { return store.calls("publish") > before; }, 10s));
+  registry.stop();
+}
+
+TEST(Registry, RenewsTheSlotEveryBeatAndReleasesItAtTerminated) {
+  SimulatedClock clock;
+  CountingObserver observer;
+  auto owned = std::make_unique<FakeBackend>(clock);
+  FakeBackend& store = *owned;
+  Settings settings = settingsFor("web", "w-1");
+  ASSERT_TRUE(store.acquireSlot("web", "w-1", 1, settings.ttl())->acquired);
+  Registry registry(clock, std::move(owned), settings, observer);
+  registry.start();
+  registry.holdSlot(1);
+  ASSERT_TRUE(testing::waitUntil([&] { return store.calls("renew") >= 1; }, 10s));
+  EXPECT_EQ(store.published().back().slot, 1);
+  // Ten heartbeats later the lease (TTL 3 s) still holds: it was renewed.
+  for (int i = 0; i < 10; ++i) {
+    const int renewed = store.calls("renew");
+    clock.advance(1s);
+    ASSERT_TRUE(testing::waitUntil([&] { return store.calls("renew") > renewed; }, 10s));
+  }
+  EXPECT_EQ(store.holders("web").count("w-1"), 1u);
+  registry.onTransition(exit::State::kCompensating, exit::State::kTerminated);
+  ASSERT_TRUE(testing::waitUntil([&] { return store.calls("release") == 1; }, 10s));
+  EXPECT_TRUE(store.holders("web").empty());
+  registry.stop();
+  EXPECT_EQ(store.published().back().state, "Terminated");
+  EXPECT_FALSE(store.published().back().slot);
+  EXPECT_EQ(observer.errors, 0);
+}
+
+TEST(Registry, StopsPromptlyAndRetriesAFailingStoreEveryBeat) {
+  SimulatedClock clock;
+  CountingObserver observer;
+  auto owned = std::make_unique<FakeBackend>(clock);
+  FakeBackend& store = *owned;
+  store.setDown(true);
+  Settings settings = settingsFor("web", "w-1");
+  settings.heartbeat = 1h;  // stop() must not wait for the next beat
+  Registry registry(clock, std::move(owned), settings, observer);
+  registry.start();
+  ASSERT_TRUE(testing::waitUntil([&] { return observer.errors >= 1; }, 10s));
+  clock.advance(1h);
+  ASSERT_TRUE(testing::waitUntil([&] { return observer.errors >= 2; }, 10s));
+  store.setDown(false);
+  registry.stop();  // writes the last state on the way out
+  EXPECT_EQ(store.calls("publish"), 3);
+  EXPECT_EQ(store.published().size(), 1u);
+}
+
+// --- the Redis store -----------------------------------------------------
+
+class RedisStore : public ::testing::Test {
+ protected:
+  testing::RedisServer redis;
+  RedisBackend backend{redis.config(2000ms)};
+};
+
+TEST_F(RedisStore, RegistrationIsListedAndDisappearsAfterItsTtl) {
+  PodRecord me{"users", "u-1", "Draining", {"db", "cache"}, "2026-01-01T00:00:00.000Z", 4};
+  ASSERT_TRUE(backend.publish(me, 400ms));
+  ASSERT_TRUE(backend.publish(PodRecord{"users", "u-2", "Ready", {}, "", std::nullopt}, 1h));
+  auto pods = backend.pods("users");
+  ASSERT_TRUE(pods) << pods.error().message;
+  ASSERT_EQ(pods->size(), 2u);
+  EXPECT_EQ((*pods)[0].pod, "u-1");
+  EXPECT_EQ((*pods)[0].state, "Draining");
+  EXPECT_EQ((*pods)[0].wait_for, (std::vector<std::string>{"db", "cache"}));
+  EXPECT_EQ((*pods)[0].slot, 4);
+  EXPECT_EQ((*pods)[1].wait_for, std::vector<std::string>{});
+  EXPECT_FALSE((*pods)[1].slot);
+  // The documented layout.
+  EXPECT_THAT(redis.cli({"HGET", "lameduck:coord:{users}:pod:u-1", "state"}),
+              HasSubstr("Draining"));
+  EXPECT_THAT(redis.cli({"ZSCORE", "lameduck:coord:{users}:pods", "u-2"}),
+              ::testing::Not(HasSubstr("nil")));
+  // u-1 stops refreshing: gone after its TTL, from the list and the index.
+  ASSERT_TRUE(testing::waitUntil(
+      [&] {
+        auto p = backend.pods("users");
+        return p && p->size() == 1;
+      },
+      10s));
+  EXPECT_EQ(backend.pods("users")->at(0).pod, "u-2");
+  EXPECT_THAT(redis.cli({"ZCARD", "lameduck:coord:{users}:pods"}), HasSubstr("1"));
+  EXPECT_TRUE(backend.pods("nobody")->empty());
+}
+
+TEST_F(RedisStore, SlotsAreCappedAndFencingTokensOnlyGrow) {
+  auto a = backend.acquireSlot("web", "w-a", 2, 1h);
+  auto b = backend.acquireSlot("web", "w-b", 2, 1h);
+  ASSERT_TRUE(a && b);
+  EXPECT_TRUE(a->acquired && b->acquired);
+  EXPECT_LT(a->token, b->token);
+  auto c = backend.acquireSlot("web", "w-c", 2, 1h);
+  ASSERT_TRUE(c);
+  EXPECT_FALSE(c->acquired);
+  EXPECT_THAT(c->holders, ElementsAre("w-a (token " + std::to_string(a->token) + ")",
+                                      "w-b (token " + std::to_string(b->token) + ")"));
+  // A retried request (its answer was lost) gets the same slot back.
+  auto again = backend.acquireSlot("web", "w-a", 2, 1h);
+  EXPECT_TRUE(again->acquired);
+  EXPECT_EQ(again->token, a->token);
+  // A stale token releases nothing; the right one does.
+  ASSERT_TRUE(backend.releaseSlot("web", "w-a", a->token + 100));
+  EXPECT_FALSE(backend.acquireSlot("web", "w-c", 2, 1h)->acquired);
+  ASSERT_TRUE(backend.releaseSlot("web", "w-a", a->token));
+  auto c2 = backend.acquireSlot("web", "w-c", 2, 1h);
+  EXPECT_TRUE(c2->acquired);
+  EXPECT_GT(c2->token, b->token);
+  EXPECT_EQ(*backend.renewSlot("web", "w-c", c2->token, 1h), true);
+  EXPECT_EQ(*backend.renewSlot("web", "w-a", a->token, 1h), false);  // released: lost
+  // Other services have slots of their own.
+  EXPECT_TRUE(backend.acquireSlot("db", "d-1", 1, 1h)->acquired);
+}
+
+TEST_F(RedisStore, ACrashedHoldersLeaseExpiresAndCannotBeRenewedAfter) {
+  auto a = backend.acquireSlot("web", "w-a", 1, 300ms);
+  ASSERT_TRUE(a && a->acquired);
+  EXPECT_FALSE(backend.acquireSlot("web", "w-b", 1, 1h)->acquired);
+  Result<SlotAttempt> b = SlotAttempt{};
+  ASSERT_TRUE(testing::waitUntil(
+      [&] {
+        b = backend.acquireSlot("web", "w-b", 1, 1h);
+        return b && b->acquired;
+      },
+      10s, 50ms));
+  EXPECT_GT(b->token, a->token);
+  EXPECT_EQ(*backend.renewSlot("web", "w-a", a->token, 1h), false);
+}
+
+TEST_F(RedisStore, UnreachableRedisIsAnUnavailableError) {
+  redis.kill();
+  auto pods = backend.pods("users");
+  ASSERT_FALSE(pods);
+  EXPECT_EQ(pods.error().code, ErrorCode::kUnavailable);
+  EXPECT_FALSE(backend.publish(PodRecord{"users", "u-1", "Ready", {}, "", std::nullopt}, 1s));
+  // Back again: the next call reconnects.
+  ASSERT_TRUE(redis.start());
+  EXPECT_TRUE(backend.pods("users"));
+}
+
+}  // namespace
+}  // namespace lameduck::coord
