@@ -2,8 +2,6 @@
 
 #include "saga/compensator.h"
 
-#include <unistd.h>
-
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
@@ -27,14 +25,8 @@ int compensator(const Args& args) {
     log::error("the compensator needs compensation.redis.address");
     return kExitUsage;
   }
-  const log::Identity& who = log::identity();
   std::string consumer = cfg->compensator.consumer;
-  if (consumer.empty()) consumer = who.pod;
-  if (consumer.empty()) {
-    char host[256] = {};
-    gethostname(host, sizeof host - 1);
-    consumer = std::string(host) + "-" + std::to_string(getpid());
-  }
+  if (consumer.empty()) consumer = instanceName();
   server::CompensatorMetrics metrics(kVersion, kCommit);
   server::MetricsServer metrics_server(cfg->compensator.listen, "compensator.listen",
                                        [&metrics] { return metrics.render(); });

@@ -1,5 +1,7 @@
 #include "cli/options.h"
 
+#include <unistd.h>
+
 #include <iostream>
 
 #include "cli/commands.h"
@@ -80,6 +82,13 @@ std::expected<ServiceStart, int> startService(const std::vector<std::string>& ar
   who.commit = kCommit;
   log::init(start.loaded.config.log.level, start.loaded.config.log.format, who);
   return start;
+}
+
+std::string instanceName() {
+  if (!log::identity().pod.empty()) return log::identity().pod;
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  return std::string(host) + "-" + std::to_string(getpid());
 }
 
 }  // namespace lameduck::cli

@@ -52,4 +52,8 @@ struct ServiceStart {
 std::expected<ServiceStart, int> startService(const std::vector<std::string>& args,
                                               const std::string& command);
 
+// This process's name among its peers (compensator consumer, exit-ordering
+// registry): POD_NAME, else the host name and the process id.
+std::string instanceName();
+
 }  // namespace lameduck::cli

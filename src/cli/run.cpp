@@ -11,6 +11,9 @@
 #include "cli/options.h"
 #include "common/log.h"
 #include "common/version.h"
+#include "coord/redis_backend.h"
+#include "coord/registry.h"
+#include "coord/steps.h"
 #include "drain/connections.h"
 #include "exit/app_steps.h"
 #include "exit/engine.h"
@@ -117,7 +120,26 @@ int run(const Args& args) {
     return kExitUsage;
   }
   if (*shift) plan.draining.insert(plan.draining.begin(), std::move(*shift));
-  exit::ExitEngine engine(clock, c.exit, std::move(plan), metrics);
+  // Exit ordering comes before the traffic shift (DESIGN: Draining step 2,
+  // with the exit slot first of all); the registry thread and the exit
+  // thread each talk to Redis over a connection of their own.
+  const coord::Settings coordination = coord::Settings::from(c, instanceName());
+  std::unique_ptr<coord::Registry> registry;
+  std::unique_ptr<coord::Backend> coord_backend;
+  std::unique_ptr<coord::ExitCoordination> exit_coordination;
+  if (coordination.enabled()) {
+    registry = std::make_unique<coord::Registry>(
+        clock, std::make_unique<coord::RedisBackend>(c.compensation.redis), coordination, metrics);
+    coord_backend = std::make_unique<coord::RedisBackend>(c.compensation.redis);
+    exit_coordination = std::make_unique<coord::ExitCoordination>(*coord_backend, coordination,
+                                                                  metrics, registry.get());
+    coord::prependSteps(plan, *exit_coordination);
+    registry->start();
+  }
+  std::vector<exit::ExitObserver*> observer_list{&metrics};
+  if (registry) observer_list.push_back(registry.get());
+  exit::ObserverList observers(std::move(observer_list));
+  exit::ExitEngine engine(clock, c.exit, std::move(plan), observers);
   // Whatever an earlier run spooled goes to the stream now, in the
   // background so that a slow Redis cannot delay readiness. A jthread joins
   // on every way out of this function, early returns included.
@@ -148,7 +170,9 @@ int run(const Args& args) {
              {"commit", kCommit},
              {"config", start->loaded.options.file.value_or("<embedded defaults>")},
              {"app", c.app.base_url ? c.app.base_url->origin() + c.app.base_url->path : "none"},
-             {"exit_budget_ms", toMillis(c.exit.budget())}});
+             {"exit_budget_ms", toMillis(c.exit.budget())},
+             {"coordination", coordination.enabled() ? coordination.service + "/" + coordination.pod
+                                                     : std::string("off")}});
 
   siginfo_t info{};
   int sig = -1;
@@ -171,6 +195,9 @@ int run(const Args& args) {
     waitForAppListenersGone(clock, *connections, deadline, c.drain.poll_interval);
   }
 
+  // The last registration (Terminated) and the slot release are written
+  // before the process goes.
+  if (registry) registry->stop();
   admin.stop();
   metrics_server.stop();
   const int code = exitCode(summary.outcome);

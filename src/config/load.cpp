@@ -4,6 +4,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -159,6 +160,25 @@ Reader boolean(Ctx& ctx, bool& out) {
       return;
     }
     ctx.fail(n, path, "invalid value \"" + *v + "\"; expected true or false");
+  };
+}
+
+// A service name of exit ordering: it becomes part of Redis keys (inside a
+// {hash tag}) and of comma-separated lists, so only a plain set of
+// characters is accepted.
+Reader serviceName(Ctx& ctx, std::string& out, bool allow_empty) {
+  return [&ctx, &out, allow_empty](const YAML::Node& n, const std::string& path) {
+    std::string v;
+    str(ctx, v, allow_empty)(n, path);
+    for (char ch : v) {
+      if (!std::isalnum(static_cast<unsigned char>(ch)) &&
+          std::string_view("-_.:/").find(ch) == std::string_view::npos) {
+        ctx.fail(n, path,
+                 "invalid service name \"" + v + "\": use letters, digits and - _ . : / only");
+        return;
+      }
+    }
+    out = v;
   };
 }
 
@@ -571,12 +591,12 @@ void readConfig(Ctx& ctx, const YAML::Node& root, Config& c) {
   top.field("coordination", [&](const YAML::Node& n, const std::string& p) {
     MapReader m(ctx, n, p);
     CoordinationConfig& co = c.coordination;
-    m.field("service", str(ctx, co.service));
+    m.field("service", serviceName(ctx, co.service, true));
     m.field("wait_for", list(
                             ctx,
                             [&](const YAML::Node& item, const std::string& ip) {
                               std::string name;
-                              str(ctx, name, false)(item, ip);
+                              serviceName(ctx, name, false)(item, ip);
                               if (!name.empty()) co.wait_for.push_back(name);
                             },
                             [&] { co.wait_for.clear(); }));
@@ -740,6 +760,13 @@ void crossCheck(Ctx& ctx, const YAML::Node& root, const Config& c) {
   if ((!co.service.empty() || !co.wait_for.empty()) && !c.compensation.redis.address) {
     fail({"coordination"}, "coordination",
          "exit ordering needs Redis: set compensation.redis.address");
+  }
+  if (!co.service.empty() &&
+      std::find(co.wait_for.begin(), co.wait_for.end(), co.service) != co.wait_for.end()) {
+    fail({"coordination", "wait_for"}, "coordination.wait_for",
+         "lists this pod's own service \"" + co.service +
+             "\"; a service cannot wait for itself (max_concurrent_exits orders the exits of "
+             "one service)");
   }
 }
 

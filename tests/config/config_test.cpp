@@ -333,6 +333,37 @@ TEST(Config, KubernetesApiAccessMistakesAreNamed) {
   EXPECT_TRUE(insecure) << insecure.error().message;
 }
 
+TEST(Config, CoordinationNamesAndDependencies) {
+  const std::string redis = "compensation: {redis: {address: \"127.0.0.1:6379\"}}\n";
+  auto c = parse(redis +
+                     "coordination: {service: auth-center, wait_for: [user-service, ns/billing.v2],"
+                     " max_concurrent_exits: 0, heartbeat: 200ms}\n",
+                 "f");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->coordination.wait_for, (std::vector<std::string>{"user-service", "ns/billing.v2"}));
+  EXPECT_EQ(c->coordination.max_concurrent_exits, 0);  // 0: no cap
+  EXPECT_EQ(c->coordination.heartbeat, 200ms);
+  // A waiting-only pod (no service of its own) is fine too.
+  EXPECT_TRUE(parse(redis + "coordination: {wait_for: [user-service]}\n", "f"));
+
+  EXPECT_THAT(
+      errorOf(redis + "coordination: {service: \"auth center\"}\n"),
+      HasSubstr("test.yaml:2:25: coordination.service: invalid service name \"auth center\""));
+  EXPECT_THAT(errorOf(redis + "coordination: {wait_for: [\"a,b\"]}\n"),
+              HasSubstr("coordination.wait_for[0]: invalid service name \"a,b\""));
+  EXPECT_THAT(errorOf(redis + "coordination: {service: \"x{y}\"}\n"),
+              HasSubstr("use letters, digits and - _ . : / only"));
+  EXPECT_THAT(errorOf(redis + "coordination: {wait_for: [\"\"]}\n"),
+              HasSubstr("coordination.wait_for[0]: must not be empty"));
+  EXPECT_THAT(errorOf(redis + "coordination: {service: a, wait_for: [b, a]}\n"),
+              HasSubstr("coordination.wait_for: lists this pod's own service \"a\""));
+  EXPECT_THAT(errorOf(redis + "coordination: {heartbeat: 0s}\n"),
+              HasSubstr("coordination.heartbeat: invalid duration"));
+  EXPECT_THAT(errorOf(redis + "coordination: {max_concurrent_exits: -1}\n"),
+              HasSubstr("coordination.max_concurrent_exits"));
+  EXPECT_THAT(errorOf("coordination: {wait_for: [b]}\n"), HasSubstr("needs Redis"));
+}
+
 TEST(Config, CompensatorActions) {
   auto c = parse(
       "compensator:\n"
