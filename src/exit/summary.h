@@ -117,8 +117,9 @@ struct TrafficReport {
 struct CoordinationReport {
   std::string service;  // empty when this pod only waits (no service of its own)
   std::string pod;
-  // The exit slot: "" (not used), "waiting", "held", or "skipped" (Redis
-  // unreachable; the exit went on without one).
+  // The exit slot: "" (not used), "waiting", "held", "deadline" (none came
+  // free in time) or "skipped" (Redis unreachable; the exit went on
+  // without one).
   std::string slot;
   std::optional<int64_t> slot_token;      // fencing token of the held slot
   std::vector<std::string> slot_holders;  // while waiting: "pod (token N)"

@@ -9,6 +9,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <iostream>
 #include <thread>
 
 #include "integration/daemon.h"
@@ -122,6 +123,11 @@ TEST(Coordination, WaitForHoldsTheExitUntilTheDependencyTerminated) {
   EXPECT_EQ(users_summary["outcome"], "completed") << users_summary;
   EXPECT_EQ(auth_summary["outcome"], "completed") << auth_summary;
   EXPECT_EQ(auth_summary["coordination"]["wait_for"]["status"], "done");
+  // Exit ordering runs first in Draining: the slot, then wait_for, then the drain.
+  ASSERT_GE(auth_summary["steps"].size(), 3u);
+  EXPECT_EQ(auth_summary["steps"][0]["step"], "coordination_slot");
+  EXPECT_EQ(auth_summary["steps"][1]["step"], "coordination_wait_for");
+  EXPECT_EQ(auth_summary["steps"][2]["step"], "app_drain_hook");
   // auth's app was told to drain only after users' app was told to
   // terminate: users' whole exit came first.
   const int64_t users_terminated = appEvent(*users, "terminate");
@@ -129,6 +135,8 @@ TEST(Coordination, WaitForHoldsTheExitUntilTheDependencyTerminated) {
   ASSERT_GT(users_terminated, 0);
   ASSERT_GT(auth_drained, 0);
   EXPECT_LT(users_terminated, auth_drained);
+  std::cout << "[ figures  ] users' terminate hook -> auth's drain hook: "
+            << (auth_drained - users_terminated) / 1e6 << " ms\n";
   // The audit logs agree: users reached Terminated before auth left Draining.
   std::string users_terminated_at, auth_left_draining_at;
   for (const json& t : audits(*users, "transition")) {
@@ -225,6 +233,8 @@ TEST(Coordination, MaxConcurrentExitsDrainsPodsOneAfterAnother) {
     // and the fencing tokens grew in that order.
     EXPECT_LT(intervals[i - 1].terminate, intervals[i].drain) << "pods " << i - 1 << " and " << i;
     EXPECT_LT(intervals[i - 1].token, intervals[i].token);
+    std::cout << "[ figures  ] slot hand-over, terminate hook -> next drain hook: "
+              << (intervals[i].drain - intervals[i - 1].terminate) / 1e6 << " ms\n";
   }
 }
 
