@@ -26,7 +26,10 @@ fs.writeFileSync(outConfig, configText);
 const config = parse(configText) ?? {};
 const backend = config.traffic?.backend ?? "none";
 
-const workloads = objects.filter((o) => ["Deployment", "StatefulSet", "DaemonSet"].includes(o.kind));
+// The workloads that carry the sidecar (an example may add others, e.g. HAProxy).
+const hasSidecar = (o) => [...(o.spec.template.spec.initContainers ?? []), ...(o.spec.template.spec.containers ?? [])]
+  .some((c) => c.name === "lameduck");
+const workloads = objects.filter((o) => ["Deployment", "StatefulSet", "DaemonSet"].includes(o.kind) && hasSidecar(o));
 expect(workloads.length > 0, "a workload with the sidecar");
 for (const w of workloads) {
   const spec = w.spec.template.spec;
