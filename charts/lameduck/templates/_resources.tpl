@@ -129,7 +129,7 @@ lameduck ({{ $v.mode }} sidecar) guards the exits of this release's pods.
   grace period: {{ $v.terminationGracePeriodSeconds }}s (terminationGracePeriodSeconds = exit.grace_period)
   config:       kubectl -n {{ .Release.Namespace }} get configmap {{ include "lameduck.fullname" . }} -o yaml
   exit summary: kubectl -n {{ .Release.Namespace }} logs POD -c lameduck | grep '"audit":true'
-  live status:  kubectl -n {{ .Release.Namespace }} port-forward POD {{ $v.adminPort }} && curl -s localhost:{{ $v.adminPort }}/status
+  live status:  kubectl -n {{ .Release.Namespace }} port-forward POD {{ $v.adminPort }} & curl -s localhost:{{ $v.adminPort }}/status
   metrics:      port {{ $v.metricsPort }} (ld-metrics){{ if $v.podMonitor.enabled }}, scraped through PodMonitor {{ include "lameduck.fullname" . }}{{ else if $v.serviceMonitor.enabled }}, scraped through ServiceMonitor {{ include "lameduck.fullname" . }}{{ end }}
 {{- if include "lameduck.kubeBackend" . }}
 {{- $target := include "lameduck.trafficTarget" . | fromYaml }}
