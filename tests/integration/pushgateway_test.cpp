@@ -18,23 +18,29 @@ using ::testing::HasSubstr;
 constexpr const char* kPushgatewayBin = "/usr/bin/prometheus-pushgateway";
 
 // A pushgateway on a free loopback port; it cannot report a port it picked,
-// so a few free ones are tried.
+// so a few free ones are tried. Its persistence file, in this test's own
+// directory, tells it apart from any other pushgateway that may have taken
+// the port in the meantime (its /api/v1/status lists its flags).
 class Pushgateway {
  public:
   Pushgateway() {
+    const std::string state = dir_.file("pushgateway.state");
     for (int attempt = 0; attempt < 3 && !process_; ++attempt) {
       port_ = freePort();
       auto p = std::make_unique<Process>(
           std::vector<std::string>{kPushgatewayBin,
-                                   "--web.listen-address=127.0.0.1:" + std::to_string(port_)},
+                                   "--web.listen-address=127.0.0.1:" + std::to_string(port_),
+                                   "--persistence.file=" + state},
           dir_.file("pushgateway.log"));
-      bool up = waitUntil(
+      bool ours = false;
+      waitUntil(
           [&] {
-            auto r = call(port_, "GET", "/-/ready", {}, 2s);
-            return (r && r->status == 200) || !p->running();
+            auto r = call(port_, "GET", "/api/v1/status", {}, 2s);
+            ours = r && r->status == 200 && r->body.find(state) != std::string::npos;
+            return ours || !p->running();
           },
           30s, 50ms);
-      if (up && p->running()) process_ = std::move(p);
+      if (ours && p->running()) process_ = std::move(p);
     }
   }
   ~Pushgateway() {
@@ -85,7 +91,7 @@ TEST(Pushgateway, FinalExitMetricsArePushedGroupedByPod) {
            AppOptions{"ok", 2}, {{"POD_NAME", "checkout-7d9f-x2"}, {"POD_NAMESPACE", "shop"}});
   ASSERT_GT(d.adminPort(), 0);
   // Nothing is pushed before the exit: a live pod is scraped.
-  EXPECT_TRUE(pgw.groups().empty());
+  EXPECT_TRUE(pgw.groups().empty()) << pgw.groups().dump();
 
   auto r = d.admin("/prestop");
   ASSERT_TRUE(r && r->status == 200);
