@@ -18,6 +18,10 @@ struct Figures {
   std::optional<int64_t> inflight;
   std::optional<int64_t> connections;
   std::optional<int64_t> queued;
+  // Share of the app's recent requests that failed, 0..1, for the traffic
+  // gate (gate.source: app). Absent or null: the app has no figure (no
+  // traffic), which the gate treats as inconclusive.
+  std::optional<double> error_rate;
 };
 
 struct Compensation {

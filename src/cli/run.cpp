@@ -20,6 +20,7 @@
 #include "server/endpoints.h"
 #include "server/metrics.h"
 #include "server/pushgateway.h"
+#include "traffic/shift.h"
 
 namespace lameduck::cli {
 namespace {
@@ -117,9 +118,15 @@ int run(const Args& args) {
         *app, c, saga::Origin{c.coordination.service, who.namespace_, who.pod, who.revision}, spool,
         metrics);
   }
-  exit::ExitEngine engine(clock, c.exit,
-                          exit::makeAppPlan(c, app.get(), connections.get(), std::move(handoff)),
-                          metrics);
+  exit::ExitPlan plan = exit::makeAppPlan(c, app.get(), connections.get(), std::move(handoff));
+  // The traffic shift runs first in Draining, before the app is told to drain.
+  auto shift = traffic::makeShiftStep(c, app.get(), who.pod, who.namespace_, clock, metrics);
+  if (!shift) {
+    log::error("cannot start", {{"error", shift.error().message}});
+    return kExitUsage;
+  }
+  if (*shift) plan.draining.insert(plan.draining.begin(), std::move(*shift));
+  exit::ExitEngine engine(clock, c.exit, std::move(plan), metrics);
   // Whatever an earlier run spooled goes to the stream now, in the
   // background so that a slow Redis cannot delay readiness. A jthread joins
   // on every way out of this function, early returns included.

@@ -115,6 +115,7 @@ struct KubernetesTrafficConfig {
 
 struct WebhookConfig {
   std::optional<HttpUrl> url;
+  std::string token;  // sent as "Authorization: Bearer <token>" when set
 };
 
 struct TrafficStep {
@@ -128,6 +129,8 @@ struct GateConfig {
   GateOnFail on_fail = GateOnFail::kHold;
   std::optional<HttpUrl> prometheus_url;
   std::string prometheus_query;
+  // How often a gate that did not pass is checked again while the step holds.
+  Duration interval = 1s;
 };
 
 struct TrafficConfig {
@@ -137,6 +140,9 @@ struct TrafficConfig {
   WebhookConfig webhook;
   std::vector<TrafficStep> steps{{5, 30s}, {0, 0s}};
   GateConfig gate;
+  // Bounds each weight change and each gate query (and what is left of the
+  // plan bounds it further).
+  Duration timeout = 2s;
 };
 
 struct CoordinationConfig {

@@ -484,6 +484,7 @@ void readConfig(Ctx& ctx, const YAML::Node& root, Config& c) {
     m.field("webhook", [&](const YAML::Node& wn, const std::string& wp) {
       MapReader w(ctx, wn, wp);
       w.field("url", optionalParsed<HttpUrl>(ctx, t.webhook.url, parseHttpUrl));
+      w.field("token", str(ctx, t.webhook.token));
       w.finish();
     });
     m.field("steps", list(
@@ -521,8 +522,10 @@ void readConfig(Ctx& ctx, const YAML::Node& root, Config& c) {
         pr.field("query", str(ctx, t.gate.prometheus_query, false));
         pr.finish();
       });
+      g.field("interval", duration(ctx, t.gate.interval, ZeroOk::kNo));
       g.finish();
     });
+    m.field("timeout", duration(ctx, t.timeout, ZeroOk::kNo));
     m.finish();
   });
 

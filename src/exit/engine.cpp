@@ -218,4 +218,9 @@ void ExitEngine::drainWaitDone(Duration took, bool drained) {
   if (drained) record_.drain.drained_at = sinceStart();
 }
 
+void ExitEngine::traffic(const TrafficReport& report) {
+  std::lock_guard lock(mu_);
+  record_.traffic = report;
+}
+
 }  // namespace lameduck::exit

@@ -73,6 +73,7 @@ class ExitEngine final : private ExitRecorder {
   void compensations(const CompensationReport& report) override;
   void connections(int64_t established, int64_t arrived, int64_t malformed_lines) override;
   void drainWaitDone(Duration took, bool drained) override;
+  void traffic(const TrafficReport& report) override;
 
   Clock& clock_;
   const config::ExitConfig config_;

@@ -26,6 +26,8 @@ class ExitRecorder {
   // `arrived` connections are new since the previous call.
   virtual void connections(int64_t established, int64_t arrived, int64_t malformed_lines) = 0;
   virtual void drainWaitDone(Duration took, bool drained) = 0;
+  // The traffic shift as it stands; called as it progresses.
+  virtual void traffic(const TrafficReport& report) = 0;
 };
 
 struct StepContext {

@@ -18,14 +18,14 @@ std::vector<std::pair<std::string, std::string>> CompensationRecord::fields() co
           {"attempt", std::to_string(attempt)}};
 }
 
-CompensationRecord makeRecord(const app::Compensation& c, const Origin& origin,
+CompensationRecord makeRecord(app::Compensation c, const Origin& origin,
                               const std::string& created_at) {
   CompensationRecord r;
-  r.id = c.id;
-  r.saga_id = c.saga_id;
-  r.step = c.step;
-  r.action = c.action;
-  r.payload = c.payload_json;
+  r.id = std::move(c.id);
+  r.saga_id = std::move(c.saga_id);
+  r.step = std::move(c.step);
+  r.action = std::move(c.action);
+  r.payload = std::move(c.payload_json);
   r.service = origin.service;
   r.namespace_ = origin.namespace_;
   r.pod = origin.pod;

@@ -37,7 +37,7 @@ struct Origin {
   std::string revision;
 };
 
-CompensationRecord makeRecord(const app::Compensation& c, const Origin& origin,
+CompensationRecord makeRecord(app::Compensation c, const Origin& origin,
                               const std::string& created_at);
 
 // One JSON object per record (the spool's line format) and back.

@@ -121,11 +121,20 @@ Result<RedisReply> RedisClient::command(const std::vector<std::string>& argv) {
 }
 
 PipelineResult RedisClient::pipeline(const std::vector<std::vector<std::string>>& commands) {
-  PipelineResult out;
-  if (broken_) {
-    out.error = Error{ErrorCode::kUnavailable, "Redis " + where_ + ": connection is broken"};
-    return out;
+  if (!broken_ && !unanswered_.empty()) {
+    return {{},
+            Error{ErrorCode::kFailedPrecondition,
+                  "Redis " + where_ + ": replies of earlier commands were not read yet"}};
   }
+  if (auto sent = send(commands); !sent) return {{}, sent.error()};
+  return receive(commands.size());
+}
+
+Status RedisClient::send(const std::vector<std::vector<std::string>>& commands) {
+  if (broken_) {
+    return makeError(ErrorCode::kUnavailable, "Redis " + where_ + ": connection is broken");
+  }
+  if (commands.empty()) return {};
   redisContext* c = ctx(ctx_);
   std::vector<const char*> args;
   std::vector<size_t> lens;
@@ -138,17 +147,39 @@ PipelineResult RedisClient::pipeline(const std::vector<std::vector<std::string>>
     }
     if (redisAppendCommandArgv(c, static_cast<int>(args.size()), args.data(), lens.data()) !=
         REDIS_OK) {
-      out.error = transportError(commands.front().front());
-      return out;
+      return std::unexpected(transportError(commands.front().front()));
     }
   }
-  out.replies.reserve(commands.size());
-  for (size_t i = 0; i < commands.size(); ++i) {
+  // Write it all now, so Redis works on it while the caller goes on.
+  for (int done = 0; !done;) {
+    if (redisBufferWrite(c, &done) != REDIS_OK) {
+      return std::unexpected(transportError(commands.front().front()));
+    }
+  }
+  for (const auto& argv : commands) unanswered_.push_back(argv.front());
+  return {};
+}
+
+PipelineResult RedisClient::receive(size_t n) {
+  PipelineResult out;
+  if (broken_) {
+    out.error = Error{ErrorCode::kUnavailable, "Redis " + where_ + ": connection is broken"};
+    return out;
+  }
+  if (n > unanswered_.size()) {
+    out.error = Error{ErrorCode::kFailedPrecondition,
+                      "Redis " + where_ + ": more replies asked for than commands sent"};
+    return out;
+  }
+  redisContext* c = ctx(ctx_);
+  out.replies.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
     void* raw = nullptr;
     if (redisGetReply(c, &raw) != REDIS_OK || raw == nullptr) {
-      out.error = transportError(commands[i].front());
+      out.error = transportError(unanswered_.front());
       return out;
     }
+    unanswered_.pop_front();
     out.replies.push_back(convert(static_cast<redisReply*>(raw)));
     freeReplyObject(raw);
   }

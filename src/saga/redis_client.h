@@ -5,6 +5,7 @@
 // place that includes hiredis.
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -55,6 +56,14 @@ class RedisClient {
   // before a transport error are kept, so callers know which commands ran.
   PipelineResult pipeline(const std::vector<std::vector<std::string>>& commands);
 
+  // The two halves of pipeline(), for callers that keep Redis busy with
+  // one batch while they prepare the next: send() writes the commands
+  // without reading anything; receive(n) reads the replies of the next `n`
+  // commands sent. Every sent command's reply must be received before
+  // command() or pipeline() is used again (they fail otherwise).
+  Status send(const std::vector<std::vector<std::string>>& commands);
+  PipelineResult receive(size_t n);
+
   bool broken() const { return broken_; }
 
  private:
@@ -64,6 +73,7 @@ class RedisClient {
   void* ctx_;  // redisContext*
   std::string where_;
   bool broken_ = false;
+  std::deque<std::string> unanswered_;  // names of sent commands not answered yet
 };
 
 }  // namespace lameduck::saga

@@ -1,11 +1,14 @@
 #pragma once
 
 // Writes compensation records to a Redis stream, atomically and idempotently
-// per record id: a Lua script checks each record's dedup key, XADDs (with
-// MAXLEN ~ when configured) and only then sets the key, so a retry after a
-// timeout or a crash never adds a second entry, and a failed XADD leaves
-// nothing behind. One script call carries 100 records and ten calls go per
-// round trip.
+// per record id: a Lua script claims each record's dedup key with SET NX and
+// XADDs (with MAXLEN ~ when configured) in the same atomic step, releasing
+// the key if the XADD fails. So a retry after a timeout or a crash never adds
+// a second entry, two writers of the same id (a replay and an exit) never
+// both add it, and a failed XADD leaves nothing behind. One script call
+// carries up to 100 records of one origin, ten calls make a round trip, and
+// two round trips are in flight, so Redis never waits for the next batch to
+// be built.
 
 #include <chrono>
 #include <string>
@@ -17,7 +20,8 @@
 namespace lameduck::saga {
 
 struct WriteResult {
-  // Ids the stream now holds (written by this call, or found already written).
+  // Ids the stream now holds (written by this call, or found already
+  // written), in the order of the records given to write().
   std::vector<std::string> confirmed;
   int64_t written = 0;
   int64_t duplicates = 0;
@@ -39,7 +43,15 @@ class StreamWriter {
   const std::string& stream() const { return stream_; }
 
  private:
+  // One pipeline round trip: script calls and the record range of each.
+  struct Round {
+    std::vector<std::vector<std::string>> commands;
+    std::vector<std::pair<size_t, size_t>> groups;
+  };
+
   Status loadScript(RedisClient& client);
+  // The round starting at records[next]; advances `next` past it.
+  Round nextRound(const std::vector<CompensationRecord>& records, size_t& next) const;
 
   std::string stream_;
   int64_t maxlen_;

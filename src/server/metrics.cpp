@@ -88,6 +88,22 @@ struct Metrics::Impl {
           .Name("lameduck_compensation_write_duration_seconds")
           .Help("Duration of one attempt to write a batch of compensations to Redis")
           .Register(*registry);
+  Family<Gauge>& traffic_weight =
+      prometheus::BuildGauge()
+          .Name("lameduck_traffic_weight_percent")
+          .Help("Traffic weight lameduck last set for this pod, percent of the original")
+          .Register(*registry);
+  Family<Counter>& traffic_steps =
+      prometheus::BuildCounter()
+          .Name("lameduck_traffic_steps_total")
+          .Help("Traffic shift steps, by result (passed, held, continued, failed)")
+          .Register(*registry);
+  Family<Counter>& gate_checks =
+      prometheus::BuildCounter()
+          .Name("lameduck_traffic_gate_checks_total")
+          .Help("Error-rate gate checks, by result (pass, fail, inconclusive)")
+          .Register(*registry);
+  Gauge* weight_gauge = nullptr;
   Gauge* spooled_gauge = nullptr;
   Histogram* write_histogram = nullptr;
   std::map<exit::State, Gauge*> state_gauges;
@@ -127,6 +143,14 @@ Metrics::Metrics(const std::string& version, const std::string& commit)
   m.comp_written.Add({{"sink", "redis"}});
   m.comp_written.Add({{"sink", "spool"}});
   m.spooled_gauge = &m.comp_spooled.Add({});
+  m.weight_gauge = &m.traffic_weight.Add({});
+  m.weight_gauge->Set(100);
+  for (const char* result : {"passed", "held", "continued", "failed"}) {
+    m.traffic_steps.Add({{"result", result}});
+  }
+  for (const char* result : {"pass", "fail", "inconclusive"}) {
+    m.gate_checks.Add({{"result", result}});
+  }
   m.write_histogram = &m.comp_write_duration.Add(
       {}, Histogram::BucketBoundaries{0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5});
 }
@@ -193,6 +217,18 @@ void Metrics::onSpoolSize(int64_t records) {
 }
 
 void Metrics::onWriteDuration(Duration took) { impl_->write_histogram->Observe(toSeconds(took)); }
+
+void Metrics::onWeight(int64_t percent) { impl_->weight_gauge->Set(static_cast<double>(percent)); }
+
+void Metrics::onTrafficStep(std::string_view result) {
+  std::lock_guard lock(impl_->mu);
+  impl_->traffic_steps.Add({{"result", std::string(result)}}).Increment();
+}
+
+void Metrics::onGateCheck(std::string_view result) {
+  std::lock_guard lock(impl_->mu);
+  impl_->gate_checks.Add({{"result", std::string(result)}}).Increment();
+}
 
 struct CompensatorMetrics::Impl {
   std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();

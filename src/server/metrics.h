@@ -12,6 +12,7 @@
 #include "exit/engine.h"
 #include "saga/compensator.h"
 #include "saga/handoff.h"
+#include "traffic/backend.h"
 
 namespace prometheus {
 class Registry;
@@ -19,7 +20,9 @@ class Registry;
 
 namespace lameduck::server {
 
-class Metrics final : public exit::ExitObserver, public saga::HandoffObserver {
+class Metrics final : public exit::ExitObserver,
+                      public saga::HandoffObserver,
+                      public traffic::ShiftObserver {
  public:
   Metrics(const std::string& version, const std::string& commit);
   ~Metrics() override;
@@ -47,6 +50,11 @@ class Metrics final : public exit::ExitObserver, public saga::HandoffObserver {
   void onFailure(std::string_view reason) override;
   void onSpoolSize(int64_t records) override;
   void onWriteDuration(Duration took) override;
+
+  // traffic::ShiftObserver
+  void onWeight(int64_t percent) override;
+  void onTrafficStep(std::string_view result) override;
+  void onGateCheck(std::string_view result) override;
 
  private:
   struct Impl;

@@ -32,6 +32,20 @@ TEST(ParseStatus, ReadsKnownFiguresAndIgnoresUnknownOnes) {
   EXPECT_FALSE(partial->inflight.has_value());
 }
 
+TEST(ParseStatus, ReadsTheErrorRateForTheTrafficGate) {
+  auto f = parseStatus(R"({"inflight": 0, "error_rate": 0.25})");
+  ASSERT_TRUE(f) << f.error().message;
+  EXPECT_EQ(f->error_rate, 0.25);
+  auto none = parseStatus(R"({"inflight": 0, "error_rate": null})");
+  ASSERT_TRUE(none);
+  EXPECT_FALSE(none->error_rate.has_value());  // no traffic: the gate says inconclusive
+  auto bad = parseStatus(R"({"error_rate": 1.5})");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("\"error_rate\" must be a number from 0 to 1"),
+            std::string::npos);
+  EXPECT_FALSE(parseStatus(R"({"error_rate": "0.1"})"));
+}
+
 TEST(ParseStatus, RefusesGarbageWithAQuote) {
   auto bad = parseStatus("<html>oops");
   ASSERT_FALSE(bad);
@@ -62,6 +76,42 @@ TEST(ParseCompensations, KeepsValidEntriesAndExplainsRejectedOnes) {
   EXPECT_EQ(b->rejected[2], "entry 3: not a JSON object");
   EXPECT_FALSE(parseCompensations(R"({"items": []})"));
   EXPECT_FALSE(parseCompensations("{"));
+}
+
+// The answer is read event by event, not as a document; it must still mean
+// what the document means.
+TEST(ParseCompensations, ReadsTheAnswerAsADocumentWouldBeRead) {
+  auto b = parseCompensations(R"({"compensations": [{"id": "old"}], "x": {"compensations": 1},
+      "compensations": [
+        {"id": "c1", "id": "c2", "saga_id": "s", "action": "a", "step": 7,
+         "meta": {"id": "inner", "saga_id": ""},
+         "payload": {"z": [1, {"k": null}, "s\n"], "a": 1.5, "a": 2, "b": {}}},
+        {"id": "c3", "saga_id": "s", "action": "a", "payload": null, "step": {"x": 1}},
+        {"id": "c4", "saga_id": "s", "action": "a", "payload": "text"},
+        {"id": {"no": 1}, "saga_id": "s", "action": "a"},
+        {"id": 18446744073709551615, "saga_id": true, "action": "a"},
+        [1, 2],
+        {"id": "c6", "saga_id": "s", "action": "a", "payload": [], "payload": [3]}]})");
+  ASSERT_TRUE(b) << b.error().message;
+  ASSERT_EQ(b->valid.size(), 4u);
+  EXPECT_EQ(b->valid[0].id, "c2");  // the last of duplicate keys wins
+  EXPECT_EQ(b->valid[0].step, "7");
+  EXPECT_EQ(b->valid[0].payload_json, R"({"a":2,"b":{},"z":[1,{"k":null},"s\n"]})");
+  EXPECT_EQ(b->valid[1].id, "c3");
+  EXPECT_EQ(b->valid[1].step, "");
+  EXPECT_EQ(b->valid[1].payload_json, "{}");
+  EXPECT_EQ(b->valid[2].payload_json, R"("text")");
+  EXPECT_EQ(b->valid[3].id, "c6");
+  EXPECT_EQ(b->valid[3].payload_json, "[3]");
+  ASSERT_EQ(b->rejected.size(), 3u);
+  EXPECT_EQ(b->rejected[0], "entry 3: missing or empty id");
+  EXPECT_EQ(b->rejected[1], "entry 4 (id -1): missing or empty saga_id");
+  EXPECT_EQ(b->rejected[2], "entry 5: not a JSON object");
+
+  EXPECT_FALSE(parseCompensations(R"({"compensations": [], "compensations": {}})"));
+  EXPECT_FALSE(parseCompensations(R"([{"compensations": []}])"));
+  EXPECT_FALSE(parseCompensations(R"({"compensations": []} trailing)"));
+  EXPECT_FALSE(parseCompensations(R"({"compensations": [{"id": "c1", "saga_id": "s"]})"));
 }
 
 // A real HTTP server standing in for the app, with one behaviour per path.

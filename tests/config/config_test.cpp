@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <filesystem>
+
 #include "support/harness.h"
 
 namespace lameduck::config {
@@ -101,14 +103,26 @@ log: {level: info, format: json}
   EXPECT_EQ(c->traffic.steps[0].weight, 5);
   EXPECT_EQ(c->traffic.steps[0].hold, 30s);
   EXPECT_EQ(c->traffic.gate.source, GateSource::kPrometheus);
+  EXPECT_EQ(c->traffic.gate.interval, 1s);  // defaults
+  EXPECT_EQ(c->traffic.timeout, 2s);
   EXPECT_EQ(c->coordination.wait_for, std::vector<std::string>{"user-service"});
 }
 
 TEST(Config, ShippedExampleConfigsAreValid) {
-  for (const char* f : {"config/lameduck.yaml", "config/minimal.yaml"}) {
-    auto c = loadFile(std::string(LAMEDUCK_SOURCE_DIR) + "/" + f);
+  setenv("POD_NAME", "web-0", 1);
+  setenv("POD_NAMESPACE", "shop", 1);
+  std::vector<std::string> files{"config/lameduck.yaml", "config/minimal.yaml"};
+  const std::string dir = std::string(LAMEDUCK_SOURCE_DIR) + "/";
+  for (const auto& e : std::filesystem::directory_iterator(dir + "config/examples")) {
+    files.push_back("config/examples/" + e.path().filename().string());
+  }
+  EXPECT_GE(files.size(), 6u);
+  for (const auto& f : files) {
+    auto c = loadFile(dir + f);
     EXPECT_TRUE(c) << f << ": " << c.error().message;
   }
+  unsetenv("POD_NAME");
+  unsetenv("POD_NAMESPACE");
 }
 
 TEST(Config, EnvExpansionWithFallbackAndEscapes) {
@@ -255,6 +269,10 @@ TEST(Config, BadAddressesAndUrls) {
 }
 
 TEST(Config, BadChoicesAndRanges) {
+  EXPECT_THAT(errorOf("traffic: {timeout: 0s}\n"), HasSubstr("traffic.timeout"));
+  EXPECT_THAT(errorOf("traffic: {gate: {interval: soon}}\n"), HasSubstr("traffic.gate.interval"));
+  EXPECT_THAT(errorOf("traffic: {webhook: {tokn: x}}\n"),
+              HasSubstr("traffic.webhook.tokn: unknown key"));
   EXPECT_THAT(errorOf("traffic: {backend: nginx}\n"),
               HasSubstr("traffic.backend: invalid value \"nginx\"; expected one of: none, haproxy, "
                         "kubernetes, webhook"));

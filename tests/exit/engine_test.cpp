@@ -42,7 +42,7 @@ class FakeApp final : public app::AppClient {
     if (auto s = answer(status_mode, call); !s) return std::unexpected(s.error());
     int64_t v = inflight.front();
     if (inflight.size() > 1) inflight.pop_front();
-    return app::Figures{v, 0, 0};
+    return app::Figures{v, 0, 0, std::nullopt};
   }
   Result<app::CompensationBatch> compensations(const app::Call& call) override {
     compensation_calls++;

@@ -1,8 +1,9 @@
 // A real prometheus server scrapes lameduck; the value is read back through
 // prometheus's HTTP API.
 
+#include "support/prometheus.h"
+
 #include <gtest/gtest.h>
-#include <signal.h>
 
 #include "integration/daemon.h"
 
@@ -15,32 +16,11 @@ TEST(Prometheus, ScrapesLameduckAndServesItsMetricsBack) {
   Daemon d("");
   ASSERT_GT(d.metricsPort(), 0);
   TempDir dir;
-  std::string cfg = dir.write("prometheus.yml",
-                              "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
-                              "scrape_configs:\n"
-                              "  - job_name: lameduck\n"
-                              "    static_configs: [{targets: ['127.0.0.1:" +
-                                  std::to_string(d.metricsPort()) + "']}]\n");
-  // prometheus cannot report a port it picked, so try a few free ones.
-  std::unique_ptr<Process> prom;
-  int port = 0;
-  for (int attempt = 0; attempt < 3 && !prom; ++attempt) {
-    port = freePort();
-    auto p = std::make_unique<Process>(
-        std::vector<std::string>{
-            "/usr/bin/prometheus", "--config.file=" + cfg,
-            "--storage.tsdb.path=" + dir.file("data-" + std::to_string(attempt)),
-            "--web.listen-address=127.0.0.1:" + std::to_string(port)},
-        dir.file("prometheus.log"));
-    bool up = waitUntil(
-        [&] {
-          auto r = call(port, "GET", "/-/ready", {}, std::chrono::seconds(2));
-          return (r && r->status == 200) || !p->running();
-        },
-        60s, 100ms);
-    if (up && p->running()) prom = std::move(p);
-  }
-  ASSERT_TRUE(prom) << readFile(dir.file("prometheus.log"));
+  std::string error;
+  auto prom =
+      Prometheus::start(dir, {{"lameduck", "127.0.0.1:" + std::to_string(d.metricsPort())}}, error);
+  ASSERT_TRUE(prom) << error;
+  const int port = prom->port();
 
   json result;
   bool found = waitUntil(
@@ -73,8 +53,6 @@ TEST(Prometheus, ScrapesLameduckAndServesItsMetricsBack) {
       },
       60s, 250ms);
   EXPECT_TRUE(counted);
-  prom->signal(SIGTERM);
-  EXPECT_TRUE(prom->waitExit(30s).has_value());
 }
 
 }  // namespace

@@ -6,8 +6,10 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <fstream>
+#include <latch>
 #include <map>
 #include <thread>
 
@@ -78,6 +80,54 @@ TEST(StreamWriter, WritesEveryFieldOfTheContract) {
   EXPECT_EQ(fields["revision"], "7");
   EXPECT_EQ(fields["created_at"], "2026-11-24T20:00:00.000Z");
   EXPECT_EQ(fields["attempt"], "1");
+  // The script names the fields itself: same names, same order as fields().
+  EXPECT_EQ(fieldsOf(range->elements[0]), makeRecords(1)[0].fields());
+}
+
+// A replay can carry spooled records of several exits in one write.
+TEST(StreamWriter, RecordsOfDifferentOriginsKeepTheirOwnFields) {
+  RedisServer redis;
+  auto client = RedisClient::connect(redis.config());
+  ASSERT_TRUE(client);
+  auto records = makeRecords(250);
+  for (size_t i = 0; i < records.size(); ++i) {
+    if (i % 3 == 1) records[i].pod = "shop-" + std::to_string(i / 7);
+    if (i % 5 == 2) records[i].attempt = 2;
+    if (i % 11 == 3) records[i].created_at = "2026-11-24T21:00:00.000Z";
+  }
+  StreamWriter writer("s", 0);
+  WriteResult r = writer.write(**client, records);
+  ASSERT_FALSE(r.error) << r.error->message;
+  EXPECT_EQ(r.written, 250);
+  auto range = (*client)->command({"XRANGE", "s", "-", "+"});
+  ASSERT_TRUE(range);
+  ASSERT_EQ(range->elements.size(), records.size());
+  for (size_t i = 0; i < records.size(); ++i) {
+    EXPECT_EQ(fieldsOf(range->elements[i]), records[i].fields()) << "record " << i;
+  }
+}
+
+// An XADD that fails (here: the stream's key holds a string) must release
+// the dedup key it claimed, or the retry would skip the record for good.
+TEST(StreamWriter, AFailedXaddLeavesNoDedupKeyAndTheRetryWritesAll) {
+  RedisServer redis;
+  auto client = RedisClient::connect(redis.config());
+  ASSERT_TRUE(client);
+  ASSERT_TRUE((*client)->command({"SET", "s", "not a stream"}));
+  StreamWriter writer("s", 0);
+  auto records = makeRecords(300);
+  WriteResult failed = writer.write(**client, records);
+  ASSERT_TRUE(failed.error);
+  EXPECT_THAT(failed.error->message, HasSubstr("WRONGTYPE"));
+  EXPECT_TRUE(failed.confirmed.empty());
+  auto keys = (*client)->command({"KEYS", "s:dedup:*"});
+  ASSERT_TRUE(keys);
+  EXPECT_TRUE(keys->elements.empty()) << keys->elements.size() << " dedup keys left behind";
+  ASSERT_TRUE((*client)->command({"DEL", "s"}));
+  WriteResult retried = writer.write(**client, records);
+  ASSERT_FALSE(retried.error) << retried.error->message;
+  EXPECT_EQ(retried.written, 300);
+  expectExactlyOnce(redis.streamIds("s"), 300);
 }
 
 TEST(StreamWriter, TheSameBatchTwiceLeavesOneEntryPerId) {
@@ -93,6 +143,42 @@ TEST(StreamWriter, TheSameBatchTwiceLeavesOneEntryPerId) {
   EXPECT_EQ(second.duplicates, 200);
   EXPECT_EQ(second.confirmed.size(), 200u);  // duplicates are confirmed too
   expectExactlyOnce(redis.streamIds("s"), 200);
+}
+
+// A replay and an exit (or two replays) writing the same ids at once: each
+// id is added by exactly one of them, and both confirm all of them.
+TEST(StreamWriter, ConcurrentWritersOfTheSameIdsAddEachOnce) {
+  RedisServer redis;
+  constexpr int kN = 3000;
+  constexpr int kWriters = 3;
+  auto records = makeRecords(kN);
+  std::vector<WriteResult> results(kWriters);
+  std::latch start(kWriters);
+  std::vector<std::thread> writers;
+  for (int w = 0; w < kWriters; ++w) {
+    writers.emplace_back([&, w] {
+      auto client = RedisClient::connect(redis.config(5000ms));
+      if (!client) return;
+      // Each writer goes through the ids in another order, so their
+      // batches overlap in every way.
+      auto mine = records;
+      if (w == 1) std::reverse(mine.begin(), mine.end());
+      if (w == 2) std::rotate(mine.begin(), mine.begin() + kN / 2, mine.end());
+      StreamWriter writer("s", 0);
+      start.arrive_and_wait();
+      results[w] = writer.write(**client, mine);
+    });
+  }
+  for (auto& t : writers) t.join();
+  int64_t written = 0;
+  for (const WriteResult& r : results) {
+    ASSERT_FALSE(r.error) << r.error->message;
+    EXPECT_EQ(r.confirmed.size(), static_cast<size_t>(kN));
+    EXPECT_EQ(r.written + r.duplicates, kN);
+    written += r.written;
+  }
+  EXPECT_EQ(written, kN);
+  expectExactlyOnce(redis.streamIds("s"), kN);
 }
 
 TEST(StreamWriter, TenThousandInOneCall) {
@@ -116,6 +202,30 @@ TEST(StreamWriter, MaxlenTrimsApproximately) {
   ASSERT_TRUE(len);
   EXPECT_LT(len->integer, 2000);
   EXPECT_GE(len->integer, 100);
+}
+
+TEST(RedisClient, SendAndReceiveKeepRepliesInOrder) {
+  RedisServer redis;
+  auto client = RedisClient::connect(redis.config());
+  ASSERT_TRUE(client);
+  RedisClient& c = **client;
+  ASSERT_TRUE(c.send({{"SET", "k", "1"}, {"INCR", "k"}}));
+  ASSERT_TRUE(c.send({{"INCR", "k"}}));
+  // While replies are unread, a plain command would read someone else's.
+  auto early = c.command({"GET", "k"});
+  ASSERT_FALSE(early);
+  EXPECT_EQ(early.error().code, ErrorCode::kFailedPrecondition);
+  EXPECT_EQ(c.receive(4).error->code, ErrorCode::kFailedPrecondition);
+  PipelineResult first = c.receive(2);
+  ASSERT_FALSE(first.error);
+  ASSERT_EQ(first.replies.size(), 2u);
+  EXPECT_EQ(first.replies[1].integer, 2);
+  PipelineResult second = c.receive(1);
+  ASSERT_EQ(second.replies.size(), 1u);
+  EXPECT_EQ(second.replies[0].integer, 3);
+  auto get = c.command({"GET", "k"});
+  ASSERT_TRUE(get);
+  EXPECT_EQ(get->str, "3");
 }
 
 TEST(RedisClient, UnreachableServerIsUnavailable) {

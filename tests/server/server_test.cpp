@@ -48,7 +48,7 @@ TEST(Metrics, ExposesTheContractNames) {
   m.onTransition(exit::State::kReady, exit::State::kDraining);
   m.hookRequest("drain", "200");
   m.adminDenied("token");
-  m.onAppFigures(app::Figures{4, 9, 0});
+  m.onAppFigures(app::Figures{4, 9, 0, std::nullopt});
   m.onConnections(9, 2);
   exit::Summary s;
   s.outcome = exit::Outcome::kDeadline;

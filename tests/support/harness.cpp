@@ -155,10 +155,11 @@ std::optional<int> waitForAppPort(const Process& p, std::chrono::milliseconds ti
 }
 
 Result<http::ClientResponse> call(int port, const std::string& method, const std::string& path,
-                                  const http::Headers& headers, std::chrono::milliseconds timeout) {
+                                  const http::Headers& headers, std::chrono::milliseconds timeout,
+                                  const std::string& body) {
   HttpUrl url{"http", "127.0.0.1", static_cast<uint16_t>(port), ""};
   http::Client client(url, SystemClock::instance());
-  return client.send(method, path, "", "", headers, timeout);
+  return client.send(method, path, body, body.empty() ? "" : "text/plain", headers, timeout);
 }
 
 std::string lameduckBinary() { return LAMEDUCK_BIN; }

@@ -82,7 +82,8 @@ std::optional<int> waitForAppPort(const Process& p, std::chrono::milliseconds ti
 // One HTTP call to 127.0.0.1:port.
 Result<http::ClientResponse> call(int port, const std::string& method, const std::string& path,
                                   const http::Headers& headers = {},
-                                  std::chrono::milliseconds timeout = 30s);
+                                  std::chrono::milliseconds timeout = 30s,
+                                  const std::string& body = "");
 
 // Paths of the binaries under test, from the build.
 std::string lameduckBinary();

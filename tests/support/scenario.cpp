@@ -1,8 +1,6 @@
 #include "support/scenario.h"
 
 #include <signal.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -14,38 +12,11 @@
 #include <thread>
 
 #include "common/parse.h"
+#include "support/haproxy.h"
 #include "support/harness.h"
 
 namespace lameduck::testing {
 namespace {
-
-// One command on haproxy's runtime API (unix socket); returns its answer.
-std::string haproxyCommand(const std::string& socket_path, const std::string& command) {
-  int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-  sockaddr_un a{};
-  a.sun_family = AF_UNIX;
-  std::snprintf(a.sun_path, sizeof a.sun_path, "%s", socket_path.c_str());
-  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    close(fd);
-    return "cannot connect to " + socket_path;
-  }
-  std::string line = command + "\n";
-  (void)!write(fd, line.data(), line.size());
-  std::string out;
-  char buf[4096];
-  timeval tv{5, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;) out.append(buf, static_cast<size_t>(n));
-  close(fd);
-  return out;
-}
-
-std::string haproxyBinary() {
-  for (const char* p : {"/usr/sbin/haproxy", "/usr/bin/haproxy"}) {
-    if (access(p, X_OK) == 0) return p;
-  }
-  return "haproxy";
-}
 
 double msSince(int64_t t0) { return static_cast<double>(monoNs() - t0) / 1e6; }
 
@@ -82,51 +53,13 @@ ScenarioResult runScenario(const ScenarioOptions& o) {
     return result;
   }
 
-  // haproxy cannot report a port it picked, so try a few free ones.
-  const std::string admin_sock = dir.file("haproxy.sock");
-  std::unique_ptr<Process> haproxy;
-  int front = 0;
-  for (int attempt = 0; attempt < 3 && !haproxy; ++attempt) {
-    front = freePort();
-    std::string cfg = dir.write("haproxy.cfg",
-                                "global\n"
-                                "  stats socket " +
-                                    admin_sock +
-                                    " mode 600 level admin\n"
-                                    "  maxconn 4096\n"
-                                    "defaults\n"
-                                    "  mode http\n"
-                                    "  timeout connect 2s\n"
-                                    "  timeout client 30s\n"
-                                    "  timeout server 30s\n"
-                                    "  timeout http-keep-alive 10s\n"
-                                    "  retries 2\n"
-                                    "frontend fe\n"
-                                    "  bind 127.0.0.1:" +
-                                    std::to_string(front) +
-                                    "\n"
-                                    "  default_backend be_app\n"
-                                    "backend be_app\n"
-                                    "  balance roundrobin\n"
-                                    "  server app1 127.0.0.1:" +
-                                    std::to_string(port1) +
-                                    "\n"
-                                    "  server app2 127.0.0.1:" +
-                                    std::to_string(port2) + "\n");
-    auto p = std::make_unique<Process>(std::vector<std::string>{haproxyBinary(), "-db", "-f", cfg},
-                                       dir.file("haproxy.log"));
-    bool up = waitUntil(
-        [&] {
-          auto r = call(front, "GET", "/", {}, 2s);
-          return (r && r->status == 200) || !p->running();
-        },
-        20s, 20ms);
-    if (up && p->running()) haproxy = std::move(p);
-  }
+  std::string haproxy_error;
+  auto haproxy = Haproxy::start(dir, {{"app1", port1}, {"app2", port2}}, haproxy_error);
   if (!haproxy) {
-    result.error = "haproxy did not start: " + readFile(dir.file("haproxy.log"));
+    result.error = haproxy_error;
     return result;
   }
+  const int front = haproxy->frontPort();
 
   std::unique_ptr<Process> lameduck;
   int admin_port = 0;
@@ -192,7 +125,7 @@ ScenarioResult runScenario(const ScenarioOptions& o) {
   std::atomic<double> removed_ms{-1};
   std::thread endpoints([&] {
     std::this_thread::sleep_for(o.propagation);  // endpoint propagation delay
-    haproxyCommand(admin_sock, "set server be_app/app1 state maint");
+    haproxy->command("set server be_app/app1 state maint");
     removed_ms = msSince(t0);
   });
   switch (o.scheme) {
@@ -237,8 +170,7 @@ ScenarioResult runScenario(const ScenarioOptions& o) {
     lameduck->signal(SIGTERM);
     lameduck->waitExit(10s);
   }
-  haproxy->signal(SIGTERM);
-  haproxy->waitExit(10s);
+  haproxy.reset();
   app2->signal(SIGTERM);
   app2->waitExit(10s);
 

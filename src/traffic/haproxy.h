@@ -1,0 +1,36 @@
+#pragma once
+
+// HAProxy backend: the Runtime API (stats socket, `level admin`) over a unix
+// or TCP socket. One connection per command, as the non-interactive Runtime
+// API expects.
+
+#include "config/config.h"
+#include "traffic/backend.h"
+
+namespace lameduck::traffic {
+
+// Sends one Runtime API command and returns the whole answer (HAProxy closes
+// the connection after it). Bounded by `timeout`. Connect failures are
+// kUnavailable, running out of time kDeadlineExceeded.
+Result<std::string> haproxyCommand(const std::string& socket, const std::string& command,
+                                   Duration timeout, Clock& clock);
+
+// Reads the server's initial weight (`get weight`), sets `percent` of it as
+// an absolute weight (`set weight <backend>/<server> <n>`, at least 1 for a
+// step above 0), and verifies it with `get weight`; at 0 also `set server
+// ... state drain`, so the server takes no new connections at all (weight 0
+// alone still lets persistent sessions through).
+class HaproxyBackend final : public Backend {
+ public:
+  HaproxyBackend(const config::HaproxyConfig& config, Clock& clock);
+  std::string_view name() const override { return "haproxy"; }
+  Result<std::string> setWeight(int64_t percent, Duration timeout) override;
+
+ private:
+  Result<std::string> command(const std::string& text, TimePoint deadline);
+
+  config::HaproxyConfig config_;
+  Clock& clock_;
+};
+
+}  // namespace lameduck::traffic

@@ -1,0 +1,213 @@
+// The traffic parts that speak HTTP and JSON (Prometheus gate, app gate,
+// webhook and Kubernetes backends) share one translation unit, so nlohmann/json is compiled
+// once for all of them.
+
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "traffic/gate.h"
+#include "traffic/kubernetes.h"
+#include "traffic/webhook.h"
+
+namespace lameduck::traffic {
+namespace {
+
+using nlohmann::json;
+
+Error bad(std::string what) {
+  return Error{ErrorCode::kBadResponse, "prometheus query answer: " + std::move(what)};
+}
+
+// Prometheus sends sample values as strings: "0.01", "NaN", "+Inf".
+std::optional<double> sampleValue(const json& pair) {
+  if (!pair.is_array() || pair.size() != 2 || !pair[1].is_string()) return std::nullopt;
+  const std::string& text = pair[1].get_ref<const std::string&>();
+  char* end = nullptr;
+  double v = std::strtod(text.c_str(), &end);
+  if (end == text.c_str() || *end != '\0') return std::nullopt;
+  return v;
+}
+
+std::string shortBody(std::string_view body) {
+  return body.size() > 200 ? std::string(body.substr(0, 200)) + "..." : std::string(body);
+}
+
+}  // namespace
+
+Result<GateReading> parsePrometheusAnswer(std::string_view body) {
+  json doc = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded() || !doc.is_object()) {
+    return std::unexpected(bad("not a JSON object: " + shortBody(body)));
+  }
+  if (doc.value("status", "") != "success") {
+    return std::unexpected(bad("status " + doc.value("status", std::string("missing")) + ": " +
+                               doc.value("error", std::string("no error given"))));
+  }
+  const json& data = doc["data"];
+  if (!data.is_object()) return std::unexpected(bad("no data object"));
+  const std::string type = data.value("resultType", "");
+  const json& result = data["result"];
+  GateReading reading;
+  if (type == "scalar") {
+    auto v = sampleValue(result);
+    if (!v) return std::unexpected(bad("malformed scalar " + result.dump()));
+    if (std::isfinite(*v)) {
+      reading.error_rate = *v;
+      reading.detail = "scalar " + std::to_string(*v);
+    } else {
+      reading.detail = "query result is " + result[1].get<std::string>() + " (no traffic?)";
+    }
+    return reading;
+  }
+  if (type != "vector") {
+    return std::unexpected(bad("result type \"" + type +
+                               "\"; the query must give a vector or "
+                               "scalar (an instant query, not a range)"));
+  }
+  if (!result.is_array()) return std::unexpected(bad("vector result is not an array"));
+  if (result.empty()) {
+    reading.detail = "empty query result (no series: no traffic or wrong query)";
+    return reading;
+  }
+  int64_t finite = 0;
+  int64_t no_data = 0;
+  for (const json& series : result) {
+    auto v = sampleValue(series.is_object() ? series.value("value", json()) : json());
+    if (!v) return std::unexpected(bad("malformed series " + series.dump()));
+    if (!std::isfinite(*v)) {
+      ++no_data;
+      continue;
+    }
+    ++finite;
+    if (!reading.error_rate || *v > *reading.error_rate) reading.error_rate = *v;
+  }
+  if (!reading.error_rate) {
+    reading.detail = std::to_string(no_data) + " series, all NaN or Inf (no traffic?)";
+  } else {
+    reading.detail = "worst of " + std::to_string(finite) + " series";
+    if (no_data > 0) reading.detail += " (" + std::to_string(no_data) + " without data)";
+  }
+  return reading;
+}
+
+PrometheusGate::PrometheusGate(const HttpUrl& url, std::string query, Clock& clock)
+    : url_(url), query_(std::move(query)), client_(url, clock) {}
+
+Result<GateReading> PrometheusGate::read(Duration timeout) {
+  const std::string path = url_.path + "/api/v1/query?query=" + urlEncode(query_);
+  auto res = client_.send("GET", path, "", "", {}, timeout);
+  if (!res) {
+    return std::unexpected(
+        Error{res.error().code, "prometheus at " + url_.origin() + ": " + res.error().message});
+  }
+  if (res->status != 200) {
+    // Prometheus answers 400/422 with a JSON error for a bad query.
+    auto parsed = parsePrometheusAnswer(res->body);
+    return std::unexpected(
+        Error{ErrorCode::kBadResponse, "prometheus at " + url_.origin() + " answered HTTP " +
+                                           std::to_string(res->status) +
+                                           (parsed ? "" : ": " + parsed.error().message)});
+  }
+  return parsePrometheusAnswer(res->body);
+}
+
+Result<GateReading> AppGate::read(Duration timeout) {
+  auto figures = app_.status({timeout, ""});
+  if (!figures) return std::unexpected(figures.error());
+  GateReading reading;
+  reading.error_rate = figures->error_rate;
+  reading.detail =
+      figures->error_rate ? "app status error_rate" : "app status has no error_rate (no traffic?)";
+  return reading;
+}
+
+WebhookBackend::WebhookBackend(const config::WebhookConfig& config, std::string pod,
+                               std::string pod_namespace, Clock& clock)
+    : url_(*config.url),
+      token_(config.token),
+      pod_(std::move(pod)),
+      namespace_(std::move(pod_namespace)),
+      client_(*config.url, clock) {}
+
+Result<std::string> WebhookBackend::setWeight(int64_t percent, Duration timeout) {
+  const json body = {{"weight", percent}, {"pod", pod_}, {"namespace", namespace_}};
+  http::Headers headers;
+  if (!token_.empty()) headers.emplace("Authorization", "Bearer " + token_);
+  const std::string where = "webhook " + url_.origin() + (url_.path.empty() ? "/" : url_.path);
+  auto res = client_.send("POST", url_.path.empty() ? "/" : url_.path, body.dump(),
+                          "application/json", headers, timeout);
+  if (!res) return std::unexpected(Error{res.error().code, where + ": " + res.error().message});
+  if (res->status >= 200 && res->status < 300) {
+    return where + " answered " + std::to_string(res->status);
+  }
+  ErrorCode code = ErrorCode::kFailedPrecondition;
+  if (res->status == 429 || res->status >= 500) code = ErrorCode::kUnavailable;
+  if (res->status == 401 || res->status == 403) code = ErrorCode::kPermissionDenied;
+  return std::unexpected(Error{
+      code, where + " answered HTTP " + std::to_string(res->status) + ": " + shortBody(res->body)});
+}
+
+Result<std::string> renderPatch(const std::string& patch_template, config::PatchType type,
+                                const PatchValues& values) {
+  std::string out;
+  size_t pos = 0;
+  for (;;) {
+    size_t open = patch_template.find("{{", pos);
+    if (open == std::string::npos) break;
+    size_t close = patch_template.find("}}", open + 2);
+    if (close == std::string::npos) {
+      return makeError(ErrorCode::kInvalidArgument, "traffic.kubernetes.patch: \"{{\" at offset " +
+                                                        std::to_string(open) +
+                                                        " is never closed with \"}}\"");
+    }
+    std::string name = patch_template.substr(open + 2, close - open - 2);
+    name.erase(0, name.find_first_not_of(' '));
+    name.erase(name.find_last_not_of(' ') + 1);
+    out.append(patch_template, pos, open - pos);
+    if (name == "weight") {
+      out += std::to_string(values.weight);
+    } else if (name == "inverse_weight") {
+      out += std::to_string(100 - values.weight);
+    } else if (name == "pod_name") {
+      out += values.pod_name;
+    } else if (name == "namespace") {
+      out += values.namespace_;
+    } else {
+      return makeError(
+          ErrorCode::kInvalidArgument,
+          "traffic.kubernetes.patch: unknown placeholder {{" + name +
+              "}}; known: {{weight}}, {{inverse_weight}}, {{pod_name}}, {{namespace}}");
+    }
+    pos = close + 2;
+  }
+  out.append(patch_template, pos);
+  json doc = json::parse(out, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded()) {
+    return makeError(ErrorCode::kInvalidArgument,
+                     "traffic.kubernetes.patch is not valid JSON once rendered: " + shortBody(out));
+  }
+  if (type == config::PatchType::kMerge && !doc.is_object()) {
+    return makeError(
+        ErrorCode::kInvalidArgument,
+        "traffic.kubernetes.patch: a merge patch must be a JSON object, got " + shortBody(out));
+  }
+  if (type == config::PatchType::kJson) {
+    if (!doc.is_array()) {
+      return makeError(ErrorCode::kInvalidArgument,
+                       "traffic.kubernetes.patch: a JSON patch must be an array of operations, "
+                       "got " +
+                           shortBody(out));
+    }
+    for (const json& op : doc) {
+      if (!op.is_object() || !op.contains("op") || !op.contains("path")) {
+        return makeError(ErrorCode::kInvalidArgument,
+                         "traffic.kubernetes.patch: every JSON patch operation needs \"op\" and "
+                         "\"path\", got " +
+                             op.dump());
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace lameduck::traffic

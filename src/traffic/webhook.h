@@ -1,0 +1,29 @@
+#pragma once
+
+// Webhook backend: POST {"weight": n, "pod": ..., "namespace": ...} to a URL
+// (optionally with a bearer token) for load balancers lameduck has no
+// backend for. 2xx is success; 429, 5xx and unreachable are transient (the
+// shift retries), any other answer is a refusal.
+
+#include "config/config.h"
+#include "http/http.h"
+#include "traffic/backend.h"
+
+namespace lameduck::traffic {
+
+class WebhookBackend final : public Backend {
+ public:
+  WebhookBackend(const config::WebhookConfig& config, std::string pod, std::string pod_namespace,
+                 Clock& clock);
+  std::string_view name() const override { return "webhook"; }
+  Result<std::string> setWeight(int64_t percent, Duration timeout) override;
+
+ private:
+  HttpUrl url_;
+  std::string token_;
+  std::string pod_;
+  std::string namespace_;
+  http::Client client_;
+};
+
+}  // namespace lameduck::traffic

@@ -1,0 +1,364 @@
+// The traffic shift in simulated time: plan fitting, retries, gates, budget.
+
+#include "traffic/shift.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <deque>
+#include <mutex>
+
+#include "exit/engine.h"
+#include "traffic/gate.h"
+#include "traffic/kubernetes.h"
+
+namespace lameduck::traffic {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Records every weight change; each call takes `takes` of simulated time and
+// answers from `errors` first (one per call) while there are any.
+class FakeBackend final : public Backend {
+ public:
+  explicit FakeBackend(SimulatedClock& clock) : clock_(clock) {}
+  std::string_view name() const override { return "fake"; }
+  Result<std::string> setWeight(int64_t percent, Duration timeout) override {
+    clock_.advance(std::min(takes, timeout));
+    calls.push_back({percent, clock_.now()});
+    if (!errors.empty()) {
+      Error e = errors.front();
+      errors.pop_front();
+      return std::unexpected(e);
+    }
+    return "set " + std::to_string(percent);
+  }
+  struct Call {
+    int64_t weight;
+    TimePoint at;
+  };
+  std::vector<Call> calls;
+  std::deque<Error> errors;
+  Duration takes = 10ms;
+
+ private:
+  SimulatedClock& clock_;
+};
+
+// Answers from `readings` in order (the last one repeats).
+class FakeGate final : public Gate {
+ public:
+  explicit FakeGate(SimulatedClock& clock) : clock_(clock) {}
+  std::string_view name() const override { return "fake"; }
+  Result<GateReading> read(Duration) override {
+    reads.push_back(clock_.now());
+    Result<GateReading> r = readings.front();
+    if (readings.size() > 1) readings.pop_front();
+    return r;
+  }
+  std::deque<Result<GateReading>> readings{GateReading{0.0, "ok"}};
+  std::vector<TimePoint> reads;
+
+ private:
+  SimulatedClock& clock_;
+};
+
+class CountingObserver final : public ShiftObserver, public exit::ExitObserver {
+ public:
+  void onWeight(int64_t percent) override { weights.push_back(percent); }
+  void onTrafficStep(std::string_view result) override { steps.emplace_back(result); }
+  void onGateCheck(std::string_view result) override { checks.emplace_back(result); }
+  void onTransition(exit::State, exit::State) override {}
+  void onPhaseDone(exit::Phase, Duration) override {}
+  void onExitDone(const exit::Summary&) override {}
+  void onAppFigures(const app::Figures&) override {}
+  void onConnections(int64_t, int64_t) override {}
+  std::vector<int64_t> weights;
+  std::vector<std::string> steps;
+  std::vector<std::string> checks;
+};
+
+GateReading rate(double r) { return GateReading{r, "read " + std::to_string(r)}; }
+GateReading noData() { return GateReading{std::nullopt, "empty result"}; }
+
+struct Fixture {
+  SimulatedClock clock;
+  config::Config config;
+  CountingObserver observer;
+  FakeBackend* backend = nullptr;
+  FakeGate* gate = nullptr;
+
+  Fixture() {
+    config.exit.grace_period = 60s;
+    config.exit.safety_margin = 2s;
+    config.exit.compensation_reserve = 5s;  // Draining gets 53 s
+    config.traffic.steps = {{50, 10s}, {5, 10s}, {0, 0s}};
+    config.traffic.gate.max_error_rate = 0.01;
+    config.traffic.gate.interval = 1s;
+  }
+
+  // Runs a whole exit whose only step is the shift; returns the summary.
+  exit::Summary run(bool with_gate = true, Duration reserve_after = 2s) {
+    auto b = std::make_unique<FakeBackend>(clock);
+    backend = b.get();
+    std::unique_ptr<Gate> g;
+    if (with_gate) {
+      auto fg = std::make_unique<FakeGate>(clock);
+      gate = fg.get();
+      g = std::move(fg);
+    }
+    configure();
+    exit::ExitPlan plan;
+    plan.draining.push_back(std::make_unique<ShiftStep>(config.traffic, reserve_after, std::move(b),
+                                                        std::move(g), observer));
+    // The engine owns the plan (and so the fakes): it lives as long as the
+    // fixture.
+    engine = std::make_unique<exit::ExitEngine>(clock, config.exit, std::move(plan), observer);
+    start = clock.now();
+    engine->trigger("test");
+    return engine->await();
+  }
+  std::unique_ptr<exit::ExitEngine> engine;
+  std::function<void()> configure = [] {};
+  TimePoint start;
+};
+
+TEST(FitPlan, KeepsHoldsThatFitAndSharesOutTheSlack) {
+  FittedPlan p = fitPlan({{50, 10s}, {5, 30s}, {0, 0s}}, 80s);
+  EXPECT_FALSE(p.shortened);
+  EXPECT_EQ(p.configured, 40s);
+  EXPECT_EQ(p.holds, (std::vector<Duration>{10s, 30s, 0s}));
+  EXPECT_EQ(p.shares, (std::vector<Duration>{20s, 60s, 0s}));
+}
+
+TEST(FitPlan, ScalesEveryHoldDownWhenTheBudgetIsShort) {
+  FittedPlan p = fitPlan({{50, 10s}, {5, 30s}, {0, 0s}}, 20s);
+  EXPECT_TRUE(p.shortened);
+  EXPECT_EQ(p.holds, (std::vector<Duration>{5s, 15s, 0s}));
+  EXPECT_EQ(p.shares, p.holds);
+}
+
+TEST(FitPlan, NoBudgetLeftMeansNoHolds) {
+  FittedPlan p = fitPlan({{5, 30s}, {0, 0s}}, -3s);
+  EXPECT_TRUE(p.shortened);
+  EXPECT_EQ(p.holds, (std::vector<Duration>{0s, 0s}));
+}
+
+TEST(ShiftStep, SetsEachWeightInOrderAndHoldsIt) {
+  Fixture f;
+  exit::Summary s = f.run();
+  ASSERT_EQ(f.backend->calls.size(), 3u);
+  EXPECT_EQ(f.backend->calls[0].weight, 50);
+  EXPECT_EQ(f.backend->calls[1].weight, 5);
+  EXPECT_EQ(f.backend->calls[2].weight, 0);
+  // The second weight comes only after the first was held for 10 s.
+  EXPECT_GE(f.backend->calls[1].at - f.backend->calls[0].at, 10s);
+  EXPECT_EQ(f.observer.weights, (std::vector<int64_t>{50, 5, 0}));
+  EXPECT_EQ(f.observer.steps, (std::vector<std::string>{"passed", "passed", "passed"}));
+  ASSERT_TRUE(s.traffic);
+  EXPECT_FALSE(s.traffic->shortened);
+  EXPECT_EQ(s.traffic->weight, 0);
+  ASSERT_EQ(s.traffic->steps.size(), 3u);
+  EXPECT_EQ(s.traffic->steps[0].backend_detail, "set 50");
+  EXPECT_EQ(s.traffic->steps[0].gate, "pass");
+  EXPECT_EQ(s.outcome, exit::Outcome::kCompleted);
+}
+
+TEST(ShiftStep, ShortensHoldsToFitTheBudgetAndSaysSo) {
+  Fixture f;
+  f.config.exit.grace_period = 20s;  // Draining: 20 - 2 - 5 = 13 s, minus 3 s for the drain
+  exit::Summary s = f.run(true, 3s);
+  ASSERT_TRUE(s.traffic);
+  EXPECT_TRUE(s.traffic->shortened);
+  EXPECT_EQ(s.traffic->configured, 20s);
+  EXPECT_LE(s.traffic->available, 10s);
+  EXPECT_LE(s.traffic->steps[0].planned, 5s);
+  // The plan ended in time to leave the drain its reserve.
+  EXPECT_LE(f.backend->calls.back().at - f.start, 10s + 100ms);
+  EXPECT_NE(s.steps[0].detail.find("holds shortened"), std::string::npos) << s.steps[0].detail;
+}
+
+TEST(ShiftStep, RetriesTransientErrorsWithBackoff) {
+  Fixture f;
+  f.configure = [&f] {
+    f.backend->errors = {Error{ErrorCode::kUnavailable, "connection refused"},
+                         Error{ErrorCode::kDeadlineExceeded, "timed out"}};
+  };
+  exit::Summary s = f.run();
+  ASSERT_GE(f.backend->calls.size(), 5u);
+  EXPECT_EQ(f.backend->calls[0].weight, 50);
+  EXPECT_EQ(f.backend->calls[2].weight, 50);
+  EXPECT_GE(f.backend->calls[1].at - f.backend->calls[0].at, 100ms);
+  EXPECT_GE(f.backend->calls[2].at - f.backend->calls[1].at, 200ms);
+  EXPECT_EQ(s.traffic->steps[0].attempts, 3);
+  EXPECT_EQ(s.outcome, exit::Outcome::kCompleted);
+}
+
+TEST(ShiftStep, StopsAtOnceOnARefusalAndFailsTheExit) {
+  Fixture f;
+  f.configure = [&f] {
+    f.backend->errors = {Error{ErrorCode::kPermissionDenied, "forbidden: patch ingresses"}};
+  };
+  exit::Summary s = f.run();
+  ASSERT_EQ(f.backend->calls.size(), 1u);
+  EXPECT_EQ(f.observer.steps, (std::vector<std::string>{"failed"}));
+  EXPECT_EQ(s.outcome, exit::Outcome::kFailed);
+  EXPECT_NE(s.reason.find("forbidden: patch ingresses"), std::string::npos) << s.reason;
+  EXPECT_EQ(s.traffic->steps[0].result, "failed");
+}
+
+TEST(ShiftStep, AFailingGateHoldsTheWeightUntilTheStepShareEnds) {
+  Fixture f;
+  f.configure = [&f] { f.gate->readings = {rate(0.5)}; };
+  exit::Summary s = f.run();
+  // Draining 53 s minus 2 s for the drain: shares 25.5 s, 25.5 s, 0.
+  ASSERT_EQ(f.backend->calls.size(), 3u);
+  EXPECT_GE(f.backend->calls[1].at - f.backend->calls[0].at, 25s);
+  EXPECT_EQ(s.traffic->steps[0].result, "held");
+  EXPECT_GT(s.traffic->steps[0].gate_checks, 10);  // re-checked every second
+  EXPECT_EQ(s.traffic->steps[0].gate, "fail");
+  ASSERT_TRUE(s.traffic->steps[0].error_rate);
+  EXPECT_DOUBLE_EQ(*s.traffic->steps[0].error_rate, 0.5);
+  EXPECT_EQ(f.observer.steps[0], "held");
+  EXPECT_EQ(f.observer.checks[0], "fail");
+  EXPECT_EQ(s.outcome, exit::Outcome::kCompleted);
+}
+
+TEST(ShiftStep, MovesOnAsSoonAsAHeldGatePasses) {
+  Fixture f;
+  f.configure = [&f] { f.gate->readings = {rate(0.5), rate(0.5), rate(0.001)}; };
+  exit::Summary s = f.run();
+  EXPECT_EQ(s.traffic->steps[0].result, "passed");
+  EXPECT_EQ(s.traffic->steps[0].gate_checks, 3);
+  // 10 s hold plus two re-checks a second apart.
+  EXPECT_LT(f.backend->calls[1].at - f.backend->calls[0].at, 13s);
+}
+
+TEST(ShiftStep, NoDataIsInconclusiveNotAPass) {
+  Fixture f;
+  f.configure = [&f] { f.gate->readings = {noData()}; };
+  exit::Summary s = f.run();
+  EXPECT_EQ(s.traffic->steps[0].gate, "inconclusive");
+  EXPECT_EQ(s.traffic->steps[0].result, "held");
+  EXPECT_FALSE(s.traffic->steps[0].error_rate);
+  EXPECT_EQ(f.observer.checks[0], "inconclusive");
+}
+
+TEST(ShiftStep, AGateErrorIsInconclusiveToo) {
+  Fixture f;
+  f.configure = [&f] {
+    f.gate->readings = {std::unexpected(Error{ErrorCode::kUnavailable, "prometheus down"})};
+  };
+  exit::Summary s = f.run();
+  EXPECT_EQ(s.traffic->steps[0].gate, "inconclusive");
+  EXPECT_EQ(s.traffic->steps[0].detail, "prometheus down");
+}
+
+TEST(ShiftStep, NaNIsInconclusive) {
+  Fixture f;
+  f.configure = [&f] { f.gate->readings = {rate(std::nan(""))}; };
+  exit::Summary s = f.run();
+  EXPECT_EQ(s.traffic->steps[0].gate, "inconclusive");
+}
+
+TEST(ShiftStep, OnFailContinueGoesOnAfterOneCheck) {
+  Fixture f;
+  f.config.traffic.gate.on_fail = config::GateOnFail::kContinue;
+  f.configure = [&f] { f.gate->readings = {noData()}; };
+  exit::Summary s = f.run();
+  EXPECT_EQ(s.traffic->steps[0].result, "continued");
+  EXPECT_EQ(s.traffic->steps[0].gate_checks, 1);
+  EXPECT_LT(f.backend->calls[1].at - f.backend->calls[0].at, 11s);
+  EXPECT_EQ(f.observer.steps, (std::vector<std::string>{"continued", "continued", "continued"}));
+}
+
+TEST(ShiftStep, WithoutAGateEveryStepPassesAfterItsHold) {
+  Fixture f;
+  exit::Summary s = f.run(/*with_gate=*/false);
+  EXPECT_EQ(s.traffic->steps[0].gate, "none");
+  EXPECT_EQ(s.traffic->steps[0].gate_checks, 0);
+  EXPECT_EQ(f.observer.steps, (std::vector<std::string>{"passed", "passed", "passed"}));
+}
+
+TEST(PrometheusAnswer, TakesTheWorstSeries) {
+  auto r = parsePrometheusAnswer(
+      R"({"status":"success","data":{"resultType":"vector","result":[
+        {"metric":{"job":"a"},"value":[1700000000.1,"0.002"]},
+        {"metric":{"job":"b"},"value":[1700000000.1,"0.04"]}]}})");
+  ASSERT_TRUE(r) << r.error().message;
+  ASSERT_TRUE(r->error_rate);
+  EXPECT_DOUBLE_EQ(*r->error_rate, 0.04);
+}
+
+TEST(PrometheusAnswer, EmptyVectorAndNaNAreNoData) {
+  auto empty =
+      parsePrometheusAnswer(R"({"status":"success","data":{"resultType":"vector","result":[]}})");
+  ASSERT_TRUE(empty);
+  EXPECT_FALSE(empty->error_rate);
+  auto nan = parsePrometheusAnswer(
+      R"({"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"NaN"]}]}})");
+  ASSERT_TRUE(nan);
+  EXPECT_FALSE(nan->error_rate);
+  auto scalar = parsePrometheusAnswer(
+      R"({"status":"success","data":{"resultType":"scalar","result":[1,"+Inf"]}})");
+  ASSERT_TRUE(scalar);
+  EXPECT_FALSE(scalar->error_rate);
+}
+
+TEST(PrometheusAnswer, GarbageAndErrorsAreClearErrors) {
+  auto garbage = parsePrometheusAnswer("<html>bad gateway</html>");
+  ASSERT_FALSE(garbage);
+  EXPECT_NE(garbage.error().message.find("not a JSON object"), std::string::npos);
+  auto failed = parsePrometheusAnswer(
+      R"({"status":"error","errorType":"bad_data","error":"parse error at char 5"})");
+  ASSERT_FALSE(failed);
+  EXPECT_NE(failed.error().message.find("parse error at char 5"), std::string::npos);
+  auto matrix =
+      parsePrometheusAnswer(R"({"status":"success","data":{"resultType":"matrix","result":[]}})");
+  ASSERT_FALSE(matrix);
+  EXPECT_NE(matrix.error().message.find("matrix"), std::string::npos);
+}
+
+TEST(RenderPatch, FillsEveryPlaceholder) {
+  auto r = renderPatch(
+      R"({"w":"{{weight}}","i":{{ inverse_weight }},"p":"{{pod_name}}","n":"{{namespace}}"})",
+      config::PatchType::kMerge, {5, "web-0", "shop"});
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(*r, R"({"w":"5","i":95,"p":"web-0","n":"shop"})");
+}
+
+TEST(RenderPatch, NamesAnUnknownPlaceholderAndBadJson) {
+  auto unknown = renderPatch(R"({"w":"{{wieght}}"})", config::PatchType::kMerge, {});
+  ASSERT_FALSE(unknown);
+  EXPECT_NE(unknown.error().message.find("unknown placeholder {{wieght}}"), std::string::npos);
+  auto unclosed = renderPatch(R"({"w":"{{weight"})", config::PatchType::kMerge, {});
+  ASSERT_FALSE(unclosed);
+  EXPECT_NE(unclosed.error().message.find("never closed"), std::string::npos);
+  auto broken = renderPatch(R"({"w":{{weight}})", config::PatchType::kMerge, {});
+  ASSERT_FALSE(broken);
+  EXPECT_NE(broken.error().message.find("not valid JSON"), std::string::npos);
+  auto shape = renderPatch(R"({"op":"replace"})", config::PatchType::kJson, {});
+  ASSERT_FALSE(shape);
+  EXPECT_NE(shape.error().message.find("array of operations"), std::string::npos);
+  auto op = renderPatch(R"([{"op":"replace"}])", config::PatchType::kJson, {});
+  ASSERT_FALSE(op);
+  EXPECT_NE(op.error().message.find("needs \"op\" and \"path\""), std::string::npos);
+}
+
+TEST(RenderPatch, TheShippedKubernetesExamplesRender) {
+  setenv("POD_NAMESPACE", "shop", 1);
+  for (const char* f :
+       {"traffic-ingress-nginx.yaml", "traffic-httproute.yaml", "traffic-istio.yaml"}) {
+    auto c = config::loadFile(std::string(LAMEDUCK_SOURCE_DIR) + "/config/examples/" + f);
+    ASSERT_TRUE(c) << f << ": " << c.error().message;
+    for (int64_t w : {50, 0}) {
+      auto r = renderPatch(c->traffic.kubernetes.patch, c->traffic.kubernetes.patch_type,
+                           {w, "web-0", "shop"});
+      EXPECT_TRUE(r) << f << ": " << r.error().message;
+    }
+  }
+  unsetenv("POD_NAMESPACE");
+}
+
+}  // namespace
+}  // namespace lameduck::traffic
