@@ -22,6 +22,7 @@
 #include "saga/spool.h"
 #include "server/endpoints.h"
 #include "server/metrics.h"
+#include "server/pushgateway.h"
 #include "traffic/shift.h"
 
 namespace lameduck::cli {
@@ -104,6 +105,14 @@ int run(const Args& args) {
   if (!c.app.ports.empty()) {
     connections = std::make_unique<drain::ProcConnectionSource>(c.drain.proc_root, c.app.ports,
                                                                 http::ownClientPorts);
+  }
+  // Declared before the engine, so that the engine (and its exit thread)
+  // is gone before the push it may start.
+  std::unique_ptr<server::FinalPush> push;
+  if (c.metrics.pushgateway.url) {
+    push = std::make_unique<server::FinalPush>(
+        c.metrics.pushgateway, server::podGrouping(c.metrics.pushgateway), metrics, clock);
+    metrics.setExitDoneListener([p = push.get()] { p->start(); });
   }
   saga::Spool spool(c.compensation.spool);
   std::unique_ptr<exit::Step> handoff;
@@ -194,6 +203,9 @@ int run(const Args& args) {
     const TimePoint deadline = *engine.startedAt() + c.exit.budget();
     waitForAppListenersGone(clock, *connections, deadline, c.drain.poll_interval);
   }
+  // The final metrics reach the Pushgateway before the process leaves (the
+  // push is bounded by metrics.pushgateway.timeout).
+  if (push) (void)push->wait();
 
   // The last registration (Terminated) and the slot release are written
   // before the process goes.

@@ -26,8 +26,10 @@ struct AdminConfig {
 };
 
 struct PushgatewayConfig {
-  std::optional<HttpUrl> url;
+  std::optional<HttpUrl> url;  // unset: no push
   std::string job = "lameduck";
+  // Bounds the one push made when an exit ends (connect, send, answer).
+  Duration timeout = 2s;
 };
 
 struct MetricsConfig {

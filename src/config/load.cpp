@@ -373,9 +373,22 @@ void readConfig(Ctx& ctx, const YAML::Node& root, Config& c) {
     m.field("allow_cidrs", list(
                                ctx,
                                [&](const YAML::Node& item, const std::string& ip) {
-                                 Cidr cidr;
-                                 parsed<Cidr>(ctx, cidr, Cidr::parse)(item, ip);
-                                 if (!cidr.str().empty()) c.admin.allow_cidrs.push_back(cidr);
+                                 auto v = scalar(ctx, item, ip, "a CIDR");
+                                 if (!v) return;
+                                 auto cidr = Cidr::parse(*v);
+                                 if (cidr) {
+                                   c.admin.allow_cidrs.push_back(*cidr);
+                                   return;
+                                 }
+                                 // "${HOST_IP}" with HOST_IP unset: refuse (never widen
+                                 // the list to "any source") and say which variable.
+                                 std::string message = cidr.error().message;
+                                 if (item.Scalar().find("${") != std::string::npos) {
+                                   message += "; \"" + item.Scalar() + "\" expanded to \"" + *v +
+                                              "\": is the variable set? (the Helm chart sets "
+                                              "HOST_IP from the downward API)";
+                                 }
+                                 ctx.fail(item, ip, message);
                                },
                                [&] { c.admin.allow_cidrs.clear(); }));
     m.finish();
@@ -388,6 +401,7 @@ void readConfig(Ctx& ctx, const YAML::Node& root, Config& c) {
       MapReader g(ctx, pn, pp);
       g.field("url", optionalParsed<HttpUrl>(ctx, c.metrics.pushgateway.url, parseHttpUrl));
       g.field("job", str(ctx, c.metrics.pushgateway.job, false));
+      g.field("timeout", duration(ctx, c.metrics.pushgateway.timeout, ZeroOk::kNo));
       g.finish();
     });
     m.finish();

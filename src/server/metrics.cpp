@@ -133,6 +133,7 @@ struct Metrics::Impl {
   Gauge* connections_gauge = nullptr;
   Counter* new_connections_counter = nullptr;
   std::mutex mu;  // guards the Family::Add calls made after construction
+  std::function<void()> exit_done_listener;
 };
 
 Metrics::Metrics(const std::string& version, const std::string& commit)
@@ -207,6 +208,11 @@ void Metrics::onExitDone(const exit::Summary& summary) {
   impl_->exit_histogram->Observe(toSeconds(summary.elapsed));
   auto it = impl_->outcome_counters.find(summary.outcome);
   if (it != impl_->outcome_counters.end()) it->second->Increment();
+  if (impl_->exit_done_listener) impl_->exit_done_listener();
+}
+
+void Metrics::setExitDoneListener(std::function<void()> listener) {
+  impl_->exit_done_listener = std::move(listener);
 }
 
 void Metrics::onAppFigures(const app::Figures& figures) {

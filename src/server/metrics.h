@@ -4,6 +4,7 @@
 // registry; render() produces the text exposition served on /metrics.
 // Thread-safe.
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -31,6 +32,10 @@ class Metrics final : public exit::ExitObserver,
   // The registry, for components that add their own families.
   prometheus::Registry& registry();
   std::string render() const;
+
+  // Called on the exit thread once onExitDone recorded the final figures
+  // (the Pushgateway push starts there). Set it before the exit can start.
+  void setExitDoneListener(std::function<void()> listener);
 
   void hookRequest(std::string_view hook, std::string_view code);
   void adminDenied(std::string_view reason);  // "token" or "source"

@@ -139,6 +139,44 @@ TEST(Config, EnvExpansionWithFallbackAndEscapes) {
   EXPECT_THAT(errorOf("admin: {token: \"${OOPS\"}\n"), HasSubstr("unterminated \"${\""));
 }
 
+// The Helm chart's default allowlist: the node's IP from the downward API
+// plus loopback. A plain address is a host network (/32 or /128).
+TEST(Config, AllowCidrsFromTheNodeIpInTheEnvironment) {
+  setenv("LD_T_HOST_IP", "10.1.2.3", 1);
+  auto c =
+      parse("admin: {allow_cidrs: [\"${LD_T_HOST_IP}\", \"127.0.0.1/32\", \"::1/128\"]}\n", "f");
+  ASSERT_TRUE(c) << c.error().message;
+  ASSERT_EQ(c->admin.allow_cidrs.size(), 3u);
+  EXPECT_TRUE(c->admin.allow_cidrs[0].contains("10.1.2.3"));
+  EXPECT_FALSE(c->admin.allow_cidrs[0].contains("10.1.2.4"));
+  setenv("LD_T_HOST_IP", "fd00::7", 1);
+  c = parse("admin: {allow_cidrs: [\"${LD_T_HOST_IP}\"]}\n", "f");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_TRUE(c->admin.allow_cidrs[0].contains("fd00::7"));
+  EXPECT_FALSE(c->admin.allow_cidrs[0].contains("fd00::8"));
+
+  // Unset, the entry is an error naming the variable, never "any source".
+  unsetenv("LD_T_HOST_IP");
+  EXPECT_THAT(errorOf("admin: {allow_cidrs: [\"${LD_T_HOST_IP}/32\"]}\n"),
+              HasSubstr("admin.allow_cidrs[0]: invalid CIDR \"/32\" (not an IP address); expected "
+                        "an IPv4 or IPv6 network like 10.0.0.0/8 or fd00::/8; "
+                        "\"${LD_T_HOST_IP}/32\" expanded to \"/32\": is the variable set?"));
+}
+
+TEST(Config, PushgatewaySettings) {
+  auto c = parse(
+      "metrics: {pushgateway: {url: \"http://pgw:9091/base\", job: j, timeout: 750ms}}\n", "f");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->metrics.pushgateway.url->path, "/base");
+  EXPECT_EQ(c->metrics.pushgateway.job, "j");
+  EXPECT_EQ(c->metrics.pushgateway.timeout, 750ms);
+  EXPECT_EQ(config::PushgatewayConfig{}.timeout, 2s);
+  EXPECT_THAT(errorOf("metrics: {pushgateway: {timeout: 0s}}\n"),
+              HasSubstr("metrics.pushgateway.timeout: invalid duration \"0s\": must be greater"));
+  EXPECT_THAT(errorOf("metrics: {pushgateway: {url: \"pgw:9091\"}}\n"),
+              HasSubstr("metrics.pushgateway.url:"));
+}
+
 TEST(Config, DurationsInEveryAcceptedForm) {
   auto c = parse(
       "drain: {poll_interval: 500ms, quiet_period: 1m30s, max_wait: 2m}\n"

@@ -5,6 +5,7 @@
 
 #include "server/access.h"
 #include "server/metrics.h"
+#include "server/pushgateway.h"
 #include "support/harness.h"
 
 namespace lameduck::server {
@@ -78,6 +79,17 @@ TEST(Metrics, ExpositionPassesPromtool) {
   std::string out = dir.file("promtool.txt");
   int rc = testing::runCommand({"/bin/sh", "-c", "promtool check metrics < " + file}, out);
   EXPECT_EQ(rc, 0) << testing::readFile(out);
+}
+
+TEST(Pushgateway, GroupPathIsJobNamespacePodWithBase64ForOddValues) {
+  EXPECT_EQ(pushgatewayGroupPath({"lameduck", "shop", "web-7d9f.x_2"}),
+            "/metrics/job/lameduck/namespace/shop/pod/web-7d9f.x_2");
+  EXPECT_EQ(pushgatewayGroupPath({"lameduck", "", "web-0"}), "/metrics/job/lameduck/pod/web-0");
+  // A slash or a space cannot go into a path segment: base64url, as the
+  // Pushgateway documents it ("a/b c" -> "YS9iIGM=", "ab?" -> "YWI_").
+  EXPECT_EQ(pushgatewayGroupPath({"a/b c", "", "ab?"}),
+            "/metrics/job@base64/YS9iIGM=/pod@base64/YWI_");
+  EXPECT_EQ(pushgatewayGroupPath({"j", "", ""}), "/metrics/job/j/pod@base64/=");
 }
 
 }  // namespace

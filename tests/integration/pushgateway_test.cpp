@@ -1,0 +1,161 @@
+// The final exit metrics reach a real Prometheus Pushgateway (Debian's
+// prometheus-pushgateway), grouped by pod; a Pushgateway that never answers
+// costs at most the push timeout and never delays /prestop.
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include "integration/daemon.h"
+
+namespace lameduck::testing {
+namespace {
+
+using nlohmann::json;
+using ::testing::HasSubstr;
+
+constexpr const char* kPushgatewayBin = "/usr/bin/prometheus-pushgateway";
+
+// A pushgateway on a free loopback port; it cannot report a port it picked,
+// so a few free ones are tried. Its persistence file, in this test's own
+// directory, tells it apart from any other pushgateway that may have taken
+// the port in the meantime (its /api/v1/status lists its flags).
+class Pushgateway {
+ public:
+  Pushgateway() {
+    const std::string state = dir_.file("pushgateway.state");
+    for (int attempt = 0; attempt < 3 && !process_; ++attempt) {
+      port_ = freePort();
+      auto p = std::make_unique<Process>(
+          std::vector<std::string>{kPushgatewayBin,
+                                   "--web.listen-address=127.0.0.1:" + std::to_string(port_),
+                                   "--persistence.file=" + state},
+          dir_.file("pushgateway.log"));
+      bool ours = false;
+      waitUntil(
+          [&] {
+            auto r = call(port_, "GET", "/api/v1/status", {}, 2s);
+            ours = r && r->status == 200 && r->body.find(state) != std::string::npos;
+            return ours || !p->running();
+          },
+          30s, 50ms);
+      if (ours && p->running()) process_ = std::move(p);
+    }
+  }
+  ~Pushgateway() {
+    if (process_) {
+      process_->signal(SIGTERM);
+      process_->waitExit(10s);
+    }
+  }
+  bool up() const { return process_ != nullptr; }
+  int port() const { return port_; }
+  std::string log() const { return readFile(dir_.file("pushgateway.log")); }
+
+  // The groups the pushgateway holds (its /api/v1/metrics "data").
+  json groups() {
+    auto r = call(port_, "GET", "/api/v1/metrics", {}, 5s);
+    if (!r || r->status != 200) return json::array();
+    json j = json::parse(r->body, nullptr, false);
+    if (j.is_discarded() || !j.contains("data") || !j["data"].is_array()) return json::array();
+    return j["data"];
+  }
+
+ private:
+  TempDir dir_;
+  int port_ = 0;
+  std::unique_ptr<Process> process_;
+};
+
+// The value of `metric` with label `label`=`value` in a pushgateway group.
+std::optional<std::string> sampleIn(const json& group, const std::string& metric,
+                                    const std::string& label, const std::string& value) {
+  if (!group.contains(metric)) return std::nullopt;
+  for (const json& m : group[metric]["metrics"]) {
+    if (m["labels"].value(label, "") == value) return m.value("value", "");
+  }
+  return std::nullopt;
+}
+
+constexpr const char* kExit =
+    "exit: {grace_period: 6s, safety_margin: 1s, compensation_reserve: 1s}\n"
+    "app: {timeout: 500ms}\n"
+    "drain: {poll_interval: 20ms}\n";
+
+TEST(Pushgateway, FinalExitMetricsArePushedGroupedByPod) {
+  Pushgateway pgw;
+  ASSERT_TRUE(pgw.up()) << pgw.log();
+  Daemon d(std::string(kExit) + "metrics: {pushgateway: {url: \"http://127.0.0.1:" +
+               std::to_string(pgw.port()) + "\", job: checkout-exits}}\n",
+           AppOptions{"ok", 2}, {{"POD_NAME", "checkout-7d9f-x2"}, {"POD_NAMESPACE", "shop"}});
+  ASSERT_GT(d.adminPort(), 0);
+  // Nothing is pushed before the exit: a live pod is scraped.
+  EXPECT_TRUE(pgw.groups().empty()) << pgw.groups().dump();
+
+  auto r = d.admin("/prestop");
+  ASSERT_TRUE(r && r->status == 200);
+  json group;
+  ASSERT_TRUE(waitUntil(
+      [&] {
+        json groups = pgw.groups();
+        if (groups.empty()) return false;
+        group = groups[0];
+        return true;
+      },
+      20s, 50ms))
+      << d.lameduck().output() << pgw.log();
+  EXPECT_EQ(pgw.groups().size(), 1u);
+  EXPECT_EQ(group["labels"]["job"], "checkout-exits");
+  EXPECT_EQ(group["labels"]["namespace"], "shop");
+  EXPECT_EQ(group["labels"]["pod"], "checkout-7d9f-x2");
+  EXPECT_EQ(group["push_time_seconds"]["metrics"][0]["labels"]["pod"], "checkout-7d9f-x2");
+  // The pushed series carry the exit's outcome, state and hand-off.
+  EXPECT_EQ(sampleIn(group, "lameduck_exits_total", "outcome", "completed"), "1");
+  EXPECT_EQ(sampleIn(group, "lameduck_exits_total", "outcome", "deadline"), "0");
+  EXPECT_EQ(sampleIn(group, "lameduck_exit_state", "state", "Terminated"), "1");
+  EXPECT_EQ(sampleIn(group, "lameduck_compensations_written_total", "sink", "spool"), "2");
+  ASSERT_TRUE(group.contains("lameduck_exit_duration_seconds"));
+  EXPECT_EQ(group["lameduck_exit_duration_seconds"]["metrics"][0].value("count", ""), "1");
+  ASSERT_TRUE(waitForLine(
+      d.lameduck().outputPath(),
+      [](const json& j) { return j.value("msg", "") == "final exit metrics pushed"; }, 10s));
+  EXPECT_EQ(d.metric("lameduck_pushgateway_push_failures_total"), 0);
+
+  d.lameduck().signal(SIGTERM);
+  EXPECT_EQ(d.lameduck().waitExit(20s), 0);
+}
+
+TEST(Pushgateway, AGatewayThatNeverAnswersCostsOnlyTheTimeoutAndIsCounted) {
+  // Accepts connections (the kernel's backlog) but never reads or answers.
+  int port = 0;
+  int silent = listenOnLoopback(port);
+  ASSERT_GE(silent, 0);
+  Daemon d(std::string(kExit) + "metrics: {pushgateway: {url: \"http://127.0.0.1:" +
+               std::to_string(port) + "\", timeout: 300ms}}\n",
+           AppOptions{}, {{"POD_NAME", "web-0"}});
+  ASSERT_GT(d.adminPort(), 0);
+  auto r = d.admin("/prestop");
+  ASSERT_TRUE(r && r->status == 200);
+  EXPECT_THAT(r->body, HasSubstr("\"outcome\":\"completed\""));
+  auto warn = waitForLine(
+      d.lameduck().outputPath(),
+      [](const json& j) {
+        return j.value("msg", "") ==
+               "pushing the final exit metrics failed; they are lost with "
+               "this pod";
+      },
+      20s);
+  ASSERT_TRUE(warn) << d.lameduck().output();
+  EXPECT_EQ((*warn)["level"], "warn");
+  EXPECT_THAT((*warn)["pushgateway"].get<std::string>(),
+              HasSubstr("/metrics/job/lameduck/pod/web-0"));
+  EXPECT_EQ(d.metric("lameduck_pushgateway_push_failures_total"), 1);
+  // The sidecar still stops promptly on SIGTERM, with the exit's outcome.
+  d.lameduck().signal(SIGTERM);
+  EXPECT_EQ(d.lameduck().waitExit(20s), 0);
+  close(silent);
+}
+
+}  // namespace
+}  // namespace lameduck::testing
