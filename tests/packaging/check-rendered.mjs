@@ -102,6 +102,7 @@ if (backend === "kubernetes") {
   expect(eq(r.resourceNames, [k.name]), `rule resourceNames ${JSON.stringify(r.resourceNames)} != ["${k.name}"]`);
   expect(eq([...(r.verbs ?? [])].sort(), ["get", "patch"]), `rule verbs ${JSON.stringify(r.verbs)}`);
   expect(r.resources?.length === 1 && r.resources[0] === r.resources[0].toLowerCase(), "one lower-case resource");
+  if (k.resource) expect(r.resources?.[0] === k.resource, `rule resource ${r.resources?.[0]} != traffic.kubernetes.resource ${k.resource}`);
   expect(roles[0]?.metadata.namespace === k.namespace, `Role in ${k.namespace}, the object's namespace`);
 } else {
   for (const kind of rbacKinds) expect(ofKind(kind).length === 0, `no ${kind} with traffic.backend ${backend}`);

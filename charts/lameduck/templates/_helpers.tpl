@@ -61,10 +61,13 @@ lameduck/sidecar: {{ include "lameduck.fullname" . }}
 {{- $k := .Values.lameduck.config.traffic.kubernetes | default dict -}}
 {{- $group := "" -}}
 {{- if contains "/" $k.api_version -}}{{- $group = (splitList "/" $k.api_version | first) -}}{{- end -}}
-{{- $resource := .Values.lameduck.rbac.resource -}}
+{{- /* The same rule as lameduck's pluralOf (src/kube/object.cpp). */ -}}
+{{- $resource := $k.resource -}}
 {{- if not $resource -}}
 {{- $kind := lower $k.kind -}}
-{{- if or (hasSuffix "s" $kind) (hasSuffix "x" $kind) (hasSuffix "ch" $kind) (hasSuffix "sh" $kind) -}}
+{{- if hasSuffix "endpoints" $kind -}}
+{{- $resource = $kind -}}
+{{- else if or (hasSuffix "s" $kind) (hasSuffix "x" $kind) (hasSuffix "z" $kind) (hasSuffix "ch" $kind) (hasSuffix "sh" $kind) -}}
 {{- $resource = printf "%ses" $kind -}}
 {{- else if and (hasSuffix "y" $kind) (not (regexMatch "[aeiou]y$" $kind)) -}}
 {{- $resource = printf "%sies" (trimSuffix "y" $kind) -}}
