@@ -166,6 +166,18 @@ Result<std::string> HaproxyBackend::setWeight(int64_t percent, Duration timeout)
   const TimePoint deadline = clock_.now() + timeout;
   const std::string& server = config_.server;
   const std::string get_cmd = "get weight " + server;
+  auto refused = [&](const std::string& cmd, const std::string& answer) {
+    return std::unexpected(
+        Error{ErrorCode::kFailedPrecondition,
+              "haproxy refused \"" + cmd + "\" on " + config_.socket + ": " + answer});
+  };
+  // A set command answers nothing on success, a message when refused.
+  auto run = [&](const std::string& cmd) -> Status {
+    auto answer = command(cmd, deadline);
+    if (!answer) return std::unexpected(answer.error());
+    if (std::string a = trimmed(*answer); !a.empty()) return refused(cmd, a);
+    return {};
+  };
   // "<current> (initial <initial>)"; anything else is HAProxy refusing
   // ("No such server.", "No such backend.").
   auto readWeight = [&]() -> Result<std::pair<long, long>> {
@@ -175,9 +187,7 @@ Result<std::string> HaproxyBackend::setWeight(int64_t percent, Duration timeout)
     long current = -1;
     long initial = -1;
     if (std::sscanf(answer.c_str(), "%ld (initial %ld)", &current, &initial) != 2) {
-      return std::unexpected(
-          Error{ErrorCode::kFailedPrecondition,
-                "haproxy refused \"" + get_cmd + "\" on " + config_.socket + ": " + answer});
+      return refused(get_cmd, answer);
     }
     return std::pair{current, initial};
   };
@@ -191,13 +201,7 @@ Result<std::string> HaproxyBackend::setWeight(int64_t percent, Duration timeout)
   long target = std::min<long>(initial * percent / 100, 256);
   if (percent > 0 && target == 0) target = 1;
   const std::string set_cmd = "set weight " + server + " " + std::to_string(target);
-  auto set = command(set_cmd, deadline);
-  if (!set) return std::unexpected(set.error());
-  if (std::string answer = trimmed(*set); !answer.empty()) {
-    return std::unexpected(
-        Error{ErrorCode::kFailedPrecondition,
-              "haproxy refused \"" + set_cmd + "\" on " + config_.socket + ": " + answer});
-  }
+  if (auto ok = run(set_cmd); !ok) return std::unexpected(ok.error());
   auto after = readWeight();
   if (!after) return std::unexpected(after.error());
   if (after->first != target) {
@@ -212,13 +216,8 @@ Result<std::string> HaproxyBackend::setWeight(int64_t percent, Duration timeout)
               "weight 100, for finer steps)";
   }
   if (percent == 0) {
-    const std::string drain_cmd = "set server " + server + " state drain";
-    auto drained = command(drain_cmd, deadline);
-    if (!drained) return std::unexpected(drained.error());
-    if (std::string a = trimmed(*drained); !a.empty()) {
-      return std::unexpected(
-          Error{ErrorCode::kFailedPrecondition,
-                "haproxy refused \"" + drain_cmd + "\" on " + config_.socket + ": " + a});
+    if (auto ok = run("set server " + server + " state drain"); !ok) {
+      return std::unexpected(ok.error());
     }
     detail += ", state drain";
   }
