@@ -46,6 +46,8 @@ std::unique_ptr<Haproxy> Haproxy::start(const TempDir& dir,
                                                    "frontend fe\n"
                                                    "  bind 127.0.0.1:" +
                                                    std::to_string(h->front_) +
+                                                   "\n  http-response set-header X-Test-Haproxy " +
+                                                   std::to_string(h->front_) +
                                                    "\n  default_backend be_app\n"
                                                    "backend be_app\n"
                                                    "  balance roundrobin\n" +
@@ -53,10 +55,16 @@ std::unique_ptr<Haproxy> Haproxy::start(const TempDir& dir,
     auto p = std::make_unique<Process>(std::vector<std::string>{haproxyBinary(), "-db", "-f", cfg},
                                        dir.file("haproxy.log"));
     const int front = h->front_;
+    // The answer must come from this haproxy: another process may have
+    // taken the free port first.
     bool up = waitUntil(
         [&] {
           auto r = call(front, "GET", "/", {}, 2s);
-          return (r && r->status > 0) || !p->running();
+          if (r && r->status > 0) {
+            auto it = r->headers.find("X-Test-Haproxy");
+            return it != r->headers.end() && it->second == std::to_string(front);
+          }
+          return !p->running();
         },
         20s, 20ms);
     if (up && p->running()) h->process_ = std::move(p);
