@@ -1,0 +1,40 @@
+// Fuzz target: the value parsers of src/common/parse.h (durations, host:port
+// addresses, URLs, CIDRs). The first byte picks the parser; each must return
+// a value or an error for any text, and a parsed value must print back into
+// something the same parser accepts.
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <string_view>
+
+#include "common/parse.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size == 0) return 0;
+  const std::string_view text(reinterpret_cast<const char*>(data) + 1, size - 1);
+  switch (data[0] % 4) {
+    case 0:
+      if (auto d = lameduck::parseDuration(text); d && *d >= lameduck::Duration::zero()) {
+        if (!lameduck::parseDuration(lameduck::formatDuration(*d))) std::abort();
+      }
+      break;
+    case 1:
+      if (auto hp = lameduck::parseHostPort(text)) {
+        if (!lameduck::parseHostPort(hp->str())) std::abort();
+      }
+      break;
+    case 2:
+      if (auto url = lameduck::parseHttpUrl(text)) {
+        if (!lameduck::parseHttpUrl(url->origin() + url->path)) std::abort();
+      }
+      break;
+    case 3:
+      if (auto cidr = lameduck::Cidr::parse(text)) {
+        (void)cidr->contains("10.1.2.3");
+        (void)cidr->contains(text);
+      }
+      break;
+  }
+  return 0;
+}
