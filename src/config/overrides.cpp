@@ -28,8 +28,12 @@ Status applyOverride(YAML::Node& root, const Override& o) {
   YAML::Node cur = root;
   for (size_t i = 0; i + 1 < keys.size(); ++i) {
     const YAML::Node& ccur = cur;
-    YAML::Node child = structured(ccur[keys[i]]);  // an earlier --set may have given a flow map
-    if (!child.IsDefined() || child.IsNull()) child = YAML::Node(YAML::NodeType::Map);
+    const YAML::Node found = ccur[keys[i]];
+    // A missing key is an invalid node (assigning to it throws): start anew.
+    // An earlier --set may have given a flow map as text.
+    const YAML::Node child = !found.IsDefined() || found.IsNull()
+                                 ? YAML::Node(YAML::NodeType::Map)
+                                 : structured(found);
     if (!child.IsMap()) {
       return makeError(ErrorCode::kInvalidArgument,
                        "--set " + o.key_path + ": \"" + keys[i] + "\" is not a map of settings");

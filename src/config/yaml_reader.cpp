@@ -107,7 +107,9 @@ std::string describe(const YAML::Node& node, const std::string& path) {
 }
 
 YAML::Node structured(const YAML::Node& node) {
-  if (!node.IsScalar() || node.Tag() != kSetTag) return node;
+  // IsDefined() first: a missing key read through a const node is an
+  // invalid node on which anything else throws.
+  if (!node.IsDefined() || !node.IsScalar() || node.Tag() != kSetTag) return node;
   const std::string& text = node.Scalar();
   if (text.empty() || (text.front() != '[' && text.front() != '{')) return node;
   try {

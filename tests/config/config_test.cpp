@@ -465,7 +465,8 @@ TEST(Config, SetValuesAreStringsUnlessTheKeyTakesAListOrMap) {
                   {"traffic.steps", "[{weight: 5, hold: 1s}, {weight: 0}]"},
                   {"traffic.gate", "{source: none}"},
                   {"traffic.gate.interval", "3s"},
-                  {"coordination.wait_for", "[a, b]"}});
+                  {"coordination.wait_for", "[a, b]"},
+                  {"compensation.redis.address", "127.0.0.1:6379"}});
   ASSERT_TRUE(c) << c.error().message;
   EXPECT_EQ(c->admin.listen.host, "::");
   EXPECT_EQ(c->admin.listen.port, 9901);
