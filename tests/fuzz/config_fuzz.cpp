@@ -1,13 +1,14 @@
 // Fuzz target: the config loader (YAML text → Config). Whatever the input,
-// parse() returns a value or an error — never throws, never crashes — and
-// an error message never carries the value of a secret key.
+// parse() returns a value or an error: no exception escapes (an uncaught one
+// aborts the run), no crash, no sanitizer report. That secret values never
+// appear in messages is checked by tests/config (a fuzzer cannot tell a
+// secret from the same text under an ordinary key).
 //
 // The first line of the input, when it starts with "#set ", is taken as a
 // --set override so that both paths are explored together.
 
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <string>
 #include <string_view>
 
@@ -23,11 +24,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       overrides.push_back({std::string(line.substr(0, eq)), std::string(line.substr(eq + 1))});
     }
   }
-  auto config = lameduck::config::parse(text, "fuzz.yaml", overrides);
-  // A marker that only appears as a secret's value must never be echoed.
-  if (!config && text.find("password: \"FUZZSECRET") != std::string_view::npos &&
-      config.error().message.find("FUZZSECRET") != std::string::npos) {
-    std::abort();
-  }
+  (void)lameduck::config::parse(text, "fuzz.yaml", overrides);
   return 0;
 }
