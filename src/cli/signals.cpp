@@ -89,7 +89,8 @@ void SignalListener::loop() {
   for (;;) {
     int sig = 0;
     if (int rc = sigwait(&set, &sig); rc != 0) {
-      log::error("waiting for SIGHUP/SIGUSR1 failed; they stay blocked", {{"error", std::strerror(rc)}});
+      log::error("waiting for SIGHUP/SIGUSR1 failed; they stay blocked",
+                 {{"error", std::strerror(rc)}});
       return;
     }
     {
@@ -102,9 +103,10 @@ void SignalListener::loop() {
 
 void SignalListener::onSignal(int sig) {
   if (sig == SIGHUP) {
-    log::warn("SIGHUP received: config reload is not supported; the running config stays "
-              "(restart the pod to change it)",
-              {{"signal", "SIGHUP"}});
+    log::warn(
+        "SIGHUP received: config reload is not supported; the running config stays "
+        "(restart the pod to change it)",
+        {{"signal", "SIGHUP"}});
     return;
   }
   std::string snapshot;
@@ -113,13 +115,13 @@ void SignalListener::onSignal(int sig) {
     if (snapshot_) snapshot = snapshot_();
   }
   const auto uptime = std::chrono::steady_clock::now() - kProcessStart;
-  log::info("SIGUSR1 received: state snapshot",
-            {{"signal", "SIGUSR1"},
-             {"pid", static_cast<int64_t>(getpid())},
-             {"uptime_ms",
-              static_cast<int64_t>(
-                  std::chrono::duration_cast<std::chrono::milliseconds>(uptime).count())},
-             {"snapshot", snapshot.empty() ? std::string("{}") : snapshot}});
+  log::info(
+      "SIGUSR1 received: state snapshot",
+      {{"signal", "SIGUSR1"},
+       {"pid", static_cast<int64_t>(getpid())},
+       {"uptime_ms", static_cast<int64_t>(
+                         std::chrono::duration_cast<std::chrono::milliseconds>(uptime).count())},
+       {"snapshot", snapshot.empty() ? std::string("{}") : snapshot}});
 }
 
 }  // namespace lameduck::cli

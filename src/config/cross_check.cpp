@@ -14,13 +14,15 @@ std::optional<CrossIssue> checkBackend(const TrafficConfig& t) {
   switch (t.backend) {
     case TrafficBackend::kHaproxy:
       if (t.haproxy.server.empty())
-        return CrossIssue{{"traffic", "haproxy"}, "traffic.haproxy.server",
+        return CrossIssue{{"traffic", "haproxy"},
+                          "traffic.haproxy.server",
                           "required when traffic.backend is haproxy (backend/server, e.g. "
                           "be_app/pod1)"};
       break;
     case TrafficBackend::kWebhook:
       if (!t.webhook.url)
-        return CrossIssue{{"traffic", "webhook"}, "traffic.webhook.url",
+        return CrossIssue{{"traffic", "webhook"},
+                          "traffic.webhook.url",
                           "required when traffic.backend is webhook (http:// or https:// URL)"};
       break;
     case TrafficBackend::kKubernetes:
@@ -67,13 +69,15 @@ YAML::Node nodeAt(const YAML::Node& root, const std::vector<std::string>& keys) 
 
 std::optional<CrossIssue> checkExitBudget(const ExitConfig& e) {
   if (e.safety_margin >= e.grace_period) {
-    return CrossIssue{{"exit", "safety_margin"}, "exit.safety_margin",
+    return CrossIssue{{"exit", "safety_margin"},
+                      "exit.safety_margin",
                       "safety margin " + formatDuration(e.safety_margin) +
                           " leaves no exit budget; it must be smaller than exit.grace_period (" +
                           formatDuration(e.grace_period) + ")"};
   }
   if (e.compensation_reserve >= e.budget()) {
-    return CrossIssue{{"exit", "compensation_reserve"}, "exit.compensation_reserve",
+    return CrossIssue{{"exit", "compensation_reserve"},
+                      "exit.compensation_reserve",
                       "compensation reserve " + formatDuration(e.compensation_reserve) +
                           " must be smaller than the exit budget, grace_period - safety_margin = " +
                           formatDuration(e.budget())};
@@ -109,7 +113,8 @@ std::vector<CrossIssue> checkTraffic(const Config& c) {
 
 std::optional<CrossIssue> checkGateNeedsApp(const Config& c) {
   if (c.traffic.gate.source == GateSource::kApp && !c.app.base_url) {
-    return CrossIssue{{"traffic", "gate", "source"}, "traffic.gate.source",
+    return CrossIssue{{"traffic", "gate", "source"},
+                      "traffic.gate.source",
                       "source app reads the app's status hook, so app.base_url must be set"};
   }
   return std::nullopt;
@@ -119,8 +124,9 @@ std::vector<CrossIssue> checkCoordination(const Config& c) {
   const CoordinationConfig& co = c.coordination;
   std::vector<CrossIssue> out;
   if ((!co.service.empty() || !co.wait_for.empty()) && !c.compensation.redis.address) {
-    out.push_back(
-        {{"coordination"}, "coordination", "exit ordering needs Redis: set compensation.redis.address"});
+    out.push_back({{"coordination"},
+                   "coordination",
+                   "exit ordering needs Redis: set compensation.redis.address"});
   }
   if (!co.service.empty() &&
       std::find(co.wait_for.begin(), co.wait_for.end(), co.service) != co.wait_for.end()) {

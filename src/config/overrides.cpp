@@ -31,9 +31,8 @@ Status applyOverride(YAML::Node& root, const Override& o) {
     const YAML::Node found = ccur[keys[i]];
     // A missing key is an invalid node (assigning to it throws): start anew.
     // An earlier --set may have given a flow map as text.
-    const YAML::Node child = !found.IsDefined() || found.IsNull()
-                                 ? YAML::Node(YAML::NodeType::Map)
-                                 : structured(found);
+    const YAML::Node child =
+        !found.IsDefined() || found.IsNull() ? YAML::Node(YAML::NodeType::Map) : structured(found);
     if (!child.IsMap()) {
       return makeError(ErrorCode::kInvalidArgument,
                        "--set " + o.key_path + ": \"" + keys[i] + "\" is not a map of settings");

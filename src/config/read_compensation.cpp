@@ -72,9 +72,9 @@ void readActions(Issues& issues, const YAML::Node& given, const std::string& pat
                  std::map<std::string, ActionConfig>& out) {
   const YAML::Node node = structured(given);
   if (!node.IsMap()) {
-    issues.fail(node, path,
-                "expected a map of action name to {url, method, timeout}, got " +
-                    describe(node, path));
+    issues.fail(
+        node, path,
+        "expected a map of action name to {url, method, timeout}, got " + describe(node, path));
     return;
   }
   out.clear();

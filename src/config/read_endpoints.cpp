@@ -39,13 +39,12 @@ void readAdmin(Issues& issues, const YAML::Node& node, const std::string& path, 
   MapReader m(issues, node, path);
   m.field("listen", parsed<HostPort>(issues, out.listen, parseHostPort));
   m.field("token", str(issues, out.token));
-  m.field("allow_cidrs",
-          list(
-              issues,
-              [&](const YAML::Node& item, const std::string& ip) {
-                readCidr(issues, item, ip, out.allow_cidrs);
-              },
-              [&] { out.allow_cidrs.clear(); }));
+  m.field("allow_cidrs", list(
+                             issues,
+                             [&](const YAML::Node& item, const std::string& ip) {
+                               readCidr(issues, item, ip, out.allow_cidrs);
+                             },
+                             [&] { out.allow_cidrs.clear(); }));
   m.finish();
 }
 

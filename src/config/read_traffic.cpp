@@ -21,9 +21,9 @@ Status checkHaproxyServer(std::string_view v) {
   const size_t slash = v.find('/');
   if (slash == std::string_view::npos || slash == 0 || slash + 1 == v.size() ||
       v.find('/', slash + 1) != std::string_view::npos) {
-    return makeError(ErrorCode::kInvalidArgument,
-                     "invalid server \"" + std::string(v) +
-                         "\"; expected backend/server, e.g. be_app/pod1");
+    return makeError(
+        ErrorCode::kInvalidArgument,
+        "invalid server \"" + std::string(v) + "\"; expected backend/server, e.g. be_app/pod1");
   }
   return {};
 }
@@ -58,13 +58,14 @@ void readHaproxy(Issues& issues, const YAML::Node& node, const std::string& path
 void readKubernetes(Issues& issues, const YAML::Node& node, const std::string& path,
                     KubernetesTrafficConfig& out) {
   MapReader k(issues, node, path);
-  k.field("api_version", checked(issues, out.api_version,
-                                 "an apiVersion like networking.k8s.io/v1", checkApiVersion));
+  k.field("api_version", checked(issues, out.api_version, "an apiVersion like networking.k8s.io/v1",
+                                 checkApiVersion));
   k.field("kind", str(issues, out.kind, false));
   k.field("namespace", str(issues, out.namespace_));
   k.field("name", str(issues, out.name, false));
-  k.field("patch_type", choice<PatchType>(issues, out.patch_type,
-                                          {{"merge", PatchType::kMerge}, {"json", PatchType::kJson}}));
+  k.field("patch_type",
+          choice<PatchType>(issues, out.patch_type,
+                            {{"merge", PatchType::kMerge}, {"json", PatchType::kJson}}));
   k.field("patch", str(issues, out.patch, false));
   k.field("resource", str(issues, out.resource));
   k.field("server", [&](const YAML::Node& vn, const std::string& vp) {
@@ -122,9 +123,9 @@ void readGate(Issues& issues, const YAML::Node& node, const std::string& path, G
                                         {"prometheus", GateSource::kPrometheus},
                                         {"app", GateSource::kApp}}));
   g.field("max_error_rate", number(issues, out.max_error_rate, 0.0, 1.0));
-  g.field("on_fail", choice<GateOnFail>(
-                         issues, out.on_fail,
-                         {{"hold", GateOnFail::kHold}, {"continue", GateOnFail::kContinue}}));
+  g.field("on_fail",
+          choice<GateOnFail>(issues, out.on_fail,
+                             {{"hold", GateOnFail::kHold}, {"continue", GateOnFail::kContinue}}));
   g.field("prometheus", section(issues, readPrometheus, out));
   g.field("interval", duration(issues, out.interval, ZeroOk::kNo));
   g.finish();

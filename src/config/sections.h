@@ -38,9 +38,8 @@ void readConfig(Issues& issues, const YAML::Node& root, Config& out);
 template <typename T>
 Reader section(Issues& issues, void (*read)(Issues&, const YAML::Node&, const std::string&, T&),
                T& out) {
-  return [&issues, read, &out](const YAML::Node& n, const std::string& p) {
-    read(issues, n, p, out);
-  };
+  return
+      [&issues, read, &out](const YAML::Node& n, const std::string& p) { read(issues, n, p, out); };
 }
 
 }  // namespace lameduck::config::detail

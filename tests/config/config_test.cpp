@@ -528,7 +528,8 @@ TEST(Config, SecretValuesAreNeverPrinted) {
   const std::string set = errorOf("", {{"compensation.redis.password", secret}});
   EXPECT_THAT(set, HasSubstr("compensation.redis.password"));
   EXPECT_EQ(set.find("w0rd"), std::string::npos) << set;
-  const std::string other = errorOf("trace: {otlp: {headers: {authorization: \"" + secret + "\"}}}\n");
+  const std::string other =
+      errorOf("trace: {otlp: {headers: {authorization: \"" + secret + "\"}}}\n");
   EXPECT_EQ(other.find("w0rd"), std::string::npos) << other;
   // Keys that are not secret still show their value.
   EXPECT_THAT(errorOf("app: {base_url: \"" + secret + "\"}\n"), HasSubstr(secret));
@@ -537,20 +538,21 @@ TEST(Config, SecretValuesAreNeverPrinted) {
 TEST(CheckConfigCommand, SetOnAScalarDocumentExitsTwoWithAClearError) {
   testing::TempDir dir;
   std::string scalar = dir.write("scalar.yaml", "just a scalar\n");
-  std::string secret = dir.write("secret.yaml", "compensation: {redis: {password: \"hunter${2\"}}\n");
+  std::string secret =
+      dir.write("secret.yaml", "compensation: {redis: {password: \"hunter${2\"}}\n");
   std::string out = dir.file("out.txt");
-  EXPECT_EQ(testing::runCommand({testing::lameduckBinary(), "check-config", scalar, "--set",
-                                 "app.base_url=x"},
-                                out),
-            2);
+  EXPECT_EQ(
+      testing::runCommand(
+          {testing::lameduckBinary(), "check-config", scalar, "--set", "app.base_url=x"}, out),
+      2);
   EXPECT_THAT(testing::readFile(out), HasSubstr("<root>: expected a map of settings"));
   EXPECT_EQ(testing::runCommand({testing::lameduckBinary(), "check-config", secret}, out), 2);
   EXPECT_THAT(testing::readFile(out), HasSubstr("compensation.redis.password"));
   EXPECT_EQ(testing::readFile(out).find("hunter"), std::string::npos) << testing::readFile(out);
-  EXPECT_EQ(testing::runCommand({testing::lameduckBinary(), "check-config", "--set",
-                                 "admin.listen=[::]:9901"},
-                                out),
-            0)
+  EXPECT_EQ(
+      testing::runCommand(
+          {testing::lameduckBinary(), "check-config", "--set", "admin.listen=[::]:9901"}, out),
+      0)
       << testing::readFile(out);
 }
 

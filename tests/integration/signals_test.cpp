@@ -29,7 +29,7 @@ std::optional<json> waitForMessage(Process& p, const std::string& text,
 }
 
 std::optional<json> waitForAudit(Process& p, const std::string& event,
-                                  std::chrono::milliseconds timeout = 20s) {
+                                 std::chrono::milliseconds timeout = 20s) {
   return waitForLine(
       p.outputPath(),
       [&](const json& j) { return j.value("audit", false) && j.value("event", "") == event; },
@@ -103,18 +103,12 @@ TEST(Signals, SigquitRunsAFullExitToTerminated) {
 // (long before the admin port is up) stays pending and runs a full exit.
 TEST(Signals, SigtermRightAfterStartIsNotLost) {
   TempDir dir;
-  std::vector<std::string> args{lameduckBinary(),
-                                "run",
-                                "--config",
-                                dir.write("lameduck.yaml", kShortExit),
-                                "--set",
-                                "admin.listen=127.0.0.1:0",
-                                "--set",
-                                "metrics.listen=127.0.0.1:0",
-                                "--set",
-                                "compensation.spool=" + dir.file("spool"),
-                                "--set",
-                                "app.ports=[]"};
+  std::vector<std::string> args{lameduckBinary(), "run",
+                                "--config",       dir.write("lameduck.yaml", kShortExit),
+                                "--set",          "admin.listen=127.0.0.1:0",
+                                "--set",          "metrics.listen=127.0.0.1:0",
+                                "--set",          "compensation.spool=" + dir.file("spool"),
+                                "--set",          "app.ports=[]"};
   Process p(args, dir.file("lameduck.log"));
   // The forked test child runs with an empty mask until exec, so a blocked
   // SIGTERM means lameduck's main() has begun.
