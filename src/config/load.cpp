@@ -439,6 +439,7 @@ void readConfig(Ctx& ctx, const YAML::Node& root, Config& c) {
       h.finish();
     });
     m.field("timeout", duration(ctx, c.app.timeout, ZeroOk::kNo));
+    m.field("max_response_bytes", integer(ctx, c.app.max_response_bytes, 1024, 1LL << 30));
     m.field("ports", list(
                          ctx,
                          [&](const YAML::Node& item, const std::string& ip) {

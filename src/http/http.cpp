@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <csignal>
 #include <fstream>
 #include <mutex>
@@ -263,6 +264,63 @@ struct Client::Impl {
            " but is not valid for host name " + host;
   }
 
+  ~Impl() {
+    {
+      std::lock_guard lock(watch_mu);
+      watch_quit = true;
+    }
+    watch_cv.notify_all();
+    if (watchdog.joinable()) watchdog.join();
+  }
+
+  // Arms the watchdog for one call: at `deadline` it shuts the connection
+  // down (httplib's stop(), which is safe while a request is in flight), so
+  // a peer trickling bytes cannot stretch the call past its deadline the way
+  // it can stretch httplib's per-read timeouts. Returns at once.
+  void arm(TimePoint deadline) {
+    std::lock_guard lock(watch_mu);
+    if (!watchdog.joinable()) watchdog = std::thread([this] { watch(); });
+    watch_deadline = deadline;
+    watch_armed = true;
+    watch_fired = false;
+    ++watch_generation;
+    watch_cv.notify_all();
+  }
+
+  // Disarms; true when the watchdog cut the call off. Once it returns, the
+  // watchdog can no longer touch this call's connection (stop() runs under
+  // watch_mu).
+  bool disarm() {
+    std::lock_guard lock(watch_mu);
+    watch_armed = false;
+    ++watch_generation;
+    watch_cv.notify_all();
+    return watch_fired;
+  }
+
+  void watch() {
+    std::unique_lock lock(watch_mu);
+    while (!watch_quit) {
+      if (!watch_armed) {
+        watch_cv.wait(lock, [this] { return watch_quit || watch_armed; });
+        continue;
+      }
+      const uint64_t generation = watch_generation;
+      const bool woken = clock.waitUntil(watch_cv, lock, watch_deadline, [&] {
+        return watch_quit || !watch_armed || watch_generation != generation;
+      });
+      if (!woken) {
+        watch_fired = true;
+        watch_armed = false;
+        // Under watch_mu: disarm() waits for this, so the next call's
+        // connection is never the one shut down. stop() takes httplib's
+        // socket mutex, which the calling thread never holds while it waits
+        // for watch_mu.
+        client.stop();
+      }
+    }
+  }
+
   std::string origin;
   bool https;
   TlsOptions tls;
@@ -270,6 +328,15 @@ struct Client::Impl {
   std::mutex mu;
   httplib::Client client;
   Clock& clock;
+
+  std::mutex watch_mu;
+  std::condition_variable watch_cv;
+  std::thread watchdog;
+  TimePoint watch_deadline{};
+  uint64_t watch_generation = 0;
+  bool watch_armed = false;
+  bool watch_fired = false;
+  bool watch_quit = false;
 };
 
 Client::Client(const HttpUrl& origin, Clock& clock, TlsOptions tls)
@@ -281,7 +348,8 @@ std::string Client::origin() const { return impl_->origin; }
 
 Result<ClientResponse> Client::send(const std::string& method, const std::string& path,
                                     const std::string& body, const std::string& content_type,
-                                    const Headers& headers, Duration timeout) {
+                                    const Headers& headers, Duration timeout,
+                                    size_t max_response_bytes) {
   std::lock_guard lock(impl_->mu);
   httplib::Client& c = impl_->client;
   Clock& clock = impl_->clock;
@@ -300,7 +368,8 @@ Result<ClientResponse> Client::send(const std::string& method, const std::string
     req.headers.emplace("Content-Type", content_type.empty() ? "application/json" : content_type);
   }
   // A peer that trickles its body would reset the per-read timeout forever;
-  // the progress callback enforces the call's total deadline.
+  // the progress callback checks the call's total deadline between reads,
+  // and the watchdog cuts off a peer that trickles anything else.
   bool over_deadline = false;
   req.progress = [&](uint64_t, uint64_t) {
     if (clock.now() > deadline) {
@@ -309,10 +378,31 @@ Result<ClientResponse> Client::send(const std::string& method, const std::string
     }
     return true;
   };
+  // The body is collected here, not by httplib, so that its size is bounded
+  // while it arrives instead of after it is all in memory.
+  std::string answer;
+  bool too_big = false;
+  req.content_receiver = [&](const char* data, size_t len, uint64_t, uint64_t) {
+    if (answer.size() + len > max_response_bytes) {
+      too_big = true;
+      return false;
+    }
+    answer.append(data, len);
+    return true;
+  };
+  impl_->arm(deadline);
   httplib::Result res = c.send(req);
+  const bool cut_off = impl_->disarm();
+  const std::string target = method + " " + impl_->origin + path;
+  if (too_big) {
+    // Whatever is left unread would poison a reused connection.
+    c.stop();
+    return makeError(ErrorCode::kBadResponse,
+                     target + ": the answer is longer than the bound of " +
+                         std::to_string(max_response_bytes) + " bytes");
+  }
   if (!res) {
     const httplib::Error err = res.error();
-    const std::string target = method + " " + impl_->origin + path;
     if (err == httplib::Error::SSLServerVerification || err == httplib::Error::SSLLoadingCerts) {
       return makeError(ErrorCode::kFailedPrecondition, target + ": " + impl_->tlsFailure(err));
     }
@@ -320,7 +410,7 @@ Result<ClientResponse> Client::send(const std::string& method, const std::string
     // as Error::Read; what tells them apart is whether the time was up. Its
     // poll-based timers can fire a little early, hence the small tolerance.
     const Duration tolerance = std::min<Duration>(timeout / 20, std::chrono::milliseconds(20));
-    if (over_deadline || clock.now() + tolerance >= deadline ||
+    if (cut_off || over_deadline || clock.now() + tolerance >= deadline ||
         err == httplib::Error::ConnectionTimeout) {
       return makeError(ErrorCode::kDeadlineExceeded,
                        target + ": no complete answer within " + formatDuration(timeout));
@@ -334,7 +424,7 @@ Result<ClientResponse> Client::send(const std::string& method, const std::string
   }
   ClientResponse out;
   out.status = res->status;
-  out.body = std::move(res->body);
+  out.body = std::move(answer);
   for (const auto& [k, v] : res->headers) out.headers.emplace(k, v);
   return out;
 }

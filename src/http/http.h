@@ -108,8 +108,12 @@ struct TlsOptions {
   bool insecure_skip_verify = false;
 };
 
+// The answer size bound when the caller names none.
+inline constexpr size_t kDefaultMaxResponseBytes = 1024 * 1024;
+
 // One connection target (scheme://host:port), keep-alive reused between
-// calls. Thread-safe: calls are serialised.
+// calls. Thread-safe: calls are serialised. Owns one watchdog thread
+// (started by the first call) that enforces call deadlines.
 class Client {
  public:
   Client(const HttpUrl& origin, Clock& clock, TlsOptions tls = {});
@@ -117,16 +121,23 @@ class Client {
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
 
-  // Sends one request; the whole call is bounded by `timeout` (connect, send,
-  // each read, and the body transfer). Fails with kUnavailable when the peer
-  // cannot be reached or closes the connection, kDeadlineExceeded when the
-  // timeout runs out; an HTTP error status is not an Error. Over https, a
-  // server certificate that does not verify (wrong CA, wrong host name) or a
-  // CA file that cannot be loaded fails with kFailedPrecondition naming the
-  // host and the CA file: retrying cannot help until the config changes.
+  // Sends one request. ONE deadline, `timeout`, covers the whole exchange:
+  // connect, TLS handshake, sending, the status line and headers, and the
+  // body. A peer that trickles its headers or body a byte at a time is cut
+  // off at the deadline (a watchdog shuts the connection down), so the call
+  // returns no later than about `timeout` after it started.
+  // Fails with kUnavailable when the peer cannot be reached or closes the
+  // connection, kDeadlineExceeded when the timeout runs out, kBadResponse
+  // when the body is longer than `max_response_bytes` (the message names the
+  // bound; the rest is not read); an HTTP error status is not an Error. Over
+  // https, a server certificate that does not verify (wrong CA, wrong host
+  // name) or a CA file that cannot be loaded fails with kFailedPrecondition
+  // naming the host and the CA file: retrying cannot help until the config
+  // changes.
   Result<ClientResponse> send(const std::string& method, const std::string& path,
                               const std::string& body, const std::string& content_type,
-                              const Headers& headers, Duration timeout);
+                              const Headers& headers, Duration timeout,
+                              size_t max_response_bytes = kDefaultMaxResponseBytes);
 
   std::string origin() const;
 
