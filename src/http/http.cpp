@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "common/log.h"
+#include "http/event_server.h"
 
 namespace lameduck::http {
 namespace {
@@ -92,6 +93,10 @@ std::string Request::header(const std::string& name) const {
 
 struct Server::Impl {
   ServerOptions options;
+  bool tls = false;
+  std::vector<detail::RouteEntry> routes;
+  // Plain HTTP: the event-driven server. HTTPS: httplib's.
+  std::unique_ptr<detail::EventServer> events;
   std::unique_ptr<httplib::Server> server;
   std::string tls_error;  // why the TLS server could not be set up
   std::thread thread;
@@ -103,25 +108,25 @@ struct Server::Impl {
 
 Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
   impl_->options = options;
-  const bool tls = !options.tls_cert_file.empty() || !options.tls_key_file.empty();
-  if (!tls) {
-    impl_->server = std::make_unique<httplib::Server>();
-  } else {
-    ignoreSigpipe();
-    auto ssl = std::make_unique<httplib::SSLServer>(options.tls_cert_file.c_str(),
-                                                    options.tls_key_file.c_str());
-    if (options.tls_cert_file.empty() || options.tls_key_file.empty()) {
-      impl_->tls_error = "TLS needs both a certificate file and a key file";
-    } else if (auto why = unreadable(options.tls_cert_file); !why.empty()) {
-      impl_->tls_error = "cannot read TLS certificate " + options.tls_cert_file + ": " + why;
-    } else if (auto kwhy = unreadable(options.tls_key_file); !kwhy.empty()) {
-      impl_->tls_error = "cannot read TLS key " + options.tls_key_file + ": " + kwhy;
-    } else if (!ssl->is_valid()) {
-      impl_->tls_error = "cannot load TLS certificate " + options.tls_cert_file + " with key " +
-                         options.tls_key_file + " (not PEM, or the key does not match)";
-    }
-    impl_->server = std::move(ssl);
+  impl_->tls = !options.tls_cert_file.empty() || !options.tls_key_file.empty();
+  if (!impl_->tls) {
+    impl_->events = std::make_unique<detail::EventServer>(options, impl_->routes);
+    return;
   }
+  ignoreSigpipe();
+  auto ssl = std::make_unique<httplib::SSLServer>(options.tls_cert_file.c_str(),
+                                                  options.tls_key_file.c_str());
+  if (options.tls_cert_file.empty() || options.tls_key_file.empty()) {
+    impl_->tls_error = "TLS needs both a certificate file and a key file";
+  } else if (auto why = unreadable(options.tls_cert_file); !why.empty()) {
+    impl_->tls_error = "cannot read TLS certificate " + options.tls_cert_file + ": " + why;
+  } else if (auto kwhy = unreadable(options.tls_key_file); !kwhy.empty()) {
+    impl_->tls_error = "cannot read TLS key " + options.tls_key_file + ": " + kwhy;
+  } else if (!ssl->is_valid()) {
+    impl_->tls_error = "cannot load TLS certificate " + options.tls_cert_file + " with key " +
+                       options.tls_key_file + " (not PEM, or the key does not match)";
+  }
+  impl_->server = std::move(ssl);
   httplib::Server& s = *impl_->server;
   const size_t threads = std::max<size_t>(1, options.threads);
   // The default pool counts the node's CPUs, not the pod's; size it on purpose.
@@ -145,7 +150,12 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
 
 Server::~Server() { stop(); }
 
-void Server::route(const std::string& method, const std::string& path, Handler handler) {
+void Server::route(const std::string& method, const std::string& path, Handler handler,
+                   Lane lane) {
+  if (!impl_->tls) {
+    impl_->routes.push_back({method, std::regex(path), std::move(handler), lane});
+    return;
+  }
   auto adapter = [handler = std::move(handler), method](const httplib::Request& req,
                                                         httplib::Response& res) {
     Request r;
@@ -181,6 +191,7 @@ void Server::route(const std::string& method, const std::string& path, Handler h
 }
 
 Result<int> Server::bind(const HostPort& address) {
+  if (!impl_->tls) return impl_->events->bind(address);
   if (!impl_->tls_error.empty()) {
     return makeError(ErrorCode::kInvalidArgument,
                      "cannot serve HTTPS on " + address.str() + ": " + impl_->tls_error);
@@ -205,6 +216,7 @@ Status Server::start() {
   std::lock_guard lock(impl_->mu);
   if (impl_->started) return makeError(ErrorCode::kFailedPrecondition, "server already started");
   impl_->started = true;
+  if (!impl_->tls) return impl_->events->start();
   impl_->thread = std::thread([this] {
     impl_->server->listen_after_bind();
     impl_->listen_returned = true;
@@ -216,6 +228,10 @@ void Server::stop() {
   std::lock_guard lock(impl_->mu);
   if (impl_->stopped) return;
   impl_->stopped = true;
+  if (!impl_->tls) {
+    impl_->events->stop();
+    return;
+  }
   // httplib's stop() does nothing until the listen thread has marked itself
   // running; a stop right after start() would leave that thread blocked in
   // accept() for good, and the join below with it. It takes microseconds.
