@@ -376,7 +376,8 @@ TEST_F(PlainServer, AtTheConnectionCapTheOldestIdleConnectionIsShed) {
       },
       20s);
   EXPECT_TRUE(answered);
-  EXPECT_GT(idle.reopened(), 0u);
+  // The server shed connections beyond its cap: the clients saw them close.
+  EXPECT_TRUE(testing::waitUntil([&] { return idle.reopened() > 0; }, 20s));
 }
 
 }  // namespace
