@@ -71,7 +71,7 @@ int main(int argc, char** argv) {
   testing::Process daemon(
       {testing::lameduckBinary(), "run", "--set", "admin.listen=127.0.0.1:0", "--set",
        "metrics.listen=127.0.0.1:0", "--set", "compensation.spool=" + dir.path(), "--set",
-       "app.ports=[]", "--set", "drain.quiet_period=" + quiet, "--set", "log.level=warn"},
+       "app.ports=[9]", "--set", "drain.quiet_period=" + quiet},
       dir.file("lameduck.log"));
   auto port = testing::waitForLameduckPort(daemon, "admin");
   if (!port) {
