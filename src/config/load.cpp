@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "config/config.h"
+#include "config/diagnostics.h"
 
 namespace lameduck::config {
 namespace {
@@ -447,6 +448,11 @@ void readConfig(Ctx& ctx, const YAML::Node& root, Config& c) {
                            if (port > 0) c.app.ports.push_back(static_cast<uint16_t>(port));
                          },
                          [&] { c.app.ports.clear(); }));
+    m.field("diagnostics", [&](const YAML::Node& dn, const std::string& dp) {
+      readDiagnostics(dn, dp, c.app.diagnostics, [&](auto& at, auto& kp, std::string msg) {
+        ctx.fail(at, kp, std::move(msg));
+      });
+    });
     m.finish();
   });
 
