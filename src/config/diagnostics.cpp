@@ -74,7 +74,14 @@ void readDiagnostics(const YAML::Node& node, const std::string& path, Diagnostic
           out.goroutines.reset();
           continue;
         }
-        auto url = parseHttpUrl(*v);
+        // The query (?debug=2) is part of the request target; parseHttpUrl
+        // takes none, so it is split off and put back on the path.
+        const size_t q = v->find('?');
+        const std::string query = q == std::string::npos ? "" : v->substr(q);
+        auto url = query.find('#') != std::string::npos
+                       ? parseHttpUrl(*v)  // refused with its own message
+                       : parseHttpUrl(std::string_view(*v).substr(0, q));
+        if (url) url->path += query;
         if (!url) {
           fail(value, key,
                url.error().message + "; e.g. http://127.0.0.1:6060/debug/pprof/goroutine?debug=2");

@@ -37,7 +37,9 @@ const Group* group(const diag::Report& r, const std::string& function) {
 }
 
 diag::HttpDumpSource sourceFor(const GoService& s) {
-  return diag::HttpDumpSource(*parseHttpUrl(s.goroutineUrl()), 16 << 20, SystemClock::instance());
+  return diag::HttpDumpSource(HttpUrl{"http", "127.0.0.1", static_cast<uint16_t>(s.pprof_port),
+                                      "/debug/pprof/goroutine?debug=2"},
+                              16 << 20, SystemClock::instance());
 }
 
 TEST(GoService, StuckHandlersAreNamedWithWaitReasonAndLine) {

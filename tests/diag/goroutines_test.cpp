@@ -148,7 +148,7 @@ TEST(ParseNewer, ReadsSyncReasonsCreatedInGoroutineElidedFramesAndAncestors) {
   ASSERT_NE(g7, nullptr);
   EXPECT_EQ(g7->wait_reason, "sync.Mutex.Lock");
   EXPECT_EQ(g7->wait_minutes, 3);
-  ASSERT_EQ(g7->frames.size(), 6u);
+  ASSERT_EQ(g7->frames.size(), 7u);
   EXPECT_EQ(g7->frames[2].function, "sync.(*Mutex).Lock");
   EXPECT_EQ(g7->frames[2].location(), "/usr/local/go/src/sync/mutex.go:46");
   EXPECT_EQ(g7->frames[3].location(), "/src/shop/store/cache.go:57");
