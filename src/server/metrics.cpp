@@ -93,6 +93,11 @@ struct Metrics::Impl {
           .Name("lameduck_traffic_weight_percent")
           .Help("Traffic weight lameduck last set for this pod, percent of the original")
           .Register(*registry);
+  Family<Gauge>& app_goroutines =
+      prometheus::BuildGauge()
+          .Name("lameduck_app_goroutines")
+          .Help("Goroutines of the app still parked after SIGTERM (exit diagnosis), by wait reason")
+          .Register(*registry);
   Family<Counter>& traffic_steps =
       prometheus::BuildCounter()
           .Name("lameduck_traffic_steps_total")
@@ -133,7 +138,6 @@ struct Metrics::Impl {
   Gauge* connections_gauge = nullptr;
   Counter* new_connections_counter = nullptr;
   std::mutex mu;  // guards the Family::Add calls made after construction
-  std::function<void()> exit_done_listener;
 };
 
 Metrics::Metrics(const std::string& version, const std::string& commit)
@@ -200,19 +204,14 @@ void Metrics::onTransition(exit::State from, exit::State to) {
   impl_->state_gauges.at(to)->Set(1);
 }
 
-void Metrics::onPhaseDone(exit::Phase phase, Duration took) {
-  impl_->phase_histograms.at(phase)->Observe(toSeconds(took));
+void Metrics::onPhaseDone(const exit::PhaseTiming& phase) {
+  impl_->phase_histograms.at(phase.phase)->Observe(toSeconds(phase.took));
 }
 
 void Metrics::onExitDone(const exit::Summary& summary) {
   impl_->exit_histogram->Observe(toSeconds(summary.elapsed));
   auto it = impl_->outcome_counters.find(summary.outcome);
   if (it != impl_->outcome_counters.end()) it->second->Increment();
-  if (impl_->exit_done_listener) impl_->exit_done_listener();
-}
-
-void Metrics::setExitDoneListener(std::function<void()> listener) {
-  impl_->exit_done_listener = std::move(listener);
 }
 
 void Metrics::onAppFigures(const app::Figures& figures) {
@@ -239,6 +238,12 @@ void Metrics::onSpoolSize(int64_t records) {
 }
 
 void Metrics::onWriteDuration(Duration took) { impl_->write_histogram->Observe(toSeconds(took)); }
+
+void Metrics::onShutdownStuck(const diag::StuckReport& stuck) {
+  for (const auto& [reason, count] : diag::countsByWaitReason(stuck.report)) {
+    impl_->app_goroutines.Add({{"wait_reason", reason}}).Set(static_cast<double>(count));
+  }
+}
 
 void Metrics::onWeight(int64_t percent) { impl_->weight_gauge->Set(static_cast<double>(percent)); }
 

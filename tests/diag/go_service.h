@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "support/harness.h"
@@ -55,6 +56,11 @@ inline std::optional<GoService> startGoService(const TempDir& dir, const std::st
 // Starts GET /work/<kind> on a thread of its own and returns at once; the
 // request never finishes for the stuck kinds (the client gives up after
 // `timeout`).
-void startStuckRequest(int port, const std::string& kind, std::chrono::milliseconds timeout);
+inline void startStuckRequest(int port, const std::string& kind,
+                              std::chrono::milliseconds timeout) {
+  std::thread([port, kind, timeout] {
+    (void)call(port, "GET", "/work/" + kind, {}, timeout);
+  }).detach();
+}
 
 }  // namespace lameduck::testing

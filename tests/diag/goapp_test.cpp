@@ -12,12 +12,6 @@
 
 namespace lameduck::testing {
 
-void startStuckRequest(int port, const std::string& kind, std::chrono::milliseconds timeout) {
-  std::thread([port, kind, timeout] {
-    (void)call(port, "GET", "/work/" + kind, {}, timeout);
-  }).detach();
-}
-
 namespace {
 
 using diag::Group;
