@@ -25,7 +25,8 @@ exit::StepResult BaselineStep::run(exit::StepContext& ctx) {
   if (timeout <= Duration::zero()) return exit::StepResult::deadline("no time left for the dump");
   if (auto ok = diagnosis_.takeBaseline(timeout); !ok) {
     ctx.record.attribute("diagnosis.error", ok.error().describe());
-    return exit::StepResult::failed("baseline goroutine dump: " + ok.error().message);
+    // Skipped, not failed: a missing diagnosis never changes the exit's outcome.
+    return exit::StepResult::skipped("baseline goroutine dump: " + ok.error().message);
   }
   return exit::StepResult::ok("baseline goroutine dump taken from " + diagnosis_.source());
 }
@@ -43,8 +44,8 @@ exit::StepResult DeadlineDumpStep::run(exit::StepContext& ctx) {
   if (!report) {
     ctx.record.section(kDiagnosisSection, errorSection(diagnosis_.source(), report.error()));
     ctx.record.attribute("diagnosis.error", report.error().describe());
-    return exit::StepResult::failed("goroutine dump at the drain deadline: " +
-                                    report.error().message);
+    return exit::StepResult::skipped("goroutine dump at the drain deadline: " +
+                                     report.error().message);
   }
   ctx.record.section(kDiagnosisSection, renderJson(*report));
   ctx.record.attribute("diagnosis.groups", static_cast<int64_t>(report->groups.size()));

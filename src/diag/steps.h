@@ -26,8 +26,9 @@ class BaselineStep final : public exit::Step {
   // `diagnosis` must outlive the step; `timeout` is app.timeout.
   BaselineStep(Diagnosis& diagnosis, Duration timeout) : diagnosis_(diagnosis), timeout_(timeout) {}
   std::string_view name() const override { return "diagnosis_baseline"; }
-  // ok with the goroutine count; a failed fetch is `failed` with the error
-  // (the exit goes on; later reports then have no baseline).
+  // ok; a failed fetch is `skipped` with the error (never `failed`: a
+  // diagnosis does not change the exit's outcome; later reports then have
+  // no baseline).
   exit::StepResult run(exit::StepContext& ctx) override;
 
  private:
@@ -44,8 +45,9 @@ class DeadlineDumpStep final : public exit::Step {
   std::string_view name() const override { return "diagnosis"; }
   Duration grace() const override { return timeout_; }
   // skipped when the drain wait did not end in deadline; ok with the
-  // report's summary line and the section `diagnosis`; failed (with the
-  // section holding {source, error}) when the dump could not be taken.
+  // report's summary line and the section `diagnosis`; skipped with the
+  // error (and the section holding {source, error}) when the dump could not
+  // be taken.
   exit::StepResult run(exit::StepContext& ctx) override;
 
  private:

@@ -74,13 +74,13 @@ TEST(BaselineStep, TakesTheBaselineWithinAppTimeout) {
   EXPECT_EQ(f.source.timeouts.at(0), 2s);
 }
 
-TEST(BaselineStep, AFailedFetchFailsTheStepWithTheReason) {
+TEST(BaselineStep, AFailedFetchSkipsTheStepWithTheReason) {
   Fixture f;
   f.source.answers = {makeError(ErrorCode::kNotFound, "404 Not Found")};
   BaselineStep step(f.diagnosis, 2s);
   auto ctx = f.context(1s);
   auto result = step.run(ctx);
-  EXPECT_EQ(result.status, exit::StepStatus::kFailed);
+  EXPECT_EQ(result.status, exit::StepStatus::kSkipped);
   EXPECT_NE(result.detail.find("404 Not Found"), std::string::npos);
   EXPECT_EQ(f.source.timeouts.at(0), 1s);  // what was left of the phase
   EXPECT_FALSE(f.diagnosis.hasBaseline());
@@ -126,7 +126,7 @@ TEST(DeadlineDumpStep, AFailedDumpIsInTheSectionAndTheDetail) {
   DeadlineDumpStep step(f.diagnosis, 2s, "drain_wait");
   auto ctx = f.context(5s);
   auto result = step.run(ctx);
-  EXPECT_EQ(result.status, exit::StepStatus::kFailed);
+  EXPECT_EQ(result.status, exit::StepStatus::kSkipped);
   EXPECT_NE(result.detail.find("no complete answer within 2s"), std::string::npos);
   auto j = nlohmann::json::parse(f.recorder.sections.at("diagnosis"));
   EXPECT_EQ(j["source"], f.source.source());
