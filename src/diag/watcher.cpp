@@ -84,7 +84,10 @@ bool ShutdownWatcher::pause(TimePoint until) {
 
 WatchResult ShutdownWatcher::run(TimePoint hook_answered, TimePoint deadline) {
   WatchResult result;
-  const TimePoint dump_at = std::min(hook_answered + settings_.after_sigterm, deadline);
+  // The dump must fit before the deadline: with little budget left it comes
+  // earlier than after_sigterm rather than not at all.
+  const TimePoint dump_at = std::min(hook_answered + settings_.after_sigterm,
+                                     std::max(hook_answered, deadline - settings_.fetch_timeout));
   auto aliveNow = [&] {
     const Duration left = deadline - clock_.now();
     return alive_(std::clamp<Duration>(left, Duration(1), settings_.poll));

@@ -57,8 +57,10 @@ class ShutdownWatcher {
                   std::vector<StuckObserver*> observers = {});
 
   // Blocks from now until the app is gone or `deadline` (the end of the exit
-  // budget) — at most. `hook_answered` is when /prestop answered. Never
-  // throws; every failure ends up in the result.
+  // budget) — at most. `hook_answered` is when /prestop answered. The dump
+  // is taken after_sigterm after it, or earlier when that would leave less
+  // than fetch_timeout before the deadline. Never throws; every failure ends
+  // up in the result.
   WatchResult run(TimePoint hook_answered, TimePoint deadline);
 
   // Makes run() return promptly (a second signal, shutdown of the sidecar).
