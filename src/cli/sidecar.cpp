@@ -5,6 +5,8 @@
 #include "common/log.h"
 #include "common/version.h"
 #include "coord/redis_backend.h"
+#include "diag/steps.h"
+#include "diag/watcher.h"
 #include "drain/wait_step.h"
 #include "http/http.h"
 #include "saga/handoff.h"
@@ -96,6 +98,12 @@ Result<std::unique_ptr<Sidecar>> Sidecar::create(const config::Config& config, C
     s->coordination_ = std::make_unique<coord::ExitCoordination>(*s->coord_backend_, coordination,
                                                                  s->metrics_, s->registry_.get());
   }
+  if (c.app.diagnostics.goroutines) {
+    s->dumps_ = std::make_unique<diag::HttpDumpSource>(
+        *c.app.diagnostics.goroutines, static_cast<size_t>(c.app.diagnostics.max_bytes), clock);
+    s->diagnosis_ = std::make_unique<diag::Diagnosis>(*s->dumps_);
+    s->stuck_observers_.push_back(&s->metrics_);
+  }
   if (c.metrics.pushgateway.url) {
     s->push_ = std::make_unique<server::FinalPush>(
         c.metrics.pushgateway, server::podGrouping(c.metrics.pushgateway), s->metrics_, clock);
@@ -126,6 +134,9 @@ Result<exit::ExitPlan> Sidecar::plan() {
   const log::Identity& who = log::identity();
   exit::ExitPlan p;
   // Draining. 1: readiness turns 503 when the engine is triggered.
+  // The app's goroutine dump as the diagnosis baseline, before anything
+  // changes for the app.
+  if (diagnosis_) p.draining.push_back(std::make_unique<diag::BaselineStep>(*diagnosis_, t));
   // 2: exit ordering (the exit slot, then wait_for).
   if (coordination_) {
     for (auto& step : coord::makeSteps(*coordination_)) p.draining.push_back(std::move(step));
@@ -140,6 +151,10 @@ Result<exit::ExitPlan> Sidecar::plan() {
   if (app_ || connections_) {
     p.draining.push_back(std::make_unique<drain::DrainWaitStep>(app_.get(), connections_.get(),
                                                                 c.drain, t, metrics_));
+    // 6: a drain that ran out of budget: what the unfinished work waits on.
+    if (diagnosis_) {
+      p.draining.push_back(std::make_unique<diag::DeadlineDumpStep>(*diagnosis_, t, "drain_wait"));
+    }
   }
   // Compensating: hand the app's pending compensations off durably.
   if (app_) {
@@ -155,6 +170,7 @@ Result<exit::ExitPlan> Sidecar::plan() {
                 {saga::kCompensationsSection, "null"},
                 {traffic::kTrafficSection, "null"},
                 coord::sectionDefault()};
+  if (diagnosis_) p.sections.push_back({std::string(diag::kDiagnosisSection), "null"});
   return p;
 }
 
@@ -173,10 +189,32 @@ Status Sidecar::start() {
 }
 
 void Sidecar::finish() {
+  const TimePoint deadline = *engine_->startedAt() + config_.exit.budget();
+  if (diagnosis_) {
+    // The exit is over, so /prestop has answered and the kubelet has sent
+    // the app SIGTERM: an app alive after_sigterm from now ignored it. The
+    // watcher stays while the app is alive (its diagnostics endpoint accepts
+    // connections, or app.ports listen), bounded by the budget.
+    const HttpUrl& url = *config_.app.diagnostics.goroutines;
+    drain::ConnectionSource* connections = connections_.get();
+    diag::AliveCheck alive = [url, connections](Duration timeout) {
+      if (diag::tcpAccepts(url.host, url.port, timeout)) return true;
+      if (!connections) return false;
+      auto snap = connections->read();
+      return !snap || snap->listening > 0;  // unreadable tables: still there
+    };
+    diag::ShutdownWatcher watcher(
+        *diagnosis_, clock_, std::move(alive),
+        diag::WatchSettings{config_.app.diagnostics.after_sigterm, config_.app.timeout,
+                            config_.drain.poll_interval},
+        stuck_observers_);
+    const diag::WatchResult watched = watcher.run(clock_.now(), deadline);
+    log::info("after-SIGTERM watch done",
+              {{"outcome", diag::watchOutcomeName(watched.outcome)}, {"detail", watched.detail}});
+  }
   if (connections_) {
     // The sidecar never dies before the app: in a classic pod both get
     // SIGTERM, and an app still serving needs the sidecar until it is done.
-    const TimePoint deadline = *engine_->startedAt() + config_.exit.budget();
     waitForAppListenersGone(clock_, *connections_, deadline, config_.drain.poll_interval);
   }
   // The final metrics reach the Pushgateway before the process leaves (the

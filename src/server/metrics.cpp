@@ -93,6 +93,11 @@ struct Metrics::Impl {
           .Name("lameduck_traffic_weight_percent")
           .Help("Traffic weight lameduck last set for this pod, percent of the original")
           .Register(*registry);
+  Family<Gauge>& app_goroutines =
+      prometheus::BuildGauge()
+          .Name("lameduck_app_goroutines")
+          .Help("Goroutines of the app still parked after SIGTERM (exit diagnosis), by wait reason")
+          .Register(*registry);
   Family<Counter>& traffic_steps =
       prometheus::BuildCounter()
           .Name("lameduck_traffic_steps_total")
@@ -233,6 +238,12 @@ void Metrics::onSpoolSize(int64_t records) {
 }
 
 void Metrics::onWriteDuration(Duration took) { impl_->write_histogram->Observe(toSeconds(took)); }
+
+void Metrics::onShutdownStuck(const diag::StuckReport& stuck) {
+  for (const auto& [reason, count] : diag::countsByWaitReason(stuck.report)) {
+    impl_->app_goroutines.Add({{"wait_reason", reason}}).Set(static_cast<double>(count));
+  }
+}
 
 void Metrics::onWeight(int64_t percent) { impl_->weight_gauge->Set(static_cast<double>(percent)); }
 

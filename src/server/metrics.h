@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "coord/settings.h"
+#include "diag/diagnosis.h"
 #include "drain/report.h"
 #include "exit/engine.h"
 #include "saga/compensator.h"
@@ -26,7 +27,8 @@ class Metrics final : public exit::ExitObserver,
                       public drain::Observer,
                       public saga::HandoffObserver,
                       public traffic::ShiftObserver,
-                      public coord::Observer {
+                      public coord::Observer,
+                      public diag::StuckObserver {
  public:
   Metrics(const std::string& version, const std::string& commit);
   ~Metrics() override;
@@ -62,6 +64,9 @@ class Metrics final : public exit::ExitObserver,
   void onCoordinationWait(std::string_view reason, Duration took) override;
   void onCoordinationError() override;
   void onCoordinationCycle() override;
+
+  // diag::StuckObserver: lameduck_app_goroutines{wait_reason}
+  void onShutdownStuck(const diag::StuckReport& stuck) override;
 
  private:
   struct Impl;
