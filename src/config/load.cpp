@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "config/config.h"
+#include "config/trace.h"
 
 namespace lameduck::config {
 namespace {
@@ -673,6 +674,10 @@ void readConfig(Ctx& ctx, const YAML::Node& root, Config& c) {
       }
     });
     m.finish();
+  });
+
+  top.field("trace", [&](const YAML::Node& n, const std::string& p) {
+    for (const SectionFailure& f : readTrace(n, p, c.trace)) ctx.fail(f.at, f.path, f.message);
   });
 
   top.field("log", [&](const YAML::Node& n, const std::string& p) {
