@@ -13,6 +13,7 @@
 #include "exit/engine.h"
 #include "saga/compensator.h"
 #include "saga/handoff.h"
+#include "trace/exporter.h"
 #include "traffic/backend.h"
 
 namespace prometheus {
@@ -24,7 +25,8 @@ namespace lameduck::server {
 class Metrics final : public exit::ExitObserver,
                       public saga::HandoffObserver,
                       public traffic::ShiftObserver,
-                      public coord::Observer {
+                      public coord::Observer,
+                      public trace::ExportObserver {
  public:
   Metrics(const std::string& version, const std::string& commit);
   ~Metrics() override;
@@ -62,6 +64,9 @@ class Metrics final : public exit::ExitObserver,
   void onCoordinationWait(std::string_view reason, Duration took) override;
   void onCoordinationError() override;
   void onCoordinationCycle() override;
+
+  // trace::ExportObserver
+  void onTraceExport(std::string_view result) override;
 
  private:
   struct Impl;
