@@ -100,10 +100,19 @@ Result<std::unique_ptr<Sidecar>> Sidecar::create(const config::Config& config, C
     s->push_ = std::make_unique<server::FinalPush>(
         c.metrics.pushgateway, server::podGrouping(c.metrics.pushgateway), s->metrics_, clock);
   }
+  // The exit trace goes out on the tracer's own thread: the collector never
+  // holds /prestop.
+  if (c.trace.otlp.endpoint) {
+    s->tracer_ = std::make_unique<trace::ExitTracer>(
+        c.trace.otlp, clock, s->metrics_,
+        trace::Resource::forPod(c.coordination.service, log::identity(), kVersion),
+        log::identity());
+  }
   // The metrics record the final figures before the push sends them.
   std::vector<exit::ExitObserver*> observers{&s->metrics_};
   if (s->registry_) observers.push_back(s->registry_.get());
   if (s->push_) observers.push_back(s->push_.get());
+  if (s->tracer_) observers.push_back(s->tracer_.get());
   s->observers_ = std::make_unique<exit::ObserverList>(std::move(observers));
 
   auto plan = s->plan();
@@ -182,6 +191,9 @@ void Sidecar::finish() {
   // The final metrics reach the Pushgateway before the process leaves (the
   // push is bounded by metrics.pushgateway.timeout).
   if (push_) (void)push_->wait();
+  // The exit's spans reach the collector before the process leaves, or the
+  // export gives up within trace.otlp.timeout.
+  if (tracer_) (void)tracer_->flush(config_.trace.otlp.timeout + std::chrono::seconds(1));
   // The last registration (Terminated) and the slot release are written
   // before the process goes.
   if (registry_) registry_->stop();

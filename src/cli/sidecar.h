@@ -30,6 +30,7 @@
 #include "server/endpoints.h"
 #include "server/metrics.h"
 #include "server/pushgateway.h"
+#include "trace/tracer.h"
 
 namespace lameduck::cli {
 
@@ -48,10 +49,14 @@ class Sidecar {
   Status start();
 
   exit::ExitEngine& engine() { return *engine_; }
+  // The exit trace's exporter, for spans found after the exit (the
+  // after-SIGTERM diagnosis); null when trace.otlp.endpoint is unset.
+  trace::ExitTracer* tracer() { return tracer_.get(); }
 
   // After the exit: stays up until the app stopped listening (the sidecar
   // never leaves before the app) or the budget ends, waits for the final
-  // push, writes exit ordering's last record and stops the servers.
+  // push and the trace export (each bounded by its timeout), writes exit
+  // ordering's last record and stops the servers.
   void finish();
 
  private:
@@ -68,7 +73,8 @@ class Sidecar {
   std::unique_ptr<coord::Registry> registry_;  // exit ordering on
   std::unique_ptr<coord::Backend> coord_backend_;
   std::unique_ptr<coord::ExitCoordination> coordination_;
-  std::unique_ptr<server::FinalPush> push_;  // metrics.pushgateway.url set
+  std::unique_ptr<server::FinalPush> push_;    // metrics.pushgateway.url set
+  std::unique_ptr<trace::ExitTracer> tracer_;  // trace.otlp.endpoint set
   std::unique_ptr<exit::ObserverList> observers_;
   std::unique_ptr<exit::ExitEngine> engine_;
   std::jthread replay_;  // spool replay at start; joins on destruction
