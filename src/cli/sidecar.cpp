@@ -59,6 +59,52 @@ void waitForAppListenersGone(Clock& clock, drain::ConnectionSource& source, Time
   }
 }
 
+// The after-SIGTERM diagnosis as a span of the exit's trace, a child of
+// the root `exit` span, sent after the exit's own spans.
+class StuckSpan final : public diag::StuckObserver {
+ public:
+  StuckSpan(trace::ExitTracer& tracer, exit::ExitEngine& engine)
+      : tracer_(tracer), engine_(engine) {}
+  void onShutdownStuck(const diag::StuckReport& stuck) override {
+    const exit::Summary exit = engine_.snapshot();
+    trace::Span span;
+    span.trace_id = exit.trace_id;
+    span.span_id = exit::newSpanId();
+    span.parent_span_id = exit.span_id;
+    span.name = "app_shutdown_stuck";
+    span.start = stuck.taken - std::chrono::duration_cast<WallTime::duration>(stuck.fetch_took);
+    span.end = stuck.taken;
+    int64_t stuck_goroutines = 0, not_cancellable = 0;
+    for (const diag::Group& g : stuck.report.groups) {
+      stuck_goroutines += g.count;
+      if (!g.cancellable) not_cancellable += g.count;
+    }
+    span.attributes = {{"after_hook_ms", static_cast<int64_t>(toMillis(stuck.after_hook))},
+                       {"goroutines", stuck.report.goroutines_at_end},
+                       {"stuck_goroutines", stuck_goroutines},
+                       {"not_cancellable", not_cancellable}};
+    for (const diag::Group& g : stuck.report.groups) {
+      span.events.push_back(trace::SpanEvent{
+          "stuck_goroutines",
+          stuck.taken,
+          {{"count", g.count},
+           {"wait_reason", g.wait_reason},
+           {"minutes", g.minutes},
+           {"function", g.function},
+           {"location", g.location},
+           {"created_by", g.created_by},
+           {"cancellable", g.cancellable}}});
+    }
+    span.status = trace::StatusCode::kError;
+    span.status_message = "the app was still running after SIGTERM";
+    (void)tracer_.exportLater(std::move(span));
+  }
+
+ private:
+  trace::ExitTracer& tracer_;
+  exit::ExitEngine& engine_;
+};
+
 exit::Budget budgetOf(const config::ExitConfig& c) {
   return exit::Budget{c.grace_period, c.safety_margin, c.compensation_reserve};
 }
@@ -108,16 +154,31 @@ Result<std::unique_ptr<Sidecar>> Sidecar::create(const config::Config& config, C
     s->push_ = std::make_unique<server::FinalPush>(
         c.metrics.pushgateway, server::podGrouping(c.metrics.pushgateway), s->metrics_, clock);
   }
+  // The exit trace goes out on the tracer's own thread: the collector never
+  // holds /prestop.
+  if (c.trace.otlp.endpoint) {
+    s->tracer_ = std::make_unique<trace::ExitTracer>(
+        c.trace.otlp, clock, s->metrics_,
+        trace::Resource::forPod(c.coordination.service, log::identity(), kVersion),
+        log::identity());
+  }
   // The metrics record the final figures before the push sends them.
   std::vector<exit::ExitObserver*> observers{&s->metrics_};
   if (s->registry_) observers.push_back(s->registry_.get());
-  if (s->push_) observers.push_back(s->push_.get());
+  // With the after-SIGTERM diagnosis, the push waits for it (finish()), so
+  // that lameduck_app_goroutines is part of the pod's last word.
+  if (s->push_ && !s->diagnosis_) observers.push_back(s->push_.get());
+  if (s->tracer_) observers.push_back(s->tracer_.get());
   s->observers_ = std::make_unique<exit::ObserverList>(std::move(observers));
 
   auto plan = s->plan();
   if (!plan) return std::unexpected(plan.error());
   s->engine_ =
       std::make_unique<exit::ExitEngine>(clock, budgetOf(c.exit), std::move(*plan), *s->observers_);
+  if (s->tracer_ && s->diagnosis_) {
+    s->stuck_span_ = std::make_unique<StuckSpan>(*s->tracer_, *s->engine_);
+    s->stuck_observers_.push_back(s->stuck_span_.get());
+  }
   // A hook caller waits at most the exit budget plus the reserve (which
   // compensation may use past an overrun) and a little slack.
   const Duration prestop_wait =
@@ -212,6 +273,7 @@ void Sidecar::finish() {
     log::info("after-SIGTERM watch done",
               {{"outcome", diag::watchOutcomeName(watched.outcome)}, {"detail", watched.detail}});
   }
+  if (push_ && diagnosis_) push_->start();
   if (connections_) {
     // The sidecar never dies before the app: in a classic pod both get
     // SIGTERM, and an app still serving needs the sidecar until it is done.
@@ -220,6 +282,9 @@ void Sidecar::finish() {
   // The final metrics reach the Pushgateway before the process leaves (the
   // push is bounded by metrics.pushgateway.timeout).
   if (push_) (void)push_->wait();
+  // The exit's spans reach the collector before the process leaves, or the
+  // export gives up within trace.otlp.timeout.
+  if (tracer_) (void)tracer_->flush(config_.trace.otlp.timeout + std::chrono::seconds(1));
   // The last registration (Terminated) and the slot release are written
   // before the process goes.
   if (registry_) registry_->stop();

@@ -8,6 +8,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/clock.h"
@@ -198,6 +199,22 @@ struct CompensatorConfig {
   std::map<std::string, ActionConfig> actions;
 };
 
+// trace.otlp: where the exit trace goes (OTLP/HTTP JSON).
+struct OtlpConfig {
+  // The collector's base URL (http://otel-collector:4318); spans are sent
+  // to <endpoint>/v1/traces. Unset: the trace is not exported.
+  std::optional<HttpUrl> endpoint;
+  // Bounds one export as a whole, retries included.
+  Duration timeout = 2s;
+  // Sent with every export, e.g. authorization: "Bearer ${OTLP_TOKEN}".
+  // Values are secrets: never printed, not even in config errors.
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+struct TraceConfig {
+  OtlpConfig otlp;
+};
+
 struct LogConfig {
   log::Level level = log::Level::kInfo;
   log::Format format = log::Format::kJson;
@@ -213,6 +230,7 @@ struct Config {
   TrafficConfig traffic;
   CoordinationConfig coordination;
   CompensatorConfig compensator;
+  TraceConfig trace;
   LogConfig log;
 };
 

@@ -127,6 +127,11 @@ struct Metrics::Impl {
           .Help("Dependency cycles between services found in the exit-ordering registry")
           .Register(*registry)
           .Add({});
+  Family<Counter>& trace_exports =
+      prometheus::BuildCounter()
+          .Name("lameduck_trace_exports_total")
+          .Help("Exports of the exit trace over OTLP, by result (ok, partial, rejected, failed)")
+          .Register(*registry);
   std::map<std::string, Histogram*, std::less<>> coord_wait_histograms;
   Gauge* spooled_gauge = nullptr;
   Histogram* write_histogram = nullptr;
@@ -265,6 +270,11 @@ void Metrics::onCoordinationWait(std::string_view reason, Duration took) {
 void Metrics::onCoordinationError() { impl_->coord_errors.Increment(); }
 
 void Metrics::onCoordinationCycle() { impl_->coord_cycles.Increment(); }
+
+void Metrics::onTraceExport(std::string_view result) {
+  std::lock_guard lock(impl_->mu);
+  impl_->trace_exports.Add({{"result", std::string(result)}}).Increment();
+}
 
 struct CompensatorMetrics::Impl {
   std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();

@@ -15,6 +15,7 @@
 #include "exit/engine.h"
 #include "saga/compensator.h"
 #include "saga/handoff.h"
+#include "trace/exporter.h"
 #include "traffic/backend.h"
 
 namespace prometheus {
@@ -28,7 +29,8 @@ class Metrics final : public exit::ExitObserver,
                       public saga::HandoffObserver,
                       public traffic::ShiftObserver,
                       public coord::Observer,
-                      public diag::StuckObserver {
+                      public diag::StuckObserver,
+                      public trace::ExportObserver {
  public:
   Metrics(const std::string& version, const std::string& commit);
   ~Metrics() override;
@@ -67,6 +69,8 @@ class Metrics final : public exit::ExitObserver,
 
   // diag::StuckObserver: lameduck_app_goroutines{wait_reason}
   void onShutdownStuck(const diag::StuckReport& stuck) override;
+  // trace::ExportObserver
+  void onTraceExport(std::string_view result) override;
 
  private:
   struct Impl;
