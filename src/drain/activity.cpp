@@ -1,0 +1,98 @@
+#include "drain/activity.h"
+
+#include <algorithm>
+#include <map>
+
+namespace lameduck::drain {
+namespace {
+
+bool queued(const ConnectionFacts& c) {
+  return c.rqueue > 0 || c.wqueue > 0 || c.unacked.value_or(0) > 0 || c.notsent.value_or(0) > 0;
+}
+
+bool settingUp(const ConnectionFacts& c) {
+  return c.state == tcp_state::kSynRecv || c.state == tcp_state::kNewSynRecv;
+}
+
+bool hasCounters(const ConnectionFacts& c) { return c.bytes_received && c.bytes_acked; }
+
+// Whether data moved on `c` in the `elapsed_ms` before the snapshot.
+// `before` is the same socket in the previous snapshot, if it was there.
+bool dataMoved(const ConnectionFacts& c, const ConnectionFacts* before, int64_t elapsed_ms) {
+  if (before && hasCounters(c) && hasCounters(*before)) {
+    return *c.bytes_received != *before->bytes_received || *c.bytes_acked != *before->bytes_acked;
+  }
+  if (!before && hasCounters(c)) {
+    // New since the last poll: any payload either way is movement. The
+    // handshake is not (bytes_acked may count the SYN as 1).
+    return *c.bytes_received > 0 || *c.bytes_acked > 1;
+  }
+  return (c.ms_since_data_in && *c.ms_since_data_in < elapsed_ms) ||
+         (c.ms_since_data_out && *c.ms_since_data_out < elapsed_ms);
+}
+
+// Whether a client's data arrived on `c` in the `elapsed_ms` before the
+// snapshot.
+bool requestBytes(const ConnectionFacts& c, const ConnectionFacts* before, int64_t elapsed_ms) {
+  if (c.bytes_received) {
+    if (before && before->bytes_received) return *c.bytes_received != *before->bytes_received;
+    if (!before) return *c.bytes_received > 0;
+  }
+  if (c.ms_since_data_in) return *c.ms_since_data_in < elapsed_ms;
+  // No timestamps (proc): unread bytes that were not there before.
+  return c.rqueue > 0 && (!before || before->rqueue != c.rqueue);
+}
+
+// The same socket in an earlier snapshot: by kernel cookie when both have
+// one (an address pair can be reused by a new socket), else by address pair.
+std::string identity(const ConnectionFacts& c) {
+  return c.cookie ? "#" + std::to_string(c.cookie) : c.key();
+}
+
+}  // namespace
+
+std::string_view activityName(Activity a) { return a == Activity::kBusy ? "busy" : "idle"; }
+
+ActivityReport classify(const ConnectionSnapshot* previous, const ConnectionSnapshot& now,
+                        Duration elapsed) {
+  ActivityReport report;
+  std::map<std::string, const ConnectionFacts*> before;
+  if (previous) {
+    for (const ConnectionFacts& c : previous->connections) before.emplace(identity(c), &c);
+    report.new_connections = countNew(*previous, now);
+  }
+  const int64_t elapsed_ms =
+      std::max<int64_t>(0, std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count());
+  report.connections.reserve(now.connections.size());
+  for (const ConnectionFacts& c : now.connections) {
+    if (c.state == tcp_state::kTimeWait || c.state == tcp_state::kListen) continue;
+    const ConnectionFacts* prev = nullptr;
+    if (auto it = before.find(identity(c)); it != before.end()) prev = it->second;
+    ClassifiedConnection out{c, Activity::kBusy, ""};
+    if (settingUp(c)) {
+      out.reason = "being set up";
+    } else if (queued(c)) {
+      out.reason = "bytes queued";
+    } else if (c.ms_since_data_in && c.ms_since_data_out &&
+               *c.ms_since_data_in < *c.ms_since_data_out) {
+      out.reason = "peer spoke last";
+    } else if (previous && dataMoved(c, prev, elapsed_ms)) {
+      out.reason = "data moved since the last poll";
+    } else {
+      out.activity = Activity::kIdle;
+      out.reason = "app answered last, nothing queued";
+    }
+    (out.activity == Activity::kBusy ? report.busy : report.idle)++;
+    if (previous && requestBytes(c, prev, elapsed_ms)) report.request_bytes = true;
+    if (c.ms_since_data_in && c.bytes_received.value_or(1) > 0) {
+      const Duration ago = std::chrono::milliseconds(*c.ms_since_data_in);
+      if (!report.last_request_bytes_ago || ago < *report.last_request_bytes_ago) {
+        report.last_request_bytes_ago = ago;
+      }
+    }
+    report.connections.push_back(std::move(out));
+  }
+  return report;
+}
+
+}  // namespace lameduck::drain
