@@ -7,7 +7,12 @@ namespace lameduck::drain {
 namespace {
 
 bool queued(const ConnectionFacts& c) {
-  return c.rqueue > 0 || c.wqueue > 0 || c.unacked.value_or(0) > 0 || c.notsent.value_or(0) > 0;
+  // Once the peer has closed, the kernel counts its FIN in the receive
+  // queue until the app reads end-of-file: one byte that is not data.
+  const bool peer_closed = c.state == tcp_state::kCloseWait || c.state == tcp_state::kLastAck ||
+                           c.state == tcp_state::kClosing;
+  const uint32_t unread = peer_closed && c.rqueue > 0 ? c.rqueue - 1 : c.rqueue;
+  return unread > 0 || c.wqueue > 0 || c.unacked.value_or(0) > 0 || c.notsent.value_or(0) > 0;
 }
 
 bool settingUp(const ConnectionFacts& c) {
