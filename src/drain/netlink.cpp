@@ -165,6 +165,7 @@ Status parseDiagAnswer(std::span<const uint8_t> bytes, const std::vector<uint16_
         out.unknown++;
         break;
       case SOCK_DIAG_BY_FAMILY:
+      case TCPDIAG_GETSOCK:  // answers to the older request that dumps both families
         if (auto ok = parseSocket(payload, pos, ports, out); !ok) return ok;
         break;
       default:
@@ -181,6 +182,36 @@ Result<DiagParse> parseDiagAnswer(std::span<const uint8_t> bytes,
                                   const std::vector<uint16_t>& ports) {
   DiagParse out;
   if (auto ok = parseDiagAnswer(bytes, ports, out); !ok) return std::unexpected(ok.error());
+  return out;
+}
+
+std::vector<uint8_t> portFilterBytecode(const std::vector<uint16_t>& ports) {
+  if (ports.empty() || ports.size() > kMaxFilterPorts) return {};
+  // Per port and side, a clause: [GE p][LE p][JMP accept]. A condition that
+  // fails moves to the next clause; after the last one, a JMP past the end
+  // rejects. Jumps are byte offsets from the op; landing exactly on the end
+  // accepts, 4 bytes beyond rejects.
+  constexpr size_t kClause = 20;
+  const size_t clauses = ports.size() * 2;
+  const size_t len = clauses * kClause + 4;
+  std::vector<inet_diag_bc_op> ops;
+  ops.reserve(len / 4);
+  size_t pos = 0;
+  for (size_t i = 0; i < clauses; ++i) {
+    const uint16_t port = ports[i / 2];
+    const bool source = i % 2 == 0;
+    auto code = [&](uint8_t s_code, uint8_t d_code) { return source ? s_code : d_code; };
+    ops.push_back({code(INET_DIAG_BC_S_GE, INET_DIAG_BC_D_GE), 8, 20});
+    ops.push_back({0, 0, port});
+    ops.push_back({code(INET_DIAG_BC_S_LE, INET_DIAG_BC_D_LE), 8, 12});
+    ops.push_back({0, 0, port});
+    pos += 16;
+    ops.push_back({INET_DIAG_BC_JMP, 4, static_cast<uint16_t>(len - pos)});
+    pos += 4;
+  }
+  ops.push_back({INET_DIAG_BC_JMP, 4, 8});  // to len + 4: reject
+  std::vector<uint8_t> out(ops.size() * sizeof(inet_diag_bc_op));
+  std::memcpy(out.data(), ops.data(), out.size());
   return out;
 }
 
@@ -201,26 +232,50 @@ struct Fd {
 // One dump of one family; `interrupted` tells the caller to read it again.
 Status dumpOnce(int family, const NetlinkOptions& options, Clock& clock, TimePoint deadline,
                 size_t& bytes_total, DiagParse& parse, const BufferSink& on_buffer) {
-  const char* fam = family == AF_INET ? "IPv4" : "IPv6";
+  const char* fam = family == AF_INET ? "IPv4" : family == AF_INET6 ? "IPv6" : "IPv4+IPv6";
   Fd sock{::socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_SOCK_DIAG)};
   if (sock.fd < 0) return std::unexpected(fromErrno(errno, "socket(AF_NETLINK, NETLINK_SOCK_DIAG)"));
 
-  struct {
-    nlmsghdr hdr;
-    inet_diag_req_v2 req;
-  } request{};
-  request.hdr.nlmsg_len = sizeof request;
-  request.hdr.nlmsg_type = SOCK_DIAG_BY_FAMILY;
-  request.hdr.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-  request.hdr.nlmsg_seq = 1;
-  request.req.sdiag_family = static_cast<uint8_t>(family);
-  request.req.sdiag_protocol = IPPROTO_TCP;
-  request.req.idiag_ext = 1 << (INET_DIAG_INFO - 1);
-  request.req.idiag_states = ~0u;  // every state: LISTEN, TIME_WAIT and SYN_RECV included
+  // AF_UNSPEC: the older TCPDIAG_GETSOCK request, the one form that dumps
+  // both families in one walk of the kernel's socket table (the walk, not
+  // the sockets, is most of the cost on a node with a large table).
+  const bool both = family == AF_UNSPEC;
+  nlmsghdr hdr{};
+  inet_diag_req_v2 req{};
+  inet_diag_req legacy{};
+  const size_t req_size = both ? sizeof legacy : sizeof req;
+  const std::vector<uint8_t> filter = portFilterBytecode(options.ports);
+  rtattr filter_attr{};
+  filter_attr.rta_type = INET_DIAG_REQ_BYTECODE;
+  filter_attr.rta_len = static_cast<unsigned short>(RTA_LENGTH(filter.size()));
+  hdr.nlmsg_len = static_cast<uint32_t>(NLMSG_LENGTH(req_size) +
+                                        (filter.empty() ? 0 : RTA_SPACE(filter.size())));
+  hdr.nlmsg_type = both ? TCPDIAG_GETSOCK : SOCK_DIAG_BY_FAMILY;
+  hdr.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+  hdr.nlmsg_seq = 1;
+  req.sdiag_family = static_cast<uint8_t>(family);
+  req.sdiag_protocol = IPPROTO_TCP;
+  req.idiag_ext = 1 << (INET_DIAG_INFO - 1);
+  req.idiag_states = ~0u;  // every state: LISTEN, TIME_WAIT and SYN_RECV included
+  legacy.idiag_family = AF_UNSPEC;
+  legacy.idiag_ext = req.idiag_ext;
+  legacy.idiag_states = req.idiag_states;
+  std::vector<uint8_t> request(hdr.nlmsg_len, 0);
+  std::memcpy(request.data(), &hdr, sizeof hdr);
+  if (both) {
+    std::memcpy(request.data() + NLMSG_HDRLEN, &legacy, sizeof legacy);
+  } else {
+    std::memcpy(request.data() + NLMSG_HDRLEN, &req, sizeof req);
+  }
+  if (!filter.empty()) {
+    uint8_t* at = request.data() + NLMSG_LENGTH(req_size);
+    std::memcpy(at, &filter_attr, sizeof filter_attr);
+    std::memcpy(at + RTA_LENGTH(0), filter.data(), filter.size());
+  }
   sockaddr_nl kernel{};
   kernel.nl_family = AF_NETLINK;
-  if (::sendto(sock.fd, &request, sizeof request, 0, reinterpret_cast<sockaddr*>(&kernel),
-               sizeof kernel) != static_cast<ssize_t>(sizeof request)) {
+  if (::sendto(sock.fd, request.data(), request.size(), 0, reinterpret_cast<sockaddr*>(&kernel),
+               sizeof kernel) != static_cast<ssize_t>(request.size())) {
     return std::unexpected(fromErrno(errno, std::string("sending the ") + fam + " sock_diag request"));
   }
   // Large enough for the kernel's biggest dump chunk (it fills up to the
@@ -298,6 +353,13 @@ NetlinkConnectionSource::NetlinkConnectionSource(NetlinkOptions options, Clock& 
 Result<ConnectionSnapshot> NetlinkConnectionSource::read() {
   const TimePoint deadline = clock_.now() + options_.timeout;
   std::vector<ConnectionFacts> rows;
+  if (combined_) {
+    auto ok = dumpTcpSockets(AF_UNSPEC, options_, clock_, deadline, rows);
+    if (ok) return summarizeFacts(rows, options_.ports, own_, SourceKind::kNetlink);
+    if (!isNetlinkRefused(ok.error())) return std::unexpected(ok.error());
+    combined_ = false;  // a kernel without the older request: one dump per family
+    rows.clear();
+  }
   if (auto ok = dumpTcpSockets(AF_INET, options_, clock_, deadline, rows); !ok) {
     return std::unexpected(ok.error());
   }

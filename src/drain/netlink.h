@@ -47,6 +47,14 @@ Status parseDiagAnswer(std::span<const uint8_t> bytes, const std::vector<uint16_
 Result<DiagParse> parseDiagAnswer(std::span<const uint8_t> bytes,
                                   const std::vector<uint16_t>& ports = {});
 
+// The kernel-side filter sent with each dump request: inet_diag bytecode
+// that accepts a socket whose local or remote port is one of `ports`, so the
+// kernel does not build messages (and tcp_info) for the other sockets of the
+// namespace. Empty when `ports` is empty or too long for the bytecode's jump
+// offsets (more than kMaxFilterPorts): the reader's own filter then serves.
+inline constexpr size_t kMaxFilterPorts = 64;
+std::vector<uint8_t> portFilterBytecode(const std::vector<uint16_t>& ports);
+
 // Whether an error from this file means netlink is refused here (seccomp,
 // gVisor, a kernel without sock_diag, EPERM/EACCES) — retrying cannot help and
 // the /proc reader should serve instead — rather than a passing failure.
@@ -59,7 +67,9 @@ struct NetlinkOptions {
   int max_retries = 3;                             // re-reads of an interrupted dump
 };
 
-// Dumps the TCP sockets of one family (AF_INET or AF_INET6) into `out`
+// Dumps the TCP sockets of one family (AF_INET or AF_INET6, or AF_UNSPEC for
+// both in one walk of the kernel's table, with the older TCPDIAG_GETSOCK
+// request) into `out`
 // (sockets with a tracked port only), re-reading an interrupted dump up to
 // options.max_retries times. `on_buffer`, when set, sees every raw answer
 // buffer (recorders, tests). Bounded by `deadline` (judged on `clock`) and
@@ -71,8 +81,10 @@ Status dumpTcpSockets(int family, const NetlinkOptions& options, Clock& clock,
                       TimePoint deadline, std::vector<ConnectionFacts>& out,
                       const BufferSink& on_buffer = nullptr);
 
-// ConnectionSource over sock_diag: each read() dumps IPv4 then IPv6 (a
-// kernel without IPv6 answers the second with an error that is ignored),
+// ConnectionSource over sock_diag: each read() dumps IPv4 and IPv6 in one
+// request (AF_UNSPEC); where the kernel refuses that form, it dumps IPv4
+// then IPv6 from then on (a kernel without IPv6 answers the second with an
+// error that is ignored),
 // and summarizes with lameduck's own connections left out. Snapshots have
 // source kNetlink and timestamps. Not thread-safe (one poller).
 class NetlinkConnectionSource final : public ConnectionSource {
@@ -84,6 +96,7 @@ class NetlinkConnectionSource final : public ConnectionSource {
   NetlinkOptions options_;
   Clock& clock_;
   OwnConnections own_;
+  bool combined_ = true;  // AF_UNSPEC dumps work here (until refused once)
 };
 
 }  // namespace lameduck::drain

@@ -546,6 +546,38 @@ TEST_P(RealKernel, SeesNewConnectionsAndShortOnesInTimeWait) {
   EXPECT_EQ(classify(&*before, *after, 10ms).new_connections, 1);
 }
 
+TEST(PortFilter, TheKernelSendsOnlySocketsOnTrackedPorts) {
+  EXPECT_TRUE(portFilterBytecode({}).empty());
+  EXPECT_TRUE(portFilterBytecode(std::vector<uint16_t>(kMaxFilterPorts + 1, 80)).empty());
+  Listener a(AF_INET), b(AF_INET6), other(AF_INET);
+  Socket ca = a.connect(), sa = a.accept();
+  Socket cb = b.connect(), sb = b.accept();
+  Socket co = other.connect(), so = other.accept();
+  NetlinkOptions o;
+  o.ports = {a.port(), b.port()};
+  for (int family : {AF_UNSPEC, AF_INET, AF_INET6}) {
+    std::vector<uint8_t> raw;
+    std::vector<ConnectionFacts> rows;
+    auto ok = dumpTcpSockets(family, o, SystemClock::instance(), SystemClock::instance().now() + 2s,
+                             rows, [&](std::span<const uint8_t> buf) {
+                               raw.insert(raw.end(), buf.begin(), buf.end());
+                             });
+    ASSERT_TRUE(ok) << family << ": " << ok.error().message;
+    auto unfiltered = parseDiagAnswer(raw);  // what the kernel itself sent
+    ASSERT_TRUE(unfiltered);
+    std::set<uint16_t> ports;
+    for (const auto& f : unfiltered->sockets) {
+      EXPECT_TRUE(f.local.port == a.port() || f.peer.port == a.port() || f.local.port == b.port() ||
+                  f.peer.port == b.port())
+          << f.key();
+      ports.insert(f.local.port);
+    }
+    const size_t want = family == AF_UNSPEC ? 6u : 3u;  // listener + both ends, per family
+    EXPECT_EQ(unfiltered->sockets.size(), want) << family;
+    EXPECT_EQ(rows.size(), want) << family;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Families, RealKernel, ::testing::Values(AF_INET, AF_INET6),
                          [](const auto& p) { return p.param == AF_INET ? "IPv4" : "IPv6"; });
 
