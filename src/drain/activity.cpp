@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <map>
+#include <unordered_map>
+#include <utility>
 
 namespace lameduck::drain {
 namespace {
@@ -48,11 +50,33 @@ bool requestBytes(const ConnectionFacts& c, const ConnectionFacts* before, int64
   return c.rqueue > 0 && (!before || before->rqueue != c.rqueue);
 }
 
-// The same socket in an earlier snapshot: by kernel cookie when both have
-// one (an address pair can be reused by a new socket), else by address pair.
-std::string identity(const ConnectionFacts& c) {
-  return c.cookie ? "#" + std::to_string(c.cookie) : c.key();
-}
+// The same socket in an earlier snapshot: by kernel cookie when it has one
+// (an address pair can be reused by a new socket), else by address pair.
+class Earlier {
+ public:
+  explicit Earlier(const ConnectionSnapshot* previous) {
+    if (!previous) return;
+    for (const ConnectionFacts& c : previous->connections) {
+      if (c.cookie) {
+        by_cookie_.emplace(c.cookie, &c);
+      } else {
+        by_pair_.emplace(std::pair{c.local, c.peer}, &c);
+      }
+    }
+  }
+  const ConnectionFacts* find(const ConnectionFacts& c) const {
+    if (c.cookie) {
+      auto it = by_cookie_.find(c.cookie);
+      return it == by_cookie_.end() ? nullptr : it->second;
+    }
+    auto it = by_pair_.find({c.local, c.peer});
+    return it == by_pair_.end() ? nullptr : it->second;
+  }
+
+ private:
+  std::unordered_map<uint64_t, const ConnectionFacts*> by_cookie_;
+  std::map<std::pair<Endpoint, Endpoint>, const ConnectionFacts*> by_pair_;
+};
 
 }  // namespace
 
@@ -61,18 +85,14 @@ std::string_view activityName(Activity a) { return a == Activity::kBusy ? "busy"
 ActivityReport classify(const ConnectionSnapshot* previous, const ConnectionSnapshot& now,
                         Duration elapsed) {
   ActivityReport report;
-  std::map<std::string, const ConnectionFacts*> before;
-  if (previous) {
-    for (const ConnectionFacts& c : previous->connections) before.emplace(identity(c), &c);
-    report.new_connections = countNew(*previous, now);
-  }
+  const Earlier before(previous);
+  if (previous) report.new_connections = countNew(*previous, now);
   const int64_t elapsed_ms =
       std::max<int64_t>(0, std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count());
   report.connections.reserve(now.connections.size());
   for (const ConnectionFacts& c : now.connections) {
     if (c.state == tcp_state::kTimeWait || c.state == tcp_state::kListen) continue;
-    const ConnectionFacts* prev = nullptr;
-    if (auto it = before.find(identity(c)); it != before.end()) prev = it->second;
+    const ConnectionFacts* prev = before.find(c);
     ClassifiedConnection out{c, Activity::kBusy, ""};
     if (settingUp(c)) {
       out.reason = "being set up";

@@ -205,10 +205,16 @@ std::string_view sourceName(SourceKind kind) {
 }
 
 std::string Endpoint::toString() const {
-  char buf[INET6_ADDRSTRLEN] = {};
-  if (family == 4) {
-    inet_ntop(AF_INET, addr.data(), buf, sizeof buf);
-    return std::string(buf) + ":" + std::to_string(port);
+  char buf[INET6_ADDRSTRLEN + 8] = {};
+  if (family == 4) {  // by hand: this runs for every socket of every poll
+    char* p = buf;
+    char* end = buf + sizeof buf;
+    for (int i = 0; i < 4; ++i) {
+      p = std::to_chars(p, end, addr[static_cast<size_t>(i)]).ptr;
+      *p++ = i < 3 ? '.' : ':';
+    }
+    p = std::to_chars(p, end, port).ptr;
+    return std::string(buf, p);
   }
   inet_ntop(AF_INET6, addr.data(), buf, sizeof buf);
   return "[" + std::string(buf) + "]:" + std::to_string(port);
