@@ -8,6 +8,8 @@
 
 #include <map>
 
+#include "drain/section.h"
+
 namespace lameduck::drain {
 namespace {
 
@@ -172,6 +174,37 @@ TEST(ConnectionTracker, AnUnreadableSourceIsNeverDrained) {
   EXPECT_FALSE(v.drained);
   ASSERT_EQ(v.reasons.size(), 1u);
   EXPECT_NE(v.reasons[0].find("sock_diag timed out"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace lameduck::drain
+
+namespace lameduck::drain {
+namespace {
+
+TEST(DrainSection, RendersSourceCountsAndWhatHeldTheDrain) {
+  DrainSection s;
+  s.source = "netlink";
+  s.busy = 1;
+  s.idle = 4;
+  s.connections = 5;
+  s.wait = std::chrono::milliseconds(2500);
+  HeldConnection h;
+  h.peer = "[fd00::9]:41000";
+  h.activity = Activity::kBusy;
+  h.reason = "peer spoke last";
+  h.ms_since_data_in = 30;
+  h.ms_since_data_out = 900;
+  h.bytes_queued = 0;
+  s.held_by.push_back(h);
+  const std::string json = renderDrainSection(s);
+  EXPECT_NE(json.find(R"("source":"netlink")"), std::string::npos) << json;
+  EXPECT_NE(json.find(R"("busy":1,"idle":4)"), std::string::npos) << json;
+  EXPECT_NE(json.find(R"("wait_ms":2500)"), std::string::npos) << json;
+  EXPECT_NE(json.find(R"({"peer":"[fd00::9]:41000","activity":"busy","reason":"peer spoke last","ms_since_data_in":30,"ms_since_data_out":900,"bytes_queued":0})"),
+            std::string::npos)
+      << json;
+  EXPECT_NE(renderDrainSection(DrainSection{}).find(R"("source":null)"), std::string::npos);
 }
 
 }  // namespace
