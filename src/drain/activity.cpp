@@ -21,6 +21,16 @@ bool settingUp(const ConnectionFacts& c) {
   return c.state == tcp_state::kSynRecv || c.state == tcp_state::kNewSynRecv;
 }
 
+// Request bytes arrived and the app has not sent a byte on this connection
+// yet. The data timestamps are kernel ticks (1-10 ms), and a client usually
+// sends its first request within the tick the connection was accepted in,
+// so "the peer spoke last" cannot be read from them then; the counters tell.
+// bytes_acked counts the SYN as 1.
+bool neverAnswered(const ConnectionFacts& c) {
+  return c.bytes_received.value_or(0) > 0 && c.bytes_acked && *c.bytes_acked <= 1 &&
+         c.wqueue == 0 && c.notsent.value_or(0) == 0;
+}
+
 bool hasCounters(const ConnectionFacts& c) { return c.bytes_received && c.bytes_acked; }
 
 // Whether data moved on `c` in the `elapsed_ms` before the snapshot.
@@ -98,8 +108,9 @@ ActivityReport classify(const ConnectionSnapshot* previous, const ConnectionSnap
       out.reason = "being set up";
     } else if (queued(c)) {
       out.reason = "bytes queued";
-    } else if (c.ms_since_data_in && c.ms_since_data_out &&
-               *c.ms_since_data_in < *c.ms_since_data_out) {
+    } else if ((c.ms_since_data_in && c.ms_since_data_out &&
+                *c.ms_since_data_in < *c.ms_since_data_out) ||
+               neverAnswered(c)) {
       out.reason = "peer spoke last";
     } else if (previous && dataMoved(c, prev, elapsed_ms)) {
       out.reason = "data moved since the last poll";

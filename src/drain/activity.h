@@ -8,7 +8,8 @@
 //   - it is being set up (SYN_RECV): a client is about to send;
 //   - bytes are queued either way (unread by the app, unsent or unacked);
 //   - the peer spoke last: data arrived after the app last sent data (a
-//     request being worked on, long-poll included);
+//     request being worked on, long-poll included), or data arrived and
+//     the app has sent nothing yet on the connection;
 //   - data moved since the previous snapshot (a streaming reply), judged by
 //     the byte counters when the kernel has them, else by the timestamps.
 // Otherwise it is idle: the app answered last and nothing is queued, as with

@@ -82,6 +82,28 @@ TEST(Classify, ThePeerSpeakingLastIsARequestBeingWorkedOn) {
   EXPECT_FALSE(classify(&now, minute, 60s).request_bytes);
 }
 
+TEST(Classify, TheFirstRequestOfANewConnectionIsBusyEvenWithinOneKernelTick) {
+  // Accepted and sent its request within the same tick: both timestamps
+  // equal, but the app has not sent a byte (bytes_acked 1 is the SYN).
+  ConnectionFacts c = conn(1);
+  c.ms_since_data_in = 200;
+  c.ms_since_data_out = 200;
+  c.bytes_received = 80;
+  c.bytes_acked = 1;
+  auto now = snap({c});
+  auto before = later(now, 0ms);
+  ActivityReport r = classify(&before, later(now, 100ms), 100ms);
+  EXPECT_EQ(r.busy, 1);
+  EXPECT_EQ(r.connections[0].reason, "peer spoke last");
+  // Once answered, the counters say so.
+  c.bytes_acked = 300;
+  EXPECT_EQ(classify(nullptr, snap({c}), 0ms).idle, 1);
+  // Accepted and silent: nothing to answer.
+  c.bytes_received = 0;
+  c.bytes_acked = 1;
+  EXPECT_EQ(classify(nullptr, snap({c}), 0ms).idle, 1);
+}
+
 TEST(Classify, QueuedBytesEitherWayAreBusy) {
   for (int which = 0; which < 4; ++which) {
     auto before = snap({conn(1)});

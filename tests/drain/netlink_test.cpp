@@ -511,6 +511,38 @@ TEST_P(RealKernel, RequestWithoutReplyIsBusyReplyIsIdleStreamIsBusy) {
   previous = *quiet;
   at = SystemClock::instance().now();
 
+  // A second request over the kept-alive connection, once the kernel's
+  // clock has moved past the reply (its timestamps are in ticks): the
+  // timestamps alone show the peer spoke last, poll after poll.
+  ASSERT_TRUE(lameduck::testing::waitUntil(
+      [&] {
+        auto s = src.read();
+        return s && s->connections.size() == 1 &&
+               s->connections[0].ms_since_data_out.value_or(0) >= 20;
+      },
+      5000ms, 5ms));
+  client.send("GET /again HTTP/1.1\r\n\r\n");
+  server.receive(23);
+  for (int i = 0; i < 3; ++i) {
+    auto s = src.read();
+    ASSERT_TRUE(s);
+    const TimePoint now = SystemClock::instance().now();
+    ActivityReport rr = classify(&previous, *s, now - at);
+    const auto* c = byPeerPort(rr, client.localPort());
+    ASSERT_NE(c, nullptr);
+    EXPECT_EQ(c->activity, Activity::kBusy) << "poll " << i << ": " << c->reason;
+    if (i > 0) {
+      EXPECT_EQ(c->reason, "peer spoke last");
+    }
+    EXPECT_GT(c->facts.bytes_acked.value_or(0), 1u) << "the timestamps decide, not the counters";
+    previous = std::move(*s);
+    at = now;
+  }
+  server.send("HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n");
+  client.receive(38);
+  why = pollUntil(src, previous, at, client.localPort(), Activity::kIdle, &reached);
+  ASSERT_TRUE(reached) << why;
+
   // A streaming reply: data moves between every two polls.
   for (int i = 0; i < 5; ++i) {
     server.send(std::string(1000, 'x'));
