@@ -61,6 +61,17 @@ Figures measure(ConnectionSource& source, int polls) {
     wall_total += w1 - w0;
     f.connections = snap->connections.size();
     f.busy = r.busy;
+    if (std::getenv("NETLINK_POLL_DEBUG") && i == polls - 1) {
+      for (const auto& c : r.connections) {
+        if (c.facts.bytes_received.value_or(0) > 0) {
+          std::fprintf(stderr, "%s %s in=%u out=%u rx=%llu acked=%llu\n", c.facts.key().c_str(),
+                       std::string(c.reason).c_str(), c.facts.ms_since_data_in.value_or(0),
+                       c.facts.ms_since_data_out.value_or(0),
+                       static_cast<unsigned long long>(c.facts.bytes_received.value_or(0)),
+                       static_cast<unsigned long long>(c.facts.bytes_acked.value_or(0)));
+        }
+      }
+    }
     previous = std::move(*snap);
   }
   std::sort(cpu.begin(), cpu.end());
