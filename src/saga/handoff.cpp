@@ -35,7 +35,7 @@ CompensationHandoffStep::CompensationHandoffStep(app::AppClient& app, const conf
 
 std::vector<std::string> CompensationHandoffStep::writeToRedis(
     exit::StepContext& ctx, std::vector<CompensationRecord>& records, TimePoint until,
-    exit::CompensationReport& report, std::string& last_error) {
+    CompensationReport& report, std::string& last_error) {
   std::vector<std::string> confirmed;
   std::unique_ptr<redis::RedisClient> client;
   Duration backoff = std::chrono::milliseconds(100);
@@ -110,7 +110,7 @@ exit::StepResult CompensationHandoffStep::run(exit::StepContext& ctx) {
     }
     return exit::StepResult::failed(batch.error().message);
   }
-  exit::CompensationReport report;
+  CompensationReport report;
   report.pending = static_cast<int64_t>(batch->valid.size());
   report.rejected = static_cast<int64_t>(batch->rejected.size());
   report.rejected_reasons = batch->rejected;
@@ -174,7 +174,7 @@ exit::StepResult CompensationHandoffStep::run(exit::StepContext& ctx) {
                                          {"redis_ms", toMillis(spool_started - write_started)},
                                          {"spool_ms", toMillis(ack_started - spool_started)},
                                          {"ack_ms", toMillis(ctx.clock.now() - ack_started)}});
-  ctx.record.compensations(report);
+  ctx.record.section(kCompensationsSection, toJson(report));
   std::string detail =
       std::to_string(report.written) + " written to Redis, " + std::to_string(report.duplicates) +
       " already there, " + std::to_string(report.spooled) + " spooled, " +

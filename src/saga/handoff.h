@@ -11,6 +11,7 @@
 #include "config/config.h"
 #include "exit/step.h"
 #include "saga/record.h"
+#include "saga/report.h"
 #include "saga/spool.h"
 #include "saga/stream_writer.h"
 
@@ -39,7 +40,7 @@ class CompensationHandoffStep final : public exit::Step {
   // the stream confirmed and removes them from `records`.
   std::vector<std::string> writeToRedis(exit::StepContext& ctx,
                                         std::vector<CompensationRecord>& records, TimePoint until,
-                                        exit::CompensationReport& report, std::string& last_error);
+                                        CompensationReport& report, std::string& last_error);
 
   app::AppClient& app_;
   Duration app_timeout_;
