@@ -26,6 +26,16 @@ ConnectionTracker::ConnectionTracker(DrainRules rules, TimePoint started)
 ConnectionVerdict ConnectionTracker::observe(const ConnectionSnapshot& snapshot, TimePoint now) {
   const Duration elapsed = previous_ ? now - previous_at_ : Duration::zero();
   ActivityReport report = classify(previous_ ? &*previous_ : nullptr, snapshot, elapsed);
+  if (snapshot.source == SourceKind::kProc) {
+    // No timestamps: an established connection may be working on a request
+    // without a byte queued, so each one counts as busy.
+    report.busy = static_cast<int64_t>(snapshot.established.size());
+    report.idle = 0;
+    for (ClassifiedConnection& c : report.connections) {
+      c.activity = Activity::kBusy;
+      c.reason = "no timestamps from /proc: counted as busy";
+    }
+  }
   ConnectionVerdict v;
   v.busy = report.busy;
   v.idle = report.idle;

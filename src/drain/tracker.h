@@ -6,6 +6,10 @@
 // connections never hold the exit. Fed one snapshot per poll with the time
 // it was read; pure bookkeeping, so it runs in simulated time in tests.
 //
+// With the /proc source (no timestamps) every established connection counts
+// as busy: the fallback cannot tell an idle pooled connection from a request
+// being worked on.
+//
 // Thread-safety: none; one poller owns it.
 
 #include <cstdint>
