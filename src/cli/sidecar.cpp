@@ -7,6 +7,7 @@
 #include "coord/redis_backend.h"
 #include "diag/steps.h"
 #include "diag/watcher.h"
+#include "drain/source.h"
 #include "drain/wait_step.h"
 #include "http/http.h"
 #include "saga/handoff.h"
@@ -130,8 +131,21 @@ Result<std::unique_ptr<Sidecar>> Sidecar::create(const config::Config& config, C
         });
   }
   if (!c.app.ports.empty()) {
-    s->connections_ = std::make_unique<drain::ProcConnectionSource>(c.drain.proc_root, c.app.ports,
-                                                                    http::ownClientPorts);
+    // Socket diagnostics (netlink) when the kernel allows it, else /proc.
+    drain::SourceOptions so;
+    so.ports = c.app.ports;
+    so.proc_root = c.drain.proc_root;
+    so.disable_netlink = drain::netlinkDisabledByEnvironment() || c.drain.proc_root != "/proc";
+    so.own_ports = http::ownClientPorts;
+    drain::SourceChoice choice = drain::chooseConnectionSource(so, clock);
+    if (choice.fallback) {
+      log::warn("connection activity from /proc: idle connections count as busy",
+                {{"source", drain::sourceName(choice.kind)}, {"reason", choice.reason}});
+    } else {
+      log::info("connection activity source", {{"source", drain::sourceName(choice.kind)},
+                                              {"reason", choice.reason}});
+    }
+    s->connections_ = std::move(choice.source);
   }
   // Exit ordering: the registry thread and the exit thread each talk to
   // Redis over a connection of their own.
