@@ -25,6 +25,8 @@ class HttpAppClient final : public AppClient {
   Result<CompensationBatch> compensations(const Call& call) override;
   Status ack(const std::vector<std::string>& ids, const Call& call) override;
   Status terminate(const Call& call) override;
+  // GET <compensations>?limit=N[&after=<cursor>] (src/app/paged.cpp).
+  Result<CompensationPage> compensationsPage(const PageRequest& page, const Call& call) override;
 
  private:
   Result<http::ClientResponse> send(std::string_view hook, const std::string& method,
@@ -40,5 +42,8 @@ class HttpAppClient final : public AppClient {
 // Parsers for hook answers; exposed for tests.
 Result<Figures> parseStatus(std::string_view body);
 Result<CompensationBatch> parseCompensations(std::string_view body);
+// A compensations answer with an optional top-level "next" cursor (string or
+// null; src/app/paged.cpp).
+Result<CompensationPage> parseCompensationsPage(std::string_view body);
 
 }  // namespace lameduck::app
