@@ -123,22 +123,33 @@ std::vector<std::string> CompensationHandoff::writeToStream(
 }
 
 bool CompensationHandoff::handlePage(Exit& exit, app::CompensationBatch batch) {
-  Clock& clock = exit.call.clock;
   for (std::string& why : batch.rejected) {
     log::audit("compensation_rejected", {{"reason", why}});
     observer_.onFailure("rejected");
     exit.report.addRejected(std::move(why));
   }
   exit.report.pending += static_cast<int64_t>(batch.valid.size());
-  if (batch.valid.empty()) return true;
+  // An app that does not page may answer everything at once: it is handed
+  // off in chunks of a page, each acked once durable, and each entry's
+  // memory is released as its chunk is done.
+  const size_t chunk = options_.page_size > 0 ? static_cast<size_t>(options_.page_size)
+                                              : batch.valid.size();
+  for (size_t start = 0; start < batch.valid.size(); start += chunk) {
+    const size_t end = std::min(batch.valid.size(), start + chunk);
+    if (!handleChunk(exit, batch.valid, start, end)) return false;
+  }
+  return true;
+}
+
+bool CompensationHandoff::handleChunk(Exit& exit, std::vector<app::Compensation>& entries,
+                                      size_t begin, size_t end) {
+  Clock& clock = exit.call.clock;
   const std::string created_at = formatRfc3339(clock.wallNow());
   std::vector<CompensationRecord> remaining;
-  remaining.reserve(batch.valid.size());
-  for (app::Compensation& c : batch.valid) {
-    remaining.push_back(makeRecord(std::move(c), origin_, created_at));
+  remaining.reserve(end - begin);
+  for (size_t i = begin; i < end; ++i) {
+    remaining.push_back(makeRecord(std::move(entries[i]), origin_, created_at));
   }
-  batch.valid.clear();
-  batch.valid.shrink_to_fit();
 
   const TimePoint write_started = clock.now();
   std::vector<std::string> durable;

@@ -15,8 +15,9 @@
 // - Redis is tried a few times (backoff 100, 200, 400 ms, never past a slice
 //   kept for the spool and the ack); once it has failed, later pages of the
 //   same exit go to the spool at once.
-// - Memory is bounded by one page (plus the app's answer for an app that
-//   does not page).
+// - Memory is bounded by one page. An app that does not page answers
+//   everything at once; that answer is handed off (and acked) in chunks of
+//   a page, each entry released once its chunk is durable.
 // Failure: the result says failed (or deadline) with what was done; nothing
 // throws. Time comes from the caller's Clock only.
 //
@@ -84,6 +85,9 @@ class CompensationHandoff {
   struct Exit;  // the state of one run()
   // Writes and acks one page. False when the hand-off must stop.
   bool handlePage(Exit& exit, app::CompensationBatch batch);
+  // Writes and acks entries[begin, end) (moved from). False: stop.
+  bool handleChunk(Exit& exit, std::vector<app::Compensation>& entries, size_t begin,
+                   size_t end);
   // Writes to the stream until everything is confirmed, the attempts are
   // used up or `until`; returns the confirmed ids and removes them from
   // `records`.

@@ -112,6 +112,9 @@ TEST(Handoff, AnAppThatIgnoresPagingAnswersEverythingOnceAndStillWorks) {
   EXPECT_EQ(r.report.pages, 1);
   EXPECT_EQ(w.app.requests().size(), 1u);
   EXPECT_EQ(r.report.acked, 2500);
+  // Handed off and acked a page's worth at a time all the same.
+  EXPECT_EQ(w.app.ackCalls(), 3);
+  EXPECT_EQ(w.stream.writes(), 3);
   fakes::expectEveryIdOnce(w.stream.entries(), 2500);
 }
 
