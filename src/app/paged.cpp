@@ -21,15 +21,27 @@ class NextReader final : public nlohmann::json_sax<json> {
   std::optional<std::string> next;
   bool bad_type = false;
 
-  bool null() override { return value([] {}, true); }
-  bool boolean(bool) override { return value([] {}, false); }
-  bool number_integer(number_integer_t) override { return value([] {}, false); }
-  bool number_unsigned(number_unsigned_t) override { return value([] {}, false); }
-  bool number_float(number_float_t, const string_t&) override { return value([] {}, false); }
+  bool null() override {
+    return value([] {}, true);
+  }
+  bool boolean(bool) override {
+    return value([] {}, false);
+  }
+  bool number_integer(number_integer_t) override {
+    return value([] {}, false);
+  }
+  bool number_unsigned(number_unsigned_t) override {
+    return value([] {}, false);
+  }
+  bool number_float(number_float_t, const string_t&) override {
+    return value([] {}, false);
+  }
   bool string(string_t& s) override {
     return value([&] { next = s; }, true);
   }
-  bool binary(binary_t&) override { return value([] {}, false); }
+  bool binary(binary_t&) override {
+    return value([] {}, false);
+  }
   bool start_object(std::size_t) override {
     container();
     ++depth_;

@@ -42,14 +42,14 @@ int spool(const Args& args) {
     std::cerr << "lameduck spool replay: " << report.error().message << "\n";
     return kExitFailed;
   }
-  std::cout << "replayed " << report->handed << " of " << before->records << " spooled record(s) into "
-            << cfg->compensation.stream << "; " << report->kept << " left in " << spool.path();
+  std::cout << "replayed " << report->handed << " of " << before->records
+            << " spooled record(s) into " << cfg->compensation.stream << "; " << report->kept
+            << " left in " << spool.path();
   if (report->torn_lines > 0) std::cout << " (dropped a torn last line, never acknowledged)";
   std::cout << "\n";
   if (report->unreadable > 0) {
-    std::cerr << "lameduck spool replay: " << report->unreadable
-              << " unreadable line(s) kept in " << spool.path()
-              << "; they were not replayed and need a person to look at them\n";
+    std::cerr << "lameduck spool replay: " << report->unreadable << " unreadable line(s) kept in "
+              << spool.path() << "; they were not replayed and need a person to look at them\n";
     return kExitFailed;
   }
   return kExitOk;

@@ -62,8 +62,7 @@ std::vector<std::string> CompensationHandoff::writeToStream(
   // A few attempts, not the whole phase: a Redis that is down should cost
   // an exit well under a second before the spool takes over.
   int attempt = 1;
-  for (; !records.empty() && clock.now() < until && attempt <= options_.redis_attempts;
-       ++attempt) {
+  for (; !records.empty() && clock.now() < until && attempt <= options_.redis_attempts; ++attempt) {
     Error failure;
     if (!exit.sink || exit.sink->broken()) {
       exit.sink.reset();
@@ -132,8 +131,8 @@ bool CompensationHandoff::handlePage(Exit& exit, app::CompensationBatch batch) {
   // An app that does not page may answer everything at once: it is handed
   // off in chunks of a page, each acked once durable, and each entry's
   // memory is released as its chunk is done.
-  const size_t chunk = options_.page_size > 0 ? static_cast<size_t>(options_.page_size)
-                                              : batch.valid.size();
+  const size_t chunk =
+      options_.page_size > 0 ? static_cast<size_t>(options_.page_size) : batch.valid.size();
   for (size_t start = 0; start < batch.valid.size(); start += chunk) {
     const size_t end = std::min(batch.valid.size(), start + chunk);
     if (!handleChunk(exit, batch.valid, start, end)) return false;
@@ -166,9 +165,9 @@ bool CompensationHandoff::handleChunk(Exit& exit, std::vector<app::Compensation>
       observer_.onWritten("spool", static_cast<int64_t>(remaining.size()));
       for (CompensationRecord& r : remaining) durable.push_back(std::move(r.id));
       if (stream_) {
-        log::warn("compensations spooled because Redis did not take them",
-                  {{"count", remaining.size()}, {"spool", spool_.path()},
-                   {"error", exit.last_error}});
+        log::warn(
+            "compensations spooled because Redis did not take them",
+            {{"count", remaining.size()}, {"spool", spool_.path()}, {"error", exit.last_error}});
       }
     } else {
       exit.spool_failed = true;
@@ -330,8 +329,7 @@ exit::StepResult CompensationHandoffStep::run(exit::StepContext& ctx) {
   return exit::StepResult::failed(std::move(r.detail));
 }
 
-Result<ReplayReport> replaySpool(StreamConnector& stream, Spool& spool,
-                                 HandoffObserver* observer) {
+Result<ReplayReport> replaySpool(StreamConnector& stream, Spool& spool, HandoffObserver* observer) {
   auto sink = stream.connect(Duration::max());
   if (!sink) return std::unexpected(sink.error());
   std::optional<Error> write_error;
@@ -357,10 +355,9 @@ Result<ReplayReport> replaySpool(StreamConnector& stream, Spool& spool,
     if (auto lines = spool.lineCount()) observer->onSpoolSize(*lines);
   }
   if (write_error) {
-    return makeError(write_error->code,
-                     "replayed " + std::to_string(report->handed) + " record(s), " +
-                         std::to_string(report->kept) +
-                         " stay in the spool: " + write_error->message);
+    return makeError(write_error->code, "replayed " + std::to_string(report->handed) +
+                                            " record(s), " + std::to_string(report->kept) +
+                                            " stay in the spool: " + write_error->message);
   }
   return report;
 }

@@ -86,8 +86,7 @@ class CompensationHandoff {
   // Writes and acks one page. False when the hand-off must stop.
   bool handlePage(Exit& exit, app::CompensationBatch batch);
   // Writes and acks entries[begin, end) (moved from). False: stop.
-  bool handleChunk(Exit& exit, std::vector<app::Compensation>& entries, size_t begin,
-                   size_t end);
+  bool handleChunk(Exit& exit, std::vector<app::Compensation>& entries, size_t begin, size_t end);
   // Writes to the stream until everything is confirmed, the attempts are
   // used up or `until`; returns the confirmed ids and removes them from
   // `records`.

@@ -256,24 +256,24 @@ Result<ReplayReport> Spool::replay(const BatchWriter& write, size_t batch) {
     pending.clear();
     return {};
   };
-  auto torn = forEachLine(in, [&](int64_t offset, int64_t length,
-                                  std::optional<std::string_view> text) -> Status {
-    if (text && text->empty()) return {};
-    if (text) {
-      if (auto r = fromJsonLine(*text); r) {
-        pending.push_back(std::move(*r));
-        if (pending.size() >= batch) return flush();
-        return {};
-      }
-    }
-    // Unreadable: kept byte for byte, for a person to look at.
-    ++report.unreadable;
-    if (!buf.empty()) {
-      if (auto st = out.append(buf); !st) return st;
-      buf.clear();
-    }
-    return copyRange(in, offset, length + 1, out);
-  });
+  auto torn = forEachLine(
+      in, [&](int64_t offset, int64_t length, std::optional<std::string_view> text) -> Status {
+        if (text && text->empty()) return {};
+        if (text) {
+          if (auto r = fromJsonLine(*text); r) {
+            pending.push_back(std::move(*r));
+            if (pending.size() >= batch) return flush();
+            return {};
+          }
+        }
+        // Unreadable: kept byte for byte, for a person to look at.
+        ++report.unreadable;
+        if (!buf.empty()) {
+          if (auto st = out.append(buf); !st) return st;
+          buf.clear();
+        }
+        return copyRange(in, offset, length + 1, out);
+      });
   if (!torn) return std::unexpected(torn.error());
   report.torn_lines = *torn;
   if (auto st = flush(); !st) return std::unexpected(st.error());

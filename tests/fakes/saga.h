@@ -35,13 +35,13 @@ std::vector<app::Compensation> makeCompensations(int n, const std::string& prefi
 class FakeStreamConnector final : public saga::StreamConnector {
  public:
   // --- failure switches (set before or between calls) ---
-  bool down = false;             // connect fails: kUnavailable
-  bool wrong_password = false;   // connect fails: kPermissionDenied
-  int fail_connects = 0;         // the next N connects fail: kUnavailable
+  bool down = false;            // connect fails: kUnavailable
+  bool wrong_password = false;  // connect fails: kPermissionDenied
+  int fail_connects = 0;        // the next N connects fail: kUnavailable
   // The next write confirms only its first N records, then the connection
   // drops (kUnavailable; the sink is broken). Cleared once used.
   std::optional<size_t> cut_next_write_after;
-  bool refuse_writes = false;    // every write: an error reply, nothing confirmed
+  bool refuse_writes = false;  // every write: an error reply, nothing confirmed
   // Time a connect and a write take on this clock (simulated time).
   SimulatedClock* clock = nullptr;
   Duration connect_takes{};
@@ -110,11 +110,11 @@ class MemorySpoolFiles final : public saga::SpoolFiles {
 class FakeAppClient final : public app::AppClient {
  public:
   // --- setup and failure switches ---
-  bool pages = true;                 // false: ignores limit/after, answers everything
-  std::vector<std::string> rejected;  // refused entries, reported with the first page
-  std::optional<ErrorCode> fetch_error;  // every fetch fails with this code
-  int fail_fetch_of_page = 0;            // only that page's fetch fails (kUnavailable)
-  std::optional<ErrorCode> ack_error;    // every ack fails with this code
+  bool pages = true;                        // false: ignores limit/after, answers everything
+  std::vector<std::string> rejected;        // refused entries, reported with the first page
+  std::optional<ErrorCode> fetch_error;     // every fetch fails with this code
+  int fail_fetch_of_page = 0;               // only that page's fetch fails (kUnavailable)
+  std::optional<ErrorCode> ack_error;       // every ack fails with this code
   std::optional<std::string> stuck_cursor;  // answer this same cursor on every page
   SimulatedClock* clock = nullptr;
   Duration fetch_takes{};

@@ -49,8 +49,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const unsigned char c = static_cast<unsigned char>(url[i]);
     if (c <= 0x20 || c >= 0x7f || c == '?' || c == '#' || c == '.') std::abort();
     if (c == '/') ++slashes;
-    if (c == '%' && (i + 2 >= url.size() || !std::isxdigit(url[i + 1]) ||
-                     !std::isxdigit(url[i + 2]))) {
+    if (c == '%' &&
+        (i + 2 >= url.size() || !std::isxdigit(url[i + 1]) || !std::isxdigit(url[i + 2]))) {
       std::abort();
     }
   }

@@ -5,12 +5,13 @@
 // only once it is in the stream or fsync'd in the spool, and never twice in
 // the stream.
 
+#include "saga/handoff.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "fakes/ids.h"
 #include "fakes/saga.h"
-#include "saga/handoff.h"
 
 namespace lameduck::saga {
 namespace {
@@ -41,9 +42,7 @@ struct World {
     app.clock = &clock;
   }
 
-  HandoffResult run(Duration budget = 10s) {
-    return run(stream, budget);
-  }
+  HandoffResult run(Duration budget = 10s) { return run(stream, budget); }
   HandoffResult run(StreamConnector& connector, Duration budget = 10s) {
     CompensationHandoff h(app, 2s, with_redis ? &connector : nullptr,
                           Origin{"shop", "prod", "shop-1", "7"}, spool, observer, options);
@@ -257,8 +256,8 @@ TEST(Handoff, RejectedEntriesAreReportedCountedAndNeverAcked) {
   EXPECT_EQ(r.report.rejected, 2);
   EXPECT_EQ(r.report.pending, 3);
   EXPECT_EQ(r.report.acked, 3);
-  EXPECT_THAT(r.report.rejected_reasons, ::testing::ElementsAre(HasSubstr("missing or empty id"),
-                                                                HasSubstr("saga_id")));
+  EXPECT_THAT(r.report.rejected_reasons,
+              ::testing::ElementsAre(HasSubstr("missing or empty id"), HasSubstr("saga_id")));
   EXPECT_THAT(r.detail, HasSubstr("first rejected: entry 3"));
   EXPECT_EQ(w.observer.failures("rejected"), 2);
   EXPECT_THAT(toJson(r.report), HasSubstr("\"rejected\":2"));

@@ -3,6 +3,8 @@
 // truncated back, replay counts what it cannot read. Over the in-memory file
 // system with failure switches, and over a real 64 KiB tmpfs that fills up.
 
+#include "saga/spool.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/mount.h>
@@ -13,7 +15,6 @@
 #include <fstream>
 
 #include "fakes/saga.h"
-#include "saga/spool.h"
 #include "support/harness.h"
 
 namespace lameduck::saga {
@@ -114,9 +115,8 @@ TEST(Spool, WhenCuttingBackFailsTooTheNextAppendRepairsTheTail) {
 TEST(Spool, ReplayCountsAndKeepsUnreadableLinesAndDropsATornTail) {
   MemorySpoolFiles files;
   Spool spool("/s", files);
-  files.setContent(spool.path(), lines(makeRecords(2, "a-")) + "not json\n" +
-                                     "{\"id\":\"x\"}\n" + lines(makeRecords(2, "b-")) +
-                                     "{\"id\":\"torn");
+  files.setContent(spool.path(), lines(makeRecords(2, "a-")) + "not json\n" + "{\"id\":\"x\"}\n" +
+                                     lines(makeRecords(2, "b-")) + "{\"id\":\"torn");
   auto report = spool.replay(confirmAll);
   ASSERT_TRUE(report) << report.error().message;
   EXPECT_EQ(report->handed, 4);
