@@ -2,10 +2,12 @@
 
 // Fakes for the saga component, with failure switches: the compensation
 // stream (FakeStreamConnector), the spool's file system (MemorySpoolFiles),
-// the app's drain protocol (FakeAppClient) and a recording HandoffObserver.
+// the app's drain protocol (FakeAppClient), and recording hand-off and
+// compensator observers.
 // Every fake is thread-safe (one mutex each) and runs in simulated time:
 // nothing here sleeps or touches the network or the disk.
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -17,6 +19,7 @@
 
 #include "app/app_client.h"
 #include "common/clock.h"
+#include "saga/compensator.h"
 #include "saga/files.h"
 #include "saga/handoff.h"
 #include "saga/record.h"
@@ -165,6 +168,30 @@ class RecordingHandoffObserver final : public saga::HandoffObserver {
   std::map<std::string, int64_t> written_;
   std::map<std::string, int64_t> failures_;
   std::optional<int64_t> spool_size_;
+};
+
+class RecordingCompensatorObserver final : public saga::CompensatorObserver {
+ public:
+  void onApplied() override { ++applied; }
+  void onRetry() override { ++retries; }
+  void onDeadLettered() override { ++dead_lettered; }
+  void onInvalid() override { ++invalid; }
+  void onRedisError(std::string_view command) override {
+    std::lock_guard lock(mu_);
+    redis_errors_[std::string(command)]++;
+  }
+  void onGroupRecreated() override { ++groups_recreated; }
+  int redisErrors(const std::string& command) const {
+    std::lock_guard lock(mu_);
+    auto it = redis_errors_.find(command);
+    return it == redis_errors_.end() ? 0 : it->second;
+  }
+
+  std::atomic<int> applied{0}, retries{0}, dead_lettered{0}, invalid{0}, groups_recreated{0};
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::string, int> redis_errors_;
 };
 
 }  // namespace lameduck::fakes

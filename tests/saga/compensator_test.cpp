@@ -8,7 +8,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
+
 #include "common/parse.h"
+#include "fakes/saga.h"
 
 namespace lameduck::saga {
 namespace {
@@ -59,6 +63,53 @@ TEST(CompensatorRules, FourHundredsButTimeoutAndTooManyRequestsArePermanent) {
     EXPECT_EQ(classifyCall(code), CallVerdict::kRetry) << code;
   }
   EXPECT_EQ(classifyCall(makeError(ErrorCode::kUnavailable, "refused")), CallVerdict::kRetry);
+}
+
+// Redis unreachable: the compensator waits on the injected clock between
+// attempts (100, 200, 400 ms ...), counts each failure, and stop() ends a
+// wait at once. In simulated time: only advancing the clock lets it retry.
+TEST(CompensatorClock, BacksOffOnTheInjectedClockAndStopEndsTheWait) {
+  config::Config cfg;
+  cfg.compensation.redis.address = config::RedisAddress{"", 0, "/nonexistent/redis.sock"};
+  SimulatedClock clock;
+  std::atomic<int> connects{0};
+  fakes::RecordingCompensatorObserver observer;
+  Compensator compensator(
+      cfg, "me", observer, clock,
+      [&](const config::RedisConfig&) -> Result<std::unique_ptr<redis::RedisClient>> {
+        ++connects;
+        return makeError(ErrorCode::kUnavailable, "cannot connect: down");
+      });
+  std::atomic<bool> returned{false};
+  std::thread runner([&] {
+    EXPECT_TRUE(compensator.run());
+    returned = true;
+  });
+  // Polls a condition with a bound (the test's own, not the code's).
+  auto reaches = [](const std::function<bool()>& cond) {
+    const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (!cond() && std::chrono::steady_clock::now() < end) std::this_thread::yield();
+    return cond();
+  };
+  ASSERT_TRUE(reaches([&] { return connects == 1; }));
+  // Move simulated time a millisecond at a time until the next attempt:
+  // it must not come before its backoff has passed on the clock.
+  for (auto [step, expected] : {std::pair{100, 2}, std::pair{200, 3}, std::pair{400, 4}}) {
+    Duration advanced{};
+    const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (connects < expected && std::chrono::steady_clock::now() < end) {
+      clock.advance(std::chrono::milliseconds(1));
+      advanced += std::chrono::milliseconds(1);
+      std::this_thread::yield();
+    }
+    ASSERT_EQ(connects, expected) << "no retry after " << toMillis(advanced) << " ms";
+    EXPECT_GE(advanced, std::chrono::milliseconds(step)) << "retried before its backoff";
+  }
+  EXPECT_EQ(connects, 4);
+  EXPECT_EQ(observer.redisErrors("connect"), 4);
+  compensator.stop();
+  EXPECT_TRUE(reaches([&] { return returned.load(); }));
+  runner.join();
 }
 
 }  // namespace

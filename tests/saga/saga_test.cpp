@@ -2,6 +2,8 @@
 // writes, the spool, replay, and failures (server down, killed mid-batch,
 // paused past the timeout, wrong password). Every test checks every id.
 
+#include "fakes/saga.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -13,12 +15,11 @@
 #include <map>
 #include <thread>
 
+#include "fakes/ids.h"
 #include "redis/redis_client.h"
 #include "saga/handoff.h"
 #include "saga/spool.h"
 #include "saga/stream_writer.h"
-#include "fakes/ids.h"
-#include "fakes/saga.h"
 #include "support/redis.h"
 
 namespace lameduck::saga {
@@ -154,6 +155,28 @@ TEST(StreamWriter, ConcurrentWritersOfTheSameIdsAddEachOnce) {
   }
   EXPECT_EQ(written, kN);
   fakes::expectEveryIdOnce(redis.streamIds("s"), kN);
+}
+
+// Ids are text: numbers beyond int64, "-1", "007" and "7" are four ids,
+// each kept exactly and deduplicated by that exact text.
+TEST(StreamWriter, NumericLookingIdsStayExactTextAndDedupeByText) {
+  RedisServer redis;
+  auto client = redis::RedisClient::connect(redis.config());
+  ASSERT_TRUE(client);
+  auto records = makeRecords(4);
+  records[0].id = "18446744073709551615";
+  records[1].id = "-1";
+  records[2].id = "007";
+  records[3].id = "7";
+  StreamWriter writer("s", 0);
+  WriteResult first = writer.write(**client, records);
+  ASSERT_FALSE(first.error) << first.error->message;
+  EXPECT_EQ(first.written, 4);
+  WriteResult again = writer.write(**client, records);
+  EXPECT_EQ(again.duplicates, 4);
+  auto ids = redis.streamIds("s");
+  EXPECT_EQ(ids, (std::map<std::string, int>{
+                     {"18446744073709551615", 1}, {"-1", 1}, {"007", 1}, {"7", 1}}));
 }
 
 TEST(StreamWriter, TenThousandInOneCall) {
