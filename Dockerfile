@@ -4,11 +4,12 @@
 #                  binary links (no compiler, no shell tools added), running
 #                  as a fixed non-root UID
 # Build:  podman build --build-arg VERSION=0.1.0 --build-arg COMMIT=$(git rev-parse --short=12 HEAD) -t lameduck .
-# tests/image/run builds and runs it the way DEPENDENCIES.md describes.
+# tests/image/run builds and runs it with podman, without Docker or a
+# registry (docs/image.md).
 
 FROM debian:bookworm AS build
 ARG COMMIT=unknown
-# The -dev packages of DEPENDENCIES.md; no test libraries (the release
+# The -dev packages of the libraries; no test libraries (the release
 # preset builds no tests).
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
@@ -32,7 +33,7 @@ LABEL org.opencontainers.image.title="lameduck" \
       org.opencontainers.image.description="Graceful-exit sidecar for Kubernetes pods" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${COMMIT}"
-# Only the runtime libraries the binary links (DEPENDENCIES.md):
+# Only the runtime libraries the binary links:
 # httplib pulls in libssl3, libbrotli1 and zlib1g itself.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \

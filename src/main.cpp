@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/signals.h"
 #include "common/version.h"
 
 namespace {
@@ -16,6 +17,9 @@ constexpr const char* kUsage = R"(lameduck - graceful-exit sidecar for Kubernete
 Usage:
   lameduck run [--config FILE] [--set key.path=value ...]
       Run the sidecar. Without --config it runs on embedded defaults.
+      --set values are strings (--set admin.listen=[::]:9901); only where a
+      key takes a list or a map is a value starting with [ or { read as one
+      (--set app.ports=[8080,9090]). ${ENV} is expanded as in the file.
   lameduck check-config FILE [--set key.path=value ...]
       Validate a config file; exits 2 and names every problem if it is invalid.
   lameduck prestop [--url URL] [--token TOKEN] [--timeout DURATION]
@@ -30,15 +34,22 @@ Usage:
       with backoff, dead-letter after compensator.max_attempts.
   lameduck --version | --help
 
+Signals (run): SIGTERM, SIGINT and SIGQUIT start the exit; SIGHUP is logged
+and ignored (no config reload); SIGUSR1 logs a state snapshot.
+
 Exit codes: 0 completed, 1 failed, 2 bad usage or config, 3 exit budget ran out.
 )";
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  // A peer closing a socket (Redis, the app, a scraper) is an error value
-  // from write(), never a reason to die; hiredis writes with plain write().
-  std::signal(SIGPIPE, SIG_IGN);
+  // First of all, before config loading, logging or any thread: block the
+  // signals lameduck handles, so a SIGTERM that comes early stays pending
+  // until `run` waits for it, and SIGHUP/SIGUSR1/SIGQUIT never meet their
+  // default action (which kills). SIGPIPE is ignored: a peer closing a socket
+  // (Redis, the app, a scraper) is an error value from write(), never a
+  // reason to die. What each signal means: src/cli/signals.h.
+  lameduck::cli::blockHandledSignals();
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
     std::cout << kUsage;
@@ -51,10 +62,13 @@ int main(int argc, char** argv) {
   const std::string command = args[0];
   std::vector<std::string> rest(args.begin() + 1, args.end());
   if (command == "run") return lameduck::cli::run(rest);
+  if (command == "compensator") return lameduck::cli::compensator(rest);
+  // The other commands are short and wait for no signal: the default
+  // actions apply to them again (Ctrl-C ends them).
+  lameduck::cli::unblockHandledSignals();
   if (command == "check-config") return lameduck::cli::checkConfig(rest);
   if (command == "prestop") return lameduck::cli::prestop(rest);
   if (command == "spool") return lameduck::cli::spool(rest);
-  if (command == "compensator") return lameduck::cli::compensator(rest);
   std::cerr << "lameduck: unknown command \"" << command << "\"\n\n" << kUsage;
   return lameduck::cli::kExitUsage;
 }

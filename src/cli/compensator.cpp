@@ -39,7 +39,7 @@ int compensator(const Args& args) {
     int sig = 0;
     sigwait(&signals, &sig);
     log::info("signal received; finishing the call in flight",
-              {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
+              {{"signal", signalName(sig)}});
     worker.stop();
   });
   Status st = worker.run();

@@ -71,16 +71,17 @@ std::expected<LoadedConfig, int> loadForCommand(const std::vector<std::string>& 
 std::expected<ServiceStart, int> startService(const std::vector<std::string>& args,
                                               const std::string& command) {
   ServiceStart start;
-  sigemptyset(&start.signals);
-  sigaddset(&start.signals, SIGTERM);
-  sigaddset(&start.signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &start.signals, nullptr);
+  // main() blocked them first thing; blocking again is harmless and keeps a
+  // caller that skipped main() (tests) safe.
+  blockHandledSignals();
+  start.signals = exitSignals();
   auto loaded = loadForCommand(args, command, false);
   if (!loaded) return std::unexpected(loaded.error());
   start.loaded = std::move(*loaded);
   log::Identity who = log::Identity::fromEnvironment();
   who.commit = kCommit;
   log::init(start.loaded.config.log.level, start.loaded.config.log.format, who);
+  start.listener = std::make_unique<SignalListener>();
   return start;
 }
 

@@ -5,10 +5,12 @@
 #include <signal.h>
 
 #include <expected>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "cli/signals.h"
 #include "common/error.h"
 #include "config/config.h"
 
@@ -41,14 +43,20 @@ std::expected<LoadedConfig, int> loadForCommand(const std::vector<std::string>& 
 // What a long-running subcommand (run, compensator) starts from.
 struct ServiceStart {
   LoadedConfig loaded;
-  sigset_t signals;  // SIGTERM and SIGINT, blocked in every thread
+  // SIGTERM, SIGINT and SIGQUIT: the signals that start the exit, blocked in
+  // every thread since main() began; the command sigwaits for them. Name
+  // them with signalName() (cli/signals.h).
+  sigset_t signals;
+  // Takes SIGHUP (logged, ignored) and SIGUSR1 (logs a state snapshot; give
+  // it one with listener->setSnapshot). Lives as long as the ServiceStart.
+  std::unique_ptr<SignalListener> listener;
 };
 
-// Blocks SIGTERM and SIGINT before any thread exists (so every thread
-// inherits the mask and only the command's own sigwait sees them: no handler
-// runs concurrently with, or after, the destruction of what it would touch),
-// loads the config and initialises logging with the pod identity. On failure
-// prints why and returns the exit code.
+// Loads the config, initialises logging with the pod identity and starts
+// the SignalListener. The handled signals were blocked by main() before any
+// of this (so only the command's own sigwait sees them: no handler runs
+// concurrently with, or after, the destruction of what it would touch). On
+// failure prints why and returns the exit code.
 std::expected<ServiceStart, int> startService(const std::vector<std::string>& args,
                                               const std::string& command);
 

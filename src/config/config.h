@@ -210,7 +210,10 @@ struct ConfigIssue {
 };
 
 // Overrides given as key.path=value (the CLI's --set); applied before
-// validation as if written in the file.
+// validation as if written in the file. The value is a string (so
+// "[::]:9901" is an address); only where the key expects a list or a map is
+// a value starting with [ or { read as a YAML flow list or map
+// ("[8080, 9090]", "{weight: 0}").
 struct Override {
   std::string key_path;
   std::string value;
@@ -218,7 +221,12 @@ struct Override {
 
 // Parses, expands ${ENV} / ${ENV:-default} in scalar values, validates.
 // All problems are collected, not just the first. `source` names the input in
-// messages (a file path, or "<defaults>").
+// messages (a file path, or "<defaults>"). Never throws: whatever yaml-cpp
+// throws becomes an error. No message carries the value of a secret key (a
+// key named token, password, secret or headers, or anything under headers).
+// Inputs over kMaxConfigBytes are refused.
+inline constexpr size_t kMaxConfigBytes = 1 << 20;
+
 Result<Config> parse(std::string_view yaml_text, std::string_view source,
                      const std::vector<Override>& overrides = {});
 
@@ -231,5 +239,11 @@ Result<Config> defaults(const std::vector<Override>& overrides = {});
 // Expands ${NAME} and ${NAME:-fallback}; "$$" is a literal '$'. Unset names
 // without a fallback expand to "". Errors on an unterminated "${".
 Result<std::string> expandEnv(std::string_view text);
+
+// traffic.gate.source app reads the app's status hook, so it needs
+// app.base_url. parse() refuses such a config; components that build the
+// gate call this rather than repeating the rule. The error reads
+// "traffic.gate.source: <why>".
+Status checkGateSource(const Config& config);
 
 }  // namespace lameduck::config

@@ -48,10 +48,6 @@ class Registry final : public exit::ExitObserver, public SlotKeeper {
 
   // exit::ExitObserver (called on the exit thread; only records and wakes).
   void onTransition(exit::State from, exit::State to) override;
-  void onPhaseDone(exit::Phase, Duration) override {}
-  void onExitDone(const exit::Summary&) override {}
-  void onAppFigures(const app::Figures&) override {}
-  void onConnections(int64_t, int64_t) override {}
 
  private:
   void run();

@@ -103,7 +103,7 @@ std::string ExitCoordination::outageSummary(TimePoint now) const {
 
 exit::StepResult SlotStep::run(exit::StepContext& ctx) {
   const Settings& s = session_.settings();
-  exit::CoordinationReport& report = session_.report();
+  CoordinationReport& report = session_.report();
   const TimePoint started = ctx.clock.now();
   const TimePoint deadline = std::min(ctx.deadline, session_.waitDeadline(ctx));
   report.slot = "waiting";
@@ -182,7 +182,7 @@ Result<RegistryView> WaitForStep::look() {
 
 exit::StepResult WaitForStep::run(exit::StepContext& ctx) {
   const Settings& s = session_.settings();
-  exit::CoordinationReport& report = session_.report();
+  CoordinationReport& report = session_.report();
   const TimePoint started = ctx.clock.now();
   const TimePoint deadline = std::min(ctx.deadline, session_.waitDeadline(ctx));
   // Services this pod goes ahead of, because of a cycle it sorts first on.
@@ -256,14 +256,15 @@ exit::StepResult WaitForStep::run(exit::StepContext& ctx) {
   }
 }
 
-void prependSteps(exit::ExitPlan& plan, ExitCoordination& session) {
+std::vector<std::unique_ptr<exit::Step>> makeSteps(ExitCoordination& session) {
   std::vector<std::unique_ptr<exit::Step>> steps;
   if (session.settings().capsExits()) steps.push_back(std::make_unique<SlotStep>(session));
   if (!session.settings().wait_for.empty()) {
     steps.push_back(std::make_unique<WaitForStep>(session));
   }
-  plan.draining.insert(plan.draining.begin(), std::make_move_iterator(steps.begin()),
-                       std::make_move_iterator(steps.end()));
+  return steps;
 }
+
+exit::SectionDefault sectionDefault() { return {kCoordinationSection, "null"}; }
 
 }  // namespace lameduck::coord

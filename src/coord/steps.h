@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "coord/backend.h"
+#include "coord/report.h"
 #include "coord/settings.h"
 #include "exit/step.h"
 
@@ -63,10 +64,12 @@ class ExitCoordination {
   const Settings& settings() const { return settings_; }
   Observer& observer() { return observer_; }
   SlotKeeper* keeper() { return keeper_; }
-  exit::CoordinationReport& report() { return report_; }
+  CoordinationReport& report() { return report_; }
 
   // Copies the report into the exit record (what /status shows).
-  void publish(exit::StepContext& ctx) { ctx.record.coordination(report_); }
+  void publish(exit::StepContext& ctx) {
+    ctx.record.section(kCoordinationSection, toJson(report_));
+  }
   // A wait ended (`reason` "slot" or "wait_for"): publishes and observes it.
   void waitEnded(exit::StepContext& ctx, std::string_view reason, Duration took) {
     publish(ctx);
@@ -87,7 +90,7 @@ class ExitCoordination {
   Settings settings_;
   Observer& observer_;
   SlotKeeper* keeper_;
-  exit::CoordinationReport report_;
+  CoordinationReport report_;
   std::optional<TimePoint> outage_since_;
 };
 
@@ -115,8 +118,12 @@ class WaitForStep final : public exit::Step {
   ExitCoordination& session_;
 };
 
-// Puts the steps the settings call for at the front of plan.draining (the
-// slot first, then wait_for), ahead of any step already there.
-void prependSteps(exit::ExitPlan& plan, ExitCoordination& session);
+// The steps the settings call for, in the order they run: the slot first,
+// then wait_for. They borrow `session`, which must outlive them.
+std::vector<std::unique_ptr<exit::Step>> makeSteps(ExitCoordination& session);
+
+// The `coordination` section before any step wrote it: null (exit ordering
+// is off, or has not started).
+exit::SectionDefault sectionDefault();
 
 }  // namespace lameduck::coord

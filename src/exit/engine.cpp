@@ -5,33 +5,68 @@
 #include "common/log.h"
 
 namespace lameduck::exit {
+namespace {
 
-std::string newTraceparent() {
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
-  auto hex = [](uint64_t v, int digits) {
-    static const char* kHex = "0123456789abcdef";
-    std::string s(digits, '0');
-    for (int i = digits - 1; i >= 0; --i, v >>= 4) s[i] = kHex[v & 0xf];
-    return s;
-  };
-  uint64_t hi = rng(), lo = rng(), span = rng();
-  if ((hi | lo) == 0) lo = 1;  // all-zero ids are invalid
-  if (span == 0) span = 1;
-  return "00-" + hex(hi, 16) + hex(lo, 16) + "-" + hex(span, 16) + "-01";
+std::string hex(uint64_t v, int digits) {
+  static const char* kHex = "0123456789abcdef";
+  std::string s(digits, '0');
+  for (int i = digits - 1; i >= 0; --i, v >>= 4) s[i] = kHex[v & 0xf];
+  return s;
 }
 
-ExitEngine::ExitEngine(Clock& clock, const config::ExitConfig& config, ExitPlan plan,
-                       ExitObserver& observer)
-    : clock_(clock), config_(config), plan_(std::move(plan)), observer_(observer) {
-  record_.budget = config_.budget();
-  record_.compensation_reserve = config_.compensation_reserve;
+uint64_t nonZeroRandom() {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  uint64_t v = 0;
+  while (v == 0) v = rng();
+  return v;
+}
+
+bool isLowerHex(std::string_view s) {
+  for (char c : s) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+bool allZero(std::string_view s) { return s.find_first_not_of('0') == std::string_view::npos; }
+
+}  // namespace
+
+std::string newTraceId() { return hex(nonZeroRandom(), 16) + hex(nonZeroRandom(), 16); }
+std::string newSpanId() { return hex(nonZeroRandom(), 16); }
+
+std::string TraceContext::traceparent() const { return "00-" + trace_id + "-" + span_id + "-01"; }
+
+std::optional<TraceContext> TraceContext::parse(std::string_view h) {
+  // version "-" trace-id "-" parent-id "-" flags; a later version may add
+  // fields after the flags, separated by "-".
+  if (h.size() < 55 || h[2] != '-' || h[35] != '-' || h[52] != '-') return std::nullopt;
+  const std::string_view version = h.substr(0, 2), trace = h.substr(3, 32), span = h.substr(36, 16),
+                         flags = h.substr(53, 2);
+  if (!isLowerHex(version) || version == "ff" || !isLowerHex(trace) || !isLowerHex(span) ||
+      !isLowerHex(flags) || allZero(trace) || allZero(span)) {
+    return std::nullopt;
+  }
+  if (version == "00" ? h.size() != 55 : (h.size() > 55 && h[55] != '-')) return std::nullopt;
+  return TraceContext{std::string(trace), std::string(span)};
+}
+
+std::string newTraceparent() { return TraceContext{newTraceId(), newSpanId()}.traceparent(); }
+
+ExitEngine::ExitEngine(Clock& clock, const Budget& budget, ExitPlan plan, ExitObserver& observer)
+    : clock_(clock), budget_(budget), plan_(std::move(plan)), observer_(observer) {
+  record_.budget = budget_.total();
+  record_.compensation_reserve = budget_.compensation_reserve;
+  for (SectionDefault& d : plan_.sections) {
+    record_.sections.push_back(Section{std::move(d.name), std::move(d.json)});
+  }
 }
 
 ExitEngine::~ExitEngine() {
   if (thread_.joinable()) thread_.join();
 }
 
-void ExitEngine::trigger(std::string_view reason) {
+void ExitEngine::trigger(std::string_view reason, std::string_view traceparent) {
   std::lock_guard lock(mu_);
   if (started_) {
     log::info("exit already in progress; joining it", {{"trigger", reason}});
@@ -39,9 +74,18 @@ void ExitEngine::trigger(std::string_view reason) {
   }
   started_ = true;
   start_ = clock_.now();
-  traceparent_ = newTraceparent();
   record_.trigger = std::string(reason);
-  record_.trace_id = traceparent_.substr(3, 32);
+  if (auto parent = TraceContext::parse(traceparent)) {
+    record_.trace_id = parent->trace_id;
+    record_.parent_span_id = parent->span_id;
+  } else {
+    if (!traceparent.empty()) {
+      log::warn("ignoring an invalid traceparent; the exit starts a trace of its own",
+                {{"traceparent", std::string(traceparent.substr(0, 64))}});
+    }
+    record_.trace_id = newTraceId();
+  }
+  record_.span_id = newSpanId();
   record_.started_wall = clock_.wallNow();
   // Readiness flips before trigger() returns, not when the thread gets going.
   state_.store(State::kDraining, std::memory_order_release);
@@ -76,6 +120,10 @@ std::optional<Summary> ExitEngine::awaitFor(Duration real_timeout) {
 
 Duration ExitEngine::sinceStart() const { return clock_.now() - start_; }
 
+WallTime ExitEngine::wallAt(TimePoint t) const {
+  return record_.started_wall + std::chrono::duration_cast<WallTime::duration>(t - start_);
+}
+
 void ExitEngine::transition(State to) {
   announce(state_.exchange(to, std::memory_order_acq_rel), to);
 }
@@ -92,18 +140,50 @@ void ExitEngine::announce(State from, State to) {
 void ExitEngine::runPhase(Phase phase, std::vector<std::unique_ptr<Step>>& steps,
                           TimePoint deadline) {
   const TimePoint phase_start = clock_.now();
+  PhaseTiming timing{phase,       phase_start - start_, Duration::zero(), deadline - phase_start,
+                     newSpanId(), wallAt(phase_start)};
+  observer_.onPhaseStarted(timing);
+  const std::vector<StepReport>* earlier = &record_.steps;  // appended on this thread only
   for (auto& step : steps) {
-    StepContext ctx{clock_, start_, deadline, traceparent_, *this};
     const TimePoint step_start = clock_.now();
+    const std::string span_id = newSpanId();
+    // A step explaining an overrun may still run for its grace.
+    const TimePoint step_deadline = step_start >= deadline && step->grace() > Duration::zero()
+                                        ? step_start + step->grace()
+                                        : deadline;
+    {
+      std::lock_guard lock(mu_);
+      running_ = StepReport{phase,
+                            std::string(step->name()),
+                            StepStatus::kOk,
+                            "",
+                            step_start - start_,
+                            Duration::zero(),
+                            span_id,
+                            timing.span_id,
+                            wallAt(step_start),
+                            {},
+                            {}};
+    }
+    StepContext ctx{clock_,        start_,
+                    step_deadline, TraceContext{record_.trace_id, span_id}.traceparent(),
+                    *this,         earlier};
     StepResult result;
-    if (step_start >= deadline) {
+    if (step_start >= step_deadline) {
       result = StepResult::deadline("not run: the " + std::string(phaseName(phase)) +
                                     " budget was used up");
     } else {
       result = step->run(ctx);
     }
-    StepReport report{phase,         std::string(step->name()), result.status,
-                      result.detail, step_start - start_,       clock_.now() - step_start};
+    StepReport report;
+    {
+      std::lock_guard lock(mu_);
+      report = std::move(*running_);
+      running_.reset();
+    }
+    report.status = result.status;
+    report.detail = std::move(result.detail);
+    report.took = clock_.now() - step_start;
     log::Fields fields{{"phase", phaseName(phase)},
                        {"step", report.name},
                        {"status", stepStatusName(report.status)},
@@ -115,21 +195,30 @@ void ExitEngine::runPhase(Phase phase, std::vector<std::unique_ptr<Step>>& steps
     } else {
       log::info("exit step done", fields);
     }
+    observer_.onStepDone(report);
     std::lock_guard lock(mu_);
     record_.steps.push_back(std::move(report));
   }
-  const Duration took = clock_.now() - phase_start;
+  timing.took = clock_.now() - phase_start;
   {
     std::lock_guard lock(mu_);
-    record_.phases.push_back(
-        PhaseTiming{phase, phase_start - start_, took, deadline - phase_start});
+    record_.phases.push_back(timing);
   }
-  observer_.onPhaseDone(phase, took);
+  observer_.onPhaseDone(timing);
 }
 
 void ExitEngine::run() {
-  const TimePoint exit_deadline = start_ + config_.budget();
-  const TimePoint drain_deadline = exit_deadline - config_.compensation_reserve;
+  const TimePoint exit_deadline = start_ + budget_.total();
+  const TimePoint drain_deadline = exit_deadline - budget_.compensation_reserve;
+  {
+    ExitStart started;
+    {
+      std::lock_guard lock(mu_);
+      started = ExitStart{record_.trigger,        record_.trace_id,     record_.span_id,
+                          record_.parent_span_id, record_.started_wall, record_.budget};
+    }
+    observer_.onExitStarted(started);
+  }
 
   announce(State::kReady, State::kDraining);
   runPhase(Phase::kDraining, plan_.draining, drain_deadline);
@@ -138,7 +227,7 @@ void ExitEngine::run() {
   // The reserve is kept even when draining overran its deadline: handing off
   // data outranks waiting.
   const TimePoint comp_deadline =
-      std::max(exit_deadline, clock_.now() + config_.compensation_reserve);
+      std::max(exit_deadline, clock_.now() + budget_.compensation_reserve);
   runPhase(Phase::kCompensating, plan_.compensating, comp_deadline);
 
   runPhase(Phase::kTerminating, plan_.terminating, exit_deadline);
@@ -179,53 +268,38 @@ void ExitEngine::run() {
   done_cv_.notify_all();
 }
 
-void ExitEngine::appFigures(const app::Figures& figures) {
-  {
-    std::lock_guard lock(mu_);
-    record_.app.inflight = figures.inflight;
-    record_.app.connections = figures.connections;
-    record_.app.queued = figures.queued;
-  }
-  observer_.onAppFigures(figures);
-}
-
-void ExitEngine::inflightReachedZero() {
+void ExitEngine::section(std::string_view name, std::string json) {
   std::lock_guard lock(mu_);
-  if (!record_.app.inflight_zero_at) record_.app.inflight_zero_at = sinceStart();
-}
-
-void ExitEngine::compensations(const CompensationReport& report) {
-  std::lock_guard lock(mu_);
-  record_.compensations = report;
-}
-
-void ExitEngine::connections(int64_t established, int64_t arrived, int64_t malformed_lines) {
-  {
-    std::lock_guard lock(mu_);
-    record_.drain.connections = established;
-    record_.drain.malformed_lines = malformed_lines;
-    if (arrived > 0) {
-      record_.drain.new_connections += arrived;
-      record_.drain.last_new_connection_at = sinceStart();
+  for (Section& s : record_.sections) {
+    if (s.name == name) {
+      s.json = std::move(json);
+      return;
     }
   }
-  observer_.onConnections(established, arrived);
+  record_.sections.push_back(Section{std::string(name), std::move(json)});
 }
 
-void ExitEngine::drainWaitDone(Duration took, bool drained) {
+void ExitEngine::attribute(std::string key, AttrValue value) {
   std::lock_guard lock(mu_);
-  record_.drain.wait = took;
-  if (drained) record_.drain.drained_at = sinceStart();
+  if (!running_) return;
+  for (Attribute& a : running_->attributes) {
+    if (a.key == key) {
+      a.value = std::move(value);
+      return;
+    }
+  }
+  running_->attributes.push_back(Attribute{std::move(key), std::move(value)});
 }
 
-void ExitEngine::traffic(const TrafficReport& report) {
+void ExitEngine::event(std::string name, Attributes attributes) {
   std::lock_guard lock(mu_);
-  record_.traffic = report;
-}
-
-void ExitEngine::coordination(const CoordinationReport& report) {
-  std::lock_guard lock(mu_);
-  record_.coordination = report;
+  if (!running_) return;
+  // Bounded: a step that loops (a gate held for minutes) cannot grow the
+  // record without end.
+  constexpr size_t kMaxEvents = 128;
+  if (running_->events.size() >= kMaxEvents) return;
+  running_->events.push_back(
+      SpanEvent{std::move(name), wallAt(clock_.now()), std::move(attributes)});
 }
 
 }  // namespace lameduck::exit

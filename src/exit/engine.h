@@ -13,6 +13,10 @@
 // what is left of the budget and never less than the reserve, even when
 // draining overran. Deadlines come from the injected Clock, so tests run a
 // whole exit in simulated time.
+//
+// Every exit is one trace: a root span `exit`, a child span per phase and a
+// grandchild per step; the ids are in the summary and handed to observers,
+// and a step's context carries the traceparent of its own span.
 
 #include <atomic>
 #include <condition_variable>
@@ -20,21 +24,43 @@
 #include <optional>
 #include <thread>
 
-#include "config/config.h"
 #include "exit/step.h"
 #include "exit/summary.h"
 
 namespace lameduck::exit {
 
-// Notified on the exit thread; implementations must be quick and thread-safe.
+// The exit's time budget (from exit.* in the configuration).
+struct Budget {
+  Duration grace_period{};
+  Duration safety_margin{};
+  Duration compensation_reserve{};
+
+  Duration total() const { return grace_period - safety_margin; }
+};
+
+// What onExitStarted reports: the trigger and the root span.
+struct ExitStart {
+  std::string trigger;
+  std::string trace_id;
+  std::string span_id;
+  std::string parent_span_id;  // empty unless the trigger carried a traceparent
+  WallTime started_wall{};
+  Duration budget{};
+};
+
+// Notified on the exit thread, in this order: onExitStarted, then per phase
+// onPhaseStarted, onStepDone per step, onPhaseDone; onTransition at each
+// state change; onExitDone last. Every call has a no-op default.
+// Implementations must be quick (they delay the exit) and thread-safe.
 class ExitObserver {
  public:
   virtual ~ExitObserver() = default;
-  virtual void onTransition(State from, State to) = 0;
-  virtual void onPhaseDone(Phase phase, Duration took) = 0;
-  virtual void onExitDone(const Summary& summary) = 0;
-  virtual void onAppFigures(const app::Figures& figures) = 0;
-  virtual void onConnections(int64_t established, int64_t arrived) = 0;
+  virtual void onExitStarted(const ExitStart&) {}
+  virtual void onTransition(State /*from*/, State /*to*/) {}
+  virtual void onPhaseStarted(const PhaseTiming&) {}
+  virtual void onStepDone(const StepReport&) {}
+  virtual void onPhaseDone(const PhaseTiming&) {}
+  virtual void onExitDone(const Summary&) {}
 };
 
 // Hands every notification to each observer in turn, in the order given.
@@ -42,20 +68,23 @@ class ExitObserver {
 class ObserverList final : public ExitObserver {
  public:
   explicit ObserverList(std::vector<ExitObserver*> observers) : observers_(std::move(observers)) {}
+  void onExitStarted(const ExitStart& s) override {
+    for (ExitObserver* o : observers_) o->onExitStarted(s);
+  }
   void onTransition(State from, State to) override {
     for (ExitObserver* o : observers_) o->onTransition(from, to);
   }
-  void onPhaseDone(Phase phase, Duration took) override {
-    for (ExitObserver* o : observers_) o->onPhaseDone(phase, took);
+  void onPhaseStarted(const PhaseTiming& p) override {
+    for (ExitObserver* o : observers_) o->onPhaseStarted(p);
   }
-  void onExitDone(const Summary& summary) override {
-    for (ExitObserver* o : observers_) o->onExitDone(summary);
+  void onStepDone(const StepReport& r) override {
+    for (ExitObserver* o : observers_) o->onStepDone(r);
   }
-  void onAppFigures(const app::Figures& figures) override {
-    for (ExitObserver* o : observers_) o->onAppFigures(figures);
+  void onPhaseDone(const PhaseTiming& p) override {
+    for (ExitObserver* o : observers_) o->onPhaseDone(p);
   }
-  void onConnections(int64_t established, int64_t arrived) override {
-    for (ExitObserver* o : observers_) o->onConnections(established, arrived);
+  void onExitDone(const Summary& s) override {
+    for (ExitObserver* o : observers_) o->onExitDone(s);
   }
 
  private:
@@ -64,14 +93,17 @@ class ObserverList final : public ExitObserver {
 
 class ExitEngine final : private ExitRecorder {
  public:
-  ExitEngine(Clock& clock, const config::ExitConfig& config, ExitPlan plan, ExitObserver& observer);
+  // `observer` must outlive the engine.
+  ExitEngine(Clock& clock, const Budget& budget, ExitPlan plan, ExitObserver& observer);
   // Waits for a running exit to end (it is bounded by its budget).
   ~ExitEngine() override;
   ExitEngine(const ExitEngine&) = delete;
   ExitEngine& operator=(const ExitEngine&) = delete;
 
-  // Starts the exit unless it already started. Returns at once.
-  void trigger(std::string_view reason);
+  // Starts the exit unless it already started. Returns at once. A valid
+  // `traceparent` (W3C) makes the exit's trace a child of that span; an
+  // invalid or empty one is ignored (a fresh trace is started).
+  void trigger(std::string_view reason, std::string_view traceparent = {});
 
   State state() const { return state_.load(std::memory_order_acquire); }
   // When the first trigger came (engine clock); nullopt before it.
@@ -91,18 +123,15 @@ class ExitEngine final : private ExitRecorder {
   void transition(State to);
   void announce(State from, State to);  // audit record, observer
   Duration sinceStart() const;
+  WallTime wallAt(TimePoint t) const;
 
   // ExitRecorder
-  void appFigures(const app::Figures& figures) override;
-  void inflightReachedZero() override;
-  void compensations(const CompensationReport& report) override;
-  void connections(int64_t established, int64_t arrived, int64_t malformed_lines) override;
-  void drainWaitDone(Duration took, bool drained) override;
-  void traffic(const TrafficReport& report) override;
-  void coordination(const CoordinationReport& report) override;
+  void section(std::string_view name, std::string json) override;
+  void attribute(std::string key, AttrValue value) override;
+  void event(std::string name, Attributes attributes) override;
 
   Clock& clock_;
-  const config::ExitConfig config_;
+  const Budget budget_;
   ExitPlan plan_;
   ExitObserver& observer_;
 
@@ -112,8 +141,9 @@ class ExitEngine final : private ExitRecorder {
   bool started_ = false;  // guarded by mu_
   bool done_ = false;     // guarded by mu_
   TimePoint start_{};     // written once under mu_ before the thread starts
-  std::string traceparent_;
-  Summary record_;  // guarded by mu_
+  Summary record_;        // guarded by mu_
+  // The step running now: where attribute() and event() go. Guarded by mu_.
+  std::optional<StepReport> running_;
   std::thread thread_;
 };
 

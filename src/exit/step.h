@@ -1,43 +1,50 @@
 #pragma once
 
-// A step of an exit phase. The engine runs the steps of each phase in order,
-// gives each the phase's deadline, and records what it returned. Later
-// features (traffic shift, connection tracking, compensation hand-off, exit
-// ordering) are steps; the engine does not know what they do.
+// A step of an exit phase, and what it may write into the exit's record.
+//
+// The engine runs the steps of each phase in order, gives each the phase's
+// deadline, and records what it returned. Features (exit ordering, traffic
+// shift, drain, compensation hand-off, diagnosis) are steps in their own
+// components: each owns a section of the summary, which it replaces as it
+// goes, and the details of its span in the exit trace. The engine does not
+// know what any step does.
 
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "app/app_client.h"
 #include "common/clock.h"
+#include "exit/span.h"
 #include "exit/summary.h"
 
 namespace lameduck::exit {
 
-// What a step may write into the exit's record. Thread-safe.
+// What a running step may write into the exit's record. Thread-safe; a
+// step calls it on the exit thread, while others read snapshots.
 class ExitRecorder {
  public:
   virtual ~ExitRecorder() = default;
-  virtual void appFigures(const app::Figures& figures) = 0;
-  virtual void inflightReachedZero() = 0;
-  virtual void compensations(const CompensationReport& report) = 0;
-  // `arrived` connections are new since the previous call.
-  virtual void connections(int64_t established, int64_t arrived, int64_t malformed_lines) = 0;
-  virtual void drainWaitDone(Duration took, bool drained) = 0;
-  // The traffic shift as it stands; called as it progresses.
-  virtual void traffic(const TrafficReport& report) = 0;
-  // The whole exit-ordering record, replaced at each call.
-  virtual void coordination(const CoordinationReport& report) = 0;
+  // Replaces the summary section `name` with `json`, a JSON value as text
+  // (rendered by the step's component). The section keeps the place it was
+  // declared in (ExitPlan::sections), or goes after the others.
+  virtual void section(std::string_view name, std::string json) = 0;
+  // An attribute of the running step's span (a later value replaces an
+  // earlier one of the same key).
+  virtual void attribute(std::string key, AttrValue value) = 0;
+  // An event on the running step's span, stamped now.
+  virtual void event(std::string name, Attributes attributes = {}) = 0;
 };
 
 struct StepContext {
   Clock& clock;
   TimePoint exit_started;
-  TimePoint deadline;  // the phase's; a step must return by then
-  std::string traceparent;
+  TimePoint deadline;       // the phase's (or the step's grace); return by then
+  std::string traceparent;  // of this step's own span: send it with every call
   ExitRecorder& record;
+  // The steps that ran before this one in this exit, in order. Read on the
+  // exit thread only.
+  const std::vector<StepReport>* earlier = nullptr;
 
   Duration remaining() const {
     Duration left = deadline - clock.now();
@@ -45,6 +52,14 @@ struct StepContext {
   }
   // A call timeout bounded by what is left of the phase.
   Duration callTimeout(Duration configured) const { return std::min(configured, remaining()); }
+  // The report of an earlier step by name; null when it did not run.
+  const StepReport* find(std::string_view step) const {
+    if (!earlier) return nullptr;
+    for (const StepReport& r : *earlier) {
+      if (r.name == step) return &r;
+    }
+    return nullptr;
+  }
 };
 
 struct StepResult {
@@ -69,12 +84,25 @@ class Step {
   virtual ~Step() = default;
   virtual std::string_view name() const = 0;
   virtual StepResult run(StepContext& ctx) = 0;
+  // How long the step may still run once the phase's deadline has passed.
+  // Zero for almost every step: a step that comes too late is reported,
+  // not run. A step that explains an overrun (a diagnosis of what held the
+  // phase) gets a bounded grace; the compensation reserve is kept anyway.
+  virtual Duration grace() const { return Duration::zero(); }
+};
+
+// A summary section and its value before any step wrote it, so that a
+// section is in the summary (as null or empty figures) from the start.
+struct SectionDefault {
+  std::string name;
+  std::string json = "null";
 };
 
 struct ExitPlan {
   std::vector<std::unique_ptr<Step>> draining;
   std::vector<std::unique_ptr<Step>> compensating;
   std::vector<std::unique_ptr<Step>> terminating;
+  std::vector<SectionDefault> sections;  // in the order the summary shows them
 };
 
 }  // namespace lameduck::exit

@@ -4,6 +4,8 @@
 #include <ctime>
 #include <nlohmann/json.hpp>
 
+#include "common/report_json.h"
+
 namespace lameduck::exit {
 
 std::string_view stateName(State s) {
@@ -60,16 +62,14 @@ std::string_view stepStatusName(StepStatus s) {
   return "unknown";
 }
 
-namespace {
+using report_json::ms;
 
-double ms(Duration d) { return std::round(toMillis(d) * 1000.0) / 1000.0; }
-
-template <typename T>
-nlohmann::ordered_json opt(const std::optional<T>& v) {
-  return v ? nlohmann::ordered_json(*v) : nlohmann::ordered_json(nullptr);
+const std::string* Summary::section(std::string_view name) const {
+  for (const Section& sec : sections) {
+    if (sec.name == name) return &sec.json;
+  }
+  return nullptr;
 }
-
-}  // namespace
 
 std::string toJson(const Summary& s) {
   using nlohmann::ordered_json;
@@ -103,84 +103,18 @@ std::string toJson(const Summary& s) {
     steps.push_back(std::move(one));
   }
   j["steps"] = steps;
-  j["app"] = {
-      {"inflight", opt(s.app.inflight)},
-      {"connections", opt(s.app.connections)},
-      {"queued", opt(s.app.queued)},
-      {"inflight_zero_at_ms",
-       s.app.inflight_zero_at ? ordered_json(ms(*s.app.inflight_zero_at)) : ordered_json(nullptr)}};
-  auto optMs = [](const std::optional<Duration>& d) {
-    return d ? ordered_json(ms(*d)) : ordered_json(nullptr);
-  };
-  j["drain"] = {{"connections", opt(s.drain.connections)},
-                {"new_connections", s.drain.new_connections},
-                {"last_new_connection_at_ms", optMs(s.drain.last_new_connection_at)},
-                {"drained_at_ms", optMs(s.drain.drained_at)},
-                {"wait_ms", optMs(s.drain.wait)},
-                {"malformed_lines", s.drain.malformed_lines}};
-  if (s.compensations) {
-    const CompensationReport& c = *s.compensations;
-    j["compensations"] = {{"pending", c.pending},
-                          {"rejected", c.rejected},
-                          {"written", c.written},
-                          {"duplicates", c.duplicates},
-                          {"spooled", c.spooled},
-                          {"acked", c.acked},
-                          {"rejected_reasons", c.rejected_reasons}};
-  } else {
-    j["compensations"] = nullptr;
+  // The sections are JSON text already; splice them in rather than parse
+  // them again.
+  std::string out = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  out.pop_back();  // the closing brace
+  for (const Section& sec : s.sections) {
+    out += ',';
+    out += ordered_json(sec.name).dump();
+    out += ':';
+    out += sec.json.empty() ? "null" : sec.json;
   }
-  if (s.traffic) {
-    const TrafficReport& t = *s.traffic;
-    ordered_json shifts = ordered_json::array();
-    for (const TrafficStepReport& st : t.steps) {
-      shifts.push_back(
-          {{"weight", st.weight},
-           {"hold_ms", ms(st.hold)},
-           {"planned_hold_ms", ms(st.planned)},
-           {"started_at_ms", ms(st.started_at)},
-           {"duration_ms", ms(st.took)},
-           {"weight_set", st.weight_set},
-           {"attempts", st.attempts},
-           {"backend", st.backend_detail},
-           {"gate", st.gate},
-           {"error_rate", st.error_rate ? ordered_json(*st.error_rate) : ordered_json(nullptr)},
-           {"gate_checks", st.gate_checks},
-           {"result", st.result},
-           {"detail", st.detail}});
-    }
-    j["traffic"] = {{"backend", t.backend},
-                    {"configured_ms", ms(t.configured)},
-                    {"available_ms", ms(t.available)},
-                    {"shortened", t.shortened},
-                    {"weight", opt(t.weight)},
-                    {"steps", shifts}};
-  } else {
-    j["traffic"] = nullptr;
-  }
-  if (s.coordination) {
-    const CoordinationReport& c = *s.coordination;
-    auto orNull = [](const std::string& v) {
-      return v.empty() ? ordered_json(nullptr) : ordered_json(v);
-    };
-    j["coordination"] = {{"service", orNull(c.service)},
-                         {"pod", c.pod},
-                         {"slot",
-                          {{"status", orNull(c.slot)},
-                           {"token", opt(c.slot_token)},
-                           {"holders", c.slot_holders},
-                           {"wait_ms", optMs(c.slot_wait)}}},
-                         {"wait_for",
-                          {{"services", c.wait_for},
-                           {"status", orNull(c.wait_for_status)},
-                           {"alive", c.alive},
-                           {"wait_ms", optMs(c.wait_for_wait)},
-                           {"cycle", orNull(c.cycle)}}},
-                         {"error", orNull(c.error)}};
-  } else {
-    j["coordination"] = nullptr;
-  }
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  out += '}';
+  return out;
 }
 
 }  // namespace lameduck::exit

@@ -11,6 +11,7 @@
 
 #include "common/clock.h"
 #include "common/error.h"
+#include "exit/span.h"
 
 namespace lameduck::exit {
 
@@ -34,124 +35,56 @@ inline constexpr Outcome kAllOutcomes[] = {Outcome::kCompleted, Outcome::kDeadli
 inline constexpr Phase kAllPhases[] = {Phase::kDraining, Phase::kCompensating, Phase::kTerminating};
 
 struct StepReport {
-  Phase phase;
+  Phase phase = Phase::kDraining;
   std::string name;
   StepStatus status = StepStatus::kOk;
   std::string detail;
   Duration started_at{};  // since the exit started
   Duration took{};
+  // Its span in the exit trace: id, parent (the phase's span), wall-clock
+  // start, and what the step recorded.
+  std::string span_id;
+  std::string parent_span_id;
+  WallTime started_wall{};
+  Attributes attributes;
+  std::vector<SpanEvent> events;
 };
 
 struct PhaseTiming {
-  Phase phase;
+  Phase phase = Phase::kDraining;
   Duration started_at{};  // since the exit started
   Duration took{};
-  Duration budget{};  // time the phase was given
+  Duration budget{};    // time the phase was given
+  std::string span_id;  // child of the exit's root span
+  WallTime started_wall{};
 };
 
-// Figures the app reported through its status hook, and when they changed
-// in ways that matter for draining.
-struct AppFigures {
-  std::optional<int64_t> inflight;
-  std::optional<int64_t> connections;
-  std::optional<int64_t> queued;
-  std::optional<Duration> inflight_zero_at;  // since the exit started
-};
-
-// What the drain wait saw: tracked TCP connections on app.ports and the
-// quiet period that replaces a blind preStop sleep.
-struct DrainReport {
-  std::optional<int64_t> connections;              // established on app.ports at the last read
-  int64_t new_connections = 0;                     // arrived while draining
-  std::optional<Duration> last_new_connection_at;  // since the exit started
-  std::optional<Duration> drained_at;              // when every condition held
-  std::optional<Duration> wait;                    // how long the drain wait took
-  int64_t malformed_lines = 0;                     // skipped socket-table lines
-};
-
-// What happened to the app's pending compensations.
-struct CompensationReport {
-  int64_t pending = 0;     // valid entries the app handed over
-  int64_t rejected = 0;    // entries refused (reasons in rejected_reasons)
-  int64_t written = 0;     // newly written to the Redis stream
-  int64_t duplicates = 0;  // already in the stream (a retried hand-off)
-  int64_t spooled = 0;     // written to the local spool instead
-  int64_t acked = 0;       // acknowledged to the app (only once durable)
-  std::vector<std::string> rejected_reasons;
-};
-
-// One step of the traffic shift: the weight set, how long it was held and
-// what the error-rate gate said.
-struct TrafficStepReport {
-  int64_t weight = 0;     // percent of the original weight
-  Duration hold{};        // configured hold
-  Duration planned{};     // hold after fitting the plan into the budget
-  Duration started_at{};  // since the exit started
-  Duration took{};
-  bool weight_set = false;
-  std::string backend_detail;  // what the backend reported after the change
-  int64_t attempts = 0;        // weight-change attempts (retries on transient errors)
-  std::string gate;            // "none", "pass", "fail" or "inconclusive" (last check)
-  std::optional<double> error_rate;
-  int64_t gate_checks = 0;
-  // "passed", "held" (the gate never passed within the step's share of the
-  // budget), "continued" (gate not passed, on_fail continue), "failed" (the
-  // weight could not be set) or "running".
-  std::string result = "running";
-  std::string detail;
-};
-
-// What the traffic shift did.
-struct TrafficReport {
-  std::string backend;
-  Duration configured{};          // sum of the configured holds
-  Duration available{};           // what the budget left for the plan
-  bool shortened = false;         // holds were scaled down to fit the budget
-  std::optional<int64_t> weight;  // last weight the backend accepted
-  std::vector<TrafficStepReport> steps;
-};
-
-// Exit ordering (coordination.*) as it stands: the exit slot of
-// max_concurrent_exits and the wait for the services in wait_for. Updated
-// while the coordination steps wait, so /status shows who is waited for.
-struct CoordinationReport {
-  std::string service;  // empty when this pod only waits (no service of its own)
-  std::string pod;
-  // The exit slot: "" (not used), "waiting", "held", "deadline" (none came
-  // free in time) or "skipped" (Redis unreachable; the exit went on
-  // without one).
-  std::string slot;
-  std::optional<int64_t> slot_token;      // fencing token of the held slot
-  std::vector<std::string> slot_holders;  // while waiting: "pod (token N)"
-  std::optional<Duration> slot_wait;      // how long the slot took so far
-  std::vector<std::string> wait_for;      // the configured services
-  // "" (not used), "waiting", "done", "deadline", or "skipped" (Redis
-  // unreachable).
-  std::string wait_for_status;
-  std::vector<std::string> alive;         // "service/pod (State)" still waited for
-  std::optional<Duration> wait_for_wait;  // how long the wait took so far
-  std::string cycle;                      // "a -> b -> a" when one was detected
-  std::string error;                      // the last Redis error of this exit
+// A section of the summary owned by a step's component: its name and its
+// value as JSON text.
+struct Section {
+  std::string name;
+  std::string json;
 };
 
 struct Summary {
   State state = State::kReady;
   Outcome outcome = Outcome::kNone;
-  std::string trigger;   // what started the exit: "prestop", "SIGTERM", ...
-  std::string trace_id;  // W3C trace id of the exit
+  std::string trigger;         // what started the exit: "prestop", "SIGTERM", ...
+  std::string trace_id;        // W3C trace id of the exit
+  std::string span_id;         // the root span (`exit`)
+  std::string parent_span_id;  // from an incoming traceparent; empty when none
   WallTime started_wall{};
   Duration elapsed{};  // so far, or in total once Terminated
   Duration budget{};   // grace_period - safety_margin
   Duration compensation_reserve{};
   std::vector<PhaseTiming> phases;
   std::vector<StepReport> steps;
-  AppFigures app;
-  DrainReport drain;
-  std::optional<CompensationReport> compensations;  // once they were fetched
-  std::optional<TrafficReport> traffic;             // when a shift ran
-  std::optional<CoordinationReport> coordination;   // when exit ordering is on
+  std::vector<Section> sections;  // what the steps reported, in plan order
   // Why the outcome is not `completed`: the first failed or deadline step.
   std::string reason;
+
+  // The JSON text of a section; nullptr when there is none of that name.
+  const std::string* section(std::string_view name) const;
 };
 
 // JSON renderings (nlohmann is confined to summary.cpp).

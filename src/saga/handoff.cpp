@@ -287,20 +287,6 @@ std::unique_ptr<StreamConnector> connectorFor(const config::CompensationConfig& 
   return std::make_unique<RedisStreamConnector>(c);
 }
 
-// Until the exit engine takes summary sections as JSON text (then:
-// ctx.record.section("compensations", toJson(report))).
-exit::CompensationReport toExitReport(const CompensationReport& r) {
-  exit::CompensationReport out;
-  out.pending = r.pending;
-  out.rejected = r.rejected;
-  out.written = r.written;
-  out.duplicates = r.duplicates;
-  out.spooled = r.spooled;
-  out.acked = r.acked;
-  out.rejected_reasons = r.rejected_reasons;
-  return out;
-}
-
 }  // namespace
 
 CompensationHandoffStep::CompensationHandoffStep(app::AppClient& app, Duration app_timeout,
@@ -317,7 +303,7 @@ CompensationHandoffStep::CompensationHandoffStep(app::AppClient& app, const conf
 
 exit::StepResult CompensationHandoffStep::run(exit::StepContext& ctx) {
   HandoffResult r = handoff_.run({ctx.clock, ctx.deadline, ctx.traceparent});
-  if (r.fetched) ctx.record.compensations(toExitReport(r.report));
+  if (r.fetched) ctx.record.section(kCompensationsSection, toJson(r.report));
   switch (r.verdict) {
     case HandoffResult::Verdict::kOk:
       return exit::StepResult::ok(std::move(r.detail));

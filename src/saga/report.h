@@ -31,6 +31,9 @@ struct CompensationReport {
   void addRejected(std::string reason);
 };
 
+// The name of the summary section the hand-off owns.
+inline constexpr const char* kCompensationsSection = "compensations";
+
 // The summary section, as JSON text (an object). Never throws; invalid UTF-8
 // in a reason is replaced.
 std::string toJson(const CompensationReport& report);

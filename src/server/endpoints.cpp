@@ -38,7 +38,8 @@ AdminServer::AdminServer(const config::AdminConfig& config, exit::ExitEngine& en
   auto prestop = [this](const http::Request& req) {
     return guarded(req, [this](const http::Request& r) {
       log::info("preStop hook called", {{"remote_addr", r.remote_addr}, {"method", r.method}});
-      engine_.trigger("prestop");
+      // A caller that traces its call makes the exit part of its trace.
+      engine_.trigger("prestop", r.header("traceparent"));
       if (auto summary = engine_.awaitFor(prestop_wait_)) {
         http::Response res{200, exit::toJson(*summary) + "\n", kJson};
         // A hook call is one request; an idle keep-alive connection would

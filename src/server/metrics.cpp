@@ -133,7 +133,6 @@ struct Metrics::Impl {
   Gauge* connections_gauge = nullptr;
   Counter* new_connections_counter = nullptr;
   std::mutex mu;  // guards the Family::Add calls made after construction
-  std::function<void()> exit_done_listener;
 };
 
 Metrics::Metrics(const std::string& version, const std::string& commit)
@@ -200,19 +199,14 @@ void Metrics::onTransition(exit::State from, exit::State to) {
   impl_->state_gauges.at(to)->Set(1);
 }
 
-void Metrics::onPhaseDone(exit::Phase phase, Duration took) {
-  impl_->phase_histograms.at(phase)->Observe(toSeconds(took));
+void Metrics::onPhaseDone(const exit::PhaseTiming& phase) {
+  impl_->phase_histograms.at(phase.phase)->Observe(toSeconds(phase.took));
 }
 
 void Metrics::onExitDone(const exit::Summary& summary) {
   impl_->exit_histogram->Observe(toSeconds(summary.elapsed));
   auto it = impl_->outcome_counters.find(summary.outcome);
   if (it != impl_->outcome_counters.end()) it->second->Increment();
-  if (impl_->exit_done_listener) impl_->exit_done_listener();
-}
-
-void Metrics::setExitDoneListener(std::function<void()> listener) {
-  impl_->exit_done_listener = std::move(listener);
 }
 
 void Metrics::onAppFigures(const app::Figures& figures) {

@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "coord/settings.h"
+#include "drain/report.h"
 #include "exit/engine.h"
 #include "saga/compensator.h"
 #include "saga/handoff.h"
@@ -22,6 +23,7 @@ class Registry;
 namespace lameduck::server {
 
 class Metrics final : public exit::ExitObserver,
+                      public drain::Observer,
                       public saga::HandoffObserver,
                       public traffic::ShiftObserver,
                       public coord::Observer {
@@ -33,17 +35,15 @@ class Metrics final : public exit::ExitObserver,
   prometheus::Registry& registry();
   std::string render() const;
 
-  // Called on the exit thread once onExitDone recorded the final figures
-  // (the Pushgateway push starts there). Set it before the exit can start.
-  void setExitDoneListener(std::function<void()> listener);
-
   void hookRequest(std::string_view hook, std::string_view code);
   void adminDenied(std::string_view reason);  // "token" or "source"
 
   // exit::ExitObserver
   void onTransition(exit::State from, exit::State to) override;
-  void onPhaseDone(exit::Phase phase, Duration took) override;
+  void onPhaseDone(const exit::PhaseTiming& phase) override;
   void onExitDone(const exit::Summary& summary) override;
+
+  // drain::Observer
   void onAppFigures(const app::Figures& figures) override;
   void onConnections(int64_t established, int64_t arrived) override;
 

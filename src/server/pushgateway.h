@@ -41,19 +41,22 @@ std::string pushgatewayGroupPath(const PushGrouping& grouping);
 // downward API (log::identity()), the host name when POD_NAME is unset.
 PushGrouping podGrouping(const config::PushgatewayConfig& config);
 
-class FinalPush {
+// An exit observer: the push starts when the exit is done. Put it after the
+// metrics in the observer list, so that it pushes the final figures.
+class FinalPush final : public exit::ExitObserver {
  public:
   // Registers lameduck_pushgateway_push_failures_total in `metrics`; pushes
   // `metrics.render()`. `config.url` must be set.
   FinalPush(const config::PushgatewayConfig& config, PushGrouping grouping, Metrics& metrics,
             Clock& clock);
-  ~FinalPush();  // waits for a push in flight (bounded by the timeout)
+  ~FinalPush() override;  // waits for a push in flight (bounded by the timeout)
   FinalPush(const FinalPush&) = delete;
   FinalPush& operator=(const FinalPush&) = delete;
 
   // Renders the metrics now and starts pushing them in the background.
   // Only the first call pushes; thread-safe; returns at once.
   void start();
+  void onExitDone(const exit::Summary&) override { start(); }
 
   // Waits for a started push to end and returns how it went (ok when none
   // was started). The push itself is bounded by the configured timeout.

@@ -57,7 +57,7 @@ ShiftStep::ShiftStep(const config::TrafficConfig& config, Duration reserve_after
       observer_(observer) {}
 
 Result<std::string> ShiftStep::setWeight(exit::StepContext& ctx, int64_t weight, TimePoint until,
-                                         exit::TrafficStepReport& report) {
+                                         TrafficStepReport& report) {
   Duration backoff = kFirstBackoff;
   for (;;) {
     ++report.attempts;
@@ -77,8 +77,7 @@ Result<std::string> ShiftStep::setWeight(exit::StepContext& ctx, int64_t weight,
   }
 }
 
-bool ShiftStep::checkGate(exit::StepContext& ctx, TimePoint until,
-                          exit::TrafficStepReport& report) {
+bool ShiftStep::checkGate(exit::StepContext& ctx, TimePoint until, TrafficStepReport& report) {
   ++report.gate_checks;
   const Duration left = until - ctx.clock.now();
   const Duration timeout =
@@ -123,7 +122,8 @@ exit::StepResult ShiftStep::run(exit::StepContext& ctx) {
   const TimePoint plan_start = ctx.clock.now();
   const Duration available = ctx.remaining() - reserve_after_;
   const FittedPlan plan = fitPlan(config_.steps, available);
-  exit::TrafficReport report;
+  last_ = TrafficReport{};
+  TrafficReport& report = *last_;
   report.backend = std::string(backend_->name());
   report.configured = plan.configured;
   report.available = std::max(available, Duration::zero());
@@ -140,15 +140,15 @@ exit::StepResult ShiftStep::run(exit::StepContext& ctx) {
     const config::TrafficStep& step = config_.steps[i];
     const TimePoint step_start = ctx.clock.now();
     share_end += plan.shares[i];
-    exit::TrafficStepReport sr;
+    TrafficStepReport sr;
     sr.weight = step.weight;
     sr.hold = step.hold;
     sr.planned = plan.holds[i];
     sr.started_at = step_start - ctx.exit_started;
     sr.gate = gate_ ? "" : "none";
     report.steps.push_back(sr);
-    ctx.record.traffic(report);
-    exit::TrafficStepReport& cur = report.steps.back();
+    ctx.record.section(kTrafficSection, toJson(report));
+    TrafficStepReport& cur = report.steps.back();
 
     // A weight change may retry past the step's share (weight 0 matters
     // most and has no hold), but never past the phase.
@@ -160,7 +160,7 @@ exit::StepResult ShiftStep::run(exit::StepContext& ctx) {
       cur.detail = set.error().message;
       cur.took = ctx.clock.now() - step_start;
       observer_.onTrafficStep(cur.result);
-      ctx.record.traffic(report);
+      ctx.record.section(kTrafficSection, toJson(report));
       log::error("traffic weight change failed; shift stopped", {{"backend", backend_->name()},
                                                                  {"weight", step.weight},
                                                                  {"attempts", cur.attempts},
@@ -173,7 +173,7 @@ exit::StepResult ShiftStep::run(exit::StepContext& ctx) {
     cur.backend_detail = *set;
     report.weight = step.weight;
     observer_.onWeight(step.weight);
-    ctx.record.traffic(report);
+    ctx.record.section(kTrafficSection, toJson(report));
     log::info("traffic weight set", {{"backend", backend_->name()},
                                      {"weight", step.weight},
                                      {"hold_ms", toMillis(cur.planned)},
@@ -187,14 +187,14 @@ exit::StepResult ShiftStep::run(exit::StepContext& ctx) {
       cur.result = "passed";
     } else {
       bool passed = checkGate(ctx, std::max(share_end, ctx.clock.now() + config_.timeout), cur);
-      ctx.record.traffic(report);
+      ctx.record.section(kTrafficSection, toJson(report));
       if (!passed && config_.gate.on_fail == config::GateOnFail::kHold) {
         while (!passed) {
           const TimePoint next = ctx.clock.now() + config_.gate.interval;
           if (next >= share_end) break;
           ctx.clock.sleepUntil(next);
           passed = checkGate(ctx, share_end, cur);
-          ctx.record.traffic(report);
+          ctx.record.section(kTrafficSection, toJson(report));
         }
       }
       if (passed) {
@@ -211,7 +211,7 @@ exit::StepResult ShiftStep::run(exit::StepContext& ctx) {
     }
     cur.took = ctx.clock.now() - step_start;
     observer_.onTrafficStep(cur.result);
-    ctx.record.traffic(report);
+    ctx.record.section(kTrafficSection, toJson(report));
     if (!trail.empty()) trail += " -> ";
     trail += percent(step.weight) + " " + cur.result;
   }

@@ -16,10 +16,13 @@
 // is going away either way), recorded as "held".
 
 #include <memory>
+#include <optional>
 
+#include "app/app_client.h"
 #include "config/config.h"
 #include "exit/step.h"
 #include "traffic/backend.h"
+#include "traffic/report.h"
 
 namespace lameduck::traffic {
 
@@ -40,19 +43,23 @@ class ShiftStep final : public exit::Step {
             std::unique_ptr<Backend> backend, std::unique_ptr<Gate> gate, ShiftObserver& observer);
   std::string_view name() const override { return "traffic_shift"; }
   exit::StepResult run(exit::StepContext& ctx) override;
+  // What the last run reported (the `traffic` section); nullopt before the
+  // first run. Exit thread only.
+  const std::optional<TrafficReport>& lastReport() const { return last_; }
 
  private:
   // Sets the weight, retrying transient errors until `until`.
   Result<std::string> setWeight(exit::StepContext& ctx, int64_t percent, TimePoint until,
-                                exit::TrafficStepReport& report);
+                                TrafficStepReport& report);
   // One gate check; records it. Returns true when it passed.
-  bool checkGate(exit::StepContext& ctx, TimePoint until, exit::TrafficStepReport& report);
+  bool checkGate(exit::StepContext& ctx, TimePoint until, TrafficStepReport& report);
 
   config::TrafficConfig config_;
   Duration reserve_after_;
   std::unique_ptr<Backend> backend_;
   std::unique_ptr<Gate> gate_;
   ShiftObserver& observer_;
+  std::optional<TrafficReport> last_;
 };
 
 // What can be checked of the traffic config without reaching anything: for

@@ -455,6 +455,107 @@ TEST(Config, OverridesApplyLikeFileValues) {
   EXPECT_THAT(errorOf("", {{"a..b", "1"}}), HasSubstr("invalid --set key"));
 }
 
+// --set values are strings; [ or { starts a flow list or map only where the
+// key takes one.
+TEST(Config, SetValuesAreStringsUnlessTheKeyTakesAListOrMap) {
+  auto c = parse("", "f",
+                 {{"admin.listen", "[::]:9901"},
+                  {"metrics.listen", "[::1]:9902"},
+                  {"admin.allow_cidrs", "[10.0.0.0/8, \"fd00::/8\"]"},
+                  {"traffic.steps", "[{weight: 5, hold: 1s}, {weight: 0}]"},
+                  {"traffic.gate", "{source: none}"},
+                  {"traffic.gate.interval", "3s"},
+                  {"coordination.wait_for", "[a, b]"},
+                  {"compensation.redis.address", "127.0.0.1:6379"}});
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->admin.listen.host, "::");
+  EXPECT_EQ(c->admin.listen.port, 9901);
+  EXPECT_EQ(c->metrics.listen.host, "::1");
+  ASSERT_EQ(c->admin.allow_cidrs.size(), 2u);
+  ASSERT_EQ(c->traffic.steps.size(), 2u);
+  EXPECT_EQ(c->traffic.steps[0].hold, 1s);
+  EXPECT_EQ(c->traffic.gate.interval, 3s);
+  EXPECT_EQ(c->coordination.wait_for, (std::vector<std::string>{"a", "b"}));
+  // A string key keeps the brackets as text.
+  auto t = parse("", "f", {{"admin.token", "[a, b]"}});
+  ASSERT_TRUE(t) << t.error().message;
+  EXPECT_EQ(t->admin.token, "[a, b]");
+  EXPECT_THAT(errorOf("", {{"app.ports", "[8080"}}),
+              HasSubstr("app.ports: expected a list, got \"[8080\""));
+}
+
+TEST(Config, SetOnADocumentThatIsNotAMapIsAnError) {
+  for (const char* doc : {"just a scalar\n", "- a\n- b\n", "42\n"}) {
+    auto c = parse(doc, "test.yaml", {{"app.base_url", "http://127.0.0.1:8080"}});
+    ASSERT_FALSE(c) << doc;
+    EXPECT_THAT(c.error().message, HasSubstr("test.yaml:1:1: <root>: expected a map of settings"));
+  }
+  EXPECT_THAT(errorOf("app: 5\n", {{"app.base_url", "x"}}),
+              HasSubstr("--set app.base_url: \"app\" is not a map of settings"));
+  EXPECT_THAT(errorOf("app: [1]\n", {{"app.hooks.drain", "/d"}}),
+              HasSubstr("\"app\" is not a map of settings"));
+}
+
+TEST(Config, HostileDocumentsAreErrorsNotCrashes) {
+  std::string deep(5000, '[');
+  EXPECT_THAT(errorOf(deep), HasSubstr("test.yaml"));
+  EXPECT_THAT(errorOf("a: &x [*x]\n"), HasSubstr("test.yaml"));
+  EXPECT_THAT(errorOf("? [a, b]\n: 1\n"), HasSubstr("unknown key"));
+  EXPECT_THAT(errorOf("exit: !!binary aGVsbG8=\n"), HasSubstr("exit"));
+  EXPECT_THAT(errorOf(std::string(kMaxConfigBytes + 1, '#')), HasSubstr("at most"));
+  EXPECT_THAT(errorOf("", {{"traffic.steps", std::string(3000, '[')}}), HasSubstr("traffic.steps"));
+}
+
+TEST(Config, SecretValuesAreNeverPrinted) {
+  const std::string secret = "pa${ss-w0rd";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"admin: {token: \"" + secret + "\"}\n", "admin.token"},
+      {"compensation: {redis: {password: \"" + secret + "\"}}\n", "compensation.redis.password"},
+      {"traffic: {webhook: {token: \"" + secret + "\"}}\n", "traffic.webhook.token"},
+      {"admin: {token: [\"" + secret + "\"]}\n", "admin.token"},
+      {"admin: {token: {\"" + secret + "\": 1}}\n", "admin.token"},
+  };
+  for (const auto& [yaml, key] : cases) {
+    const std::string e = errorOf(yaml);
+    EXPECT_THAT(e, HasSubstr(key)) << yaml;
+    EXPECT_EQ(e.find("w0rd"), std::string::npos) << e;
+  }
+  // The expansion error still says what is wrong, only without the value.
+  EXPECT_THAT(errorOf("admin: {token: \"" + secret + "\"}\n"),
+              HasSubstr("admin.token: unterminated \"${\" in \"<hidden>\""));
+  EXPECT_EQ(errorOf("admin: {token: \"${b@d}\"}\n").find("b@d"), std::string::npos);
+  // The same through --set, and for a key named secret or headers anywhere.
+  const std::string set = errorOf("", {{"compensation.redis.password", secret}});
+  EXPECT_THAT(set, HasSubstr("compensation.redis.password"));
+  EXPECT_EQ(set.find("w0rd"), std::string::npos) << set;
+  const std::string other =
+      errorOf("trace: {otlp: {headers: {authorization: \"" + secret + "\"}}}\n");
+  EXPECT_EQ(other.find("w0rd"), std::string::npos) << other;
+  // Keys that are not secret still show their value.
+  EXPECT_THAT(errorOf("app: {base_url: \"" + secret + "\"}\n"), HasSubstr(secret));
+}
+
+TEST(CheckConfigCommand, SetOnAScalarDocumentExitsTwoWithAClearError) {
+  testing::TempDir dir;
+  std::string scalar = dir.write("scalar.yaml", "just a scalar\n");
+  std::string secret =
+      dir.write("secret.yaml", "compensation: {redis: {password: \"hunter${2\"}}\n");
+  std::string out = dir.file("out.txt");
+  EXPECT_EQ(
+      testing::runCommand(
+          {testing::lameduckBinary(), "check-config", scalar, "--set", "app.base_url=x"}, out),
+      2);
+  EXPECT_THAT(testing::readFile(out), HasSubstr("<root>: expected a map of settings"));
+  EXPECT_EQ(testing::runCommand({testing::lameduckBinary(), "check-config", secret}, out), 2);
+  EXPECT_THAT(testing::readFile(out), HasSubstr("compensation.redis.password"));
+  EXPECT_EQ(testing::readFile(out).find("hunter"), std::string::npos) << testing::readFile(out);
+  EXPECT_EQ(
+      testing::runCommand(
+          {testing::lameduckBinary(), "check-config", "--set", "admin.listen=[::]:9901"}, out),
+      0)
+      << testing::readFile(out);
+}
+
 TEST(Config, MissingFileIsAClearError) {
   auto c = loadFile("/nonexistent/lameduck.yaml");
   ASSERT_FALSE(c);

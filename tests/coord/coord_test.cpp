@@ -191,14 +191,7 @@ class FakeKeeper final : public SlotKeeper {
   std::vector<int64_t> held;
 };
 
-class NullExitObserver final : public exit::ExitObserver {
- public:
-  void onTransition(exit::State, exit::State) override {}
-  void onPhaseDone(exit::Phase, Duration) override {}
-  void onExitDone(const exit::Summary&) override {}
-  void onAppFigures(const app::Figures&) override {}
-  void onConnections(int64_t, int64_t) override {}
-};
+class NullExitObserver final : public exit::ExitObserver {};
 
 // A later Draining step (the drain itself): records how much time it got.
 class DrainStandIn final : public exit::Step {
@@ -217,6 +210,15 @@ class DrainStandIn final : public exit::Step {
 // budget 28 s (30 - 2), Draining 23 s, so coordination may wait 17.25 s and
 // the outage allowance is 5 s.
 config::ExitConfig exitConfig() { return config::ExitConfig{30s, 2s, 5s}; }
+exit::Budget budgetOf(const config::ExitConfig& e) {
+  return {e.grace_period, e.safety_margin, e.compensation_reserve};
+}
+
+// The summary of an exit and the coordination steps' typed report (what
+// the `coordination` section was rendered from).
+struct CoordRun : exit::Summary {
+  std::optional<CoordinationReport> coordination;
+};
 
 Settings settingsFor(std::string service, std::string pod, std::vector<std::string> wait_for = {},
                      int64_t max_concurrent = 1) {
@@ -249,17 +251,27 @@ struct ExitRun {
   FakeKeeper keeper;
   Duration drain_given{-1};  // what the drain after the coordination steps got
 
-  exit::Summary run(std::optional<Duration> during_at = std::nullopt,
-                    std::function<void(exit::ExitEngine&)> during = {}) {
+  CoordRun run(std::optional<Duration> during_at = std::nullopt,
+               std::function<void(exit::ExitEngine&)> during = {}) {
     ExitCoordination session(backend, settings, observer, &keeper);
     exit::ExitPlan plan;
     plan.draining.push_back(std::make_unique<DrainStandIn>(drain_given));
-    prependSteps(plan, session);
+    auto steps = makeSteps(session);
+    plan.draining.insert(plan.draining.begin(), std::make_move_iterator(steps.begin()),
+                         std::make_move_iterator(steps.end()));
+    plan.sections = {sectionDefault()};
     NullExitObserver null_observer;
-    exit::ExitEngine engine(clock, exitConfig(), std::move(plan), null_observer);
+    exit::ExitEngine engine(clock, budgetOf(exitConfig()), std::move(plan), null_observer);
     if (during) backend.at(*during_at, [&] { during(engine); });
     engine.trigger("prestop");
-    return engine.await();
+    CoordRun r{engine.await(), std::nullopt};
+    const std::string* section = r.section(kCoordinationSection);
+    if (section && *section != "null") {
+      r.coordination = session.report();
+      // The section is exactly the typed report, rendered.
+      EXPECT_EQ(*section, toJson(session.report()));
+    }
+    return r;
   }
 };
 
@@ -273,7 +285,7 @@ TEST(SlotStep, TakesAFreeSlotAtOnceAndHandsItToTheKeeper) {
   SimulatedClock clock;
   FakeBackend backend(clock);
   ExitRun r{clock, backend, settingsFor("web", "w-1")};
-  exit::Summary s = r.run();
+  auto s = r.run();
   EXPECT_EQ(s.outcome, exit::Outcome::kCompleted);
   const exit::StepReport* slot = findStep(s, "coordination_slot");
   ASSERT_NE(slot, nullptr);
@@ -296,7 +308,7 @@ TEST(SlotStep, WaitsWhileAllSlotsAreHeldAndShowsTheHoldersInStatus) {
   backend.at(3s, [&] { backend.release("web", "w-2"); });
   ExitRun r{clock, backend, settingsFor("web", "w-1")};
   nlohmann::json status;
-  exit::Summary s =
+  auto s =
       r.run(1s, [&](exit::ExitEngine& e) { status = nlohmann::json::parse(toJson(e.snapshot())); });
   EXPECT_EQ(s.outcome, exit::Outcome::kCompleted);
   // While it waited, /status named who held the slot.
@@ -318,7 +330,7 @@ TEST(SlotStep, NoFreeSlotEndsInDeadlineNamingTheHoldersAndStillLeavesTimeToDrain
   backend.hold("web", "w-2", 4);
   backend.hold("web", "w-3", 5);
   ExitRun r{clock, backend, settingsFor("web", "w-1", {}, 2)};
-  exit::Summary s = r.run();
+  auto s = r.run();
   EXPECT_EQ(s.outcome, exit::Outcome::kDeadline);
   const exit::StepReport* slot = findStep(s, "coordination_slot");
   ASSERT_NE(slot, nullptr);
@@ -339,7 +351,7 @@ TEST(SlotStep, UnreachableStoreMeansTheExitGoesOnAfterTheAllowance) {
   FakeBackend backend(clock);
   backend.setDown(true);
   ExitRun r{clock, backend, settingsFor("web", "w-1", {"db"})};
-  exit::Summary s = r.run();
+  auto s = r.run();
   EXPECT_EQ(s.outcome, exit::Outcome::kCompleted);  // coordination is advisory
   const exit::StepReport* slot = findStep(s, "coordination_slot");
   ASSERT_NE(slot, nullptr);
@@ -369,7 +381,7 @@ TEST(WaitForStep, WaitsUntilEveryPodIsTerminatedOrGone) {
   backend.at(4s, [&] { backend.remove("users", "u-2"); });  // its TTL ran out
   ExitRun r{clock, backend, settingsFor("auth", "a-1", {"users"}, 0)};
   nlohmann::json status;
-  exit::Summary s =
+  auto s =
       r.run(3s, [&](exit::ExitEngine& e) { status = nlohmann::json::parse(toJson(e.snapshot())); });
   EXPECT_EQ(s.outcome, exit::Outcome::kCompleted);
   EXPECT_EQ(findStep(s, "coordination_slot"), nullptr);  // max_concurrent_exits 0: no cap
@@ -391,7 +403,7 @@ TEST(WaitForStep, NothingRegisteredMeansNoWait) {
   SimulatedClock clock;
   FakeBackend backend(clock);
   ExitRun r{clock, backend, settingsFor("", "a-1", {"users", "billing"})};
-  exit::Summary s = r.run();
+  auto s = r.run();
   EXPECT_EQ(s.outcome, exit::Outcome::kCompleted);
   EXPECT_EQ(findStep(s, "coordination_wait_for")->took, Duration::zero());
   EXPECT_EQ(findStep(s, "coordination_slot"), nullptr);  // no service: no slot
@@ -404,7 +416,7 @@ TEST(WaitForStep, DeadlineNamesWhoWasStillAlive) {
   backend.put(pod("users", "u-2", "Terminated"));
   backend.put(pod("billing", "b-7", "Compensating"));
   ExitRun r{clock, backend, settingsFor("auth", "a-1", {"users", "billing"}, 0)};
-  exit::Summary s = r.run();
+  auto s = r.run();
   EXPECT_EQ(s.outcome, exit::Outcome::kDeadline);
   const exit::StepReport* wait = findStep(s, "coordination_wait_for");
   EXPECT_THAT(wait->detail,
@@ -421,7 +433,7 @@ TEST(WaitForStep, StoreLostMidWaitGoesOnAfterTheAllowance) {
   backend.put(pod("users", "u-1", "Draining"));
   backend.at(1s, [&] { backend.setDown(true); });
   ExitRun r{clock, backend, settingsFor("", "a-1", {"users"})};
-  exit::Summary s = r.run();
+  auto s = r.run();
   EXPECT_EQ(s.outcome, exit::Outcome::kCompleted);
   const exit::StepReport* wait = findStep(s, "coordination_wait_for");
   EXPECT_EQ(wait->status, exit::StepStatus::kSkipped);
@@ -440,7 +452,7 @@ TEST(WaitForStep, StoreBackWithinTheAllowanceKeepsWaiting) {
   backend.at(4s, [&] { backend.setDown(false); });
   backend.at(8s, [&] { backend.put(pod("users", "u-1", "Terminated")); });
   ExitRun r{clock, backend, settingsFor("", "a-1", {"users"})};
-  exit::Summary s = r.run();
+  auto s = r.run();
   const exit::StepReport* wait = findStep(s, "coordination_wait_for");
   EXPECT_EQ(wait->status, exit::StepStatus::kOk) << wait->detail;
   EXPECT_GE(wait->took, 8s);
@@ -452,7 +464,7 @@ TEST(WaitForStep, CycleTheFirstServiceByNameGoesAhead) {
   FakeBackend backend(clock);
   backend.put(pod("b", "b-1", "Draining", {"a"}));
   ExitRun r{clock, backend, settingsFor("a", "a-1", {"b"}, 0)};
-  exit::Summary s = r.run();
+  auto s = r.run();
   EXPECT_EQ(s.outcome, exit::Outcome::kCompleted);
   const exit::StepReport* wait = findStep(s, "coordination_wait_for");
   EXPECT_EQ(wait->took, Duration::zero());  // no wait until the budget ends
@@ -467,7 +479,7 @@ TEST(WaitForStep, CycleTheOthersWaitForTheFirstToTerminate) {
   backend.put(pod("a", "a-1", "Draining", {"b"}));
   backend.at(2s, [&] { backend.put(pod("a", "a-1", "Terminated", {"b"})); });
   ExitRun r{clock, backend, settingsFor("b", "b-1", {"a"}, 0)};
-  exit::Summary s = r.run();
+  auto s = r.run();
   EXPECT_EQ(s.outcome, exit::Outcome::kCompleted);
   const exit::StepReport* wait = findStep(s, "coordination_wait_for");
   EXPECT_GE(wait->took, 2s);

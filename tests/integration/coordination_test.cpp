@@ -291,7 +291,7 @@ TEST(Coordination, RedisKilledMidWaitExitsProceedWithinTheirBudgets) {
   EXPECT_THAT(auth->lameduck().output(), HasSubstr("coordination store unreachable"));
 
   // A pod whose exit starts with Redis already gone goes on without a slot.
-  json users_summary = json::parse(users->admin("/prestop")->body);
+  json users_summary = users->adminJson("/prestop");
   EXPECT_EQ(users_summary["outcome"], "completed") << users_summary;
   EXPECT_EQ(users_summary["coordination"]["slot"]["status"], "skipped");
   EXPECT_LE(users_summary["duration_ms"].get<double>(), users_summary["budget_ms"].get<double>());

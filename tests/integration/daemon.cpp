@@ -60,4 +60,41 @@ std::string Daemon::metrics() {
 
 double Daemon::metric(const std::string& series) { return metricValue(metrics_port_, series); }
 
+std::string Daemon::adminBody(const std::string& path, const http::Headers& h) {
+  auto r = admin(path, h);
+  if (!r) {
+    ADD_FAILURE() << "GET " << path << " on the admin port failed: " << r.error().message
+                  << "\nlameduck output:\n"
+                  << lameduck_->output();
+    return "";
+  }
+  return r->body;
+}
+
+int Daemon::adminStatus(const std::string& path, const http::Headers& h) {
+  auto r = admin(path, h);
+  if (!r) {
+    ADD_FAILURE() << "GET " << path << " on the admin port failed: " << r.error().message;
+    return -1;
+  }
+  return r->status;
+}
+
+nlohmann::json Daemon::adminJson(const std::string& path, const http::Headers& h) {
+  auto r = admin(path, h);
+  if (!r) {
+    ADD_FAILURE() << "GET " << path << " on the admin port failed: " << r.error().message
+                  << "\nlameduck output:\n"
+                  << lameduck_->output();
+    return nullptr;
+  }
+  auto j = nlohmann::json::parse(r->body, nullptr, false);
+  if (j.is_discarded()) {
+    ADD_FAILURE() << "GET " << path << " answered " << r->status
+                  << " with a body that is not JSON: " << r->body.substr(0, 500);
+    return nullptr;
+  }
+  return j;
+}
+
 }  // namespace lameduck::testing

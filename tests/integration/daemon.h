@@ -4,6 +4,7 @@
 // integration tests, on ports the processes pick themselves.
 
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 
@@ -42,6 +43,15 @@ class Daemon {
   Result<http::ClientResponse> admin(const std::string& path, const http::Headers& h = {}) {
     return call(admin_port_, "GET", path, h);
   }
+  // The body of GET `path` on the admin port. A failed call fails the test
+  // with the error (and returns ""), instead of crashing it.
+  std::string adminBody(const std::string& path, const http::Headers& h = {});
+  // The status code of GET `path`, or -1 (failing the test) when the call
+  // itself failed.
+  int adminStatus(const std::string& path, const http::Headers& h = {});
+  // As adminBody, parsed: a failed call or a body that is not JSON fails the
+  // test with a message and returns null.
+  nlohmann::json adminJson(const std::string& path, const http::Headers& h = {});
   std::string metrics();
   // The value of a sample line in /metrics ("name{labels}"), or -1.
   double metric(const std::string& series);

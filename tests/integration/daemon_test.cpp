@@ -76,8 +76,8 @@ TEST(Daemon, HundredConcurrentPrestopCallersShareOneExit) {
 TEST(Daemon, ReadyzTurns503FromDrainingOn) {
   Daemon d(kShortExit, AppOptions{});
   ASSERT_GT(d.adminPort(), 0);
-  EXPECT_EQ(d.admin("/readyz")->status, 200);
-  EXPECT_EQ(d.admin("/healthz")->status, 200);
+  EXPECT_EQ(d.adminStatus("/readyz"), 200);
+  EXPECT_EQ(d.adminStatus("/healthz"), 200);
   // Slow work in the app keeps the exit in Draining for a while.
   std::thread work([&] { (void)call(d.appPort(), "GET", "/work?ms=1500"); });
   ASSERT_TRUE(waitUntil(
@@ -87,12 +87,12 @@ TEST(Daemon, ReadyzTurns503FromDrainingOn) {
       },
       10s));
   std::thread prestop([&] { (void)d.admin("/prestop"); });
-  EXPECT_TRUE(waitUntil([&] { return d.admin("/readyz")->status == 503; }, 10s));
+  EXPECT_TRUE(waitUntil([&] { return d.adminStatus("/readyz") == 503; }, 10s));
   // While the slow request runs, /status shows Draining with the app's figure.
   json status;
   EXPECT_TRUE(waitUntil(
       [&] {
-        status = json::parse(d.admin("/status")->body);
+        status = d.adminJson("/status");
         return status["app"]["inflight"] == 1;
       },
       10s))
@@ -100,9 +100,9 @@ TEST(Daemon, ReadyzTurns503FromDrainingOn) {
   EXPECT_EQ(status["state"], "Draining") << status;
   prestop.join();
   work.join();
-  EXPECT_EQ(d.admin("/readyz")->status, 503);
-  EXPECT_EQ(d.admin("/healthz")->status, 200);
-  json after = json::parse(d.admin("/status")->body);
+  EXPECT_EQ(d.adminStatus("/readyz"), 503);
+  EXPECT_EQ(d.adminStatus("/healthz"), 200);
+  json after = d.adminJson("/status");
   EXPECT_EQ(after["state"], "Terminated");
   EXPECT_EQ(after["outcome"], "completed");
   EXPECT_FALSE(after["app"]["inflight_zero_at_ms"].is_null());
@@ -125,8 +125,14 @@ TEST(Daemon, SigtermWithHangingAppEndsWithDeadlineWithinTheBudget) {
   EXPECT_EQ((*exitRecord)["outcome"], "deadline");
   EXPECT_EQ((*exitRecord)["trigger"], "SIGTERM");
   json summary = json::parse((*exitRecord)["summary"].get<std::string>());
+  // The exit kept to its budget: at most the budget, the reserve that
+  // compensation keeps after an overrun, and one app call past a deadline.
+  // The exact accounting is tested in simulated time (tests/drain); here a
+  // wide margin for a loaded machine only guards against a hang.
+  const double budget = summary["budget_ms"].get<double>();
   EXPECT_LE(summary["duration_ms"].get<double>(),
-            3000 + 600);  // one call may end past its deadline
+            budget + summary["compensation_reserve_ms"].get<double>() + 500 + 5000)
+      << summary.dump();
 }
 
 TEST(Daemon, GarbageAnsweringAppGivesAClearErrorAndNoCrash) {
@@ -138,7 +144,7 @@ TEST(Daemon, GarbageAnsweringAppGivesAClearErrorAndNoCrash) {
   EXPECT_THAT(summary["outcome"].get<std::string>(), ::testing::AnyOf("failed", "deadline"));
   EXPECT_THAT(r->body, HasSubstr("not valid JSON"));
   EXPECT_TRUE(d.lameduck().running());
-  EXPECT_EQ(d.admin("/healthz")->status, 200);
+  EXPECT_EQ(d.adminStatus("/healthz"), 200);
   EXPECT_THAT(d.lameduck().output(), HasSubstr("not valid JSON"));
 }
 
@@ -170,11 +176,11 @@ TEST(Daemon, AppNotRunningFailsTheExitWithoutHanging) {
 TEST(Daemon, WrongOrMissingTokenGets401AndIsCounted) {
   Daemon d("admin: {token: \"${LD_TEST_TOKEN}\"}\n", std::nullopt, {{"LD_TEST_TOKEN", "s3cret"}});
   ASSERT_GT(d.adminPort(), 0);
-  EXPECT_EQ(d.admin("/prestop")->status, 401);
-  EXPECT_EQ(d.admin("/prestop", {{"Authorization", "Bearer wrong"}})->status, 401);
-  EXPECT_EQ(d.admin("/status")->status, 401);
-  EXPECT_EQ(d.admin("/healthz")->status, 200);  // probes stay open
-  EXPECT_EQ(d.admin("/readyz")->status, 200);   // and no exit started
+  EXPECT_EQ(d.adminStatus("/prestop"), 401);
+  EXPECT_EQ(d.adminStatus("/prestop", {{"Authorization", "Bearer wrong"}}), 401);
+  EXPECT_EQ(d.adminStatus("/status"), 401);
+  EXPECT_EQ(d.adminStatus("/healthz"), 200);  // probes stay open
+  EXPECT_EQ(d.adminStatus("/readyz"), 200);   // and no exit started
   EXPECT_EQ(d.metric("lameduck_admin_requests_denied_total{reason=\"token\"}"), 3.0);
   auto ok = d.admin("/prestop", {{"Authorization", "Bearer s3cret"}});
   EXPECT_EQ(ok->status, 200);
@@ -187,8 +193,8 @@ TEST(Daemon, WrongOrMissingTokenGets401AndIsCounted) {
 TEST(Daemon, SourceOutsideTheAllowlistGets403) {
   Daemon d("admin: {allow_cidrs: [\"10.0.0.0/8\"]}\n");
   ASSERT_GT(d.adminPort(), 0);
-  EXPECT_EQ(d.admin("/prestop")->status, 403);
-  EXPECT_EQ(d.admin("/readyz")->status, 200);
+  EXPECT_EQ(d.adminStatus("/prestop"), 403);
+  EXPECT_EQ(d.adminStatus("/readyz"), 200);
   EXPECT_EQ(d.metric("lameduck_admin_requests_denied_total{reason=\"source\"}"), 1.0);
 }
 
@@ -207,7 +213,7 @@ TEST(Daemon, PrestopClientPrintsTheSummaryAndExitsByOutcome) {
 TEST(Daemon, SigtermAfterACompletedExitStopsWithCodeZero) {
   Daemon d(kShortExit, AppOptions{});
   ASSERT_GT(d.adminPort(), 0);
-  EXPECT_EQ(json::parse(d.admin("/prestop")->body)["outcome"], "completed");
+  EXPECT_EQ(d.adminJson("/prestop")["outcome"], "completed");
   d.lameduck().signal(SIGTERM);
   auto code = d.lameduck().waitExit(20s);
   ASSERT_TRUE(code.has_value());
@@ -233,7 +239,7 @@ TEST(Daemon, LogsAreJsonLinesWithIdentityAndOneAuditPerTransition) {
             {"NODE_NAME", "node-a"},
             {"POD_REVISION", "rev-9"}});
   ASSERT_GT(d.adminPort(), 0);
-  ASSERT_EQ(d.admin("/prestop")->status, 200);
+  ASSERT_EQ(d.adminStatus("/prestop"), 200);
   d.lameduck().signal(SIGTERM);
   ASSERT_TRUE(d.lameduck().waitExit(20s).has_value());
   std::istringstream raw(d.lameduck().output());
@@ -266,7 +272,7 @@ TEST(Daemon, LogsAreJsonLinesWithIdentityAndOneAuditPerTransition) {
 TEST(Daemon, LiveMetricsAfterAnExitPassPromtool) {
   Daemon d(kShortExit, AppOptions{});
   ASSERT_GT(d.adminPort(), 0);
-  ASSERT_EQ(d.admin("/prestop")->status, 200);
+  ASSERT_EQ(d.adminStatus("/prestop"), 200);
   std::string file = d.dir().write("metrics.txt", d.metrics());
   std::string out = d.dir().file("promtool.txt");
   EXPECT_EQ(runCommand({"/bin/sh", "-c", "promtool check metrics < " + file}, out), 0)

@@ -27,7 +27,7 @@ TEST(Dashboard, EveryExpressionNamesOnlyMetricsALiveLameduckExports) {
           std::to_string(port) + "\", timeout: 200ms}}\n",
       AppOptions{"ok", 2, false, 1});
   ASSERT_GT(d.adminPort(), 0);
-  ASSERT_EQ(d.admin("/prestop")->status, 200);
+  ASSERT_EQ(d.adminStatus("/prestop"), 200);
   ASSERT_TRUE(
       waitUntil([&] { return d.metric("lameduck_pushgateway_push_failures_total") == 1; }, 20s));
   const std::string metrics = d.dir().write("metrics.txt", d.metrics());

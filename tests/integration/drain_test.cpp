@@ -42,13 +42,13 @@ TEST(Drain, AnOpenClientConnectionHoldsTheExitUntilItCloses) {
   int client = connectTo(d.appPort());
   ASSERT_GE(client, 0);
   std::string body;
-  std::thread prestop([&] { body = d.admin("/prestop")->body; });
+  std::thread prestop([&] { body = d.adminBody("/prestop"); });
   // The exit stays in Draining, past the quiet period, while the client
   // holds its connection.
   json status;
   ASSERT_TRUE(waitUntil(
       [&] {
-        status = json::parse(d.admin("/status")->body);
+        status = d.adminJson("/status");
         return status["drain"]["connections"] == 1 && status["duration_ms"].get<double>() > 1500;
       },
       15s))
@@ -68,11 +68,10 @@ TEST(Drain, ANewConnectionRestartsTheQuietPeriod) {
   Daemon d(kDrainConfig, AppOptions{.track_port = true});
   ASSERT_GT(d.appPort(), 0);
   std::string body;
-  std::thread prestop([&] { body = d.admin("/prestop")->body; });
+  std::thread prestop([&] { body = d.adminBody("/prestop"); });
   // Once the drain wait has read its first figures (its baseline of
   // connections is taken just before) ...
-  ASSERT_TRUE(waitUntil(
-      [&] { return !json::parse(d.admin("/status")->body)["app"]["inflight"].is_null(); }, 10s));
+  ASSERT_TRUE(waitUntil([&] { return !d.adminJson("/status")["app"]["inflight"].is_null(); }, 10s));
   // ... a late request, as from a load balancer that has not seen the removal.
   auto late = call(d.appPort(), "GET", "/");
   ASSERT_TRUE(late);
@@ -92,7 +91,7 @@ TEST(Drain, UnreadableProcRootEndsInDeadlineWithTheReason) {
       "drain: {proc_root: /nonexistent-proc}\n",
       AppOptions{.track_port = true});
   ASSERT_GT(d.adminPort(), 0);
-  json summary = json::parse(d.admin("/prestop")->body);
+  json summary = d.adminJson("/prestop");
   EXPECT_EQ(summary["outcome"], "deadline");
   EXPECT_THAT(summary["reason"].get<std::string>(),
               HasSubstr("connections unreadable: cannot read /nonexistent-proc/net/tcp"));
@@ -110,7 +109,7 @@ TEST(Drain, TheSidecarOutlivesTheApp) {
       20s);
   ASSERT_TRUE(staying) << d.lameduck().output();
   EXPECT_TRUE(d.lameduck().running());
-  EXPECT_EQ(d.admin("/healthz")->status, 200);
+  EXPECT_EQ(d.adminStatus("/healthz"), 200);
   d.app()->signal(SIGTERM);
   ASSERT_TRUE(d.app()->waitExit(20s).has_value());
   auto code = d.lameduck().waitExit(20s);

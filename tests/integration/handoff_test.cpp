@@ -39,7 +39,7 @@ TEST(Handoff, WritesToRedisAndAcksEveryValidId) {
   RedisServer redis;
   Daemon d(redisConfig(redis), AppOptions{.compensations = 50, .bad_compensations = 2});
   ASSERT_GT(d.adminPort(), 0);
-  json s = json::parse(d.admin("/prestop")->body);
+  json s = d.adminJson("/prestop");
   EXPECT_EQ(s["outcome"], "completed") << s;
   EXPECT_EQ(s["compensations"]["pending"], 50);
   EXPECT_EQ(s["compensations"]["written"], 50);
@@ -63,7 +63,7 @@ TEST(Handoff, TenThousandCompensationsInOneExit) {
   RedisServer redis;
   Daemon d(redisConfig(redis), AppOptions{.compensations = 10'000});
   ASSERT_GT(d.adminPort(), 0);
-  json s = json::parse(d.admin("/prestop")->body);
+  json s = d.adminJson("/prestop");
   EXPECT_EQ(s["compensations"]["written"], 10'000) << s;
   EXPECT_EQ(s["compensations"]["acked"], 10'000);
   expectEveryIdOnce(redis.streamIds("compensation_stream"), 10'000);
@@ -78,7 +78,7 @@ TEST(Handoff, RedisDownMeansSpoolFsyncBeforeAckThenReplayOnRestart) {
     Daemon d(yaml, AppOptions{.compensations = 200});
     ASSERT_GT(d.adminPort(), 0);
     spool_dir = d.spoolDir();
-    json s = json::parse(d.admin("/prestop")->body);
+    json s = d.adminJson("/prestop");
     EXPECT_EQ(s["outcome"], "completed") << s;
     EXPECT_EQ(s["compensations"]["spooled"], 200);
     EXPECT_EQ(s["compensations"]["acked"], 200);
@@ -116,7 +116,7 @@ TEST(Handoff, PausedRedisSpoolsWithinTheBudgetWithoutHanging) {
                "exit: {grace_period: 8s, safety_margin: 1s, compensation_reserve: 3s}\n",
            AppOptions{.compensations = 20});
   ASSERT_GT(d.adminPort(), 0);
-  json s = json::parse(d.admin("/prestop")->body);
+  json s = d.adminJson("/prestop");
   EXPECT_EQ(s["compensations"]["spooled"], 20) << s;
   EXPECT_EQ(s["compensations"]["acked"], 20);
   EXPECT_LE(s["duration_ms"].get<double>(), 7000 + 500);
@@ -130,7 +130,7 @@ TEST(Handoff, WrongPasswordIsLoggedClearlyAndSpools) {
                "\", password: wrong, timeout: 500ms}}\n",
            AppOptions{.compensations = 5});
   ASSERT_GT(d.adminPort(), 0);
-  json s = json::parse(d.admin("/prestop")->body);
+  json s = d.adminJson("/prestop");
   EXPECT_EQ(s["compensations"]["spooled"], 5) << s;
   EXPECT_THAT(d.lameduck().output(), HasSubstr("authentication as \\\"default\\\" refused"));
   EXPECT_EQ(d.metric("lameduck_compensation_failures_total{reason=\"auth\"}"), 1);
@@ -139,7 +139,7 @@ TEST(Handoff, WrongPasswordIsLoggedClearlyAndSpools) {
 TEST(Handoff, NoRedisConfiguredMeansTheSpoolIsTheSinkAndReplayCommandEmptiesIt) {
   Daemon d("", AppOptions{.compensations = 30});
   ASSERT_GT(d.adminPort(), 0);
-  json s = json::parse(d.admin("/prestop")->body);
+  json s = d.adminJson("/prestop");
   EXPECT_EQ(s["compensations"]["spooled"], 30) << s;
   EXPECT_EQ(ackEvent(d)["in_spool"], 30);
   RedisServer redis;
@@ -165,7 +165,7 @@ TEST(Handoff, MalformedCompensationsAnswerFailsWithoutAckingAnything) {
   Daemon d("exit: {grace_period: 6s, safety_margin: 1s, compensation_reserve: 1s}\n",
            AppOptions{.hooks = "garbage"});
   ASSERT_GT(d.adminPort(), 0);
-  json s = json::parse(d.admin("/prestop")->body);
+  json s = d.adminJson("/prestop");
   EXPECT_THAT(s["reason"].get<std::string>(), HasSubstr("not valid JSON"));
   EXPECT_TRUE(ackEvent(d).is_null());
 }

@@ -41,7 +41,7 @@ TEST(Prometheus, ScrapesLameduckAndServesItsMetricsBack) {
   EXPECT_EQ(result["value"][1], "1");
 
   // An exit's outcome also reaches prometheus.
-  ASSERT_EQ(d.admin("/prestop")->status, 200);
+  ASSERT_EQ(d.adminStatus("/prestop"), 200);
   bool counted = waitUntil(
       [&] {
         auto r = call(port, "GET", "/api/v1/query?query=sum(lameduck_exits_total)", {},

@@ -53,7 +53,10 @@ TEST(Metrics, ExposesTheContractNames) {
   exit::Summary s;
   s.outcome = exit::Outcome::kDeadline;
   s.elapsed = std::chrono::milliseconds(1500);
-  m.onPhaseDone(exit::Phase::kDraining, std::chrono::milliseconds(1200));
+  exit::PhaseTiming draining;
+  draining.phase = exit::Phase::kDraining;
+  draining.took = std::chrono::milliseconds(1200);
+  m.onPhaseDone(draining);
   m.onExitDone(s);
   std::string text = m.render();
   EXPECT_THAT(text, HasSubstr("lameduck_exit_state{state=\"Draining\"} 1"));
@@ -73,7 +76,10 @@ TEST(Metrics, ExposesTheContractNames) {
 TEST(Metrics, ExpositionPassesPromtool) {
   Metrics m("0.1.0", "abc");
   m.hookRequest("status", "timeout");
-  m.onPhaseDone(exit::Phase::kCompensating, std::chrono::milliseconds(10));
+  exit::PhaseTiming compensating;
+  compensating.phase = exit::Phase::kCompensating;
+  compensating.took = std::chrono::milliseconds(10);
+  m.onPhaseDone(compensating);
   testing::TempDir dir;
   std::string file = dir.write("metrics.txt", m.render());
   std::string out = dir.file("promtool.txt");

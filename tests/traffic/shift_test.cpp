@@ -68,11 +68,6 @@ class CountingObserver final : public ShiftObserver, public exit::ExitObserver {
   void onWeight(int64_t percent) override { weights.push_back(percent); }
   void onTrafficStep(std::string_view result) override { steps.emplace_back(result); }
   void onGateCheck(std::string_view result) override { checks.emplace_back(result); }
-  void onTransition(exit::State, exit::State) override {}
-  void onPhaseDone(exit::Phase, Duration) override {}
-  void onExitDone(const exit::Summary&) override {}
-  void onAppFigures(const app::Figures&) override {}
-  void onConnections(int64_t, int64_t) override {}
   std::vector<int64_t> weights;
   std::vector<std::string> steps;
   std::vector<std::string> checks;
@@ -97,8 +92,14 @@ struct Fixture {
     config.traffic.gate.interval = 1s;
   }
 
+  // The summary of an exit and the shift's typed report (what its
+  // `traffic` section was rendered from).
+  struct Run : exit::Summary {
+    std::optional<TrafficReport> traffic;
+  };
+
   // Runs a whole exit whose only step is the shift; returns the summary.
-  exit::Summary run(bool with_gate = true, Duration reserve_after = 2s) {
+  Run run(bool with_gate = true, Duration reserve_after = 2s) {
     auto b = std::make_unique<FakeBackend>(clock);
     backend = b.get();
     std::unique_ptr<Gate> g;
@@ -109,14 +110,26 @@ struct Fixture {
     }
     configure();
     exit::ExitPlan plan;
-    plan.draining.push_back(std::make_unique<ShiftStep>(config.traffic, reserve_after, std::move(b),
-                                                        std::move(g), observer));
+    auto step = std::make_unique<ShiftStep>(config.traffic, reserve_after, std::move(b),
+                                            std::move(g), observer);
+    ShiftStep* shift = step.get();
+    plan.draining.push_back(std::move(step));
     // The engine owns the plan (and so the fakes): it lives as long as the
     // fixture.
-    engine = std::make_unique<exit::ExitEngine>(clock, config.exit, std::move(plan), observer);
+    engine = std::make_unique<exit::ExitEngine>(
+        clock,
+        exit::Budget{config.exit.grace_period, config.exit.safety_margin,
+                     config.exit.compensation_reserve},
+        std::move(plan), observer);
     start = clock.now();
     engine->trigger("test");
-    return engine->await();
+    Run r{engine->await(), shift->lastReport()};
+    // The section is exactly the typed report, rendered.
+    if (r.traffic) {
+      const std::string* section = r.section(kTrafficSection);
+      EXPECT_TRUE(section && *section == toJson(*r.traffic));
+    }
+    return r;
   }
   std::unique_ptr<exit::ExitEngine> engine;
   std::function<void()> configure = [] {};
@@ -146,7 +159,7 @@ TEST(FitPlan, NoBudgetLeftMeansNoHolds) {
 
 TEST(ShiftStep, SetsEachWeightInOrderAndHoldsIt) {
   Fixture f;
-  exit::Summary s = f.run();
+  auto s = f.run();
   ASSERT_EQ(f.backend->calls.size(), 3u);
   EXPECT_EQ(f.backend->calls[0].weight, 50);
   EXPECT_EQ(f.backend->calls[1].weight, 5);
@@ -167,7 +180,7 @@ TEST(ShiftStep, SetsEachWeightInOrderAndHoldsIt) {
 TEST(ShiftStep, ShortensHoldsToFitTheBudgetAndSaysSo) {
   Fixture f;
   f.config.exit.grace_period = 20s;  // Draining: 20 - 2 - 5 = 13 s, minus 3 s for the drain
-  exit::Summary s = f.run(true, 3s);
+  auto s = f.run(true, 3s);
   ASSERT_TRUE(s.traffic);
   EXPECT_TRUE(s.traffic->shortened);
   EXPECT_EQ(s.traffic->configured, 20s);
@@ -184,7 +197,7 @@ TEST(ShiftStep, RetriesTransientErrorsWithBackoff) {
     f.backend->errors = {Error{ErrorCode::kUnavailable, "connection refused"},
                          Error{ErrorCode::kDeadlineExceeded, "timed out"}};
   };
-  exit::Summary s = f.run();
+  auto s = f.run();
   ASSERT_GE(f.backend->calls.size(), 5u);
   EXPECT_EQ(f.backend->calls[0].weight, 50);
   EXPECT_EQ(f.backend->calls[2].weight, 50);
@@ -199,7 +212,7 @@ TEST(ShiftStep, StopsAtOnceOnARefusalAndFailsTheExit) {
   f.configure = [&f] {
     f.backend->errors = {Error{ErrorCode::kPermissionDenied, "forbidden: patch ingresses"}};
   };
-  exit::Summary s = f.run();
+  auto s = f.run();
   ASSERT_EQ(f.backend->calls.size(), 1u);
   EXPECT_EQ(f.observer.steps, (std::vector<std::string>{"failed"}));
   EXPECT_EQ(s.outcome, exit::Outcome::kFailed);
@@ -210,7 +223,7 @@ TEST(ShiftStep, StopsAtOnceOnARefusalAndFailsTheExit) {
 TEST(ShiftStep, AFailingGateHoldsTheWeightUntilTheStepShareEnds) {
   Fixture f;
   f.configure = [&f] { f.gate->readings = {rate(0.5)}; };
-  exit::Summary s = f.run();
+  auto s = f.run();
   // Draining 53 s minus 2 s for the drain: shares 25.5 s, 25.5 s, 0.
   ASSERT_EQ(f.backend->calls.size(), 3u);
   EXPECT_GE(f.backend->calls[1].at - f.backend->calls[0].at, 25s);
@@ -227,7 +240,7 @@ TEST(ShiftStep, AFailingGateHoldsTheWeightUntilTheStepShareEnds) {
 TEST(ShiftStep, MovesOnAsSoonAsAHeldGatePasses) {
   Fixture f;
   f.configure = [&f] { f.gate->readings = {rate(0.5), rate(0.5), rate(0.001)}; };
-  exit::Summary s = f.run();
+  auto s = f.run();
   EXPECT_EQ(s.traffic->steps[0].result, "passed");
   EXPECT_EQ(s.traffic->steps[0].gate_checks, 3);
   // 10 s hold plus two re-checks a second apart.
@@ -237,7 +250,7 @@ TEST(ShiftStep, MovesOnAsSoonAsAHeldGatePasses) {
 TEST(ShiftStep, NoDataIsInconclusiveNotAPass) {
   Fixture f;
   f.configure = [&f] { f.gate->readings = {noData()}; };
-  exit::Summary s = f.run();
+  auto s = f.run();
   EXPECT_EQ(s.traffic->steps[0].gate, "inconclusive");
   EXPECT_EQ(s.traffic->steps[0].result, "held");
   EXPECT_FALSE(s.traffic->steps[0].error_rate);
@@ -249,7 +262,7 @@ TEST(ShiftStep, AGateErrorIsInconclusiveToo) {
   f.configure = [&f] {
     f.gate->readings = {std::unexpected(Error{ErrorCode::kUnavailable, "prometheus down"})};
   };
-  exit::Summary s = f.run();
+  auto s = f.run();
   EXPECT_EQ(s.traffic->steps[0].gate, "inconclusive");
   EXPECT_EQ(s.traffic->steps[0].detail, "prometheus down");
 }
@@ -257,7 +270,7 @@ TEST(ShiftStep, AGateErrorIsInconclusiveToo) {
 TEST(ShiftStep, NaNIsInconclusive) {
   Fixture f;
   f.configure = [&f] { f.gate->readings = {rate(std::nan(""))}; };
-  exit::Summary s = f.run();
+  auto s = f.run();
   EXPECT_EQ(s.traffic->steps[0].gate, "inconclusive");
 }
 
@@ -265,7 +278,7 @@ TEST(ShiftStep, OnFailContinueGoesOnAfterOneCheck) {
   Fixture f;
   f.config.traffic.gate.on_fail = config::GateOnFail::kContinue;
   f.configure = [&f] { f.gate->readings = {noData()}; };
-  exit::Summary s = f.run();
+  auto s = f.run();
   EXPECT_EQ(s.traffic->steps[0].result, "continued");
   EXPECT_EQ(s.traffic->steps[0].gate_checks, 1);
   EXPECT_LT(f.backend->calls[1].at - f.backend->calls[0].at, 11s);
@@ -274,7 +287,7 @@ TEST(ShiftStep, OnFailContinueGoesOnAfterOneCheck) {
 
 TEST(ShiftStep, WithoutAGateEveryStepPassesAfterItsHold) {
   Fixture f;
-  exit::Summary s = f.run(/*with_gate=*/false);
+  auto s = f.run(/*with_gate=*/false);
   EXPECT_EQ(s.traffic->steps[0].gate, "none");
   EXPECT_EQ(s.traffic->steps[0].gate_checks, 0);
   EXPECT_EQ(f.observer.steps, (std::vector<std::string>{"passed", "passed", "passed"}));

@@ -1,36 +1,35 @@
-#include "exit/app_steps.h"
+#include "drain/wait_step.h"
 
 #include "common/log.h"
 #include "common/parse.h"
 
-namespace lameduck::exit {
-namespace {
+namespace lameduck::drain {
 
-StepResult fromError(const Error& e) {
-  if (e.code == ErrorCode::kDeadlineExceeded) return StepResult::deadline(e.message);
-  return StepResult::failed(e.message);
+DrainWaitStep::DrainWaitStep(app::AppClient* app, ConnectionSource* connections,
+                             const config::DrainConfig& config, Duration app_timeout,
+                             Observer& observer)
+    : app_(app),
+      connections_(connections),
+      timeout_(app_timeout),
+      drain_(config),
+      observer_(observer) {}
+
+void DrainWaitStep::publish(exit::StepContext& ctx) {
+  if (app_) ctx.record.section(kAppSection, toJson(figures_));
+  ctx.record.section(kDrainSection, toJson(report_));
 }
 
-}  // namespace
+exit::SectionDefault appSectionDefault() { return {kAppSection, toJson(AppFigures{})}; }
+exit::SectionDefault drainSectionDefault() { return {kDrainSection, toJson(DrainReport{})}; }
 
-StepResult DrainHookStep::run(StepContext& ctx) {
-  auto ok = app_.drain({ctx.callTimeout(timeout_), ctx.traceparent});
-  if (!ok) return fromError(ok.error());
-  return StepResult::ok();
-}
-
-DrainWaitStep::DrainWaitStep(app::AppClient* app, drain::ConnectionSource* connections,
-                             const config::Config& config)
-    : app_(app), connections_(connections), timeout_(config.app.timeout), drain_(config.drain) {}
-
-StepResult DrainWaitStep::run(StepContext& ctx) {
+exit::StepResult DrainWaitStep::run(exit::StepContext& ctx) {
   const TimePoint started = ctx.clock.now();
   const TimePoint deadline = std::min(ctx.deadline, started + drain_.max_wait);
   // The quiet period runs from the start of the wait: endpoint removal takes
   // time to reach kube-proxy and ingress controllers even when no request
   // arrives in between.
   TimePoint last_new = started;
-  std::optional<drain::ConnectionSnapshot> previous;
+  std::optional<ConnectionSnapshot> previous;
   bool inflight_zero_seen = false;
   std::string app_reason = "app status not read yet";
   std::string not_drained = "nothing read yet";
@@ -51,7 +50,11 @@ StepResult DrainWaitStep::run(StepContext& ctx) {
         app_reason = "app status unreadable: " + figures.error().message;
         reasons.push_back(app_reason);
       } else {
-        ctx.record.appFigures(*figures);
+        figures_.inflight = figures->inflight;
+        figures_.connections = figures->connections;
+        figures_.queued = figures->queued;
+        observer_.onAppFigures(*figures);
+        publish(ctx);
         app_reason.clear();
         if (!figures->inflight) {
           app_reason = "app status has no \"inflight\" figure";
@@ -59,7 +62,11 @@ StepResult DrainWaitStep::run(StepContext& ctx) {
           app_reason = "in-flight still " + std::to_string(*figures->inflight);
         } else if (!inflight_zero_seen) {
           inflight_zero_seen = true;
-          ctx.record.inflightReachedZero();
+          if (!figures_.inflight_zero_at) {
+            figures_.inflight_zero_at = ctx.clock.now() - ctx.exit_started;
+            ctx.record.event("inflight_reached_zero");
+            publish(ctx);
+          }
         }
         if (!app_reason.empty()) reasons.push_back(app_reason);
       }
@@ -69,11 +76,19 @@ StepResult DrainWaitStep::run(StepContext& ctx) {
       if (!snap) {
         reasons.push_back("connections unreadable: " + snap.error().message);
       } else {
-        int64_t arrived = previous ? drain::countNew(*previous, *snap) : 0;
+        int64_t arrived = previous ? countNew(*previous, *snap) : 0;
         const TimePoint seen = ctx.clock.now();
         if (arrived > 0) last_new = seen;
         const auto open = static_cast<int64_t>(snap->established.size());
-        ctx.record.connections(open, arrived, snap->malformed_lines);
+        report_.connections = open;
+        report_.malformed_lines = snap->malformed_lines;
+        if (arrived > 0) {
+          report_.new_connections += arrived;
+          report_.last_new_connection_at = seen - ctx.exit_started;
+          ctx.record.event("quiet_period_restarted", {{"new_connections", arrived}});
+        }
+        observer_.onConnections(open, arrived);
+        publish(ctx);
         previous = std::move(*snap);
         if (open > drain_.max_connections) {
           reasons.push_back(std::to_string(open) +
@@ -89,8 +104,11 @@ StepResult DrainWaitStep::run(StepContext& ctx) {
     }
     if (reasons.empty()) {
       const Duration took = ctx.clock.now() - started;
-      ctx.record.drainWaitDone(took, true);
-      return StepResult::ok("drained after " + formatDuration(took));
+      report_.wait = took;
+      report_.drained_at = ctx.clock.now() - ctx.exit_started;
+      publish(ctx);
+      ctx.record.attribute("drained", true);
+      return exit::StepResult::ok("drained after " + formatDuration(took));
     }
     std::string now_reasons;
     for (const std::string& r : reasons) now_reasons += (now_reasons.empty() ? "" : "; ") + r;
@@ -105,60 +123,17 @@ StepResult DrainWaitStep::run(StepContext& ctx) {
     }
     ctx.clock.sleepUntil(wake);
   }
-  ctx.record.drainWaitDone(ctx.clock.now() - started, false);
+  report_.wait = ctx.clock.now() - started;
+  publish(ctx);
+  ctx.record.attribute("drained", false);
+  ctx.record.attribute("held_by", not_drained);
   const bool hit_max_wait = started + drain_.max_wait <= ctx.deadline;
   log::warn("app not drained when the wait ended", {{"reason", not_drained}});
-  return StepResult::deadline("not drained: " + not_drained + "; " +
+  return exit::StepResult::deadline("not drained: " + not_drained + "; " +
                               (hit_max_wait
                                    ? "drain.max_wait (" + formatDuration(drain_.max_wait) + ")"
                                    : std::string("the draining budget")) +
                               " ran out");
 }
 
-StepResult FetchCompensationsStep::run(StepContext& ctx) {
-  auto batch = app_.compensations({ctx.callTimeout(timeout_), ctx.traceparent});
-  if (!batch) return fromError(batch.error());
-  CompensationReport report;
-  report.pending = static_cast<int64_t>(batch->valid.size());
-  report.rejected = static_cast<int64_t>(batch->rejected.size());
-  report.rejected_reasons = batch->rejected;
-  ctx.record.compensations(report);
-  for (const std::string& why : batch->rejected) {
-    log::warn("compensation entry rejected", {{"reason", why}});
-  }
-  log::info("compensations pending",
-            {{"count", batch->valid.size()}, {"rejected", batch->rejected.size()}});
-  std::string detail = std::to_string(batch->valid.size()) + " pending";
-  if (!batch->rejected.empty()) {
-    detail += ", " + std::to_string(batch->rejected.size()) +
-              " rejected (first: " + batch->rejected.front() + ")";
-  }
-  return StepResult::ok(detail);
-}
-
-StepResult TerminateHookStep::run(StepContext& ctx) {
-  auto ok = app_.terminate({ctx.callTimeout(timeout_), ctx.traceparent});
-  if (!ok) return fromError(ok.error());
-  return StepResult::ok();
-}
-
-ExitPlan makeAppPlan(const config::Config& config, app::AppClient* app,
-                     drain::ConnectionSource* connections, std::unique_ptr<Step> handoff) {
-  ExitPlan plan;
-  const Duration t = config.app.timeout;
-  if (app) plan.draining.push_back(std::make_unique<DrainHookStep>(*app, t));
-  if (app || connections) {
-    plan.draining.push_back(std::make_unique<DrainWaitStep>(app, connections, config));
-  }
-  if (app) {
-    if (handoff) {
-      plan.compensating.push_back(std::move(handoff));
-    } else {
-      plan.compensating.push_back(std::make_unique<FetchCompensationsStep>(*app, t));
-    }
-    plan.terminating.push_back(std::make_unique<TerminateHookStep>(*app, t));
-  }
-  return plan;
-}
-
-}  // namespace lameduck::exit
+}  // namespace lameduck::drain

@@ -1,0 +1,79 @@
+#pragma once
+
+// The composition root of `lameduck run`: every real implementation the
+// daemon uses, wired together, and the one place that lists the steps of an
+// exit in the order the lifecycle gives them.
+//
+// Ownership and lifetime. The members are declared in the order they may be
+// built, and are destroyed in reverse: the servers stop first (no request
+// can reach the engine any more), the start-up spool replay joins, the
+// engine joins its exit thread, and only then go the observers, the
+// Pushgateway push (which waits for a push in flight), exit ordering, the
+// spool, the connection source, the app client and the metrics that all of
+// them used. Nothing outside holds a pointer into a Sidecar.
+//
+// Thread-safety: create(), start() and finish() are called from the main
+// thread only; engine() is safe from any thread (the engine is).
+
+#include <memory>
+#include <thread>
+
+#include "app/http_app_client.h"
+#include "common/clock.h"
+#include "common/error.h"
+#include "config/config.h"
+#include "coord/registry.h"
+#include "coord/steps.h"
+#include "drain/connections.h"
+#include "exit/engine.h"
+#include "saga/spool.h"
+#include "server/endpoints.h"
+#include "server/metrics.h"
+#include "server/pushgateway.h"
+
+namespace lameduck::cli {
+
+class Sidecar {
+ public:
+  // Builds everything; fails (kInvalidArgument) when the configuration
+  // cannot be put to work, e.g. a traffic backend without its token.
+  // `config` and `clock` must outlive the sidecar.
+  static Result<std::unique_ptr<Sidecar>> create(const config::Config& config, Clock& clock);
+  ~Sidecar();
+  Sidecar(const Sidecar&) = delete;
+  Sidecar& operator=(const Sidecar&) = delete;
+
+  // Starts exit ordering's registry and the spool replay, then binds the
+  // admin and metrics ports. Fails when a port cannot be bound.
+  Status start();
+
+  exit::ExitEngine& engine() { return *engine_; }
+
+  // After the exit: stays up until the app stopped listening (the sidecar
+  // never leaves before the app) or the budget ends, waits for the final
+  // push, writes exit ordering's last record and stops the servers.
+  void finish();
+
+ private:
+  Sidecar(const config::Config& config, Clock& clock);
+  // The exit, step by step, in the lifecycle's order.
+  Result<exit::ExitPlan> plan();
+
+  const config::Config& config_;
+  Clock& clock_;
+  server::Metrics metrics_;
+  std::unique_ptr<app::HttpAppClient> app_;               // app.base_url set
+  std::unique_ptr<drain::ConnectionSource> connections_;  // app.ports set
+  saga::Spool spool_;
+  std::unique_ptr<coord::Registry> registry_;  // exit ordering on
+  std::unique_ptr<coord::Backend> coord_backend_;
+  std::unique_ptr<coord::ExitCoordination> coordination_;
+  std::unique_ptr<server::FinalPush> push_;  // metrics.pushgateway.url set
+  std::unique_ptr<exit::ObserverList> observers_;
+  std::unique_ptr<exit::ExitEngine> engine_;
+  std::jthread replay_;  // spool replay at start; joins on destruction
+  std::unique_ptr<server::AdminServer> admin_;
+  std::unique_ptr<server::MetricsServer> metrics_server_;
+};
+
+}  // namespace lameduck::cli

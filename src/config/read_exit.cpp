@@ -1,0 +1,41 @@
+// The exit, drain and log sections: budgets, the drain wait, log output.
+
+#include "config/sections.h"
+
+namespace lameduck::config::detail {
+
+void readExit(Issues& issues, const YAML::Node& node, const std::string& path, ExitConfig& out) {
+  MapReader m(issues, node, path);
+  m.field("grace_period", duration(issues, out.grace_period, ZeroOk::kNo));
+  m.field("safety_margin", duration(issues, out.safety_margin, ZeroOk::kYes));
+  m.field("compensation_reserve", duration(issues, out.compensation_reserve, ZeroOk::kYes));
+  m.finish();
+}
+
+void readDrain(Issues& issues, const YAML::Node& node, const std::string& path, DrainConfig& out) {
+  MapReader m(issues, node, path);
+  m.field("poll_interval", duration(issues, out.poll_interval, ZeroOk::kNo));
+  m.field("quiet_period", duration(issues, out.quiet_period, ZeroOk::kYes));
+  m.field("max_connections", integer(issues, out.max_connections, 0, 1'000'000));
+  m.field("max_wait", duration(issues, out.max_wait, ZeroOk::kNo));
+  m.field("proc_root", [&](const YAML::Node& vn, const std::string& vp) {
+    auto v = scalar(issues, vn, vp, "a directory path");
+    if (!v) return;
+    if (v->empty() || v->front() != '/') {
+      issues.fail(vn, vp, "invalid path \"" + *v + "\"; expected an absolute directory like /proc");
+      return;
+    }
+    while (v->size() > 1 && v->back() == '/') v->pop_back();
+    out.proc_root = *v;
+  });
+  m.finish();
+}
+
+void readLog(Issues& issues, const YAML::Node& node, const std::string& path, LogConfig& out) {
+  MapReader m(issues, node, path);
+  m.field("level", parsed<log::Level>(issues, out.level, log::parseLevel));
+  m.field("format", parsed<log::Format>(issues, out.format, log::parseFormat));
+  m.finish();
+}
+
+}  // namespace lameduck::config::detail

@@ -1,0 +1,26 @@
+#include "drain/report.h"
+
+#include "common/report_json.h"
+
+namespace lameduck::drain {
+using namespace report_json;
+
+std::string toJson(const AppFigures& f) {
+  ordered_json j = {{"inflight", opt(f.inflight)},
+                    {"connections", opt(f.connections)},
+                    {"queued", opt(f.queued)},
+                    {"inflight_zero_at_ms", optMs(f.inflight_zero_at)}};
+  return j.dump();
+}
+
+std::string toJson(const DrainReport& d) {
+  ordered_json j = {{"connections", opt(d.connections)},
+                    {"new_connections", d.new_connections},
+                    {"last_new_connection_at_ms", optMs(d.last_new_connection_at)},
+                    {"drained_at_ms", optMs(d.drained_at)},
+                    {"wait_ms", optMs(d.wait)},
+                    {"malformed_lines", d.malformed_lines}};
+  return j.dump();
+}
+
+}  // namespace lameduck::drain

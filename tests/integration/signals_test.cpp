@@ -1,0 +1,127 @@
+// What each signal means to the real lameduck binary (docs/signals.md):
+// SIGHUP and SIGUSR1 are logged and survived, SIGQUIT runs a full exit like
+// SIGTERM, and a SIGTERM that arrives while lameduck is still starting is
+// kept and handled, not lost.
+
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "integration/daemon.h"
+
+namespace lameduck::testing {
+namespace {
+
+using nlohmann::json;
+
+constexpr const char* kShortExit =
+    "exit: {grace_period: 6s, safety_margin: 1s, compensation_reserve: 1s}\n"
+    "app: {timeout: 500ms}\n"
+    "drain: {poll_interval: 20ms}\n";
+
+std::optional<json> waitForMessage(Process& p, const std::string& text,
+                                   std::chrono::milliseconds timeout = 20s) {
+  return waitForLine(
+      p.outputPath(),
+      [&](const json& j) { return j.value("msg", "").find(text) != std::string::npos; }, timeout);
+}
+
+std::optional<json> waitForAudit(Process& p, const std::string& event,
+                                 std::chrono::milliseconds timeout = 20s) {
+  return waitForLine(
+      p.outputPath(),
+      [&](const json& j) { return j.value("audit", false) && j.value("event", "") == event; },
+      timeout);
+}
+
+// Whether `sig` is in the process's blocked set (SigBlk of /proc/PID/status).
+bool blocks(pid_t pid, int sig) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(in, line);) {
+    if (!line.starts_with("SigBlk:")) continue;
+    const unsigned long long mask = std::stoull(line.substr(7), nullptr, 16);
+    return (mask >> (sig - 1)) & 1;
+  }
+  return false;
+}
+
+TEST(Signals, SighupAndSigusr1AreLoggedAndSurvived) {
+  Daemon d(kShortExit, AppOptions{});
+  ASSERT_GT(d.adminPort(), 0);
+  d.lameduck().signal(SIGHUP);
+  auto hup = waitForMessage(d.lameduck(), "config reload is not supported");
+  ASSERT_TRUE(hup) << d.lameduck().output();
+  EXPECT_EQ((*hup)["level"], "warn");
+  d.lameduck().signal(SIGUSR1);
+  auto usr1 = waitForMessage(d.lameduck(), "state snapshot");
+  ASSERT_TRUE(usr1) << d.lameduck().output();
+  EXPECT_EQ((*usr1)["signal"], "SIGUSR1");
+  EXPECT_EQ((*usr1)["pid"], d.lameduck().pid());
+
+  EXPECT_TRUE(d.lameduck().running()) << d.lameduck().output();
+  auto health = d.admin("/healthz");
+  ASSERT_TRUE(health) << health.error().message;
+  EXPECT_EQ(health->status, 200);
+  auto ready = d.admin("/readyz");
+  ASSERT_TRUE(ready) << ready.error().message;
+  EXPECT_EQ(ready->status, 200) << "SIGHUP/SIGUSR1 must not start the exit";
+  // Still a working sidecar: a preStop runs a full exit.
+  auto prestop = call(d.adminPort(), "GET", "/prestop", {}, 60s);
+  ASSERT_TRUE(prestop) << prestop.error().message;
+  EXPECT_EQ(json::parse(prestop->body)["outcome"], "completed") << prestop->body;
+}
+
+TEST(Signals, SigquitRunsAFullExitToTerminated) {
+  Daemon d(kShortExit, AppOptions{});
+  ASSERT_GT(d.adminPort(), 0);
+  d.lameduck().signal(SIGQUIT);
+  auto code = d.lameduck().waitExit(60s);
+  ASSERT_TRUE(code.has_value()) << "lameduck did not exit:\n" << d.lameduck().output();
+  EXPECT_EQ(*code, 0) << d.lameduck().output();  // completed, not 128+SIGQUIT
+  auto terminated = waitForLine(
+      d.lameduck().outputPath(),
+      [](const json& j) { return j.value("event", "") == "transition" && j["to"] == "Terminated"; },
+      1s);
+  EXPECT_TRUE(terminated) << d.lameduck().output();
+  auto exit_record = waitForAudit(d.lameduck(), "exit", 1s);
+  ASSERT_TRUE(exit_record) << d.lameduck().output();
+  EXPECT_EQ((*exit_record)["outcome"], "completed");
+  // The app was told to drain and terminate: the exit was the full one.
+  int drains = 0, terminates = 0;
+  for (const json& j : jsonLines(d.app()->outputPath())) {
+    drains += j.value("event", "") == "drain";
+    terminates += j.value("event", "") == "terminate";
+  }
+  EXPECT_EQ(drains, 1) << d.app()->output();
+  EXPECT_EQ(terminates, 1) << d.app()->output();
+}
+
+// main() blocks the handled signals before it reads the config, starts
+// logging or any thread. A SIGTERM sent as soon as that mask is in place
+// (long before the admin port is up) stays pending and runs a full exit.
+TEST(Signals, SigtermRightAfterStartIsNotLost) {
+  TempDir dir;
+  std::vector<std::string> args{lameduckBinary(), "run",
+                                "--config",       dir.write("lameduck.yaml", kShortExit),
+                                "--set",          "admin.listen=127.0.0.1:0",
+                                "--set",          "metrics.listen=127.0.0.1:0",
+                                "--set",          "compensation.spool=" + dir.file("spool"),
+                                "--set",          "app.ports=[]"};
+  Process p(args, dir.file("lameduck.log"));
+  // The forked test child runs with an empty mask until exec, so a blocked
+  // SIGTERM means lameduck's main() has begun.
+  ASSERT_TRUE(waitUntil([&] { return blocks(p.pid(), SIGTERM) || !p.running(); }, 20s, 1ms));
+  p.signal(SIGTERM);
+  auto code = p.waitExit(60s);
+  ASSERT_TRUE(code.has_value()) << "lameduck did not exit:\n" << p.output();
+  EXPECT_EQ(*code, 0) << p.output();
+  auto exit_record = waitForAudit(p, "exit", 1s);
+  ASSERT_TRUE(exit_record) << p.output();
+  EXPECT_EQ((*exit_record)["outcome"], "completed");
+  EXPECT_EQ((*exit_record)["trigger"], "SIGTERM");
+}
+
+}  // namespace
+}  // namespace lameduck::testing
