@@ -293,6 +293,21 @@ struct CompensatorMetrics::Impl {
                       .Help("Compensations moved to the dead-letter stream")
                       .Register(*registry)
                       .Add({});
+  Counter& invalid = prometheus::BuildCounter()
+                         .Name("lameduck_compensations_invalid_total")
+                         .Help("Entries without id or saga_id, dead-lettered without a call")
+                         .Register(*registry)
+                         .Add({});
+  prometheus::Family<Counter>& redis_errors =
+      prometheus::BuildCounter()
+          .Name("lameduck_compensator_redis_errors_total")
+          .Help("Failed Redis commands of the compensator, by command (connect: unreachable)")
+          .Register(*registry);
+  Counter& recreated = prometheus::BuildCounter()
+                           .Name("lameduck_compensator_group_recreated_total")
+                           .Help("Times the stream or consumer group was gone and was created again")
+                           .Register(*registry)
+                           .Add({});
 };
 
 CompensatorMetrics::CompensatorMetrics(const std::string& version, const std::string& commit)
@@ -314,5 +329,10 @@ std::string CompensatorMetrics::render() const {
 void CompensatorMetrics::onApplied() { impl_->applied.Increment(); }
 void CompensatorMetrics::onRetry() { impl_->retries.Increment(); }
 void CompensatorMetrics::onDeadLettered() { impl_->dead.Increment(); }
+void CompensatorMetrics::onInvalid() { impl_->invalid.Increment(); }
+void CompensatorMetrics::onRedisError(std::string_view command) {
+  impl_->redis_errors.Add({{"command", std::string(command)}}).Increment();
+}
+void CompensatorMetrics::onGroupRecreated() { impl_->recreated.Increment(); }
 
 }  // namespace lameduck::server

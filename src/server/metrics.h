@@ -88,6 +88,9 @@ class CompensatorMetrics final : public saga::CompensatorObserver {
   void onApplied() override;
   void onRetry() override;
   void onDeadLettered() override;
+  void onInvalid() override;
+  void onRedisError(std::string_view command) override;
+  void onGroupRecreated() override;
 
  private:
   struct Impl;
