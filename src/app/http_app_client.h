@@ -25,6 +25,8 @@ class HttpAppClient final : public AppClient {
   Result<CompensationBatch> compensations(const Call& call) override;
   Status ack(const std::vector<std::string>& ids, const Call& call) override;
   Status terminate(const Call& call) override;
+  // GET <compensations>?limit=N[&after=<cursor>] (src/app/paged.cpp).
+  Result<CompensationPage> compensationsPage(const PageRequest& page, const Call& call) override;
 
  private:
   Result<http::ClientResponse> send(std::string_view hook, const std::string& method,
@@ -33,12 +35,22 @@ class HttpAppClient final : public AppClient {
 
   std::string base_path_;
   config::HooksConfig hooks_;
+  size_t max_response_bytes_;
   http::Client client_;
   HookObserver observer_;
 };
 
-// Parsers for hook answers; exposed for tests.
-Result<Figures> parseStatus(std::string_view body);
-Result<CompensationBatch> parseCompensations(std::string_view body);
+// Parsers for hook answers; exposed for tests and fuzzing. Never throw, for
+// any input: an answer longer than `max_bytes`, nested deeper than 64 levels,
+// not JSON, or with a wrong type fails with kBadResponse naming the field.
+// Compensation ids (and saga_id, step, action) may be strings or numbers; a
+// number keeps its exact text.
+Result<Figures> parseStatus(std::string_view body, size_t max_bytes = 16 * 1024 * 1024);
+Result<CompensationBatch> parseCompensations(std::string_view body,
+                                             size_t max_bytes = 16 * 1024 * 1024);
+// A compensations answer with an optional top-level "next" cursor (string or
+// null; src/app/paged.cpp). Bounded and checked like parseCompensations.
+Result<CompensationPage> parseCompensationsPage(std::string_view body,
+                                                size_t max_bytes = 16 * 1024 * 1024);
 
 }  // namespace lameduck::app
