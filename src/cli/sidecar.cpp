@@ -322,8 +322,8 @@ Result<exit::ExitPlan> Sidecar::plan() {
   if (app_) p.draining.push_back(std::make_unique<app::DrainHookStep>(*app_, t));
   // 5: wait until drained.
   if (app_ || connections_) {
-    p.draining.push_back(std::make_unique<drain::DrainWaitStep>(app_.get(), connections_.get(),
-                                                                c.drain, t, metrics_));
+    p.draining.push_back(std::make_unique<drain::DrainWaitStep>(
+        app_.get(), connections_.get(), c.drain, t, c.exit.grace_period, metrics_));
     // 6: a drain that ran out of budget: what the unfinished work waits on.
     if (diagnosis_) {
       p.draining.push_back(std::make_unique<diag::DeadlineDumpStep>(*diagnosis_, t, "drain_wait"));
