@@ -29,6 +29,42 @@ struct SpanEvent {
   Attributes attributes;
 };
 
+// The status of a child span (OTLP's unset / ok / error).
+enum class SpanStatus { kUnset, kOk, kError };
+
+// A finished part of a step's work, recorded as a child span of the step's
+// span (ExitRecorder::span): one weight of the traffic shift, say. Times are
+// on the exit's clock (StepContext::clock), so a step builds it from the
+// same now() it waits with.
+struct ChildSpan {
+  struct Event {
+    std::string name;
+    TimePoint at{};
+    Attributes attributes;
+  };
+  std::string name;
+  TimePoint start{};
+  TimePoint end{};
+  Attributes attributes;
+  std::vector<Event> events;
+  SpanStatus status = SpanStatus::kUnset;
+  std::string status_message;  // why, with kError
+};
+
+// A child span as the exit's record keeps it (StepReport::children): its own
+// span id (its parent is the step's span), wall-clock times inside the
+// step's, and what the step recorded.
+struct ChildSpanReport {
+  std::string span_id;
+  std::string name;
+  WallTime start{};
+  WallTime end{};
+  Attributes attributes;
+  std::vector<SpanEvent> events;
+  SpanStatus status = SpanStatus::kUnset;
+  std::string status_message;
+};
+
 // A W3C trace context: 32 hex digits of trace id, 16 of span id.
 struct TraceContext {
   std::string trace_id;
