@@ -23,6 +23,18 @@ int64_t millis(Duration d) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
 }
 
+StatusCode statusOf(exit::SpanStatus s) {
+  switch (s) {
+    case exit::SpanStatus::kOk:
+      return StatusCode::kOk;
+    case exit::SpanStatus::kError:
+      return StatusCode::kError;
+    case exit::SpanStatus::kUnset:
+      break;
+  }
+  return StatusCode::kUnset;
+}
+
 bool failedStep(exit::StepStatus s) {
   return s == exit::StepStatus::kFailed || s == exit::StepStatus::kDeadline;
 }
@@ -115,6 +127,23 @@ std::vector<Span> exitSpans(const exit::Summary& summary, const log::Identity& w
       step.status = StatusCode::kOk;
     }
     spans.push_back(std::move(step));
+
+    // The step's finished parts, under its span.
+    for (const exit::ChildSpanReport& c : r.children) {
+      if (c.span_id.empty()) continue;
+      Span child;
+      child.trace_id = summary.trace_id;
+      child.span_id = c.span_id;
+      child.parent_span_id = r.span_id;
+      child.name = c.name;
+      child.start = c.start;
+      child.end = c.end;
+      child.attributes = convert(c.attributes);
+      child.events = convert(c.events);
+      child.status = statusOf(c.status);
+      if (child.status == StatusCode::kError) child.status_message = c.status_message;
+      spans.push_back(std::move(child));
+    }
   }
   return spans;
 }
