@@ -14,6 +14,7 @@
 #include "coord/registry.h"
 #include "coord/steps.h"
 #include "exit/engine.h"
+#include "fakes/exit.h"
 #include "support/redis.h"
 
 namespace lameduck::coord {
@@ -237,6 +238,8 @@ const exit::StepReport* findStep(const exit::Summary& s, std::string_view name) 
   }
   return nullptr;
 }
+
+using fakes::attributeAs;
 
 // One exit whose Draining phase is the coordination steps and a stand-in
 // for the drain. `during` (if set) runs at `during_at` into the exit, on
@@ -486,6 +489,89 @@ TEST(WaitForStep, CycleTheOthersWaitForTheFirstToTerminate) {
   EXPECT_LE(wait->took, 2s + 100ms);
   EXPECT_THAT(wait->detail, HasSubstr("dependency cycle b -> a -> b: waited for a to go first"));
   EXPECT_EQ(r.observer.cycles, 1);  // reported once, not at every poll
+}
+
+TEST(CoordinationTrace, TheSlotSpanHasTheTokenWhatWasWaitedForAndHowLong) {
+  SimulatedClock clock;
+  FakeBackend backend(clock);
+  backend.hold("web", "w-2", 7);
+  backend.at(3s, [&] { backend.release("web", "w-2"); });
+  ExitRun r{clock, backend, settingsFor("web", "w-1")};
+  auto s = r.run();
+  const exit::StepReport* slot = findStep(s, "coordination_slot");
+  ASSERT_NE(slot, nullptr);
+  EXPECT_EQ(attributeAs<std::string>(*slot, "coordination.service"), "web");
+  EXPECT_EQ(attributeAs<std::string>(*slot, "coordination.waited_for"), "exit slot");
+  EXPECT_EQ(attributeAs<int64_t>(*slot, "coordination.max_concurrent_exits"), 1);
+  EXPECT_EQ(attributeAs<std::string>(*slot, "coordination.result"), "held");
+  EXPECT_EQ(attributeAs<int64_t>(*slot, "coordination.slot_token"), 8);
+  const auto waited = attributeAs<int64_t>(*slot, "coordination.waited_ms");
+  ASSERT_TRUE(waited);
+  EXPECT_GE(*waited, 3000);
+  EXPECT_LE(*waited, 3100);
+  EXPECT_FALSE(attributeAs<std::string>(*slot, "coordination.held_by"));  // nobody, once taken
+}
+
+TEST(CoordinationTrace, ASlotThatNeverCameFreeNamesItsHolders) {
+  SimulatedClock clock;
+  FakeBackend backend(clock);
+  backend.hold("web", "w-2", 4);
+  ExitRun r{clock, backend, settingsFor("web", "w-1")};
+  auto s = r.run();
+  const exit::StepReport* slot = findStep(s, "coordination_slot");
+  ASSERT_NE(slot, nullptr);
+  EXPECT_EQ(attributeAs<std::string>(*slot, "coordination.result"), "deadline");
+  EXPECT_EQ(attributeAs<std::string>(*slot, "coordination.held_by"), "w-2 (token 4)");
+  EXPECT_EQ(attributeAs<int64_t>(*slot, "coordination.waited_ms"), 17250);
+  EXPECT_FALSE(attributeAs<int64_t>(*slot, "coordination.slot_token"));
+}
+
+TEST(CoordinationTrace, TheWaitForSpanNamesTheServicesWhoWasAliveAndTheError) {
+  SimulatedClock clock;
+  FakeBackend backend(clock);
+  backend.put(pod("users", "u-1", "Draining"));
+  backend.at(1s, [&] { backend.setDown(true); });
+  ExitRun r{clock, backend, settingsFor("", "a-1", {"users", "billing"})};
+  auto s = r.run();
+  const exit::StepReport* wait = findStep(s, "coordination_wait_for");
+  ASSERT_NE(wait, nullptr);
+  EXPECT_FALSE(attributeAs<std::string>(*wait, "coordination.service"));
+  EXPECT_EQ(attributeAs<std::string>(*wait, "coordination.waited_for"), "users, billing");
+  EXPECT_EQ(attributeAs<std::string>(*wait, "coordination.result"), "skipped");
+  EXPECT_EQ(attributeAs<std::string>(*wait, "coordination.alive"), "users/u-1 (Draining)");
+  EXPECT_THAT(attributeAs<std::string>(*wait, "coordination.error").value_or(""),
+              HasSubstr("cannot connect"));
+  const auto waited = attributeAs<int64_t>(*wait, "coordination.waited_ms");
+  ASSERT_TRUE(waited);
+  EXPECT_GE(*waited, 6000);
+}
+
+TEST(CoordinationTrace, ACycleIsAnEventAndAnAttribute) {
+  SimulatedClock clock;
+  FakeBackend backend(clock);
+  backend.put(pod("b", "b-1", "Draining", {"a"}));
+  ExitRun r{clock, backend, settingsFor("a", "a-1", {"b"}, 0)};
+  auto s = r.run();
+  const exit::StepReport* wait = findStep(s, "coordination_wait_for");
+  ASSERT_NE(wait, nullptr);
+  EXPECT_EQ(attributeAs<std::string>(*wait, "coordination.result"), "done");
+  EXPECT_EQ(attributeAs<std::string>(*wait, "coordination.cycle"), "a -> b -> a");
+  EXPECT_EQ(attributeAs<int64_t>(*wait, "coordination.waited_ms"), 0);
+  ASSERT_EQ(wait->events.size(), 1u);
+  EXPECT_EQ(wait->events[0].name, "dependency_cycle");
+}
+
+TEST(CoordinationTrace, ALongListOfPodsIsCutWithACount) {
+  SimulatedClock clock;
+  FakeBackend backend(clock);
+  for (int i = 0; i < 25; ++i) backend.put(pod("users", "u-" + std::to_string(i), "Draining"));
+  backend.at(500ms, [&] { backend.setDown(true); });  // ends the wait after the allowance
+  ExitRun r{clock, backend, settingsFor("", "a-1", {"users"})};
+  auto s = r.run();
+  const exit::StepReport* wait = findStep(s, "coordination_wait_for");
+  ASSERT_NE(wait, nullptr);
+  const std::string alive = attributeAs<std::string>(*wait, "coordination.alive").value_or("");
+  EXPECT_THAT(alive, HasSubstr(" and 5 more")) << alive;
 }
 
 TEST(FindCycles, FollowsDrainingPodsTransitively) {
