@@ -307,14 +307,10 @@ void ExitEngine::span(ChildSpan child) {
   auto within = [&](TimePoint t) { return std::clamp(t, step_start, now); };
   const TimePoint begin = within(child.start);
   const TimePoint end = std::max(begin, within(child.end));
-  ChildSpanReport report{newSpanId(),
-                         std::move(child.name),
-                         wallAt(begin),
-                         wallAt(end),
-                         std::move(child.attributes),
-                         {},
-                         child.status,
-                         std::move(child.status_message)};
+  ChildSpanReport report{{std::move(child.name), wallAt(begin), wallAt(end),
+                          std::move(child.attributes), {}, child.status,
+                          std::move(child.status_message)},
+                         newSpanId()};
   const size_t events = std::min(child.events.size(), kMaxSpanEvents);
   report.events.reserve(events);
   for (size_t i = 0; i < events; ++i) {

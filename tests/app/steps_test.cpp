@@ -56,29 +56,22 @@ TEST(HookSteps, EachSpanNamesItsHookAndTheHttpStatus) {
   EXPECT_EQ(attributeAs<int64_t>(*fetch, "compensation.rejected"), 0);
 }
 
-TEST(HookSteps, ARefusalHasItsStatusAndTheError) {
+TEST(HookSteps, ARefusalHasItsStatusAndTheErrorNoAnswerOnlyTheError) {
   SimulatedClock clock;
   FakeApp app(clock);
   app.drain_mode = FakeApp::Mode::kError;
-  const exit::Summary s = runHooks(clock, app);
-  const exit::StepReport* r = fakes::findStep(s, "app_drain_hook");
-  ASSERT_TRUE(r);
-  EXPECT_EQ(r->status, exit::StepStatus::kFailed);
-  EXPECT_EQ(attributeAs<int64_t>(*r, "http.response.status_code"), 500);
-  EXPECT_EQ(attributeAs<std::string>(*r, "app.hook.error"), "answered HTTP 500");
-  EXPECT_EQ(attributeAs<std::string>(*r, "app.hook.error_kind"), "bad_response");
-}
-
-TEST(HookSteps, NoAnswerHasNoStatusButTheError) {
-  SimulatedClock clock;
-  FakeApp app(clock);
   app.terminate_mode = FakeApp::Mode::kHang;
   const exit::Summary s = runHooks(clock, app);
-  const exit::StepReport* r = fakes::findStep(s, "app_terminate_hook");
-  ASSERT_TRUE(r);
-  EXPECT_EQ(r->status, exit::StepStatus::kDeadline);
-  EXPECT_FALSE(attributeAs<int64_t>(*r, "http.response.status_code"));
-  EXPECT_EQ(attributeAs<std::string>(*r, "app.hook.error_kind"), "deadline_exceeded");
+  const exit::StepReport* refused = fakes::findStep(s, "app_drain_hook");
+  const exit::StepReport* silent = fakes::findStep(s, "app_terminate_hook");
+  ASSERT_TRUE(refused && silent);
+  EXPECT_EQ(refused->status, exit::StepStatus::kFailed);
+  EXPECT_EQ(attributeAs<int64_t>(*refused, "http.response.status_code"), 500);
+  EXPECT_EQ(attributeAs<std::string>(*refused, "app.hook.error"), "answered HTTP 500");
+  EXPECT_EQ(attributeAs<std::string>(*refused, "app.hook.error_kind"), "bad_response");
+  EXPECT_EQ(silent->status, exit::StepStatus::kDeadline);
+  EXPECT_FALSE(attributeAs<int64_t>(*silent, "http.response.status_code"));
+  EXPECT_EQ(attributeAs<std::string>(*silent, "app.hook.error_kind"), "deadline_exceeded");
 }
 
 }  // namespace

@@ -400,25 +400,15 @@ TEST(DrainWait, ARequestThatNeverEndsHitsTheDeadlineNamingItsConnection) {
   const StepReport* wait = findStep(s, "drain_wait");
   ASSERT_NE(wait, nullptr);
   EXPECT_NE(wait->detail.find("1 busy connection(s)"), std::string::npos) << wait->detail;
-}
-
-TEST(DrainTrace, ANotDrainedWaitPutsItsFiguresAndWhoHeldItOnTheSpan) {
-  SimulatedClock clock;
-  FactsSource conns(clock, [](Duration t) {
-    return std::vector<ConnectionFacts>{pooled(7, 50 + msOf(t), 900 + msOf(t), 300),
-                                        pooled(8, 9000 + msOf(t), 8000 + msOf(t), 300)};
-  });
-  config::Config c;
-  Summary s = runExit(clock, c, nullptr, &conns);
-  const StepReport* wait = findStep(s, "drain_wait");
-  ASSERT_NE(wait, nullptr);
+  // The same figures, and who held the drain, on the step's span.
   EXPECT_EQ(attributeAs<bool>(*wait, "drain.drained"), false);
   EXPECT_EQ(attributeAs<std::string>(*wait, "drain.source"), "netlink");
   EXPECT_EQ(attributeAs<int64_t>(*wait, "drain.connections"), 2);
   EXPECT_EQ(attributeAs<int64_t>(*wait, "drain.busy"), 1);
   EXPECT_EQ(attributeAs<int64_t>(*wait, "drain.idle"), 1);
   EXPECT_EQ(attributeAs<int64_t>(*wait, "drain.new_connections"), 0);
-  EXPECT_EQ(attributeAs<std::string>(*wait, "drain.held_by"), "10.0.0.2:40007 (busy: peer spoke last)");
+  EXPECT_EQ(attributeAs<std::string>(*wait, "drain.held_by"),
+            "10.0.0.2:40007 (busy: peer spoke last)");
   EXPECT_EQ(attributeAs<int64_t>(*wait, "drain.held_by_count"), 1);
   EXPECT_NE(attributeAs<std::string>(*wait, "drain.not_drained").value_or("").find("busy"),
             std::string::npos);
