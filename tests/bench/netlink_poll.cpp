@@ -94,7 +94,7 @@ Figures measure(ConnectionSource& source, int polls) {
 
 // utime + stime of a process, in ms; -1 when /proc/PID/stat cannot be read.
 double processCpuMs(pid_t pid) {
-  std::string stat = testing::readFile("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat = lameduck::testing::readFile("/proc/" + std::to_string(pid) + "/stat");
   const size_t paren = stat.rfind(')');
   if (paren == std::string::npos) return -1;
   // Fields after the command: state is field 3; utime 14, stime 15.
@@ -114,13 +114,13 @@ double processCpuMs(pid_t pid) {
 // The sidecar between exits: its CPU time over `idle` while `port` has the
 // benchmark's connections open.
 void idleCpu(const std::string& lameduck, uint16_t port, Duration idle) {
-  testing::TempDir dir;
-  testing::Process p({lameduck, "run", "--set", "admin.listen=127.0.0.1:0", "--set",
+  lameduck::testing::TempDir dir;
+  lameduck::testing::Process p({lameduck, "run", "--set", "admin.listen=127.0.0.1:0", "--set",
                       "metrics.listen=127.0.0.1:0", "--set",
                       "compensation.spool=" + dir.file("spool"), "--set",
                       "app.ports=[" + std::to_string(port) + "]"},
                      dir.file("lameduck.log"));
-  if (!testing::waitForLameduckPort(p, "metrics")) {
+  if (!lameduck::testing::waitForLameduckPort(p, "metrics")) {
     std::fprintf(stderr, "lameduck did not start: %s\n", p.output().c_str());
     return;
   }
@@ -166,12 +166,12 @@ int main(int argc, char** argv) {
     setrlimit(RLIMIT_NOFILE, &lim);
   }
 
-  testing::Listener listener(AF_INET, connections + 16);
+  lameduck::drain::testing::Listener listener(AF_INET, connections + 16);
   int ready[2], done[2];
   if (pipe(ready) != 0 || pipe(done) != 0) return 1;
   const pid_t child = fork();
   if (child == 0) {  // the app and its clients
-    std::vector<testing::Socket> ends;
+    std::vector<lameduck::drain::testing::Socket> ends;
     ends.reserve(2 * static_cast<size_t>(connections));
     for (int i = 0; i < connections; ++i) {
       ends.push_back(listener.connect());
