@@ -164,6 +164,36 @@ class PrestopCall {
   std::jthread thread_;
 };
 
+// Once the drain wait runs, sends the slow request `path` on `conn`; checks
+// that lameduck names the connection as busy ("peer spoke last") while the
+// app works on it, reads the answer, and returns the exit summary.
+// `waited_ms` is the time from sending the request to /prestop's answer.
+json slowRequestDuringTheDrain(Pod& pod, KeepAliveConnection& conn, const std::string& path,
+                               double& waited_ms) {
+  PrestopCall prestop(pod);
+  EXPECT_TRUE(pod.waitForDrainWait()) << pod.lameduck().output();
+  const int64_t sent_ns = monoNs();
+  EXPECT_TRUE(conn.sendRequest(path));
+  json status;
+  EXPECT_TRUE(waitUntil(
+      [&] {
+        status = pod.status();
+        return status.is_object() && status["drain"]["busy"] == 1 &&
+               !status["drain"]["held_by"].empty() &&
+               status["drain"]["held_by"][0]["peer"] == conn.peerName();
+      },
+      10s))
+      << status;
+  if (status.is_object() && !status["drain"]["held_by"].empty()) {
+    EXPECT_EQ(status["drain"]["held_by"][0]["activity"], "busy") << status;
+    EXPECT_EQ(status["drain"]["held_by"][0]["reason"], "peer spoke last") << status;
+  }
+  EXPECT_EQ(conn.readResponse(10s), 200);
+  json summary = prestop.summary();
+  waited_ms = msBetween(sent_ns, prestop.doneNs());
+  return summary;
+}
+
 bool hasIpv6Loopback() {
   const int fd = socket(AF_INET6, SOCK_STREAM, 0);
   if (fd < 0) return false;
@@ -248,32 +278,13 @@ TEST(ActivityDrain, ASlowRequestIsWaitedForAndNoLonger) {
   ASSERT_TRUE(pod.up());
   auto conn = pod.pooledConnection();
   ASSERT_TRUE(conn);
-  PrestopCall prestop(pod);
-  ASSERT_TRUE(pod.waitForDrainWait()) << pod.lameduck().output();
-  const int64_t sent_ns = monoNs();
-  ASSERT_TRUE(conn->sendRequest("/work?ms=3000"));
-  // While the app works on it, lameduck names it as busy.
-  json status;
-  EXPECT_TRUE(waitUntil(
-      [&] {
-        status = pod.status();
-        return status.is_object() && status["drain"]["busy"] == 1 &&
-               !status["drain"]["held_by"].empty() &&
-               status["drain"]["held_by"][0]["peer"] == conn->peerName();
-      },
-      10s))
-      << status;
-  if (!status["drain"]["held_by"].empty()) {
-    EXPECT_EQ(status["drain"]["held_by"][0]["activity"], "busy") << status;
-    EXPECT_EQ(status["drain"]["held_by"][0]["reason"], "peer spoke last") << status;
-  }
-  EXPECT_EQ(conn->readResponse(10s), 200);
-  json summary = prestop.summary();
+  double waited_ms = 0;
+  json summary = slowRequestDuringTheDrain(pod, *conn, "/work?ms=3000", waited_ms);
   EXPECT_EQ(summary["outcome"], "completed") << summary;
   EXPECT_EQ(summary["drain"]["busy"], 0) << summary;
   // The quiet period alone (1 s) would have ended the wait two seconds
   // before the reply.
-  EXPECT_GE(msBetween(sent_ns, prestop.doneNs()), 3000);
+  EXPECT_GE(waited_ms, 3000);
 }
 
 // (d) A streaming reply holds the exit while its data flows, then the exit
@@ -365,26 +376,13 @@ TEST(ActivityDrain, WorksOverIpv6) {
   auto idle = pod.pooledConnection(AF_INET6);
   auto slow = pod.pooledConnection(AF_INET6);
   ASSERT_TRUE(idle && slow);
-  PrestopCall prestop(pod);
-  ASSERT_TRUE(pod.waitForDrainWait()) << pod.lameduck().output();
-  const int64_t sent_ns = monoNs();
-  ASSERT_TRUE(slow->sendRequest("/work?ms=2000"));
-  json status;
-  EXPECT_TRUE(waitUntil(
-      [&] {
-        status = pod.status();
-        return status.is_object() && !status["drain"]["held_by"].empty() &&
-               status["drain"]["held_by"][0]["peer"] == slow->peerName() &&
-               status["drain"]["held_by"][0]["activity"] == "busy";
-      },
-      10s))
-      << status;
-  EXPECT_EQ(slow->readResponse(10s), 200);
-  json summary = prestop.summary();
+  EXPECT_EQ(slow->peerName(), "[::1]:" + std::to_string(slow->localPort()));
+  double waited_ms = 0;
+  json summary = slowRequestDuringTheDrain(pod, *slow, "/work?ms=2000", waited_ms);
   EXPECT_EQ(summary["outcome"], "completed") << summary;
   EXPECT_EQ(summary["drain"]["source"], "netlink") << summary;
   EXPECT_EQ(summary["drain"]["idle"], 2) << summary;
-  EXPECT_GE(msBetween(sent_ns, prestop.doneNs()), 2000);
+  EXPECT_GE(waited_ms, 2000);
 }
 
 // (g) Where a seccomp filter refuses netlink sockets, lameduck falls back
@@ -450,16 +448,12 @@ TEST(ActivityDrain, ReadsNetlinkAsANonRootUserWithoutCapabilities) {
   auto idle = pod.pooledConnection();
   auto slow = pod.pooledConnection();
   ASSERT_TRUE(idle && slow);
-  PrestopCall prestop(pod);
-  ASSERT_TRUE(pod.waitForDrainWait()) << pod.lameduck().output();
-  const int64_t sent_ns = monoNs();
-  ASSERT_TRUE(slow->sendRequest("/work?ms=2000"));
-  EXPECT_EQ(slow->readResponse(10s), 200);
-  json summary = prestop.summary();
+  double waited_ms = 0;
+  json summary = slowRequestDuringTheDrain(pod, *slow, "/work?ms=2000", waited_ms);
   EXPECT_EQ(summary["outcome"], "completed") << summary;
   EXPECT_EQ(summary["drain"]["source"], "netlink") << summary << pod.lameduck().output();
   EXPECT_EQ(summary["drain"]["idle"], 2) << summary;
-  EXPECT_GE(msBetween(sent_ns, prestop.doneNs()), 2000);
+  EXPECT_GE(waited_ms, 2000);
 }
 
 }  // namespace
