@@ -63,7 +63,7 @@ class Pod {
           "app.ports=[" + std::to_string(app_port_) + "]", std::string("--set"),
           std::string("exit.grace_period=30s"), std::string("--set"),
           std::string("drain.quiet_period=1s"), std::string("--set"),
-          std::string("drain.max_wait=20s")}) {
+          std::string("drain.max_wait=15s")}) {
       args.push_back(a);
     }
     for (const std::string& s : o.sets) {
@@ -226,7 +226,7 @@ TEST(ActivityDrain, IdlePooledKeepAliveConnectionsDoNotHoldTheExit) {
   EXPECT_EQ(summary["drain"]["new_connections"], 0) << summary;
   ASSERT_TRUE(summary["drain"]["wait_ms"].is_number()) << summary;
   EXPECT_GE(summary["drain"]["wait_ms"].get<double>(), 1000) << summary;  // the quiet period
-  EXPECT_LT(summary["drain"]["wait_ms"].get<double>(), 20000) << "ran into drain.max_wait";
+  EXPECT_LT(summary["drain"]["wait_ms"].get<double>(), 15000) << "ran into drain.max_wait";
   // The connections were open all along: each still answers.
   for (auto& c : pool) EXPECT_EQ(c->get("/", 10s), 200);
   EXPECT_EQ(metricValue(pod.metricsPort(), "lameduck_drain_connection_source{source=\"netlink\"}"),
