@@ -75,107 +75,86 @@ void DrainWaitStep::publish(exit::StepContext& ctx) {
 exit::SectionDefault appSectionDefault() { return {kAppSection, toJson(AppFigures{})}; }
 exit::SectionDefault drainSectionDefault() { return {kDrainSection, toJson(DrainReport{})}; }
 
-exit::StepResult DrainWaitStep::run(exit::StepContext& ctx) {
-  const TimePoint started = ctx.clock.now();
-  const TimePoint deadline = std::min(ctx.deadline, started + drain_.max_wait);
-  // The quiet period runs from the start of the wait: endpoint removal takes
-  // time to reach kube-proxy and ingress controllers even when no request
-  // arrives in between.
-  ConnectionTracker tracker(DrainRules{drain_.max_connections, drain_.quiet_period}, started);
-  bool inflight_zero_seen = false;
-  std::string app_reason = "app status not read yet";
-  std::string not_drained = "nothing read yet";
-  if (connections_) {
-    // The baseline: connections open before the wait are not arrivals.
-    if (auto first = connections_->read()) (void)tracker.observe(*first, ctx.clock.now());
+void DrainWaitStep::pollApp(exit::StepContext& ctx, TimePoint deadline, AppPoll& state,
+                            std::vector<std::string>& reasons) {
+  const Duration left = deadline - ctx.clock.now();
+  if (left <= Duration::zero()) {
+    // The last look at the deadline: no time for a call, and what the
+    // previous call said still stands.
+    if (!state.reason.empty()) reasons.push_back(state.reason);
+    return;
   }
-  for (;;) {
-    const TimePoint poll_start = ctx.clock.now();
-    std::vector<std::string> reasons;
-    if (app_) {
-      const Duration left = deadline - poll_start;
-      if (left <= Duration::zero()) {
-        // The last look at the deadline: no time for a call, and what the
-        // previous call said still stands.
-        if (!app_reason.empty()) reasons.push_back(app_reason);
-      } else if (auto figures = app_->status({std::min(timeout_, left), ctx.traceparent});
-                 !figures) {
-        app_reason = "app status unreadable: " + figures.error().message;
-        reasons.push_back(app_reason);
-      } else {
-        figures_.inflight = figures->inflight;
-        figures_.connections = figures->connections;
-        figures_.queued = figures->queued;
-        observer_.onAppFigures(*figures);
-        publish(ctx);
-        app_reason.clear();
-        if (!figures->inflight) {
-          app_reason = "app status has no \"inflight\" figure";
-        } else if (*figures->inflight > 0) {
-          app_reason = "in-flight still " + std::to_string(*figures->inflight);
-        } else if (!inflight_zero_seen) {
-          inflight_zero_seen = true;
-          if (!figures_.inflight_zero_at) {
-            figures_.inflight_zero_at = ctx.clock.now() - ctx.exit_started;
-            ctx.record.event("inflight_reached_zero");
-            publish(ctx);
-          }
-        }
-        if (!app_reason.empty()) reasons.push_back(app_reason);
-      }
-    }
-    if (connections_) {
-      auto snap = connections_->read();
-      if (!snap) {
-        reasons.push_back("connections unreadable: " + snap.error().message);
-      } else {
-        const TimePoint seen = ctx.clock.now();
-        const TimePoint quiet_before = tracker.lastActivity();
-        ConnectionVerdict v = tracker.observe(*snap, seen);
-        const int64_t arrived = v.new_connections;
-        report_.source = std::string(sourceName(snap->source));
-        report_.connections = v.busy + v.idle;
-        report_.busy = v.busy;
-        report_.idle = v.idle;
-        report_.malformed_lines = snap->malformed_lines;
-        if (arrived > 0) {
-          report_.new_connections += arrived;
-          report_.last_new_connection_at = seen - ctx.exit_started;
-        }
-        if (tracker.lastActivity() > quiet_before) {
-          report_.last_activity_at = tracker.lastActivity() - ctx.exit_started;
-          ctx.record.event("quiet_period_restarted",
-                           {{"new_connections", arrived}, {"request_bytes", v.request_bytes}});
-        }
-        if (!v.drained) report_.held_by = v.held_by;
-        observer_.onConnections(v.busy + v.idle, arrived);
-        observer_.onConnectionActivity(v.busy, v.idle);
-        publish(ctx);
-        for (std::string& r : v.reasons) reasons.push_back(std::move(r));
-      }
-    }
-    if (reasons.empty()) {
-      const Duration took = ctx.clock.now() - started;
-      report_.wait = took;
-      report_.drained_at = ctx.clock.now() - ctx.exit_started;
+  auto figures = app_->status({std::min(timeout_, left), ctx.traceparent});
+  if (!figures) {
+    state.reason = "app status unreadable: " + figures.error().message;
+    reasons.push_back(state.reason);
+    return;
+  }
+  figures_.inflight = figures->inflight;
+  figures_.connections = figures->connections;
+  figures_.queued = figures->queued;
+  observer_.onAppFigures(*figures);
+  publish(ctx);
+  state.reason.clear();
+  if (!figures->inflight) {
+    state.reason = "app status has no \"inflight\" figure";
+  } else if (*figures->inflight > 0) {
+    state.reason = "in-flight still " + std::to_string(*figures->inflight);
+  } else if (!state.inflight_zero_seen) {
+    state.inflight_zero_seen = true;
+    if (!figures_.inflight_zero_at) {
+      figures_.inflight_zero_at = ctx.clock.now() - ctx.exit_started;
+      ctx.record.event("inflight_reached_zero");
       publish(ctx);
-      ctx.record.attribute("drain.drained", true);
-      recordFigures(ctx, true, app_ != nullptr, figures_, connections_ != nullptr, report_);
-      return exit::StepResult::ok("drained after " + formatDuration(took));
     }
-    std::string now_reasons;
-    for (const std::string& r : reasons) now_reasons += (now_reasons.empty() ? "" : "; ") + r;
-    if (now_reasons != not_drained) log::debug("not drained yet", {{"reason", now_reasons}});
-    not_drained = std::move(now_reasons);
-    const TimePoint now = ctx.clock.now();
-    if (now >= deadline) break;
-    // Wake at the next poll, or exactly when the quiet period would end.
-    TimePoint wake = std::min(poll_start + drain_.poll_interval, deadline);
-    if (connections_ && tracker.quietUntil() > now) {
-      wake = std::min(wake, std::max(now, tracker.quietUntil()));
-    }
-    ctx.clock.sleepUntil(wake);
   }
+  if (!state.reason.empty()) reasons.push_back(state.reason);
+}
+
+void DrainWaitStep::pollConnections(exit::StepContext& ctx, ConnectionTracker& tracker,
+                                    std::vector<std::string>& reasons) {
+  auto snap = connections_->read();
+  if (!snap) {
+    reasons.push_back("connections unreadable: " + snap.error().message);
+    return;
+  }
+  const TimePoint seen = ctx.clock.now();
+  const TimePoint quiet_before = tracker.lastActivity();
+  ConnectionVerdict v = tracker.observe(*snap, seen);
+  const int64_t arrived = v.new_connections;
+  report_.source = std::string(sourceName(snap->source));
+  report_.connections = v.busy + v.idle;
+  report_.busy = v.busy;
+  report_.idle = v.idle;
+  report_.malformed_lines = snap->malformed_lines;
+  if (arrived > 0) {
+    report_.new_connections += arrived;
+    report_.last_new_connection_at = seen - ctx.exit_started;
+  }
+  if (tracker.lastActivity() > quiet_before) {
+    report_.last_activity_at = tracker.lastActivity() - ctx.exit_started;
+    ctx.record.event("quiet_period_restarted",
+                     {{"new_connections", arrived}, {"request_bytes", v.request_bytes}});
+  }
+  if (!v.drained) report_.held_by = v.held_by;
+  observer_.onConnections(v.busy + v.idle, arrived);
+  observer_.onConnectionActivity(v.busy, v.idle);
+  publish(ctx);
+  for (std::string& r : v.reasons) reasons.push_back(std::move(r));
+}
+
+exit::StepResult DrainWaitStep::drained(exit::StepContext& ctx, TimePoint started) {
+  const Duration took = ctx.clock.now() - started;
+  report_.wait = took;
+  report_.drained_at = ctx.clock.now() - ctx.exit_started;
+  publish(ctx);
+  ctx.record.attribute("drain.drained", true);
+  recordFigures(ctx, true, app_ != nullptr, figures_, connections_ != nullptr, report_);
+  return exit::StepResult::ok("drained after " + formatDuration(took));
+}
+
+exit::StepResult DrainWaitStep::notDrained(exit::StepContext& ctx, TimePoint started,
+                                           const std::string& not_drained) {
   report_.wait = ctx.clock.now() - started;
   // What the kubelet's grace period still holds for the rest of the exit
   // and then the app's own shutdown.
@@ -193,6 +172,41 @@ exit::StepResult DrainWaitStep::run(exit::StepContext& ctx) {
       (hit_max_wait ? "drain.max_wait (" + formatDuration(drain_.max_wait) + ")"
                     : std::string("the draining budget")) +
       " ran out with " + formatDuration(left) + " of the grace period left for the app's shutdown");
+}
+
+exit::StepResult DrainWaitStep::run(exit::StepContext& ctx) {
+  const TimePoint started = ctx.clock.now();
+  const TimePoint deadline = std::min(ctx.deadline, started + drain_.max_wait);
+  // The quiet period runs from the start of the wait: endpoint removal takes
+  // time to reach kube-proxy and ingress controllers even when no request
+  // arrives in between.
+  ConnectionTracker tracker(DrainRules{drain_.max_connections, drain_.quiet_period}, started);
+  AppPoll app_state;
+  std::string not_drained = "nothing read yet";
+  if (connections_) {
+    // The baseline: connections open before the wait are not arrivals.
+    if (auto first = connections_->read()) (void)tracker.observe(*first, ctx.clock.now());
+  }
+  for (;;) {
+    const TimePoint poll_start = ctx.clock.now();
+    std::vector<std::string> reasons;
+    if (app_) pollApp(ctx, deadline, app_state, reasons);
+    if (connections_) pollConnections(ctx, tracker, reasons);
+    if (reasons.empty()) return drained(ctx, started);
+    std::string now_reasons;
+    for (const std::string& r : reasons) now_reasons += (now_reasons.empty() ? "" : "; ") + r;
+    if (now_reasons != not_drained) log::debug("not drained yet", {{"reason", now_reasons}});
+    not_drained = std::move(now_reasons);
+    const TimePoint now = ctx.clock.now();
+    if (now >= deadline) break;
+    // Wake at the next poll, or exactly when the quiet period would end.
+    TimePoint wake = std::min(poll_start + drain_.poll_interval, deadline);
+    if (connections_ && tracker.quietUntil() > now) {
+      wake = std::min(wake, std::max(now, tracker.quietUntil()));
+    }
+    ctx.clock.sleepUntil(wake);
+  }
+  return notDrained(ctx, started, not_drained);
 }
 
 }  // namespace lameduck::drain

@@ -16,6 +16,9 @@
 // Runs on the exit thread only. The app client, the connection source and
 // the observer are borrowed and must outlive the step.
 
+#include <string>
+#include <vector>
+
 #include "app/app_client.h"
 #include "config/config.h"
 #include "drain/connections.h"
@@ -23,6 +26,8 @@
 #include "exit/step.h"
 
 namespace lameduck::drain {
+
+class ConnectionTracker;
 
 class DrainWaitStep final : public exit::Step {
  public:
@@ -36,7 +41,25 @@ class DrainWaitStep final : public exit::Step {
   exit::StepResult run(exit::StepContext& ctx) override;
 
  private:
+  // What the app's status said across the polls of one wait.
+  struct AppPoll {
+    bool inflight_zero_seen = false;
+    std::string reason = "app status not read yet";  // empty: the app is drained
+  };
+
   void publish(exit::StepContext& ctx);
+  // One status call, bounded by the app timeout and `deadline`; adds why the
+  // app is not drained (if it is not) to `reasons`.
+  void pollApp(exit::StepContext& ctx, TimePoint deadline, AppPoll& state,
+               std::vector<std::string>& reasons);
+  // One read of the connections into the tracker and the drain section;
+  // adds what holds the drain to `reasons`.
+  void pollConnections(exit::StepContext& ctx, ConnectionTracker& tracker,
+                       std::vector<std::string>& reasons);
+  // The step's result, figures and span attributes when the wait ends.
+  exit::StepResult drained(exit::StepContext& ctx, TimePoint started);
+  exit::StepResult notDrained(exit::StepContext& ctx, TimePoint started,
+                              const std::string& not_drained);
 
   app::AppClient* app_;
   ConnectionSource* connections_;

@@ -163,13 +163,7 @@ bool ShiftStep::checkGate(exit::StepContext& ctx, TimePoint until, TrafficStepRe
   return result == "pass";
 }
 
-exit::StepResult ShiftStep::run(exit::StepContext& ctx) {
-  if (!backend_) return exit::StepResult::skipped("no traffic backend");
-  if (config_.steps.empty()) return exit::StepResult::skipped("no traffic steps");
-
-  const TimePoint plan_start = ctx.clock.now();
-  const Duration available = ctx.remaining() - reserve_after_;
-  const FittedPlan plan = fitPlan(config_.steps, available);
+void ShiftStep::startReport(exit::StepContext& ctx, const FittedPlan& plan, Duration available) {
   last_ = TrafficReport{};
   TrafficReport& report = *last_;
   report.backend = std::string(backend_->name());
@@ -181,110 +175,133 @@ exit::StepResult ShiftStep::run(exit::StepContext& ctx) {
   ctx.record.attribute("traffic.configured_hold_ms", millis(plan.configured));
   ctx.record.attribute("traffic.available_ms", millis(report.available));
   ctx.record.attribute("traffic.shortened", plan.shortened);
-  if (plan.shortened) {
-    log::warn("traffic holds shortened to fit the exit budget",
-              {{"configured_ms", toMillis(plan.configured)},
-               {"available_ms", toMillis(report.available)}});
-    Duration fitted{};
-    for (Duration h : plan.holds) fitted += h;
-    ctx.record.event("budget_shortened", {{"traffic.configured_hold_ms", millis(plan.configured)},
-                                          {"traffic.planned_hold_ms", millis(fitted)},
-                                          {"traffic.available_ms", millis(report.available)}});
+  if (!plan.shortened) return;
+  log::warn("traffic holds shortened to fit the exit budget",
+            {{"configured_ms", toMillis(plan.configured)},
+             {"available_ms", toMillis(report.available)}});
+  Duration fitted{};
+  for (Duration h : plan.holds) fitted += h;
+  ctx.record.event("budget_shortened", {{"traffic.configured_hold_ms", millis(plan.configured)},
+                                        {"traffic.planned_hold_ms", millis(fitted)},
+                                        {"traffic.available_ms", millis(report.available)}});
+}
+
+void ShiftStep::gateStep(exit::StepContext& ctx, TimePoint share_end, TrafficStepReport& cur,
+                         std::vector<exit::ChildSpan::Event>& held) {
+  if (!gate_) {
+    cur.result = "passed";
+    return;
   }
+  const bool hold = config_.gate.on_fail == config::GateOnFail::kHold;
+  bool passed = checkGate(ctx, std::max(share_end, ctx.clock.now() + config_.timeout), cur);
+  ctx.record.section(kTrafficSection, toJson(*last_));
+  if (!passed && hold) {
+    noteHeld(held, ctx.clock.now(), cur);
+    while (!passed) {
+      const TimePoint next = ctx.clock.now() + config_.gate.interval;
+      if (next >= share_end) break;
+      ctx.clock.sleepUntil(next);
+      passed = checkGate(ctx, share_end, cur);
+      ctx.record.section(kTrafficSection, toJson(*last_));
+      if (!passed) noteHeld(held, ctx.clock.now(), cur);
+    }
+  }
+  if (passed) {
+    cur.result = "passed";
+  } else if (hold) {
+    cur.result = "held";
+    log::warn("traffic gate never passed within the step's share of the budget; moving on",
+              {{"weight", cur.weight}, {"checks", cur.gate_checks}, {"gate", cur.gate}});
+  } else {
+    cur.result = "continued";
+    log::warn("traffic gate did not pass; continuing (on_fail: continue)",
+              {{"weight", cur.weight}, {"gate", cur.gate}});
+  }
+}
+
+Status ShiftStep::runStep(exit::StepContext& ctx, const config::TrafficStep& step,
+                          Duration planned, TimePoint share_end) {
+  TrafficReport& report = *last_;
+  const TimePoint step_start = ctx.clock.now();
+  TrafficStepReport sr;
+  sr.weight = step.weight;
+  sr.hold = step.hold;
+  sr.planned = planned;
+  sr.started_at = step_start - ctx.exit_started;
+  sr.gate = gate_ ? "" : "none";
+  report.steps.push_back(sr);
+  ctx.record.section(kTrafficSection, toJson(report));
+  TrafficStepReport& cur = report.steps.back();
+  std::vector<exit::ChildSpan::Event> held;  // gate_held events of this step
+  auto finish = [&] {
+    cur.took = ctx.clock.now() - step_start;
+    observer_.onTrafficStep(cur.result);
+    ctx.record.section(kTrafficSection, toJson(report));
+    ctx.record.span(stepSpan(cur, step_start, ctx.clock.now(), std::move(held)));
+  };
+
+  // A weight change may retry past the step's share (weight 0 matters
+  // most and has no hold), but never past the phase.
+  const TimePoint retry_until =
+      std::min(std::max(share_end, step_start + config_.timeout), ctx.deadline);
+  auto set = setWeight(ctx, step.weight, retry_until, cur);
+  if (!set) {
+    cur.result = "failed";
+    cur.detail = set.error().message;
+    finish();
+    return std::unexpected(set.error());
+  }
+  cur.weight_set = true;
+  cur.backend_detail = *set;
+  report.weight = step.weight;
+  ctx.record.attribute("traffic.weight", step.weight);
+  observer_.onWeight(step.weight);
+  ctx.record.section(kTrafficSection, toJson(report));
+  log::info("traffic weight set", {{"backend", backend_->name()},
+                                   {"weight", step.weight},
+                                   {"hold_ms", toMillis(cur.planned)},
+                                   {"reported", *set}});
+
+  const TimePoint hold_end = std::min(ctx.clock.now() + cur.planned, share_end);
+  if (ctx.clock.now() < hold_end) ctx.clock.sleepUntil(hold_end);
+  gateStep(ctx, share_end, cur, held);
+  finish();
+  return {};
+}
+
+exit::StepResult ShiftStep::run(exit::StepContext& ctx) {
+  if (!backend_) return exit::StepResult::skipped("no traffic backend");
+  if (config_.steps.empty()) return exit::StepResult::skipped("no traffic steps");
+
+  const TimePoint plan_start = ctx.clock.now();
+  const Duration available = ctx.remaining() - reserve_after_;
+  const FittedPlan plan = fitPlan(config_.steps, available);
+  startReport(ctx, plan, available);
 
   TimePoint share_end = plan_start;
   std::string trail;
   for (size_t i = 0; i < config_.steps.size(); ++i) {
     const config::TrafficStep& step = config_.steps[i];
-    const TimePoint step_start = ctx.clock.now();
     share_end += plan.shares[i];
-    TrafficStepReport sr;
-    sr.weight = step.weight;
-    sr.hold = step.hold;
-    sr.planned = plan.holds[i];
-    sr.started_at = step_start - ctx.exit_started;
-    sr.gate = gate_ ? "" : "none";
-    report.steps.push_back(sr);
-    ctx.record.section(kTrafficSection, toJson(report));
-    TrafficStepReport& cur = report.steps.back();
-    std::vector<exit::ChildSpan::Event> held;  // gate_held events of this step
-
-    // A weight change may retry past the step's share (weight 0 matters
-    // most and has no hold), but never past the phase.
-    const TimePoint retry_until =
-        std::min(std::max(share_end, step_start + config_.timeout), ctx.deadline);
-    auto set = setWeight(ctx, step.weight, retry_until, cur);
-    if (!set) {
-      cur.result = "failed";
-      cur.detail = set.error().message;
-      cur.took = ctx.clock.now() - step_start;
-      observer_.onTrafficStep(cur.result);
-      ctx.record.section(kTrafficSection, toJson(report));
-      ctx.record.span(stepSpan(cur, step_start, ctx.clock.now(), std::move(held)));
+    if (auto ok = runStep(ctx, step, plan.holds[i], share_end); !ok) {
+      const TrafficStepReport& cur = last_->steps.back();
       ctx.record.attribute("traffic.result", std::string("failed"));
       log::error("traffic weight change failed; shift stopped", {{"backend", backend_->name()},
                                                                  {"weight", step.weight},
                                                                  {"attempts", cur.attempts},
-                                                                 {"error", set.error().message}});
-      return exit::StepResult::failed(
-          "setting weight " + percent(step.weight) + " via " + report.backend + " failed after " +
-          std::to_string(cur.attempts) + " attempt(s): " + set.error().message);
+                                                                 {"error", ok.error().message}});
+      return exit::StepResult::failed("setting weight " + percent(step.weight) + " via " +
+                                      last_->backend + " failed after " +
+                                      std::to_string(cur.attempts) +
+                                      " attempt(s): " + ok.error().message);
     }
-    cur.weight_set = true;
-    cur.backend_detail = *set;
-    report.weight = step.weight;
-    ctx.record.attribute("traffic.weight", step.weight);
-    observer_.onWeight(step.weight);
-    ctx.record.section(kTrafficSection, toJson(report));
-    log::info("traffic weight set", {{"backend", backend_->name()},
-                                     {"weight", step.weight},
-                                     {"hold_ms", toMillis(cur.planned)},
-                                     {"reported", *set}});
-
-    const TimePoint weight_set_at = ctx.clock.now();
-    const TimePoint hold_end = std::min(weight_set_at + cur.planned, share_end);
-    if (ctx.clock.now() < hold_end) ctx.clock.sleepUntil(hold_end);
-
-    if (!gate_) {
-      cur.result = "passed";
-    } else {
-      const bool hold = config_.gate.on_fail == config::GateOnFail::kHold;
-      bool passed = checkGate(ctx, std::max(share_end, ctx.clock.now() + config_.timeout), cur);
-      ctx.record.section(kTrafficSection, toJson(report));
-      if (!passed && hold) {
-        noteHeld(held, ctx.clock.now(), cur);
-        while (!passed) {
-          const TimePoint next = ctx.clock.now() + config_.gate.interval;
-          if (next >= share_end) break;
-          ctx.clock.sleepUntil(next);
-          passed = checkGate(ctx, share_end, cur);
-          ctx.record.section(kTrafficSection, toJson(report));
-          if (!passed) noteHeld(held, ctx.clock.now(), cur);
-        }
-      }
-      if (passed) {
-        cur.result = "passed";
-      } else if (hold) {
-        cur.result = "held";
-        log::warn("traffic gate never passed within the step's share of the budget; moving on",
-                  {{"weight", step.weight}, {"checks", cur.gate_checks}, {"gate", cur.gate}});
-      } else {
-        cur.result = "continued";
-        log::warn("traffic gate did not pass; continuing (on_fail: continue)",
-                  {{"weight", step.weight}, {"gate", cur.gate}});
-      }
-    }
-    cur.took = ctx.clock.now() - step_start;
-    observer_.onTrafficStep(cur.result);
-    ctx.record.section(kTrafficSection, toJson(report));
-    ctx.record.span(stepSpan(cur, step_start, ctx.clock.now(), std::move(held)));
     if (!trail.empty()) trail += " -> ";
-    trail += percent(step.weight) + " " + cur.result;
+    trail += percent(step.weight) + " " + last_->steps.back().result;
   }
   ctx.record.attribute("traffic.result", std::string("done"));
   if (plan.shortened) {
     trail += " (holds shortened from " + formatDuration(plan.configured) + " to fit " +
-             formatDuration(report.available) + ")";
+             formatDuration(last_->available) + ")";
   }
   return exit::StepResult::ok(trail);
 }

@@ -58,6 +58,18 @@ class ShiftStep final : public exit::Step {
                                 TrafficStepReport& report);
   // One gate check; records it. Returns true when it passed.
   bool checkGate(exit::StepContext& ctx, TimePoint until, TrafficStepReport& report);
+  // A fresh report for this shift (last_), its span attributes, and the
+  // budget_shortened event when the holds had to shrink.
+  void startReport(exit::StepContext& ctx, const FittedPlan& plan, Duration available);
+  // One weight step: set it (retried), hold it, check the gate; its report,
+  // metrics and child span. An error when the weight could not be set.
+  Status runStep(exit::StepContext& ctx, const config::TrafficStep& step, Duration planned,
+                 TimePoint share_end);
+  // The gate after a step's hold: checked once, and with on_fail: hold
+  // again every gate.interval until it passes or the step's share ends.
+  // Sets cur.result; gate_held events go to `held`.
+  void gateStep(exit::StepContext& ctx, TimePoint share_end, TrafficStepReport& cur,
+                std::vector<exit::ChildSpan::Event>& held);
 
   config::TrafficConfig config_;
   Duration reserve_after_;
