@@ -2,37 +2,24 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/json_in.h"
+
 namespace lameduck::app {
 namespace {
 
 using nlohmann::json;
 
-// At most this many bytes of a bad answer are quoted in an error.
-constexpr size_t kQuoteBytes = 120;
+// Hook answers nest a handful of levels; a payload may add a few dozen.
+constexpr size_t kMaxAnswerDepth = 64;
 
-std::string quote(std::string_view body) {
-  std::string s(body.substr(0, kQuoteBytes));
-  for (char& c : s) {
-    if (static_cast<unsigned char>(c) < 0x20) c = ' ';
-  }
-  return "\"" + s + (body.size() > kQuoteBytes ? "...\"" : "\"");
-}
-
-Result<json> parseJson(std::string_view body, std::string_view what) {
-  json doc = json::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded()) {
-    return makeError(ErrorCode::kBadResponse,
-                     std::string(what) + " answer is not valid JSON: " + quote(body));
-  }
-  return doc;
-}
+std::string quote(std::string_view body) { return quoteExcerpt(body); }
 
 }  // namespace
 
-Result<Figures> parseStatus(std::string_view body) {
-  auto doc = parseJson(body, "status hook");
+Result<Figures> parseStatus(std::string_view body, size_t max_bytes) {
+  auto doc = JsonDoc::parse(body, "status hook answer", {max_bytes, kMaxAnswerDepth});
   if (!doc) return std::unexpected(doc.error());
-  if (!doc->is_object()) {
+  if (!doc->isObject()) {
     return makeError(
         ErrorCode::kBadResponse,
         "status hook answer must be a JSON object like {\"inflight\": 0}, got " + quote(body));
@@ -41,23 +28,23 @@ Result<Figures> parseStatus(std::string_view body) {
   for (auto [key, out] : {std::pair{"inflight", &f.inflight},
                           {"connections", &f.connections},
                           {"queued", &f.queued}}) {
-    auto it = doc->find(key);
-    if (it == doc->end() || it->is_null()) continue;
-    if (!it->is_number_integer() || it->get<int64_t>() < 0) {
-      return makeError(ErrorCode::kBadResponse, std::string("status hook field \"") + key +
-                                                    "\" must be a non-negative integer, got " +
-                                                    it->dump());
+    auto field = doc->optionalField(key);
+    if (!field) return std::unexpected(field.error());
+    if (!*field || (*field)->isNull()) continue;
+    auto v = (*field)->int64();
+    if (!v || *v < 0) {
+      return std::unexpected((*field)->typeError("a non-negative integer"));
     }
-    *out = it->get<int64_t>();
+    *out = *v;
   }
-  if (auto it = doc->find("error_rate"); it != doc->end() && !it->is_null()) {
-    if (!it->is_number() || it->get<double>() < 0.0 || it->get<double>() > 1.0) {
-      return makeError(ErrorCode::kBadResponse,
-                       "status hook field \"error_rate\" must be a number from 0 to 1 or null, "
-                       "got " +
-                           it->dump());
+  auto rate = doc->optionalField("error_rate");
+  if (!rate) return std::unexpected(rate.error());
+  if (*rate && !(*rate)->isNull()) {
+    auto v = (*rate)->number();
+    if (!v || *v < 0.0 || *v > 1.0) {
+      return std::unexpected((*rate)->typeError("a number from 0 to 1 or null"));
     }
-    f.error_rate = it->get<double>();
+    f.error_rate = *v;
   }
   return f;
 }
@@ -83,7 +70,16 @@ class CompensationsReader {
   bool boolean(bool v) { return scalar(v); }
   bool number_integer(number_integer_t v) { return scalar(v); }
   bool number_unsigned(number_unsigned_t v) { return scalar(v); }
-  bool number_float(number_float_t v, const string_t&) { return scalar(v); }
+  bool number_float(number_float_t v, const string_t& raw) {
+    // A number too large for 64 bits arrives here; an id keeps its exact text.
+    if (frames_.size() >= 1 && frames_.back() == Frame::kEntry) {
+      if (auto* field = textField()) {
+        *field = raw;
+        return true;
+      }
+    }
+    return scalar(v);
+  }
   bool string(string_t& v) { return scalar(v); }
   bool binary(binary_t&) { return scalar(nullptr); }  // JSON text has none
   bool start_object(std::size_t) { return open(json::value_t::object); }
@@ -114,12 +110,12 @@ class CompensationsReader {
     std::optional<json> payload;
   };
 
-  // Strings and integers are read as text; anything else counts as absent.
+  // Strings and numbers are read as text (a number keeps its exact digits:
+  // 18446744073709551615 stays that, never -1); anything else counts as
+  // absent.
   static std::optional<std::string> text(const std::string& v) { return v; }
   static std::optional<std::string> text(int64_t v) { return std::to_string(v); }
-  static std::optional<std::string> text(uint64_t v) {
-    return std::to_string(static_cast<int64_t>(v));
-  }
+  static std::optional<std::string> text(uint64_t v) { return std::to_string(v); }
   template <class T>
   static std::optional<std::string> text(const T&) {
     return std::nullopt;
@@ -270,7 +266,11 @@ class CompensationsReader {
 
 }  // namespace
 
-Result<CompensationBatch> parseCompensations(std::string_view body) {
+Result<CompensationBatch> parseCompensations(std::string_view body, size_t max_bytes) {
+  if (auto ok = checkJsonBounds(body, {max_bytes, kMaxAnswerDepth}, "compensations hook answer");
+      !ok) {
+    return std::unexpected(ok.error());
+  }
   CompensationsReader reader;
   if (!json::sax_parse(body.begin(), body.end(), &reader)) {
     return makeError(ErrorCode::kBadResponse,
@@ -287,6 +287,7 @@ Result<CompensationBatch> parseCompensations(std::string_view body) {
 HttpAppClient::HttpAppClient(const config::AppConfig& config, Clock& clock, HookObserver observer)
     : base_path_(config.base_url ? config.base_url->path : ""),
       hooks_(config.hooks),
+      max_response_bytes_(static_cast<size_t>(config.max_response_bytes)),
       client_(*config.base_url, clock),
       observer_(std::move(observer)) {}
 
@@ -300,8 +301,8 @@ Result<http::ClientResponse> HttpAppClient::send(std::string_view hook, const st
   if (last_call) headers.emplace("Connection", "close");
   if (!call.traceparent.empty()) headers.emplace("traceparent", call.traceparent);
   headers.emplace("User-Agent", "lameduck");
-  auto res =
-      client_.send(method, base_path_ + path, body, "application/json", headers, call.timeout);
+  auto res = client_.send(method, base_path_ + path, body, "application/json", headers,
+                          call.timeout, max_response_bytes_);
   if (!res) {
     if (observer_) {
       observer_(hook, res.error().code == ErrorCode::kDeadlineExceeded ? "timeout" : "unreachable");
@@ -328,13 +329,13 @@ Status HttpAppClient::drain(const Call& call) {
 Result<Figures> HttpAppClient::status(const Call& call) {
   auto res = send("status", "GET", hooks_.status, "", call);
   if (!res) return std::unexpected(res.error());
-  return parseStatus(res->body);
+  return parseStatus(res->body, max_response_bytes_);
 }
 
 Result<CompensationBatch> HttpAppClient::compensations(const Call& call) {
   auto res = send("compensations", "GET", hooks_.compensations, "", call);
   if (!res) return std::unexpected(res.error());
-  return parseCompensations(res->body);
+  return parseCompensations(res->body, max_response_bytes_);
 }
 
 Status HttpAppClient::ack(const std::vector<std::string>& ids, const Call& call) {

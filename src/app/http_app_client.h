@@ -33,12 +33,18 @@ class HttpAppClient final : public AppClient {
 
   std::string base_path_;
   config::HooksConfig hooks_;
+  size_t max_response_bytes_;
   http::Client client_;
   HookObserver observer_;
 };
 
-// Parsers for hook answers; exposed for tests.
-Result<Figures> parseStatus(std::string_view body);
-Result<CompensationBatch> parseCompensations(std::string_view body);
+// Parsers for hook answers; exposed for tests and fuzzing. Never throw, for
+// any input: an answer longer than `max_bytes`, nested deeper than 64 levels,
+// not JSON, or with a wrong type fails with kBadResponse naming the field.
+// Compensation ids (and saga_id, step, action) may be strings or numbers; a
+// number keeps its exact text.
+Result<Figures> parseStatus(std::string_view body, size_t max_bytes = 16 * 1024 * 1024);
+Result<CompensationBatch> parseCompensations(std::string_view body,
+                                             size_t max_bytes = 16 * 1024 * 1024);
 
 }  // namespace lameduck::app

@@ -8,6 +8,7 @@
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "cli/sidecar.h"
+#include "cli/signals.h"
 #include "common/log.h"
 #include "common/version.h"
 #include "coord/settings.h"
@@ -53,6 +54,19 @@ int run(const Args& args) {
              {"coordination", coordination.enabled() ? coordination.service + "/" + coordination.pod
                                                      : std::string("off")}});
 
+  // SIGUSR1 logs the exit state; the listener lets go of the engine before
+  // the sidecar is gone, on every way out.
+  exit::ExitEngine& engine = (*sidecar)->engine();
+  if (start->listener) {
+    start->listener->setSnapshot([&engine] { return exit::toJson(engine.snapshot()); });
+  }
+  struct ReleaseSnapshot {
+    SignalListener* listener;
+    ~ReleaseSnapshot() {
+      if (listener) listener->setSnapshot({});
+    }
+  } release{start->listener.get()};
+
   siginfo_t info{};
   int sig = -1;
   while (sig < 0) {
@@ -62,10 +76,9 @@ int run(const Args& args) {
       sig = SIGTERM;  // proceed with an orderly exit rather than spin
     }
   }
-  const char* name = sig == SIGINT ? "SIGINT" : "SIGTERM";
+  const std::string name = signalName(sig);
   log::info("signal received",
             {{"signal", name}, {"sender_pid", static_cast<int64_t>(info.si_pid)}});
-  exit::ExitEngine& engine = (*sidecar)->engine();
   engine.trigger(name);
   const exit::Summary summary = engine.await();
   (*sidecar)->finish();

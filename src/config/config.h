@@ -59,6 +59,9 @@ struct AppConfig {
   HooksConfig hooks;
   Duration timeout = 2s;
   std::vector<uint16_t> ports{8080};
+  // The largest hook answer read; a longer one is refused (the exit goes on
+  // without it). 16 MiB holds ~80,000 typical compensations in one answer.
+  int64_t max_response_bytes = 16 * 1024 * 1024;
 };
 
 struct DrainConfig {

@@ -32,6 +32,7 @@ void readApp(Issues& issues, const YAML::Node& node, const std::string& path, Ap
   m.field("base_url", optionalParsed<HttpUrl>(issues, out.base_url, parseHttpUrl));
   m.field("hooks", section(issues, readHooks, out.hooks));
   m.field("timeout", duration(issues, out.timeout, ZeroOk::kNo));
+  m.field("max_response_bytes", integer(issues, out.max_response_bytes, 1024, 1LL << 30));
   m.field("ports", list(
                        issues,
                        [&](const YAML::Node& item, const std::string& ip) {

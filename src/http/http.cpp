@@ -5,12 +5,14 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <csignal>
 #include <fstream>
 #include <mutex>
 #include <thread>
 
 #include "common/log.h"
+#include "http/event_server.h"
 
 namespace lameduck::http {
 namespace {
@@ -91,6 +93,10 @@ std::string Request::header(const std::string& name) const {
 
 struct Server::Impl {
   ServerOptions options;
+  bool tls = false;
+  std::vector<detail::RouteEntry> routes;
+  // Plain HTTP: the event-driven server. HTTPS: httplib's.
+  std::unique_ptr<detail::EventServer> events;
   std::unique_ptr<httplib::Server> server;
   std::string tls_error;  // why the TLS server could not be set up
   std::thread thread;
@@ -102,25 +108,25 @@ struct Server::Impl {
 
 Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
   impl_->options = options;
-  const bool tls = !options.tls_cert_file.empty() || !options.tls_key_file.empty();
-  if (!tls) {
-    impl_->server = std::make_unique<httplib::Server>();
-  } else {
-    ignoreSigpipe();
-    auto ssl = std::make_unique<httplib::SSLServer>(options.tls_cert_file.c_str(),
-                                                    options.tls_key_file.c_str());
-    if (options.tls_cert_file.empty() || options.tls_key_file.empty()) {
-      impl_->tls_error = "TLS needs both a certificate file and a key file";
-    } else if (auto why = unreadable(options.tls_cert_file); !why.empty()) {
-      impl_->tls_error = "cannot read TLS certificate " + options.tls_cert_file + ": " + why;
-    } else if (auto kwhy = unreadable(options.tls_key_file); !kwhy.empty()) {
-      impl_->tls_error = "cannot read TLS key " + options.tls_key_file + ": " + kwhy;
-    } else if (!ssl->is_valid()) {
-      impl_->tls_error = "cannot load TLS certificate " + options.tls_cert_file + " with key " +
-                         options.tls_key_file + " (not PEM, or the key does not match)";
-    }
-    impl_->server = std::move(ssl);
+  impl_->tls = !options.tls_cert_file.empty() || !options.tls_key_file.empty();
+  if (!impl_->tls) {
+    impl_->events = std::make_unique<detail::EventServer>(options, impl_->routes);
+    return;
   }
+  ignoreSigpipe();
+  auto ssl = std::make_unique<httplib::SSLServer>(options.tls_cert_file.c_str(),
+                                                  options.tls_key_file.c_str());
+  if (options.tls_cert_file.empty() || options.tls_key_file.empty()) {
+    impl_->tls_error = "TLS needs both a certificate file and a key file";
+  } else if (auto why = unreadable(options.tls_cert_file); !why.empty()) {
+    impl_->tls_error = "cannot read TLS certificate " + options.tls_cert_file + ": " + why;
+  } else if (auto kwhy = unreadable(options.tls_key_file); !kwhy.empty()) {
+    impl_->tls_error = "cannot read TLS key " + options.tls_key_file + ": " + kwhy;
+  } else if (!ssl->is_valid()) {
+    impl_->tls_error = "cannot load TLS certificate " + options.tls_cert_file + " with key " +
+                       options.tls_key_file + " (not PEM, or the key does not match)";
+  }
+  impl_->server = std::move(ssl);
   httplib::Server& s = *impl_->server;
   const size_t threads = std::max<size_t>(1, options.threads);
   // The default pool counts the node's CPUs, not the pod's; size it on purpose.
@@ -144,7 +150,12 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
 
 Server::~Server() { stop(); }
 
-void Server::route(const std::string& method, const std::string& path, Handler handler) {
+void Server::route(const std::string& method, const std::string& path, Handler handler,
+                   Lane lane) {
+  if (!impl_->tls) {
+    impl_->routes.push_back({method, std::regex(path), std::move(handler), lane});
+    return;
+  }
   auto adapter = [handler = std::move(handler), method](const httplib::Request& req,
                                                         httplib::Response& res) {
     Request r;
@@ -180,6 +191,7 @@ void Server::route(const std::string& method, const std::string& path, Handler h
 }
 
 Result<int> Server::bind(const HostPort& address) {
+  if (!impl_->tls) return impl_->events->bind(address);
   if (!impl_->tls_error.empty()) {
     return makeError(ErrorCode::kInvalidArgument,
                      "cannot serve HTTPS on " + address.str() + ": " + impl_->tls_error);
@@ -204,6 +216,7 @@ Status Server::start() {
   std::lock_guard lock(impl_->mu);
   if (impl_->started) return makeError(ErrorCode::kFailedPrecondition, "server already started");
   impl_->started = true;
+  if (!impl_->tls) return impl_->events->start();
   impl_->thread = std::thread([this] {
     impl_->server->listen_after_bind();
     impl_->listen_returned = true;
@@ -215,6 +228,10 @@ void Server::stop() {
   std::lock_guard lock(impl_->mu);
   if (impl_->stopped) return;
   impl_->stopped = true;
+  if (!impl_->tls) {
+    impl_->events->stop();
+    return;
+  }
   // httplib's stop() does nothing until the listen thread has marked itself
   // running; a stop right after start() would leave that thread blocked in
   // accept() for good, and the join below with it. It takes microseconds.
@@ -263,6 +280,63 @@ struct Client::Impl {
            " but is not valid for host name " + host;
   }
 
+  ~Impl() {
+    {
+      std::lock_guard lock(watch_mu);
+      watch_quit = true;
+    }
+    watch_cv.notify_all();
+    if (watchdog.joinable()) watchdog.join();
+  }
+
+  // Arms the watchdog for one call: at `deadline` it shuts the connection
+  // down (httplib's stop(), which is safe while a request is in flight), so
+  // a peer trickling bytes cannot stretch the call past its deadline the way
+  // it can stretch httplib's per-read timeouts. Returns at once.
+  void arm(TimePoint deadline) {
+    std::lock_guard lock(watch_mu);
+    if (!watchdog.joinable()) watchdog = std::thread([this] { watch(); });
+    watch_deadline = deadline;
+    watch_armed = true;
+    watch_fired = false;
+    ++watch_generation;
+    watch_cv.notify_all();
+  }
+
+  // Disarms; true when the watchdog cut the call off. Once it returns, the
+  // watchdog can no longer touch this call's connection (stop() runs under
+  // watch_mu).
+  bool disarm() {
+    std::lock_guard lock(watch_mu);
+    watch_armed = false;
+    ++watch_generation;
+    watch_cv.notify_all();
+    return watch_fired;
+  }
+
+  void watch() {
+    std::unique_lock lock(watch_mu);
+    while (!watch_quit) {
+      if (!watch_armed) {
+        watch_cv.wait(lock, [this] { return watch_quit || watch_armed; });
+        continue;
+      }
+      const uint64_t generation = watch_generation;
+      const bool woken = clock.waitUntil(watch_cv, lock, watch_deadline, [&] {
+        return watch_quit || !watch_armed || watch_generation != generation;
+      });
+      if (!woken) {
+        watch_fired = true;
+        watch_armed = false;
+        // Under watch_mu: disarm() waits for this, so the next call's
+        // connection is never the one shut down. stop() takes httplib's
+        // socket mutex, which the calling thread never holds while it waits
+        // for watch_mu.
+        client.stop();
+      }
+    }
+  }
+
   std::string origin;
   bool https;
   TlsOptions tls;
@@ -270,6 +344,15 @@ struct Client::Impl {
   std::mutex mu;
   httplib::Client client;
   Clock& clock;
+
+  std::mutex watch_mu;
+  std::condition_variable watch_cv;
+  std::thread watchdog;
+  TimePoint watch_deadline{};
+  uint64_t watch_generation = 0;
+  bool watch_armed = false;
+  bool watch_fired = false;
+  bool watch_quit = false;
 };
 
 Client::Client(const HttpUrl& origin, Clock& clock, TlsOptions tls)
@@ -281,7 +364,8 @@ std::string Client::origin() const { return impl_->origin; }
 
 Result<ClientResponse> Client::send(const std::string& method, const std::string& path,
                                     const std::string& body, const std::string& content_type,
-                                    const Headers& headers, Duration timeout) {
+                                    const Headers& headers, Duration timeout,
+                                    size_t max_response_bytes) {
   std::lock_guard lock(impl_->mu);
   httplib::Client& c = impl_->client;
   Clock& clock = impl_->clock;
@@ -300,7 +384,8 @@ Result<ClientResponse> Client::send(const std::string& method, const std::string
     req.headers.emplace("Content-Type", content_type.empty() ? "application/json" : content_type);
   }
   // A peer that trickles its body would reset the per-read timeout forever;
-  // the progress callback enforces the call's total deadline.
+  // the progress callback checks the call's total deadline between reads,
+  // and the watchdog cuts off a peer that trickles anything else.
   bool over_deadline = false;
   req.progress = [&](uint64_t, uint64_t) {
     if (clock.now() > deadline) {
@@ -309,10 +394,31 @@ Result<ClientResponse> Client::send(const std::string& method, const std::string
     }
     return true;
   };
+  // The body is collected here, not by httplib, so that its size is bounded
+  // while it arrives instead of after it is all in memory.
+  std::string answer;
+  bool too_big = false;
+  req.content_receiver = [&](const char* data, size_t len, uint64_t, uint64_t) {
+    if (answer.size() + len > max_response_bytes) {
+      too_big = true;
+      return false;
+    }
+    answer.append(data, len);
+    return true;
+  };
+  impl_->arm(deadline);
   httplib::Result res = c.send(req);
+  const bool cut_off = impl_->disarm();
+  const std::string target = method + " " + impl_->origin + path;
+  if (too_big) {
+    // Whatever is left unread would poison a reused connection.
+    c.stop();
+    return makeError(ErrorCode::kBadResponse,
+                     target + ": the answer is longer than the bound of " +
+                         std::to_string(max_response_bytes) + " bytes");
+  }
   if (!res) {
     const httplib::Error err = res.error();
-    const std::string target = method + " " + impl_->origin + path;
     if (err == httplib::Error::SSLServerVerification || err == httplib::Error::SSLLoadingCerts) {
       return makeError(ErrorCode::kFailedPrecondition, target + ": " + impl_->tlsFailure(err));
     }
@@ -320,7 +426,7 @@ Result<ClientResponse> Client::send(const std::string& method, const std::string
     // as Error::Read; what tells them apart is whether the time was up. Its
     // poll-based timers can fire a little early, hence the small tolerance.
     const Duration tolerance = std::min<Duration>(timeout / 20, std::chrono::milliseconds(20));
-    if (over_deadline || clock.now() + tolerance >= deadline ||
+    if (cut_off || over_deadline || clock.now() + tolerance >= deadline ||
         err == httplib::Error::ConnectionTimeout) {
       return makeError(ErrorCode::kDeadlineExceeded,
                        target + ": no complete answer within " + formatDuration(timeout));
@@ -334,7 +440,7 @@ Result<ClientResponse> Client::send(const std::string& method, const std::string
   }
   ClientResponse out;
   out.status = res->status;
-  out.body = std::move(res->body);
+  out.body = std::move(answer);
   for (const auto& [k, v] : res->headers) out.headers.emplace(k, v);
   return out;
 }

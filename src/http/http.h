@@ -54,17 +54,40 @@ struct Response {
 using Handler = std::function<Response(const Request&)>;
 
 struct ServerOptions {
-  // Worker threads. Each in-flight request and each idle keep-alive
-  // connection holds one until keep_alive ends.
+  // Workers of the quick lane (most routes). A worker is held only while a
+  // handler runs: connections are read and written by one event thread, and
+  // a request reaches a worker only once it has fully arrived, so idle
+  // keep-alive and slowloris connections never hold a worker.
   size_t threads = 4;
+  // At most this many slow-lane handlers (routes that block, like /prestop)
+  // run at once; their threads are started on demand.
+  size_t slow_threads = 128;
+  // An open connection with no request started is closed after this long.
   Duration keep_alive = 2s;
+  // A request (head and body) must arrive completely within this long of its
+  // first byte, or the connection is closed.
   Duration read_timeout = 5s;
+  // A response must be sent completely within this long.
   Duration write_timeout = 5s;
   size_t max_body_bytes = 1 << 20;
+  size_t max_head_bytes = 16 * 1024;
+  // Open connections at most (further capped by the process's descriptor
+  // limit). At the cap, a new connection sheds the one that has been idle or
+  // incomplete the longest; connections whose request is being handled are
+  // never shed.
+  size_t max_connections = 4096;
   // Both set: serve HTTPS with this PEM certificate (chain) and private key.
-  // Both empty: plain HTTP. bind() fails when they cannot be loaded.
+  // Both empty: plain HTTP. bind() fails when they cannot be loaded. HTTPS
+  // is served by httplib's thread-per-connection server (test fixtures only)
+  // and has none of the connection protections above.
   std::string tls_cert_file{};
   std::string tls_key_file{};
+};
+
+// Which workers run a route's handler.
+enum class Lane {
+  kQuick,  // short handlers; a fixed pool of ServerOptions::threads
+  kSlow,   // handlers that block for long (/prestop); never delay the quick lane
 };
 
 // Thread-safe after start(); routes must be added before it.
@@ -75,10 +98,15 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  void route(const std::string& method, const std::string& path, Handler handler);
+  // `path` is a regular expression matched against the whole (decoded) path.
   // A handler exception becomes a 500 with the message logged, never a crash.
+  // HEAD is answered by the GET route without the body.
+  void route(const std::string& method, const std::string& path, Handler handler,
+             Lane lane = Lane::kQuick);
 
-  // Binds; port 0 picks a free port. Returns the bound port.
+  // Binds; port 0 picks a free port. Returns the bound port. Raises the
+  // process's soft descriptor limit to its hard limit (once), so that
+  // thousands of connections can be open.
   Result<int> bind(const HostPort& address);
   // Serves on a background thread until stop().
   Status start();
@@ -108,8 +136,12 @@ struct TlsOptions {
   bool insecure_skip_verify = false;
 };
 
+// The answer size bound when the caller names none.
+inline constexpr size_t kDefaultMaxResponseBytes = 1024 * 1024;
+
 // One connection target (scheme://host:port), keep-alive reused between
-// calls. Thread-safe: calls are serialised.
+// calls. Thread-safe: calls are serialised. Owns one watchdog thread
+// (started by the first call) that enforces call deadlines.
 class Client {
  public:
   Client(const HttpUrl& origin, Clock& clock, TlsOptions tls = {});
@@ -117,16 +149,23 @@ class Client {
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
 
-  // Sends one request; the whole call is bounded by `timeout` (connect, send,
-  // each read, and the body transfer). Fails with kUnavailable when the peer
-  // cannot be reached or closes the connection, kDeadlineExceeded when the
-  // timeout runs out; an HTTP error status is not an Error. Over https, a
-  // server certificate that does not verify (wrong CA, wrong host name) or a
-  // CA file that cannot be loaded fails with kFailedPrecondition naming the
-  // host and the CA file: retrying cannot help until the config changes.
+  // Sends one request. ONE deadline, `timeout`, covers the whole exchange:
+  // connect, TLS handshake, sending, the status line and headers, and the
+  // body. A peer that trickles its headers or body a byte at a time is cut
+  // off at the deadline (a watchdog shuts the connection down), so the call
+  // returns no later than about `timeout` after it started.
+  // Fails with kUnavailable when the peer cannot be reached or closes the
+  // connection, kDeadlineExceeded when the timeout runs out, kBadResponse
+  // when the body is longer than `max_response_bytes` (the message names the
+  // bound; the rest is not read); an HTTP error status is not an Error. Over
+  // https, a server certificate that does not verify (wrong CA, wrong host
+  // name) or a CA file that cannot be loaded fails with kFailedPrecondition
+  // naming the host and the CA file: retrying cannot help until the config
+  // changes.
   Result<ClientResponse> send(const std::string& method, const std::string& path,
                               const std::string& body, const std::string& content_type,
-                              const Headers& headers, Duration timeout);
+                              const Headers& headers, Duration timeout,
+                              size_t max_response_bytes = kDefaultMaxResponseBytes);
 
   std::string origin() const;
 

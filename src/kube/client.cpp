@@ -9,6 +9,7 @@
 #include <random>
 #include <vector>
 
+#include "common/json_in.h"
 #include "common/log.h"
 #include "common/version.h"
 #include "http/http.h"
@@ -16,6 +17,11 @@
 
 namespace lameduck::kube {
 namespace {
+
+// Objects lameduck patches (an Ingress, an HTTPRoute) are kilobytes; the
+// bound only keeps a broken or hostile server from filling memory.
+constexpr size_t kMaxAnswerBytes = 4 * 1024 * 1024;
+constexpr size_t kMaxAnswerDepth = 64;
 
 std::string env(const char* name) {
   const char* v = std::getenv(name);
@@ -29,16 +35,23 @@ struct ServerAnswer {
   std::string message;
 };
 
-ServerAnswer parseAnswer(const std::string& body) {
+// A string member of an object, or "" when absent or not a string.
+std::string stringField(const JsonValue& object, std::string_view key) {
+  auto f = object.optionalField(key);
+  if (!f || !*f) return "";
+  auto text = (**f).string();
+  return text ? *text : "";
+}
+
+ServerAnswer parseAnswer(std::string_view body) {
   ServerAnswer a;
-  auto j = nlohmann::json::parse(body, nullptr, false);
-  if (!j.is_discarded() && j.is_object() && j.value("kind", "") == "Status") {
-    if (j.contains("reason") && j["reason"].is_string()) a.reason = j["reason"].get<std::string>();
-    if (j.contains("message") && j["message"].is_string())
-      a.message = j["message"].get<std::string>();
+  auto j = JsonDoc::parse(body, "Kubernetes API answer", {kMaxAnswerBytes, kMaxAnswerDepth});
+  if (j && j->isObject() && stringField(*j, "kind") == "Status") {
+    a.reason = stringField(*j, "reason");
+    a.message = stringField(*j, "message");
     return a;
   }
-  a.message = body.size() > 200 ? body.substr(0, 200) + "..." : body;
+  a.message = body.size() > 200 ? std::string(body.substr(0, 200)) + "..." : std::string(body);
   while (!a.message.empty() && (a.message.back() == '\n' || a.message.back() == '\r'))
     a.message.pop_back();
   return a;
@@ -66,6 +79,10 @@ std::optional<Duration> retryAfter(const http::Headers& headers) {
 bool retryableStatus(int status) { return status == 409 || status == 429 || status >= 500; }
 
 }  // namespace
+
+std::string describeApiAnswer(int status, std::string_view body) {
+  return describeAnswer(status, parseAnswer(body));
+}
 
 std::string patchContentType(config::PatchType type) {
   return type == config::PatchType::kJson ? "application/json-patch+json"
@@ -221,7 +238,7 @@ Result<std::string> Client::Impl::call(const std::string& verb, const std::strin
     http::Headers headers{{"Authorization", "Bearer " + *token_text},
                           {"Accept", "application/json"},
                           {"User-Agent", std::string("lameduck/") + kVersion}};
-    auto res = http.send(method, *path, body, content_type, headers, timeout);
+    auto res = http.send(method, *path, body, content_type, headers, timeout, kMaxAnswerBytes);
     log::Fields fields{{"call", what}, {"attempt", attempt}, {"ms", toMillis(clock.now() - now)}};
 
     std::optional<Duration> wait;  // what the server asked for
@@ -295,6 +312,10 @@ const ClusterConfig& Client::config() const { return impl_->config; }
 
 Result<std::string> Client::patch(const ObjectRef& ref, config::PatchType type,
                                   const std::string& body, TimePoint deadline) {
+  if (auto ok = checkJsonBounds(body, {kMaxAnswerBytes, kMaxAnswerDepth}, "patch " + ref.describe());
+      !ok) {
+    return makeError(ErrorCode::kInvalidArgument, ok.error().message);
+  }
   auto parsed = nlohmann::json::parse(body, nullptr, false);
   const bool json_patch = type == config::PatchType::kJson;
   if (parsed.is_discarded() || (json_patch ? !parsed.is_array() : !parsed.is_object())) {

@@ -93,4 +93,10 @@ class Client {
 // application/json-patch+json.
 std::string patchContentType(config::PatchType type);
 
+// How an error answer of the API server reads in messages: "403 Forbidden:
+// <message>" when the body is a Status object, else the status and the start
+// of the body. The body is outside input: bounded in size and depth, types
+// checked; never throws. Exposed for fuzzing.
+std::string describeApiAnswer(int status, std::string_view body);
+
 }  // namespace lameduck::kube

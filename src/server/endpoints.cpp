@@ -7,21 +7,30 @@ namespace {
 
 constexpr const char* kJson = "application/json";
 
+// Idle keep-alive and slowloris connections cost a descriptor, never a
+// worker (see http::ServerOptions): /healthz and /readyz keep answering in
+// well under the kubelet's 1 s probe timeout with thousands of them open.
 http::ServerOptions adminOptions() {
   http::ServerOptions o;
-  // /prestop handlers block for the whole exit; the extra workers keep
-  // /healthz, /readyz and /status answering while a few hook calls wait.
-  o.threads = 6;
+  o.threads = 2;         // /healthz, /readyz, /status: microseconds each
+  o.slow_threads = 128;  // /prestop callers, each blocked for the whole exit
   o.keep_alive = std::chrono::seconds(2);
+  o.read_timeout = std::chrono::seconds(5);
+  o.write_timeout = std::chrono::seconds(5);
   o.max_body_bytes = 64 * 1024;
+  o.max_connections = 4096;
   return o;
 }
 
 http::ServerOptions metricsOptions() {
   http::ServerOptions o;
   o.threads = 2;
+  o.slow_threads = 1;
   o.keep_alive = std::chrono::seconds(2);
+  o.read_timeout = std::chrono::seconds(5);
+  o.write_timeout = std::chrono::seconds(5);
   o.max_body_bytes = 4 * 1024;
+  o.max_connections = 1024;
   return o;
 }
 
@@ -52,8 +61,10 @@ AdminServer::AdminServer(const config::AdminConfig& config, exit::ExitEngine& en
       return http::Response{503, exit::toJson(engine_.snapshot()) + "\n", kJson};
     });
   };
-  server_.route("GET", "/prestop", prestop);
-  server_.route("POST", "/prestop", prestop);
+  // /prestop blocks until the exit ends: its own lane, so a hundred hook
+  // callers never delay /healthz.
+  server_.route("GET", "/prestop", prestop, http::Lane::kSlow);
+  server_.route("POST", "/prestop", prestop, http::Lane::kSlow);
   server_.route("GET", "/status", [this](const http::Request& req) {
     return guarded(req, [this](const http::Request&) {
       return http::Response{200, exit::toJson(engine_.snapshot()) + "\n", kJson};

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
+#include "common/json_in.h"
 #include "traffic/gate.h"
 #include "traffic/kubernetes.h"
 #include "traffic/webhook.h"
@@ -14,17 +15,28 @@ namespace {
 
 using nlohmann::json;
 
+// An instant query's answer: a few series. Anything bigger is not one.
+constexpr size_t kMaxPrometheusAnswer = 4 * 1024 * 1024;
+constexpr size_t kMaxWebhookAnswer = 64 * 1024;
+constexpr size_t kMaxKubeObject = 4 * 1024 * 1024;
+
 Error bad(std::string what) {
   return Error{ErrorCode::kBadResponse, "prometheus query answer: " + std::move(what)};
 }
 
-// Prometheus sends sample values as strings: "0.01", "NaN", "+Inf".
-std::optional<double> sampleValue(const json& pair) {
-  if (!pair.is_array() || pair.size() != 2 || !pair[1].is_string()) return std::nullopt;
-  const std::string& text = pair[1].get_ref<const std::string&>();
+// Prometheus sends sample values as strings: "0.01", "NaN", "+Inf". A
+// sample is [<time>, "<value>"].
+Result<double> sampleValue(const JsonValue& pair) {
+  auto items = pair.elements();
+  if (!items) return std::unexpected(pair.typeError("a [time, \"value\"] pair"));
+  if (items->size() != 2) return std::unexpected(pair.typeError("a [time, \"value\"] pair"));
+  auto text = (*items)[1].string();
+  if (!text) return std::unexpected(text.error());
   char* end = nullptr;
-  double v = std::strtod(text.c_str(), &end);
-  if (end == text.c_str() || *end != '\0') return std::nullopt;
+  double v = std::strtod(text->c_str(), &end);
+  if (end == text->c_str() || *end != '\0') {
+    return std::unexpected((*items)[1].typeError("a number as text"));
+  }
   return v;
 }
 
@@ -32,48 +44,71 @@ std::string shortBody(std::string_view body) {
   return body.size() > 200 ? std::string(body.substr(0, 200)) + "..." : std::string(body);
 }
 
+// A string field that may be absent: its text, or `fallback`.
+Result<std::string> optionalString(const JsonValue& object, std::string_view key,
+                                   std::string fallback) {
+  auto f = object.optionalField(key);
+  if (!f) return std::unexpected(f.error());
+  if (!*f) return fallback;
+  return (*f)->string();
+}
+
 }  // namespace
 
 Result<GateReading> parsePrometheusAnswer(std::string_view body) {
-  json doc = json::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded() || !doc.is_object()) {
+  const JsonLimits limits{kMaxPrometheusAnswer, 32};
+  if (auto ok = checkJsonBounds(body, limits, "prometheus query answer"); !ok) {
+    return std::unexpected(ok.error());
+  }
+  auto doc = JsonDoc::parse(body, "prometheus query answer", limits);
+  if (!doc || !doc->isObject()) {
     return std::unexpected(bad("not a JSON object: " + shortBody(body)));
   }
-  if (doc.value("status", "") != "success") {
-    return std::unexpected(bad("status " + doc.value("status", std::string("missing")) + ": " +
-                               doc.value("error", std::string("no error given"))));
+  auto status = optionalString(*doc, "status", "missing");
+  if (!status) return std::unexpected(status.error());
+  if (*status != "success") {
+    auto error = optionalString(*doc, "error", "no error given");
+    if (!error) return std::unexpected(error.error());
+    return std::unexpected(bad("status " + *status + ": " + *error));
   }
-  const json& data = doc["data"];
-  if (!data.is_object()) return std::unexpected(bad("no data object"));
-  const std::string type = data.value("resultType", "");
-  const json& result = data["result"];
+  auto data = doc->field("data");
+  if (!data) return std::unexpected(data.error());
+  if (!data->isObject()) return std::unexpected(data->typeError("an object"));
+  auto type = optionalString(*data, "resultType", "");
+  if (!type) return std::unexpected(type.error());
+  auto result = data->field("result");
+  if (!result) return std::unexpected(result.error());
   GateReading reading;
-  if (type == "scalar") {
-    auto v = sampleValue(result);
-    if (!v) return std::unexpected(bad("malformed scalar " + result.dump()));
+  if (*type == "scalar") {
+    auto v = sampleValue(*result);
+    if (!v) return std::unexpected(v.error());
     if (std::isfinite(*v)) {
       reading.error_rate = *v;
       reading.detail = "scalar " + std::to_string(*v);
     } else {
-      reading.detail = "query result is " + result[1].get<std::string>() + " (no traffic?)";
+      reading.detail = std::string("query result is ") +
+                       (std::isnan(*v) ? "NaN" : (*v > 0 ? "+Inf" : "-Inf")) + " (no traffic?)";
     }
     return reading;
   }
-  if (type != "vector") {
-    return std::unexpected(bad("result type \"" + type +
+  if (*type != "vector") {
+    return std::unexpected(bad("result type \"" + *type +
                                "\"; the query must give a vector or "
                                "scalar (an instant query, not a range)"));
   }
-  if (!result.is_array()) return std::unexpected(bad("vector result is not an array"));
-  if (result.empty()) {
+  auto series_list = result->elements();
+  if (!series_list) return std::unexpected(series_list.error());
+  if (series_list->empty()) {
     reading.detail = "empty query result (no series: no traffic or wrong query)";
     return reading;
   }
   int64_t finite = 0;
   int64_t no_data = 0;
-  for (const json& series : result) {
-    auto v = sampleValue(series.is_object() ? series.value("value", json()) : json());
-    if (!v) return std::unexpected(bad("malformed series " + series.dump()));
+  for (const JsonValue& series : *series_list) {
+    auto value = series.field("value");
+    if (!value) return std::unexpected(value.error());
+    auto v = sampleValue(*value);
+    if (!v) return std::unexpected(v.error());
     if (!std::isfinite(*v)) {
       ++no_data;
       continue;
@@ -95,7 +130,7 @@ PrometheusGate::PrometheusGate(const HttpUrl& url, std::string query, Clock& clo
 
 Result<GateReading> PrometheusGate::read(Duration timeout) {
   const std::string path = url_.path + "/api/v1/query?query=" + urlEncode(query_);
-  auto res = client_.send("GET", path, "", "", {}, timeout);
+  auto res = client_.send("GET", path, "", "", {}, timeout, kMaxPrometheusAnswer);
   if (!res) {
     return std::unexpected(
         Error{res.error().code, "prometheus at " + url_.origin() + ": " + res.error().message});
@@ -135,7 +170,7 @@ Result<std::string> WebhookBackend::setWeight(int64_t percent, Duration timeout)
   if (!token_.empty()) headers.emplace("Authorization", "Bearer " + token_);
   const std::string where = "webhook " + url_.origin() + (url_.path.empty() ? "/" : url_.path);
   auto res = client_.send("POST", url_.path.empty() ? "/" : url_.path, body.dump(),
-                          "application/json", headers, timeout);
+                          "application/json", headers, timeout, kMaxWebhookAnswer);
   if (!res) return std::unexpected(Error{res.error().code, where + ": " + res.error().message});
   if (res->status >= 200 && res->status < 300) {
     return where + " answered " + std::to_string(res->status);
@@ -226,11 +261,12 @@ Result<std::string> KubernetesBackend::setWeight(int64_t percent, Duration timeo
   auto patched = client_.patch(ref_, config_.patch_type, *body, clock_.now() + timeout);
   if (!patched) return std::unexpected(patched.error());
   std::string detail = "patched " + ref_.describe();
-  json object = json::parse(*patched, nullptr, /*allow_exceptions=*/false);
-  if (object.is_object()) {
-    const json& meta = object.value("metadata", json::object());
-    if (meta.contains("resourceVersion") && meta["resourceVersion"].is_string()) {
-      detail += " (resourceVersion " + meta["resourceVersion"].get<std::string>() + ")";
+  // The patched object as the API server returned it: outside JSON.
+  if (auto object = JsonDoc::parse(*patched, "patched object", {kMaxKubeObject, 64})) {
+    if (auto meta = object->optionalField("metadata"); meta && *meta) {
+      if (auto version = (**meta).optionalField("resourceVersion"); version && *version) {
+        if (auto text = (**version).string()) detail += " (resourceVersion " + *text + ")";
+      }
     }
   }
   return detail;

@@ -41,7 +41,7 @@ TEST(ParseStatus, ReadsTheErrorRateForTheTrafficGate) {
   EXPECT_FALSE(none->error_rate.has_value());  // no traffic: the gate says inconclusive
   auto bad = parseStatus(R"({"error_rate": 1.5})");
   ASSERT_FALSE(bad);
-  EXPECT_NE(bad.error().message.find("\"error_rate\" must be a number from 0 to 1"),
+  EXPECT_NE(bad.error().message.find("error_rate: expected a number from 0 to 1"),
             std::string::npos);
   EXPECT_FALSE(parseStatus(R"({"error_rate": "0.1"})"));
 }
@@ -105,13 +105,63 @@ TEST(ParseCompensations, ReadsTheAnswerAsADocumentWouldBeRead) {
   EXPECT_EQ(b->valid[3].payload_json, "[3]");
   ASSERT_EQ(b->rejected.size(), 3u);
   EXPECT_EQ(b->rejected[0], "entry 3: missing or empty id");
-  EXPECT_EQ(b->rejected[1], "entry 4 (id -1): missing or empty saga_id");
+  EXPECT_EQ(b->rejected[1], "entry 4 (id 18446744073709551615): missing or empty saga_id");
   EXPECT_EQ(b->rejected[2], "entry 5: not a JSON object");
 
   EXPECT_FALSE(parseCompensations(R"({"compensations": [], "compensations": {}})"));
   EXPECT_FALSE(parseCompensations(R"([{"compensations": []}])"));
   EXPECT_FALSE(parseCompensations(R"({"compensations": []} trailing)"));
   EXPECT_FALSE(parseCompensations(R"({"compensations": [{"id": "c1", "saga_id": "s"]})"));
+}
+
+// Ids are strings: a numeric id keeps its exact text, so ids beyond 64 bits
+// never collapse into one another or into a real "-1".
+TEST(ParseCompensations, NumericIdsKeepTheirExactText) {
+  auto b = parseCompensations(R"({"compensations": [
+      {"id": 18446744073709551615, "saga_id": "s", "action": "a"},
+      {"id": -1, "saga_id": "s", "action": "a"},
+      {"id": 123456789012345678901234567890, "saga_id": 9223372036854775807, "action": "a"},
+      {"id": 1.50, "saga_id": "s", "action": "a"}]})");
+  ASSERT_TRUE(b) << b.error().message;
+  ASSERT_EQ(b->valid.size(), 4u);
+  EXPECT_EQ(b->valid[0].id, "18446744073709551615");
+  EXPECT_EQ(b->valid[1].id, "-1");
+  EXPECT_EQ(b->valid[2].id, "123456789012345678901234567890");
+  EXPECT_EQ(b->valid[2].saga_id, "9223372036854775807");
+  EXPECT_EQ(b->valid[3].id, "1.50");
+}
+
+TEST(ParseCompensations, DeepNestingIsRefusedNotACrash) {
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  auto b = parseCompensations(R"({"compensations": [{"id": "c", "saga_id": "s", "action": "a",
+      "payload": )" + deep + "}]}");
+  ASSERT_FALSE(b);
+  EXPECT_EQ(b.error().code, ErrorCode::kBadResponse);
+  EXPECT_NE(b.error().message.find("nested deeper than 64 levels"), std::string::npos)
+      << b.error().message;
+  auto s = parseStatus(R"({"inflight": 0, "x": )" + deep + "}");
+  ASSERT_FALSE(s);
+  EXPECT_NE(s.error().message.find("nested deeper"), std::string::npos);
+}
+
+TEST(ParseStatus, WrongTypeNamesTheFieldAndBothTypes) {
+  auto s = parseStatus(R"({"inflight": "3"})");
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().message,
+            "status hook answer: inflight: expected a non-negative integer, got a string \"3\"");
+  auto big = parseStatus(R"({"queued": 18446744073709551615})");
+  ASSERT_FALSE(big);
+  EXPECT_NE(big.error().message.find("queued"), std::string::npos);
+}
+
+TEST(ParseAnswers, TooLongIsRefusedNamingTheBound) {
+  const std::string body = R"({"inflight": 0, "pad": ")" + std::string(5000, 'x') + "\"}";
+  auto s = parseStatus(body, 4096);
+  ASSERT_FALSE(s);
+  EXPECT_NE(s.error().message.find("more than the bound of 4096"), std::string::npos);
+  auto c = parseCompensations(R"({"compensations": []})" + std::string(5000, ' '), 4096);
+  ASSERT_FALSE(c);
+  EXPECT_NE(c.error().message.find("more than the bound of 4096"), std::string::npos);
 }
 
 // A real HTTP server standing in for the app, with one behaviour per path.
@@ -206,6 +256,56 @@ TEST(HttpAppClient, GarbageAnswerIsABadResponse) {
   auto r = client.status({2s, ""});
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, ErrorCode::kBadResponse);
+}
+
+TEST(HttpAppClient, AnswerLongerThanMaxResponseBytesIsRefused) {
+  AppServer app;
+  app.status_body_ = R"({"inflight": 0, "pad": ")" + std::string(100000, 'x') + "\"}";
+  config::AppConfig c = app.config();
+  c.max_response_bytes = 4096;
+  HttpAppClient client(c, SystemClock::instance(), nullptr);
+  auto r = client.status({2s, ""});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kBadResponse);
+  EXPECT_NE(r.error().message.find("longer than the bound of 4096 bytes"), std::string::npos)
+      << r.error().message;
+  app.status_body_ = R"({"inflight": 2})";
+  auto ok = client.status({2s, ""});
+  ASSERT_TRUE(ok) << ok.error().message;
+  EXPECT_EQ(ok->inflight, 2);
+}
+
+// An app that sends its headers one byte at a time costs the call's timeout,
+// not forever (the per-read timeout alone never fires).
+TEST(HttpAppClient, TricklingHeadersCostAtMostTheTimeout) {
+  int port = 0;
+  int listener = testing::listenOnLoopback(port);
+  ASSERT_GE(listener, 0);
+  std::atomic<bool> stop{false};
+  std::thread app([&] {
+    pollfd p{listener, POLLIN, 0};
+    while (!stop && ::poll(&p, 1, 20) <= 0) {
+    }
+    if (stop) return;
+    int fd = ::accept(listener, nullptr, nullptr);
+    const std::string head = "HTTP/1.1 200 OK\r\nX-Slow: ";
+    for (size_t i = 0; !stop && fd >= 0; ++i) {
+      const char c = i < head.size() ? head[i] : 'a';
+      if (::send(fd, &c, 1, MSG_NOSIGNAL) != 1) break;
+      pollfd q{fd, POLLIN, 0};
+      ::poll(&q, 1, 20);
+    }
+    if (fd >= 0) ::close(fd);
+  });
+  config::AppConfig c;
+  c.base_url = HttpUrl{"http", "127.0.0.1", static_cast<uint16_t>(port), ""};
+  HttpAppClient client(c, SystemClock::instance(), nullptr);
+  auto r = client.status({300ms, ""});
+  stop = true;
+  app.join();
+  ::close(listener);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kDeadlineExceeded) << r.error().message;
 }
 
 TEST(HttpAppClient, RefusedConnectionIsUnavailable) {

@@ -7,7 +7,15 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <thread>
+
 #include "support/harness.h"
+#include "support/idle_clients.h"
 #include "support/tls.h"
 
 namespace lameduck::http {
@@ -161,6 +169,215 @@ TEST(Server, StopRightAfterStartReturns) {
     ASSERT_TRUE(server.start());
     server.stop();
   }
+}
+
+// A raw TCP server that reads a request and then answers `answer` one byte
+// every `gap`, until the client hangs up or the server is destroyed.
+class TricklingServer {
+ public:
+  TricklingServer(std::string answer, std::chrono::milliseconds gap)
+      : answer_(std::move(answer)), gap_(gap) {
+    listen_fd_ = testing::listenOnLoopback(port_);
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~TricklingServer() {
+    stop_ = true;
+    thread_.join();
+    ::close(listen_fd_);
+  }
+  int port() const { return port_; }
+  // Bytes the client had taken when it hung up.
+  size_t sent() const { return sent_.load(); }
+
+ private:
+  // Waits until `fd` is readable or the server stops; false when stopping.
+  bool waitReadable(int fd) {
+    while (!stop_) {
+      pollfd p{fd, POLLIN, 0};
+      if (::poll(&p, 1, 20) > 0) return true;
+    }
+    return false;
+  }
+  void serve() {
+    if (!waitReadable(listen_fd_)) return;
+    int fd = ::accept(listen_fd_, nullptr, nullptr);
+    if (fd < 0) return;
+    std::string request;
+    char buf[4096];
+    while (request.find("\r\n\r\n") == std::string::npos && waitReadable(fd)) {
+      ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+      if (n <= 0) break;
+      request.append(buf, static_cast<size_t>(n));
+    }
+    for (size_t i = 0; !stop_; i = (i + 1) % answer_.size()) {
+      if (::send(fd, &answer_[i], 1, MSG_NOSIGNAL) != 1) break;
+      ++sent_;
+      pollfd p{fd, POLLIN, 0};  // readable now: the client hung up
+      if (::poll(&p, 1, static_cast<int>(gap_.count())) > 0) {
+        if (::recv(fd, buf, sizeof buf, MSG_DONTWAIT) <= 0) break;
+      }
+    }
+    ::close(fd);
+  }
+
+  std::string answer_;
+  std::chrono::milliseconds gap_;
+  int listen_fd_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::atomic<size_t> sent_{0};
+  std::thread thread_;
+};
+
+Result<ClientResponse> get(int port, std::chrono::milliseconds timeout,
+                           size_t max_bytes = kDefaultMaxResponseBytes) {
+  Client c(HttpUrl{"http", "127.0.0.1", static_cast<uint16_t>(port), ""},
+           SystemClock::instance());
+  return c.send("GET", "/", "", "", {}, timeout, max_bytes);
+}
+
+TEST(ClientDeadline, HeadersTrickledByteByByteEndAtTheDeadline) {
+  // Each byte arrives well within the per-read timeout; only an overall
+  // deadline stops this. The header never ends: it repeats forever.
+  TricklingServer server("HTTP/1.1 200 OK\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaa", 20ms);
+  auto r = get(server.port(), 300ms);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kDeadlineExceeded) << r.error().message;
+  EXPECT_THAT(r.error().message, HasSubstr("no complete answer within 300ms"));
+}
+
+TEST(ClientDeadline, StatusLineTrickledEndsAtTheDeadline) {
+  TricklingServer server("HTTP/1.1 200 OK", 50ms);
+  auto r = get(server.port(), 300ms);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kDeadlineExceeded) << r.error().message;
+}
+
+TEST(ClientDeadline, BodyTrickledEndsAtTheDeadline) {
+  // Complete headers, then a body that would take minutes.
+  std::string answer = "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n";
+  answer += std::string(100000, 'x');
+  TricklingServer server(answer, 5ms);
+  auto r = get(server.port(), 500ms);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kDeadlineExceeded) << r.error().message;
+}
+
+TEST(ClientBound, AnswerLongerThanTheBoundIsRefusedNamingIt) {
+  Server server;
+  server.route("GET", "/", [](const Request&) { return Response{200, std::string(5000, 'y')}; });
+  auto port = server.bind({"127.0.0.1", 0});
+  ASSERT_TRUE(port);
+  ASSERT_TRUE(server.start());
+  auto big = get(*port, 5s, 4096);
+  ASSERT_FALSE(big);
+  EXPECT_EQ(big.error().code, ErrorCode::kBadResponse);
+  EXPECT_THAT(big.error().message, HasSubstr("longer than the bound of 4096 bytes"));
+  auto fits = get(*port, 5s, 5000);
+  ASSERT_TRUE(fits) << fits.error().message;
+  EXPECT_EQ(fits->body.size(), 5000u);
+}
+
+TEST(ClientBound, ClientIsUsableAfterARefusedAnswer) {
+  Server server;
+  server.route("GET", "/big", [](const Request&) { return Response{200, std::string(9000, 'y')}; });
+  server.route("GET", "/small", [](const Request&) { return Response{200, "ok"}; });
+  auto port = server.bind({"127.0.0.1", 0});
+  ASSERT_TRUE(port);
+  ASSERT_TRUE(server.start());
+  Client c(HttpUrl{"http", "127.0.0.1", static_cast<uint16_t>(*port), ""},
+           SystemClock::instance());
+  ASSERT_FALSE(c.send("GET", "/big", "", "", {}, 5s, 1024));
+  auto small = c.send("GET", "/small", "", "", {}, 5s, 1024);
+  ASSERT_TRUE(small) << small.error().message;
+  EXPECT_EQ(small->body, "ok");
+}
+
+// The server side: requests are parsed by lameduck's own event loop.
+class PlainServer : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_.route("GET", "/echo/.*", [](const Request& r) {
+      std::string params;
+      for (const auto& [k, v] : r.params) params += k + "=" + v + ";";
+      return Response{200, r.path + "|" + params + "|" + r.header("X-Test")};
+    });
+    server_.route("POST", "/body", [](const Request& r) { return Response{200, r.body}; });
+    server_.route("GET", "/throws", [](const Request&) -> Response {
+      throw std::runtime_error("boom");
+    });
+    auto port = server_.bind({"127.0.0.1", 0});
+    ASSERT_TRUE(port);
+    port_ = *port;
+    ASSERT_TRUE(server_.start());
+  }
+  Server server_{ServerOptions{.threads = 2, .max_body_bytes = 1000}};
+  int port_ = 0;
+};
+
+TEST_F(PlainServer, RoutesDecodesPathAndQueryAndReusesTheConnection) {
+  Client c(HttpUrl{"http", "127.0.0.1", static_cast<uint16_t>(port_), ""}, SystemClock::instance());
+  for (int i = 0; i < 3; ++i) {
+    auto r = c.send("GET", "/echo/a%20b?x=1&y=two%20words", "", "", {{"X-Test", "hi"}}, 5s);
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->body, "/echo/a b|x=1;y=two words;|hi");
+  }
+  auto missing = c.send("GET", "/nothing", "", "", {}, 5s);
+  ASSERT_TRUE(missing);
+  EXPECT_EQ(missing->status, 404);
+  auto body = c.send("POST", "/body", "payload", "text/plain", {}, 5s);
+  ASSERT_TRUE(body);
+  EXPECT_EQ(body->body, "payload");
+  auto big = c.send("POST", "/body", std::string(2000, 'z'), "text/plain", {}, 5s);
+  ASSERT_TRUE(big);
+  EXPECT_EQ(big->status, 413);
+  Client c2(HttpUrl{"http", "127.0.0.1", static_cast<uint16_t>(port_), ""},
+            SystemClock::instance());
+  auto thrown = c2.send("GET", "/throws", "", "", {}, 5s);
+  ASSERT_TRUE(thrown);
+  EXPECT_EQ(thrown->status, 500);
+}
+
+TEST_F(PlainServer, AnswersWhileHundredsOfConnectionsNeverFinishARequest) {
+  testing::IdleClients idle(port_, 300, testing::IdleClients::Kind::kIdle);
+  testing::IdleClients slow(port_, 300, testing::IdleClients::Kind::kSlowloris, 50ms);
+  Client c(HttpUrl{"http", "127.0.0.1", static_cast<uint16_t>(port_), ""}, SystemClock::instance());
+  for (int i = 0; i < 50; ++i) {
+    auto r = c.send("GET", "/echo/x", "", "", {{"Connection", "close"}}, 1s);
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(r->status, 200);
+  }
+}
+
+TEST_F(PlainServer, SlowlorisConnectionIsClosedOnceItsHeadIsOverdue) {
+  Server server(ServerOptions{.threads = 1, .read_timeout = 200ms});
+  server.route("GET", "/healthz", [](const Request&) { return Response{200, "ok"}; });
+  auto port = server.bind({"127.0.0.1", 0});
+  ASSERT_TRUE(port);
+  ASSERT_TRUE(server.start());
+  testing::IdleClients slow(*port, 5, testing::IdleClients::Kind::kSlowloris, 20ms);
+  EXPECT_TRUE(testing::waitUntil([&] { return slow.reopened() >= 5; }, 20s));
+}
+
+TEST_F(PlainServer, AtTheConnectionCapTheOldestIdleConnectionIsShed) {
+  Server server(ServerOptions{.threads = 1, .keep_alive = 60s, .max_connections = 20});
+  server.route("GET", "/healthz", [](const Request&) { return Response{200, "ok"}; });
+  auto port = server.bind({"127.0.0.1", 0});
+  ASSERT_TRUE(port);
+  ASSERT_TRUE(server.start());
+  testing::IdleClients idle(*port, 100, testing::IdleClients::Kind::kIdle, 20ms);
+  Client c(HttpUrl{"http", "127.0.0.1", static_cast<uint16_t>(*port), ""},
+           SystemClock::instance());
+  bool answered = testing::waitUntil(
+      [&] {
+        auto r = c.send("GET", "/healthz", "", "", {{"Connection", "close"}}, 1s);
+        return r && r->status == 200;
+      },
+      20s);
+  EXPECT_TRUE(answered);
+  // The server shed connections beyond its cap: the clients saw them close.
+  EXPECT_TRUE(testing::waitUntil([&] { return idle.reopened() > 0; }, 20s));
 }
 
 }  // namespace

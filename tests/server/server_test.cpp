@@ -6,7 +6,11 @@
 #include "server/access.h"
 #include "server/metrics.h"
 #include "server/pushgateway.h"
+#include <atomic>
+#include <thread>
+
 #include "support/harness.h"
+#include "support/idle_clients.h"
 
 namespace lameduck::server {
 namespace {
@@ -96,6 +100,99 @@ TEST(Pushgateway, GroupPathIsJobNamespacePodWithBase64ForOddValues) {
   EXPECT_EQ(pushgatewayGroupPath({"a/b c", "", "ab?"}),
             "/metrics/job@base64/YS9iIGM=/pod@base64/YWI_");
   EXPECT_EQ(pushgatewayGroupPath({"j", "", ""}), "/metrics/job/j/pod@base64/=");
+}
+
+}  // namespace
+}  // namespace lameduck::server
+
+// The admin and metrics ports of the real daemon keep answering while
+// connections that never finish a request are open (each one used to hold
+// a worker until its keep-alive ran out).
+namespace lameduck::server {
+namespace {
+
+class HostileConnections : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    daemon_ = std::make_unique<testing::Process>(
+        std::vector<std::string>{testing::lameduckBinary(), "run", "--set",
+                                 "admin.listen=127.0.0.1:0", "--set", "metrics.listen=127.0.0.1:0",
+                                 "--set", "compensation.spool=" + dir_.path(), "--set",
+                                 "app.ports=[]"},
+        dir_.file("lameduck.log"));
+    auto admin = testing::waitForLameduckPort(*daemon_, "admin");
+    auto metrics = testing::waitForLameduckPort(*daemon_, "metrics");
+    ASSERT_TRUE(admin && metrics) << daemon_->output();
+    admin_ = *admin;
+    metrics_ = *metrics;
+  }
+
+  // Each probe gets the kubelet's probe timeout; the condition is polled
+  // until it holds or the deadline passes.
+  bool answers(int port, const std::string& path, int expected_status) {
+    int last = 0;
+    std::string why;
+    bool ok = testing::waitUntil(
+        [&] {
+          auto r = testing::call(port, "GET", path, {}, std::chrono::seconds(1));
+          if (!r) {
+            why = r.error().message;
+            return false;
+          }
+          last = r->status;
+          return r->status == expected_status;
+        },
+        std::chrono::seconds(20));
+    EXPECT_TRUE(ok) << path << ": last status " << last << " " << why;
+    return ok;
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<testing::Process> daemon_;
+  int admin_ = 0;
+  int metrics_ = 0;
+};
+
+TEST_F(HostileConnections, HealthzAndReadyzAnswerWithManyIdleConnectionsOpen) {
+  testing::IdleClients idle(admin_, 500, testing::IdleClients::Kind::kIdle);
+  testing::IdleClients metrics_idle(metrics_, 200, testing::IdleClients::Kind::kIdle);
+  ASSERT_GT(idle.open(), 400u);
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(answers(admin_, "/healthz", 200));
+    ASSERT_TRUE(answers(admin_, "/readyz", 200));
+  }
+  EXPECT_TRUE(answers(metrics_, "/metrics", 200));
+}
+
+TEST_F(HostileConnections, HealthzAnswersWhileSlowlorisClientsTrickleHeaders) {
+  testing::IdleClients slow(admin_, 300, testing::IdleClients::Kind::kSlowloris,
+                            std::chrono::milliseconds(100));
+  testing::IdleClients metrics_slow(metrics_, 100, testing::IdleClients::Kind::kSlowloris,
+                                    std::chrono::milliseconds(100));
+  ASSERT_GT(slow.open(), 250u);
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(answers(admin_, "/healthz", 200));
+  EXPECT_TRUE(answers(metrics_, "/metrics", 200));
+  // A slowloris connection is cut off once its head is overdue: the server
+  // closed some and the clients had to reconnect.
+  EXPECT_TRUE(testing::waitUntil([&] { return slow.reopened() > 0; }, std::chrono::seconds(30)));
+}
+
+TEST_F(HostileConnections, HealthzAnswersWhilePrestopCallersWaitForTheExit) {
+  // Hook callers block until the exit ends (here: a few seconds of quiet
+  // period with nothing to drain); they must not take /healthz's workers.
+  std::vector<std::thread> callers;
+  std::atomic<int> answered{0};
+  for (int i = 0; i < 40; ++i) {
+    callers.emplace_back([&] {
+      auto r = testing::call(admin_, "GET", "/prestop", {}, std::chrono::seconds(60));
+      if (r && r->status == 200) ++answered;
+    });
+  }
+  testing::IdleClients idle(admin_, 200, testing::IdleClients::Kind::kIdle);
+  EXPECT_TRUE(answers(admin_, "/readyz", 503));  // the exit started
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(answers(admin_, "/healthz", 200));
+  for (auto& t : callers) t.join();
+  EXPECT_EQ(answered.load(), 40);
 }
 
 }  // namespace

@@ -1,0 +1,724 @@
+#include "http/event_server.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include "common/log.h"
+
+namespace lameduck::http::detail {
+namespace {
+
+// Descriptors kept free for everything else the process opens (files,
+// client sockets, Redis) when the connection cap is derived from the limit.
+constexpr size_t kReservedDescriptors = 128;
+// Accepted per event-loop round, so a flood of connects cannot starve reads.
+constexpr int kAcceptsPerRound = 256;
+constexpr size_t kMaxHeaders = 100;
+
+std::string_view reasonPhrase(int status) {
+  switch (status) {
+    case 100: return "Continue";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 413: return "Content Too Large";
+    case 422: return "Unprocessable Content";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return "Status";
+  }
+}
+
+int hexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::string percentDecode(std::string_view s, bool plus_is_space) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size()) {
+      const int hi = hexValue(s[i + 1]);
+      const int lo = hexValue(s[i + 2]);
+      if (hi >= 0 && lo >= 0) {
+        out.push_back(static_cast<char>(hi * 16 + lo));
+        i += 2;
+        continue;
+      }
+    }
+    out.push_back(plus_is_space && s[i] == '+' ? ' ' : s[i]);
+  }
+  return out;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  return s;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() &&
+         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+// Whether a comma-separated header value holds `token`.
+bool hasToken(std::string_view value, std::string_view token) {
+  while (!value.empty()) {
+    size_t comma = value.find(',');
+    if (iequals(trim(value.substr(0, comma)), token)) return true;
+    if (comma == std::string_view::npos) break;
+    value.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
+std::string render(const Response& res, bool keep_alive, bool head) {
+  std::string out = "HTTP/1.1 " + std::to_string(res.status) + " " +
+                    std::string(reasonPhrase(res.status)) + "\r\n";
+  out += "Content-Type: " + res.content_type + "\r\n";
+  out += "Content-Length: " + std::to_string(res.body.size()) + "\r\n";
+  for (const auto& [k, v] : res.headers) {
+    if (iequals(k, "Content-Length") || iequals(k, "Content-Type") || iequals(k, "Connection")) {
+      continue;
+    }
+    out += k + ": " + v + "\r\n";
+  }
+  out += keep_alive ? "Connection: keep-alive\r\n" : "Connection: close\r\n";
+  out += "\r\n";
+  if (!head) out += res.body;
+  return out;
+}
+
+std::string peerAddress(const sockaddr_storage& addr) {
+  char text[INET6_ADDRSTRLEN] = {};
+  if (addr.ss_family == AF_INET) {
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&addr)->sin_addr, text, sizeof text);
+  } else if (addr.ss_family == AF_INET6) {
+    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&addr)->sin6_addr, text,
+              sizeof text);
+  }
+  return text;
+}
+
+// A request that fully arrived, waiting for or running in a worker.
+struct Job {
+  uint64_t conn = 0;
+  Request request;
+  const RouteEntry* route = nullptr;  // null: 404
+  bool keep_alive = true;
+  bool head = false;
+};
+
+// A pool whose threads start on demand, up to `max`.
+class LanePool {
+ public:
+  using Run = std::function<void(Job&)>;
+  LanePool(size_t max, Run run) : max_(std::max<size_t>(1, max)), run_(std::move(run)) {}
+  ~LanePool() { stop(); }
+
+  void push(Job job) {
+    std::lock_guard lock(mu_);
+    if (stopping_) return;
+    queue_.push_back(std::move(job));
+    if (idle_ == 0 && threads_.size() < max_) {
+      threads_.emplace_back([this] { work(); });
+    }
+    cv_.notify_one();
+  }
+
+  // Drops queued jobs and waits for running ones.
+  void stop() {
+    std::vector<std::thread> threads;
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+      queue_.clear();
+      threads.swap(threads_);
+    }
+    cv_.notify_all();
+    for (auto& t : threads) t.join();
+  }
+
+ private:
+  void work() {
+    std::unique_lock lock(mu_);
+    for (;;) {
+      ++idle_;
+      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      --idle_;
+      if (stopping_) return;
+      Job job = std::move(queue_.front());
+      queue_.pop_front();
+      lock.unlock();
+      run_(job);
+      lock.lock();
+    }
+  }
+
+  const size_t max_;
+  Run run_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Job> queue_;
+  std::vector<std::thread> threads_;
+  size_t idle_ = 0;
+  bool stopping_ = false;
+};
+
+}  // namespace
+
+size_t raiseDescriptorLimit() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    rlimit lim{};
+    if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+      rlimit raised = lim;
+      raised.rlim_cur = lim.rlim_max;
+      if (setrlimit(RLIMIT_NOFILE, &raised) != 0) {
+        log::warn("cannot raise the descriptor limit",
+                  {{"soft", static_cast<int64_t>(lim.rlim_cur)},
+                   {"hard", static_cast<int64_t>(lim.rlim_max)},
+                   {"error", std::strerror(errno)}});
+      }
+    }
+  });
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur == RLIM_INFINITY) return 1 << 20;
+  return static_cast<size_t>(lim.rlim_cur);
+}
+
+struct EventServer::Impl {
+  enum class State { kReading, kHandling, kWriting };
+
+  struct Conn {
+    int fd = -1;
+    std::string peer;
+    State state = State::kReading;
+    std::string in;
+    std::string out;
+    size_t out_sent = 0;
+    bool started = false;       // bytes of the next request arrived
+    TimePoint since{};          // idle since, or the request's first byte
+    TimePoint write_deadline{};
+    bool close_after_write = false;
+    bool continue_sent = false;
+  };
+
+  struct Completion {
+    uint64_t conn;
+    std::string bytes;
+    bool close;
+  };
+
+  Impl(const ServerOptions& o, const std::vector<RouteEntry>& r)
+      : options(o),
+        routes(r),
+        clock(SystemClock::instance()),
+        quick(o.threads, [this](Job& j) { run(j); }),
+        slow(o.slow_threads, [this](Job& j) { run(j); }) {}
+
+  // On a worker: run the handler, hand the bytes back to the event thread.
+  void run(Job& job) {
+    Response res{404, "not found\n"};
+    if (job.route) {
+      try {
+        res = job.route->handler(job.request);
+      } catch (const std::exception& e) {
+        log::error("HTTP handler failed", {{"path", job.request.path}, {"error", e.what()}});
+        res = Response{500, "internal error\n"};
+      }
+    }
+    bool keep = job.keep_alive;
+    for (const auto& [k, v] : res.headers) {
+      if (iequals(k, "Connection") && hasToken(v, "close")) keep = false;
+    }
+    complete(job.conn, render(res, keep, job.head), !keep);
+  }
+
+  void complete(uint64_t conn, std::string bytes, bool close) {
+    {
+      std::lock_guard lock(done_mu);
+      done.push_back({conn, std::move(bytes), close});
+    }
+    wake();
+  }
+
+  void wake() {
+    const char b = 1;
+    [[maybe_unused]] auto n = ::write(wake_pipe[1], &b, 1);  // full pipe: already woken
+  }
+
+  void closeConn(uint64_t id) {
+    auto it = conns.find(id);
+    if (it == conns.end()) return;
+    ::close(it->second.fd);
+    conns.erase(it);
+  }
+
+  // Writes what the socket takes now; false when the connection is gone.
+  bool flush(uint64_t id, Conn& c) {
+    while (c.out_sent < c.out.size()) {
+      ssize_t n = ::send(c.fd, c.out.data() + c.out_sent, c.out.size() - c.out_sent,
+                         MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n > 0) {
+        c.out_sent += static_cast<size_t>(n);
+        continue;
+      }
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;
+      if (n < 0 && errno == EINTR) continue;
+      closeConn(id);
+      return false;
+    }
+    c.out.clear();
+    c.out_sent = 0;
+    if (c.close_after_write) {
+      closeConn(id);
+      return false;
+    }
+    c.state = State::kReading;
+    c.started = !c.in.empty();
+    c.since = clock.now();
+    return parse(id, c);  // a pipelined request may be waiting
+  }
+
+  // Answers at once from the event thread (errors found while reading) and
+  // closes after the write.
+  bool refuse(uint64_t id, Conn& c, int status, std::string why) {
+    c.in.clear();
+    c.out = render(Response{status, why + "\n"}, false, false);
+    c.out_sent = 0;
+    c.close_after_write = true;
+    c.state = State::kWriting;
+    c.write_deadline = clock.now() + options.write_timeout;
+    return flush(id, c);
+  }
+
+  // Looks for a complete request in c.in; hands it to a worker when there is
+  // one. False when the connection is gone.
+  bool parse(uint64_t id, Conn& c) {
+    if (c.state != State::kReading || c.in.empty()) return true;
+    size_t head_end = c.in.find("\r\n\r\n");
+    size_t sep = 4;
+    if (head_end == std::string::npos) {
+      if (c.in.size() > options.max_head_bytes) {
+        return refuse(id, c, 431, "request head longer than " +
+                                      std::to_string(options.max_head_bytes) + " bytes");
+      }
+      return true;
+    }
+    if (head_end > options.max_head_bytes) {
+      return refuse(id, c, 431, "request head longer than " +
+                                    std::to_string(options.max_head_bytes) + " bytes");
+    }
+    std::string_view head(c.in.data(), head_end);
+    Job job;
+    job.conn = id;
+    Request& req = job.request;
+    req.remote_addr = c.peer;
+
+    size_t line_end = head.find("\r\n");
+    std::string_view line = head.substr(0, line_end);
+    size_t sp1 = line.find(' ');
+    size_t sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
+    if (sp1 == std::string_view::npos || sp2 == std::string_view::npos) {
+      return refuse(id, c, 400, "malformed request line");
+    }
+    req.method = std::string(line.substr(0, sp1));
+    std::string_view target = line.substr(sp1 + 1, sp2 - sp1 - 1);
+    std::string_view version = line.substr(sp2 + 1);
+    if (version != "HTTP/1.1" && version != "HTTP/1.0") {
+      return refuse(id, c, 400, "unsupported HTTP version");
+    }
+    if (target.empty() || target.front() != '/') return refuse(id, c, 400, "malformed target");
+    size_t q = target.find('?');
+    req.path = percentDecode(target.substr(0, q), false);
+    if (q != std::string_view::npos) {
+      std::string_view query = target.substr(q + 1);
+      while (!query.empty()) {
+        size_t amp = query.find('&');
+        std::string_view pair = query.substr(0, amp);
+        size_t eq = pair.find('=');
+        if (!pair.empty()) {
+          req.params.emplace(percentDecode(pair.substr(0, eq), true),
+                             eq == std::string_view::npos
+                                 ? std::string()
+                                 : percentDecode(pair.substr(eq + 1), true));
+        }
+        if (amp == std::string_view::npos) break;
+        query.remove_prefix(amp + 1);
+      }
+    }
+    std::string_view rest =
+        line_end == std::string_view::npos ? std::string_view() : head.substr(line_end + 2);
+    while (!rest.empty()) {
+      size_t e = rest.find("\r\n");
+      std::string_view h = rest.substr(0, e);
+      rest = e == std::string_view::npos ? std::string_view() : rest.substr(e + 2);
+      size_t colon = h.find(':');
+      if (colon == 0 || colon == std::string_view::npos || h.front() == ' ' ||
+          h.front() == '\t' || h.substr(0, colon).find(' ') != std::string_view::npos) {
+        return refuse(id, c, 400, "malformed header line");
+      }
+      if (req.headers.size() >= kMaxHeaders) return refuse(id, c, 431, "too many headers");
+      req.headers.emplace(std::string(h.substr(0, colon)), std::string(trim(h.substr(colon + 1))));
+    }
+    if (req.headers.count("Transfer-Encoding") > 0) {
+      return refuse(id, c, 501, "chunked request bodies are not accepted; send Content-Length");
+    }
+    size_t length = 0;
+    if (auto it = req.headers.find("Content-Length"); it != req.headers.end()) {
+      const std::string& v = it->second;
+      if (v.empty() || v.size() > 12 ||
+          !std::all_of(v.begin(), v.end(), [](char ch) { return ch >= '0' && ch <= '9'; })) {
+        return refuse(id, c, 400, "malformed Content-Length");
+      }
+      length = std::stoull(v);
+      if (length > options.max_body_bytes) {
+        return refuse(id, c, 413, "request body longer than " +
+                                      std::to_string(options.max_body_bytes) + " bytes");
+      }
+    }
+    const size_t total = head_end + sep + length;
+    if (c.in.size() < total) {
+      if (!c.continue_sent && hasToken(req.header("Expect"), "100-continue")) {
+        c.continue_sent = true;
+        static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+        [[maybe_unused]] auto n =
+            ::send(c.fd, kContinue.data(), kContinue.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      }
+      return true;
+    }
+    req.body = c.in.substr(head_end + sep, length);
+    c.in.erase(0, total);
+    c.continue_sent = false;
+
+    const std::string connection = req.header("Connection");
+    job.keep_alive = version == "HTTP/1.1" ? !hasToken(connection, "close")
+                                           : hasToken(connection, "keep-alive");
+    job.head = req.method == "HEAD";
+    const std::string method = job.head ? "GET" : req.method;
+    for (const RouteEntry& r : routes) {
+      if (r.method == method && std::regex_match(req.path, r.path)) {
+        job.route = &r;
+        break;
+      }
+    }
+    c.state = State::kHandling;
+    if (job.route && job.route->lane == Lane::kSlow) {
+      slow.push(std::move(job));
+    } else {
+      quick.push(std::move(job));
+    }
+    return true;
+  }
+
+  void takeCompletions() {
+    std::vector<Completion> batch;
+    {
+      std::lock_guard lock(done_mu);
+      batch.swap(done);
+    }
+    for (Completion& d : batch) {
+      auto it = conns.find(d.conn);
+      if (it == conns.end()) continue;
+      Conn& c = it->second;
+      c.out = std::move(d.bytes);
+      c.out_sent = 0;
+      c.close_after_write = d.close;
+      c.state = State::kWriting;
+      c.write_deadline = clock.now() + options.write_timeout;
+      flush(d.conn, c);
+    }
+  }
+
+  // Makes room for one more connection; false when every open connection is
+  // being handled or written.
+  bool shed() {
+    auto victim = conns.end();
+    for (auto it = conns.begin(); it != conns.end(); ++it) {
+      if (it->second.state != State::kReading) continue;
+      if (victim == conns.end() || it->second.since < victim->second.since) victim = it;
+    }
+    if (victim == conns.end()) return false;
+    ++shed_count;
+    closeConn(victim->first);
+    return true;
+  }
+
+  void acceptSome() {
+    for (int i = 0; i < kAcceptsPerRound; ++i) {
+      sockaddr_storage addr{};
+      socklen_t len = sizeof addr;
+      int fd = ::accept4(listen_fd, reinterpret_cast<sockaddr*>(&addr), &len,
+                         SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd < 0) {
+        if (errno == EINTR || errno == ECONNABORTED) continue;
+        if (errno == EMFILE || errno == ENFILE) {
+          // Out of descriptors: give the oldest idle one up and retry later.
+          shed();
+        }
+        return;
+      }
+      if (conns.size() >= cap && !shed()) {
+        ::close(fd);
+        continue;
+      }
+      int yes = 1;
+      setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof yes);
+      Conn c;
+      c.fd = fd;
+      c.peer = peerAddress(addr);
+      c.since = clock.now();
+      conns.emplace(next_id++, std::move(c));
+    }
+  }
+
+  void readFrom(uint64_t id, Conn& c) {
+    char buf[16 * 1024];
+    const size_t bound = options.max_head_bytes + options.max_body_bytes + sizeof buf;
+    for (;;) {
+      ssize_t n = ::recv(c.fd, buf, sizeof buf, MSG_DONTWAIT);
+      if (n > 0) {
+        if (!c.started) {
+          c.started = true;
+          c.since = clock.now();
+        }
+        c.in.append(buf, static_cast<size_t>(n));
+        if (c.in.size() > bound) break;
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+      closeConn(id);  // peer closed or failed
+      return;
+    }
+    parse(id, c);
+  }
+
+  // Closes connections past their deadlines; returns the next deadline.
+  TimePoint expire(TimePoint now) {
+    TimePoint next = now + std::chrono::seconds(1);
+    std::vector<uint64_t> expired;
+    for (auto& [id, c] : conns) {
+      TimePoint due = TimePoint::max();
+      if (c.state == State::kReading) {
+        due = c.since + (c.started ? options.read_timeout : options.keep_alive);
+      } else if (c.state == State::kWriting) {
+        due = c.write_deadline;
+      }
+      if (due <= now) {
+        expired.push_back(id);
+      } else {
+        next = std::min(next, due);
+      }
+    }
+    for (uint64_t id : expired) closeConn(id);
+    return next;
+  }
+
+  void loop() {
+    std::vector<pollfd> fds;
+    std::vector<uint64_t> ids;
+    while (!stopping.load()) {
+      const TimePoint next = expire(clock.now());
+      fds.clear();
+      ids.clear();
+      fds.push_back({wake_pipe[0], POLLIN, 0});
+      fds.push_back({listen_fd, POLLIN, 0});
+      for (auto& [id, c] : conns) {
+        short events = 0;
+        if (c.state == State::kReading) events = POLLIN;
+        if (c.state == State::kWriting) events = POLLOUT;
+        if (events == 0) continue;
+        fds.push_back({c.fd, events, 0});
+        ids.push_back(id);
+      }
+      const auto wait = std::chrono::ceil<std::chrono::milliseconds>(next - clock.now());
+      int rc = ::poll(fds.data(), fds.size(), static_cast<int>(std::max<int64_t>(0, wait.count())));
+      if (rc < 0 && errno != EINTR) {
+        log::error("HTTP server poll failed", {{"error", std::strerror(errno)}});
+        return;
+      }
+      if (rc <= 0) continue;
+      if (fds[0].revents & POLLIN) {
+        char drain[256];
+        while (::read(wake_pipe[0], drain, sizeof drain) > 0) {
+        }
+      }
+      takeCompletions();
+      for (size_t i = 2; i < fds.size(); ++i) {
+        if (fds[i].revents == 0) continue;
+        auto it = conns.find(ids[i - 2]);
+        if (it == conns.end() || it->second.fd != fds[i].fd) continue;
+        Conn& c = it->second;
+        if (c.state == State::kReading) {
+          readFrom(it->first, c);
+        } else if (c.state == State::kWriting) {
+          if (fds[i].revents & (POLLERR | POLLHUP | POLLNVAL)) {
+            closeConn(it->first);
+          } else {
+            flush(it->first, c);
+          }
+        }
+      }
+      if (fds[1].revents & POLLIN) acceptSome();
+    }
+  }
+
+  ServerOptions options;
+  const std::vector<RouteEntry>& routes;
+  Clock& clock;
+  int listen_fd = -1;
+  int wake_pipe[2] = {-1, -1};
+  size_t cap = 0;
+  std::thread thread;
+  std::atomic<bool> stopping{false};
+  std::mutex done_mu;
+  std::vector<Completion> done;
+  // Owned by the event thread.
+  std::unordered_map<uint64_t, Conn> conns;
+  uint64_t next_id = 1;
+  uint64_t shed_count = 0;
+  LanePool quick;
+  LanePool slow;
+  bool started = false;
+  bool stopped = false;
+};
+
+EventServer::EventServer(const ServerOptions& options, const std::vector<RouteEntry>& routes)
+    : impl_(std::make_unique<Impl>(options, routes)) {}
+
+EventServer::~EventServer() {
+  stop();
+  if (impl_->listen_fd >= 0) ::close(impl_->listen_fd);
+  for (int fd : impl_->wake_pipe) {
+    if (fd >= 0) ::close(fd);
+  }
+}
+
+Result<int> EventServer::bind(const HostPort& address) {
+  const size_t limit = raiseDescriptorLimit();
+  impl_->cap = std::min(impl_->options.max_connections,
+                        limit > 2 * kReservedDescriptors ? limit - kReservedDescriptors
+                                                         : limit / 2);
+  impl_->cap = std::max<size_t>(impl_->cap, 1);
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  const std::string port = std::to_string(address.port);
+  const char* host = address.host.empty() ? nullptr : address.host.c_str();
+  if (int rc = getaddrinfo(host, port.c_str(), &hints, &found); rc != 0) {
+    return makeError(ErrorCode::kUnavailable,
+                     "cannot listen on " + address.str() + ": " + gai_strerror(rc));
+  }
+  std::string why = "no address";
+  int fd = -1;
+  // With no host, prefer the IPv6 wildcard (dual-stack) so IPv4 peers reach it too.
+  std::vector<addrinfo*> order;
+  for (addrinfo* a = found; a; a = a->ai_next) order.push_back(a);
+  if (!host) {
+    std::stable_sort(order.begin(), order.end(), [](addrinfo* x, addrinfo* y) {
+      return x->ai_family == AF_INET6 && y->ai_family != AF_INET6;
+    });
+  }
+  for (addrinfo* a : order) {
+    fd = ::socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
+    if (fd < 0) {
+      why = std::strerror(errno);
+      continue;
+    }
+    int yes = 1;
+    int no = 0;
+    // SO_REUSEADDR (not SO_REUSEPORT, which would let a second process share
+    // the port silently): a quick restart works, a second listener fails.
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    if (a->ai_family == AF_INET6 && !host) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &no, sizeof no);
+    if (::bind(fd, a->ai_addr, a->ai_addrlen) == 0 && ::listen(fd, 1024) == 0) break;
+    why = std::strerror(errno);
+    ::close(fd);
+    fd = -1;
+  }
+  freeaddrinfo(found);
+  if (fd < 0) return makeError(ErrorCode::kUnavailable, "cannot listen on " + address.str() + ": " + why);
+  sockaddr_storage bound{};
+  socklen_t len = sizeof bound;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &len);
+  const int bound_port = bound.ss_family == AF_INET6
+                             ? ntohs(reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port)
+                             : ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+  if (impl_->listen_fd >= 0) ::close(impl_->listen_fd);
+  impl_->listen_fd = fd;
+  return bound_port;
+}
+
+Status EventServer::start() {
+  if (impl_->started) return makeError(ErrorCode::kFailedPrecondition, "server already started");
+  if (impl_->listen_fd < 0) return makeError(ErrorCode::kFailedPrecondition, "server not bound");
+  if (::pipe2(impl_->wake_pipe, O_NONBLOCK | O_CLOEXEC) != 0) {
+    return makeError(ErrorCode::kUnavailable,
+                     std::string("cannot create the server's wake pipe: ") + std::strerror(errno));
+  }
+  impl_->started = true;
+  impl_->thread = std::thread([this] { impl_->loop(); });
+  return {};
+}
+
+void EventServer::stop() {
+  if (impl_->stopped) return;
+  impl_->stopped = true;
+  impl_->stopping = true;
+  if (impl_->started) {
+    impl_->wake();
+    if (impl_->thread.joinable()) impl_->thread.join();
+  }
+  // No new work can arrive now; wait for handlers in flight.
+  impl_->quick.stop();
+  impl_->slow.stop();
+  for (auto& [id, c] : impl_->conns) ::close(c.fd);
+  impl_->conns.clear();
+  if (impl_->listen_fd >= 0) {
+    ::close(impl_->listen_fd);
+    impl_->listen_fd = -1;
+  }
+}
+
+}  // namespace lameduck::http::detail

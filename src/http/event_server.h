@@ -1,0 +1,58 @@
+#pragma once
+
+// The plain-HTTP server behind http::Server (internal to src/http).
+//
+// One event thread owns every socket: it accepts, reads request heads and
+// bodies, and writes responses, all non-blocking under poll(). Only a request
+// that has fully arrived is handed to a worker (quick or slow lane); the
+// worker runs the handler and gives the response bytes back to the event
+// thread. So an idle keep-alive or slowloris connection costs a descriptor
+// and a few bytes, never a worker, and a handler that blocks for the whole
+// exit (/prestop) never delays /healthz.
+//
+// Bounds: a connection with no request started closes after keep_alive; a
+// request must arrive within read_timeout of its first byte; a response must
+// be written within write_timeout; the head is at most max_head_bytes and the
+// body max_body_bytes; at most max_connections are open, and at the cap the
+// longest-idle (or longest-incomplete) connection is shed for a new one.
+//
+// Thread-safety: bind/start/stop from one owner thread; handlers run on
+// worker threads.
+
+#include <memory>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "http/http.h"
+
+namespace lameduck::http::detail {
+
+struct RouteEntry {
+  std::string method;
+  std::regex path;
+  Handler handler;
+  Lane lane;
+};
+
+class EventServer {
+ public:
+  EventServer(const ServerOptions& options, const std::vector<RouteEntry>& routes);
+  ~EventServer();
+  EventServer(const EventServer&) = delete;
+  EventServer& operator=(const EventServer&) = delete;
+
+  Result<int> bind(const HostPort& address);
+  Status start();
+  void stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Raises RLIMIT_NOFILE's soft limit to the hard limit, once per process.
+// Returns the soft limit in force afterwards.
+size_t raiseDescriptorLimit();
+
+}  // namespace lameduck::http::detail

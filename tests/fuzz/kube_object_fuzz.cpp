@@ -1,0 +1,31 @@
+// Fuzz target: what the Kubernetes API server sends back (kube/client.h) and
+// the object references built from config text (kube/object.h). The input is
+// split at the first NUL bytes: answer body, then apiVersion, kind,
+// namespace, name. Never a crash or a throw.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "kube/client.h"
+#include "kube/object.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  std::string_view text(reinterpret_cast<const char*>(data), size);
+  std::vector<std::string> parts;
+  while (parts.size() < 4) {
+    size_t nul = text.find('\0');
+    if (nul == std::string_view::npos) break;
+    parts.emplace_back(text.substr(0, nul));
+    text.remove_prefix(nul + 1);
+  }
+  parts.emplace_back(text);
+  (void)lameduck::kube::describeApiAnswer(403, parts[0]);
+  parts.resize(5);
+  lameduck::kube::ObjectRef ref{parts[1], parts[2], parts[3], parts[4], ""};
+  (void)lameduck::kube::restPath(ref);
+  (void)lameduck::kube::pluralOf(ref);
+  (void)ref.describe();
+  return 0;
+}
