@@ -1,6 +1,6 @@
 #pragma once
 
-// The app side of the drain protocol (DESIGN.md, "App drain protocol"). The
+// The app side of the drain protocol (README, "App drain protocol"). The
 // exit engine talks to the application only through this interface.
 
 #include <cstdint>
@@ -38,6 +38,21 @@ struct CompensationBatch {
   std::vector<std::string> rejected;
 };
 
+// Paged hand-off (docs/compensation.md, "Paged hand-off"): which page to
+// ask for.
+struct PageRequest {
+  int64_t limit = 0;                 // at most this many entries; 0: no limit asked
+  std::optional<std::string> after;  // the cursor the previous page named; none: the first page
+};
+
+// One page of the app's pending compensations.
+struct CompensationPage {
+  CompensationBatch batch;
+  // The cursor of the following page; none when this page is the last (an
+  // app that does not page answers everything in one last page).
+  std::optional<std::string> next;
+};
+
 // Per-call settings.
 struct Call {
   Duration timeout;
@@ -55,6 +70,16 @@ class AppClient {
   virtual Result<CompensationBatch> compensations(const Call& call) = 0;
   virtual Status ack(const std::vector<std::string>& ids, const Call& call) = 0;
   virtual Status terminate(const Call& call) = 0;
+
+  // One page of pending compensations. The default, for clients that do not
+  // page, fetches everything with compensations() as one last page. Errors
+  // as compensations(), plus kBadResponse for a `next` that is not a string.
+  virtual Result<CompensationPage> compensationsPage(const PageRequest& page, const Call& call) {
+    (void)page;
+    auto batch = compensations(call);
+    if (!batch) return std::unexpected(batch.error());
+    return CompensationPage{std::move(*batch), std::nullopt};
+  }
 };
 
 }  // namespace lameduck::app

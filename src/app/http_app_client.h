@@ -25,6 +25,8 @@ class HttpAppClient final : public AppClient {
   Result<CompensationBatch> compensations(const Call& call) override;
   Status ack(const std::vector<std::string>& ids, const Call& call) override;
   Status terminate(const Call& call) override;
+  // GET <compensations>?limit=N[&after=<cursor>] (src/app/paged.cpp).
+  Result<CompensationPage> compensationsPage(const PageRequest& page, const Call& call) override;
 
  private:
   Result<http::ClientResponse> send(std::string_view hook, const std::string& method,
@@ -46,5 +48,9 @@ class HttpAppClient final : public AppClient {
 Result<Figures> parseStatus(std::string_view body, size_t max_bytes = 16 * 1024 * 1024);
 Result<CompensationBatch> parseCompensations(std::string_view body,
                                              size_t max_bytes = 16 * 1024 * 1024);
+// A compensations answer with an optional top-level "next" cursor (string or
+// null; src/app/paged.cpp). Bounded and checked like parseCompensations.
+Result<CompensationPage> parseCompensationsPage(std::string_view body,
+                                                size_t max_bytes = 16 * 1024 * 1024);
 
 }  // namespace lameduck::app

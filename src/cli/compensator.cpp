@@ -34,7 +34,7 @@ int compensator(const Args& args) {
     log::error("cannot start", {{"error", port.error().message}});
     return kExitFailed;
   }
-  saga::Compensator worker(*cfg, consumer, metrics);
+  saga::Compensator worker(*cfg, consumer, metrics, SystemClock::instance());
   std::thread signal_thread([&] {
     int sig = 0;
     sigwait(&signals, &sig);

@@ -5,6 +5,9 @@
 #include "common/log.h"
 #include "common/version.h"
 #include "coord/redis_backend.h"
+#include "diag/steps.h"
+#include "diag/watcher.h"
+#include "drain/source.h"
 #include "drain/wait_step.h"
 #include "http/http.h"
 #include "saga/handoff.h"
@@ -57,6 +60,52 @@ void waitForAppListenersGone(Clock& clock, drain::ConnectionSource& source, Time
   }
 }
 
+// The after-SIGTERM diagnosis as a span of the exit's trace, a child of
+// the root `exit` span, sent after the exit's own spans.
+class StuckSpan final : public diag::StuckObserver {
+ public:
+  StuckSpan(trace::ExitTracer& tracer, exit::ExitEngine& engine)
+      : tracer_(tracer), engine_(engine) {}
+  void onShutdownStuck(const diag::StuckReport& stuck) override {
+    const exit::Summary exit = engine_.snapshot();
+    trace::Span span;
+    span.trace_id = exit.trace_id;
+    span.span_id = exit::newSpanId();
+    span.parent_span_id = exit.span_id;
+    span.name = "app_shutdown_stuck";
+    span.start = stuck.taken - std::chrono::duration_cast<WallTime::duration>(stuck.fetch_took);
+    span.end = stuck.taken;
+    int64_t stuck_goroutines = 0, not_cancellable = 0;
+    for (const diag::Group& g : stuck.report.groups) {
+      stuck_goroutines += g.count;
+      if (!g.cancellable) not_cancellable += g.count;
+    }
+    span.attributes = {{"after_hook_ms", static_cast<int64_t>(toMillis(stuck.after_hook))},
+                       {"goroutines", stuck.report.goroutines_at_end},
+                       {"stuck_goroutines", stuck_goroutines},
+                       {"not_cancellable", not_cancellable}};
+    for (const diag::Group& g : stuck.report.groups) {
+      span.events.push_back(trace::SpanEvent{
+          "stuck_goroutines",
+          stuck.taken,
+          {{"count", g.count},
+           {"wait_reason", g.wait_reason},
+           {"minutes", g.minutes},
+           {"function", g.function},
+           {"location", g.location},
+           {"created_by", g.created_by},
+           {"cancellable", g.cancellable}}});
+    }
+    span.status = trace::StatusCode::kError;
+    span.status_message = "the app was still running after SIGTERM";
+    (void)tracer_.exportLater(std::move(span));
+  }
+
+ private:
+  trace::ExitTracer& tracer_;
+  exit::ExitEngine& engine_;
+};
+
 exit::Budget budgetOf(const config::ExitConfig& c) {
   return exit::Budget{c.grace_period, c.safety_margin, c.compensation_reserve};
 }
@@ -82,8 +131,21 @@ Result<std::unique_ptr<Sidecar>> Sidecar::create(const config::Config& config, C
         });
   }
   if (!c.app.ports.empty()) {
-    s->connections_ = std::make_unique<drain::ProcConnectionSource>(c.drain.proc_root, c.app.ports,
-                                                                    http::ownClientPorts);
+    // Socket diagnostics (netlink) when the kernel allows it, else /proc.
+    drain::SourceOptions so;
+    so.ports = c.app.ports;
+    so.proc_root = c.drain.proc_root;
+    so.disable_netlink = drain::netlinkDisabledByEnvironment() || c.drain.proc_root != "/proc";
+    so.own_ports = http::ownClientPorts;
+    drain::SourceChoice choice = drain::chooseConnectionSource(so, clock);
+    if (choice.fallback) {
+      log::warn("connection activity from /proc: idle connections count as busy",
+                {{"source", drain::sourceName(choice.kind)}, {"reason", choice.reason}});
+    } else {
+      log::info("connection activity source", {{"source", drain::sourceName(choice.kind)},
+                                              {"reason", choice.reason}});
+    }
+    s->connections_ = std::move(choice.source);
   }
   // Exit ordering: the registry thread and the exit thread each talk to
   // Redis over a connection of their own.
@@ -96,20 +158,41 @@ Result<std::unique_ptr<Sidecar>> Sidecar::create(const config::Config& config, C
     s->coordination_ = std::make_unique<coord::ExitCoordination>(*s->coord_backend_, coordination,
                                                                  s->metrics_, s->registry_.get());
   }
+  if (c.app.diagnostics.goroutines) {
+    s->dumps_ = std::make_unique<diag::HttpDumpSource>(
+        *c.app.diagnostics.goroutines, static_cast<size_t>(c.app.diagnostics.max_bytes), clock);
+    s->diagnosis_ = std::make_unique<diag::Diagnosis>(*s->dumps_);
+    s->stuck_observers_.push_back(&s->metrics_);
+  }
   if (c.metrics.pushgateway.url) {
     s->push_ = std::make_unique<server::FinalPush>(
         c.metrics.pushgateway, server::podGrouping(c.metrics.pushgateway), s->metrics_, clock);
   }
+  // The exit trace goes out on the tracer's own thread: the collector never
+  // holds /prestop.
+  if (c.trace.otlp.endpoint) {
+    s->tracer_ = std::make_unique<trace::ExitTracer>(
+        c.trace.otlp, clock, s->metrics_,
+        trace::Resource::forPod(c.coordination.service, log::identity(), kVersion),
+        log::identity());
+  }
   // The metrics record the final figures before the push sends them.
   std::vector<exit::ExitObserver*> observers{&s->metrics_};
   if (s->registry_) observers.push_back(s->registry_.get());
-  if (s->push_) observers.push_back(s->push_.get());
+  // With the after-SIGTERM diagnosis, the push waits for it (finish()), so
+  // that lameduck_app_goroutines is part of the pod's last word.
+  if (s->push_ && !s->diagnosis_) observers.push_back(s->push_.get());
+  if (s->tracer_) observers.push_back(s->tracer_.get());
   s->observers_ = std::make_unique<exit::ObserverList>(std::move(observers));
 
   auto plan = s->plan();
   if (!plan) return std::unexpected(plan.error());
   s->engine_ =
       std::make_unique<exit::ExitEngine>(clock, budgetOf(c.exit), std::move(*plan), *s->observers_);
+  if (s->tracer_ && s->diagnosis_) {
+    s->stuck_span_ = std::make_unique<StuckSpan>(*s->tracer_, *s->engine_);
+    s->stuck_observers_.push_back(s->stuck_span_.get());
+  }
   // A hook caller waits at most the exit budget plus the reserve (which
   // compensation may use past an overrun) and a little slack.
   const Duration prestop_wait =
@@ -126,6 +209,9 @@ Result<exit::ExitPlan> Sidecar::plan() {
   const log::Identity& who = log::identity();
   exit::ExitPlan p;
   // Draining. 1: readiness turns 503 when the engine is triggered.
+  // The app's goroutine dump as the diagnosis baseline, before anything
+  // changes for the app.
+  if (diagnosis_) p.draining.push_back(std::make_unique<diag::BaselineStep>(*diagnosis_, t));
   // 2: exit ordering (the exit slot, then wait_for).
   if (coordination_) {
     for (auto& step : coord::makeSteps(*coordination_)) p.draining.push_back(std::move(step));
@@ -140,6 +226,10 @@ Result<exit::ExitPlan> Sidecar::plan() {
   if (app_ || connections_) {
     p.draining.push_back(std::make_unique<drain::DrainWaitStep>(app_.get(), connections_.get(),
                                                                 c.drain, t, metrics_));
+    // 6: a drain that ran out of budget: what the unfinished work waits on.
+    if (diagnosis_) {
+      p.draining.push_back(std::make_unique<diag::DeadlineDumpStep>(*diagnosis_, t, "drain_wait"));
+    }
   }
   // Compensating: hand the app's pending compensations off durably.
   if (app_) {
@@ -155,6 +245,7 @@ Result<exit::ExitPlan> Sidecar::plan() {
                 {saga::kCompensationsSection, "null"},
                 {traffic::kTrafficSection, "null"},
                 coord::sectionDefault()};
+  if (diagnosis_) p.sections.push_back({std::string(diag::kDiagnosisSection), "null"});
   return p;
 }
 
@@ -173,15 +264,41 @@ Status Sidecar::start() {
 }
 
 void Sidecar::finish() {
+  const TimePoint deadline = *engine_->startedAt() + config_.exit.budget();
+  if (diagnosis_) {
+    // The exit is over, so /prestop has answered and the kubelet has sent
+    // the app SIGTERM: an app alive after_sigterm from now ignored it. The
+    // watcher stays while the app is alive (its diagnostics endpoint accepts
+    // connections, or app.ports listen), bounded by the budget.
+    const HttpUrl& url = *config_.app.diagnostics.goroutines;
+    drain::ConnectionSource* connections = connections_.get();
+    diag::AliveCheck alive = [url, connections](Duration timeout) {
+      if (diag::tcpAccepts(url.host, url.port, timeout)) return true;
+      if (!connections) return false;
+      auto snap = connections->read();
+      return !snap || snap->listening > 0;  // unreadable tables: still there
+    };
+    diag::ShutdownWatcher watcher(
+        *diagnosis_, clock_, std::move(alive),
+        diag::WatchSettings{config_.app.diagnostics.after_sigterm, config_.app.timeout,
+                            config_.drain.poll_interval},
+        stuck_observers_);
+    const diag::WatchResult watched = watcher.run(clock_.now(), deadline);
+    log::info("after-SIGTERM watch done",
+              {{"outcome", diag::watchOutcomeName(watched.outcome)}, {"detail", watched.detail}});
+  }
+  if (push_ && diagnosis_) push_->start();
   if (connections_) {
     // The sidecar never dies before the app: in a classic pod both get
     // SIGTERM, and an app still serving needs the sidecar until it is done.
-    const TimePoint deadline = *engine_->startedAt() + config_.exit.budget();
     waitForAppListenersGone(clock_, *connections_, deadline, config_.drain.poll_interval);
   }
   // The final metrics reach the Pushgateway before the process leaves (the
   // push is bounded by metrics.pushgateway.timeout).
   if (push_) (void)push_->wait();
+  // The exit's spans reach the collector before the process leaves, or the
+  // export gives up within trace.otlp.timeout.
+  if (tracer_) (void)tracer_->flush(config_.trace.otlp.timeout + std::chrono::seconds(1));
   // The last registration (Terminated) and the slot release are written
   // before the process goes.
   if (registry_) registry_->stop();

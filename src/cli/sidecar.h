@@ -24,12 +24,15 @@
 #include "config/config.h"
 #include "coord/registry.h"
 #include "coord/steps.h"
+#include "diag/diagnosis.h"
+#include "diag/fetch.h"
 #include "drain/connections.h"
 #include "exit/engine.h"
 #include "saga/spool.h"
 #include "server/endpoints.h"
 #include "server/metrics.h"
 #include "server/pushgateway.h"
+#include "trace/tracer.h"
 
 namespace lameduck::cli {
 
@@ -48,11 +51,21 @@ class Sidecar {
   Status start();
 
   exit::ExitEngine& engine() { return *engine_; }
+  // The exit trace's exporter, for spans found after the exit (the
+  // after-SIGTERM diagnosis); null when trace.otlp.endpoint is unset.
+  trace::ExitTracer* tracer() { return tracer_.get(); }
 
   // After the exit: stays up until the app stopped listening (the sidecar
   // never leaves before the app) or the budget ends, waits for the final
-  // push, writes exit ordering's last record and stops the servers.
+  // push and the trace export (each bounded by its timeout), writes exit ordering's last record and stops the servers. With
+  // app.diagnostics.goroutines set, an app still alive
+  // app.diagnostics.after_sigterm after the exit ended (the hook answered,
+  // the kubelet sent SIGTERM) is diagnosed as stuck (diag::ShutdownWatcher).
   void finish();
+
+  // Told when the app is stuck in its shutdown (the exit trace adds a span
+  // there). Add before finish(); `observer` must outlive the sidecar.
+  void addStuckObserver(diag::StuckObserver& observer) { stuck_observers_.push_back(&observer); }
 
  private:
   Sidecar(const config::Config& config, Clock& clock);
@@ -68,9 +81,14 @@ class Sidecar {
   std::unique_ptr<coord::Registry> registry_;  // exit ordering on
   std::unique_ptr<coord::Backend> coord_backend_;
   std::unique_ptr<coord::ExitCoordination> coordination_;
-  std::unique_ptr<server::FinalPush> push_;  // metrics.pushgateway.url set
+  std::unique_ptr<server::FinalPush> push_;      // metrics.pushgateway.url set
+  std::unique_ptr<diag::HttpDumpSource> dumps_;  // app.diagnostics.goroutines set
+  std::unique_ptr<diag::Diagnosis> diagnosis_;
+  std::vector<diag::StuckObserver*> stuck_observers_;
+  std::unique_ptr<trace::ExitTracer> tracer_;  // trace.otlp.endpoint set
   std::unique_ptr<exit::ObserverList> observers_;
   std::unique_ptr<exit::ExitEngine> engine_;
+  std::unique_ptr<diag::StuckObserver> stuck_span_;  // diagnosis and tracing on
   std::jthread replay_;  // spool replay at start; joins on destruction
   std::unique_ptr<server::AdminServer> admin_;
   std::unique_ptr<server::MetricsServer> metrics_server_;

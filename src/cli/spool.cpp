@@ -1,4 +1,10 @@
 // `lameduck spool replay`: hands the local spool to the Redis stream.
+//
+// Exit codes (docs/compensation.md, "Spool durability"): 0 when every
+// readable record is in the stream and no line was unreadable; 1 when Redis
+// could not take them all, the spool could not be read or rewritten, or the
+// spool holds unreadable lines (they are kept, never dropped, and need a
+// person); 2 for bad arguments or config.
 
 #include "saga/spool.h"
 
@@ -7,6 +13,7 @@
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "saga/handoff.h"
+#include "saga/sink.h"
 
 namespace lameduck::cli {
 
@@ -19,22 +26,32 @@ int spool(const Args& args) {
   if (!loaded) return loaded.error();
   const config::Config* cfg = &loaded->config;
   saga::Spool spool(cfg->compensation.spool);
-  auto before = spool.read();
+  auto before = spool.scan();
   if (!before) {
     std::cerr << "lameduck spool replay: " << before.error().message << "\n";
     return kExitFailed;
   }
-  auto handed = saga::replaySpool(cfg->compensation, spool, nullptr);
-  if (!handed) {
-    std::cerr << "lameduck spool replay: " << handed.error().message << "\n";
+  if (!cfg->compensation.redis.address) {
+    std::cerr << "lameduck spool replay: no Redis configured (compensation.redis.address); the "
+                 "spool stays as it is\n";
     return kExitFailed;
   }
-  auto after = spool.read();
-  std::cout << "replayed " << *handed << " of " << before->records.size()
-            << " spooled record(s) into " << cfg->compensation.stream << "; "
-            << (after ? after->records.size() : 0) << " left in " << spool.path();
-  if (before->torn_lines > 0) std::cout << " (dropped a torn last line, never acknowledged)";
+  saga::RedisStreamConnector stream(cfg->compensation);
+  auto report = saga::replaySpool(stream, spool, nullptr);
+  if (!report) {
+    std::cerr << "lameduck spool replay: " << report.error().message << "\n";
+    return kExitFailed;
+  }
+  std::cout << "replayed " << report->handed << " of " << before->records
+            << " spooled record(s) into " << cfg->compensation.stream << "; " << report->kept
+            << " left in " << spool.path();
+  if (report->torn_lines > 0) std::cout << " (dropped a torn last line, never acknowledged)";
   std::cout << "\n";
+  if (report->unreadable > 0) {
+    std::cerr << "lameduck spool replay: " << report->unreadable << " unreadable line(s) kept in "
+              << spool.path() << "; they were not replayed and need a person to look at them\n";
+    return kExitFailed;
+  }
   return kExitOk;
 }
 

@@ -8,6 +8,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/clock.h"
@@ -54,14 +55,27 @@ struct HooksConfig {
   std::string terminate = "/lameduck/terminate";
 };
 
+// Goroutine dumps of a Go app (exit diagnosis).
+struct DiagnosticsConfig {
+  // The app's pprof goroutine URL, normally
+  // http://127.0.0.1:6060/debug/pprof/goroutine?debug=2 (path and query are
+  // the request target; no path: that default one). Unset: no diagnosis.
+  std::optional<HttpUrl> goroutines;
+  int64_t max_bytes = 16 << 20;  // a longer dump is refused
+  // How long after /prestop answered (the kubelet sends SIGTERM then) an app
+  // still alive is diagnosed as stuck in its shutdown.
+  Duration after_sigterm = 5s;
+};
+
 struct AppConfig {
   std::optional<HttpUrl> base_url;  // set: the drain-protocol hooks are used
   HooksConfig hooks;
-  Duration timeout = 2s;
+  Duration timeout = 2s;  // also bounds each goroutine dump fetch
   std::vector<uint16_t> ports{8080};
   // The largest hook answer read; a longer one is refused (the exit goes on
   // without it). 16 MiB holds ~80,000 typical compensations in one answer.
   int64_t max_response_bytes = 16 * 1024 * 1024;
+  DiagnosticsConfig diagnostics;
 };
 
 struct DrainConfig {
@@ -185,6 +199,22 @@ struct CompensatorConfig {
   std::map<std::string, ActionConfig> actions;
 };
 
+// trace.otlp: where the exit trace goes (OTLP/HTTP JSON).
+struct OtlpConfig {
+  // The collector's base URL (http://otel-collector:4318); spans are sent
+  // to <endpoint>/v1/traces. Unset: the trace is not exported.
+  std::optional<HttpUrl> endpoint;
+  // Bounds one export as a whole, retries included.
+  Duration timeout = 2s;
+  // Sent with every export, e.g. authorization: "Bearer ${OTLP_TOKEN}".
+  // Values are secrets: never printed, not even in config errors.
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+struct TraceConfig {
+  OtlpConfig otlp;
+};
+
 struct LogConfig {
   log::Level level = log::Level::kInfo;
   log::Format format = log::Format::kJson;
@@ -200,6 +230,7 @@ struct Config {
   TrafficConfig traffic;
   CoordinationConfig coordination;
   CompensatorConfig compensator;
+  TraceConfig trace;
   LogConfig log;
 };
 

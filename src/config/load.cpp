@@ -13,6 +13,7 @@
 #include "config/cross_check.h"
 #include "config/overrides.h"
 #include "config/sections.h"
+#include "config/trace.h"
 #include "config/yaml_reader.h"
 
 namespace lameduck::config {
@@ -29,6 +30,9 @@ void readConfig(Issues& issues, const YAML::Node& root, Config& c) {
   top.field("traffic", section(issues, readTraffic, c.traffic));
   top.field("coordination", section(issues, readCoordination, c.coordination));
   top.field("compensator", section(issues, readCompensator, c.compensator));
+  top.field("trace", [&](const YAML::Node& n, const std::string& p) {
+    for (const SectionFailure& f : readTrace(n, p, c.trace)) issues.fail(f.at, f.path, f.message);
+  });
   top.field("log", section(issues, readLog, c.log));
   top.finish();
 }

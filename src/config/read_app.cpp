@@ -1,6 +1,7 @@
-// The app section: the drain-protocol hooks and the ports whose
-// connections are tracked.
+// The app section: the drain-protocol hooks, the ports whose
+// connections are tracked, and the goroutine diagnostics (diagnostics.cpp).
 
+#include "config/diagnostics.h"
 #include "config/sections.h"
 
 namespace lameduck::config::detail {
@@ -41,6 +42,11 @@ void readApp(Issues& issues, const YAML::Node& node, const std::string& path, Ap
                          if (port > 0) out.ports.push_back(static_cast<uint16_t>(port));
                        },
                        [&] { out.ports.clear(); }));
+  m.field("diagnostics", [&](const YAML::Node& n, const std::string& p) {
+    readDiagnostics(n, p, out.diagnostics, [&](auto& at, auto& kp, std::string msg) {
+      issues.fail(at, kp, std::move(msg));
+    });
+  });
   m.finish();
 }
 

@@ -4,8 +4,12 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
+
+#include <arpa/inet.h>
+#include <unistd.h>
 
 namespace lameduck::drain {
 namespace {
@@ -105,6 +109,11 @@ void parseProcNetTcp(std::string_view text, ParsedTable& out, const std::vector<
         std::find(ports.begin(), ports.end(), remote_port) == ports.end()) {
       continue;
     }
+    // "tx_queue:rx_queue", e.g. "00000000:00000010"; kept only when well formed.
+    if (f[4].size() == 17 && f[4][8] == ':') {
+      parseNumber(f[4].substr(0, 8), e.tx_queue, 16);
+      parseNumber(f[4].substr(9), e.rx_queue, 16);
+    }
     // "tr:tm->when", e.g. "03:00000C11" (timer kind 3 = TIME_WAIT).
     if (f[5].size() > 3 && f[5][2] == ':' && f[5].starts_with("03")) {
       parseNumber(f[5].substr(3), e.timer_left, 16);
@@ -147,6 +156,10 @@ ProcConnectionSource::ProcConnectionSource(std::string proc_root, std::vector<ui
                                            OwnPorts own_ports)
     : root_(std::move(proc_root)), ports_(std::move(ports)), own_ports_(std::move(own_ports)) {}
 
+ProcConnectionSource::ProcConnectionSource(std::string proc_root, std::vector<uint16_t> ports,
+                                           OwnConnections own_connections)
+    : root_(std::move(proc_root)), ports_(std::move(ports)), own_(std::move(own_connections)) {}
+
 Result<ConnectionSnapshot> ProcConnectionSource::read() {
   ParsedTable table;
   for (const char* name : {"/net/tcp", "/net/tcp6"}) {
@@ -162,7 +175,163 @@ Result<ConnectionSnapshot> ProcConnectionSource::read() {
     if (in.bad()) return makeError(ErrorCode::kUnavailable, "error reading " + path);
     parseProcNetTcp(buf.str(), table, ports_);
   }
+  if (own_) {
+    std::vector<ConnectionFacts> rows;
+    rows.reserve(table.entries.size());
+    for (const SocketEntry& e : table.entries) {
+      auto local = parseProcEndpoint(e.local);
+      auto remote = parseProcEndpoint(e.remote);
+      if (!local || !remote) continue;  // parseProcNetTcp checked both
+      ConnectionFacts f;
+      f.local = *local;
+      f.peer = *remote;
+      f.state = e.state;
+      f.rqueue = e.rx_queue;
+      f.wqueue = e.tx_queue;
+      f.inode = e.inode;
+      f.timer = e.timer_left;
+      f.source = SourceKind::kProc;
+      rows.push_back(std::move(f));
+    }
+    ConnectionSnapshot snap = summarizeFacts(rows, ports_, *own_, SourceKind::kProc);
+    snap.malformed_lines = table.malformed_lines;
+    return snap;
+  }
   return summarize(table, ports_, own_ports_ ? own_ports_() : std::set<uint16_t>{});
+}
+
+std::string_view sourceName(SourceKind kind) {
+  return kind == SourceKind::kNetlink ? "netlink" : "proc";
+}
+
+std::string Endpoint::toString() const {
+  char buf[INET6_ADDRSTRLEN + 8] = {};
+  if (family == 4) {  // by hand: this runs for every socket of every poll
+    char* p = buf;
+    char* end = buf + sizeof buf;
+    for (int i = 0; i < 4; ++i) {
+      p = std::to_chars(p, end, addr[static_cast<size_t>(i)]).ptr;
+      *p++ = i < 3 ? '.' : ':';
+    }
+    p = std::to_chars(p, end, port).ptr;
+    return std::string(buf, p);
+  }
+  inet_ntop(AF_INET6, addr.data(), buf, sizeof buf);
+  return "[" + std::string(buf) + "]:" + std::to_string(port);
+}
+
+std::string_view stateName(uint8_t state) {
+  static constexpr std::string_view kNames[] = {
+      "UNKNOWN",  "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2",    "TIME_WAIT",
+      "CLOSE",    "CLOSE_WAIT",  "LAST_ACK", "LISTEN",   "CLOSING",   "NEW_SYN_RECV"};
+  return state < std::size(kNames) ? kNames[state] : kNames[0];
+}
+
+std::string ConnectionFacts::key() const { return local.toString() + "->" + peer.toString(); }
+
+std::optional<Endpoint> parseProcEndpoint(std::string_view field) {
+  uint16_t port = 0;
+  if (!parseEndpoint(field, port)) return std::nullopt;
+  std::string_view hex = field.substr(0, field.find(':'));
+  Endpoint e;
+  e.family = hex.size() == 8 ? 4 : 6;
+  e.port = port;
+  // Each 8-digit group is one 32-bit word printed as a number: the bytes of
+  // the address in memory are that number's bytes in host order.
+  for (size_t w = 0; w * 8 < hex.size(); ++w) {
+    uint32_t word = 0;
+    parseNumber(hex.substr(w * 8, 8), word, 16);
+    std::memcpy(e.addr.data() + w * 4, &word, 4);
+  }
+  return e;
+}
+
+std::set<uint64_t> ownSocketInodes(size_t limit) {
+  std::set<uint64_t> inodes;
+  std::error_code ec;
+  std::filesystem::directory_iterator it("/proc/self/fd", ec), end;
+  for (; !ec && it != end && inodes.size() < limit; it.increment(ec)) {
+    char target[64] = {};
+    ssize_t n = ::readlink(it->path().c_str(), target, sizeof target - 1);
+    if (n <= 0) continue;
+    std::string_view t(target, static_cast<size_t>(n));
+    if (!t.starts_with("socket:[") || !t.ends_with("]")) continue;
+    uint64_t inode = 0;
+    if (parseNumber(t.substr(8, t.size() - 9), inode, 10)) inodes.insert(inode);
+  }
+  return inodes;
+}
+
+OwnConnections::OwnConnections(Inodes inodes, Ports ports)
+    : inodes_fn_(std::move(inodes)), ports_fn_(std::move(ports)) {}
+
+void OwnConnections::begin() {
+  inodes_ = inodes_fn_ ? inodes_fn_() : std::set<uint64_t>{};
+  ports_ = ports_fn_ ? ports_fn_() : std::set<uint16_t>{};
+}
+
+void OwnConnections::note(const Endpoint& local, const Endpoint& remote, uint64_t inode) {
+  if (inode == 0 || !inodes_.count(inode)) return;
+  if (pairs_.size() >= kMaxPairs) pairs_.erase(pairs_.begin());
+  pairs_.emplace(remote, local);  // the app's side: server = our remote
+}
+
+bool OwnConnections::isOwn(const Endpoint& server, const Endpoint& client, bool open) const {
+  if (pairs_.count({server, client})) return true;
+  return !open && ports_.count(client.port) > 0;
+}
+
+namespace {
+SocketEntry entryOf(const ConnectionFacts& r) {
+  SocketEntry e;
+  e.state = r.state;
+  e.timer_left = r.timer;
+  return e;
+}
+}  // namespace
+
+ConnectionSnapshot summarizeFacts(const std::vector<ConnectionFacts>& rows,
+                                  const std::vector<uint16_t>& ports, OwnConnections& own,
+                                  SourceKind source) {
+  auto tracked = [&](uint16_t port) {
+    return std::find(ports.begin(), ports.end(), port) != ports.end();
+  };
+  own.begin();
+  std::set<Endpoint> app_ends;  // local ends of the app's sockets
+  for (const ConnectionFacts& r : rows) {
+    own.note(r.local, r.peer, r.inode);
+    if (tracked(r.local.port)) app_ends.insert(r.local);
+  }
+  auto localServer = [&](const Endpoint& e) {
+    if (app_ends.count(e)) return true;
+    if (e.family == 4) return e.addr[0] == 127;
+    static constexpr std::array<uint8_t, 16> kLoop6{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    static constexpr std::array<uint8_t, 12> kMapped{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    return e.addr == kLoop6 ||
+           (std::equal(kMapped.begin(), kMapped.end(), e.addr.begin()) && e.addr[12] == 127);
+  };
+  ConnectionSnapshot snap;
+  snap.source = source;
+  for (const ConnectionFacts& r : rows) {
+    const bool open = isOpen(r.state);
+    if (tracked(r.local.port)) {  // the app's side
+      if (r.state == kListen) {
+        snap.listening++;
+        continue;
+      }
+      if (own.isOwn(r.local, r.peer, open)) continue;
+      std::string key = r.key();
+      if (r.state == kEstablished) snap.established.insert(key);
+      note(snap.seen[key], entryOf(r));
+      if (r.state != kTimeWait) snap.connections.push_back(r);
+    } else if (r.state != kListen && tracked(r.peer.port) && localServer(r.peer) &&
+               !own.isOwn(r.peer, r.local, open)) {
+      // The client's side of a connection to the app from this network
+      // namespace: it outlives the app's side in TIME_WAIT.
+      note(snap.seen[r.peer.toString() + "->" + r.local.toString()], entryOf(r));
+    }
+  }
+  return snap;
 }
 
 int64_t countNew(const ConnectionSnapshot& before, const ConnectionSnapshot& now) {

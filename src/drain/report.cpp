@@ -19,7 +19,21 @@ std::string toJson(const DrainReport& d) {
                     {"last_new_connection_at_ms", optMs(d.last_new_connection_at)},
                     {"drained_at_ms", optMs(d.drained_at)},
                     {"wait_ms", optMs(d.wait)},
-                    {"malformed_lines", d.malformed_lines}};
+                    {"malformed_lines", d.malformed_lines},
+                    {"source", d.source.empty() ? ordered_json(nullptr) : ordered_json(d.source)},
+                    {"busy", opt(d.busy)},
+                    {"idle", opt(d.idle)},
+                    {"last_activity_at_ms", optMs(d.last_activity_at)}};
+  ordered_json held = ordered_json::array();
+  for (const HeldConnection& h : d.held_by) {
+    held.push_back({{"peer", h.peer},
+                    {"activity", activityName(h.activity)},
+                    {"reason", h.reason},
+                    {"ms_since_data_in", opt(h.ms_since_data_in)},
+                    {"ms_since_data_out", opt(h.ms_since_data_out)},
+                    {"bytes_queued", h.bytes_queued}});
+  }
+  j["held_by"] = std::move(held);
   return j.dump();
 }
 

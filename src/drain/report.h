@@ -9,8 +9,12 @@
 #include <optional>
 #include <string>
 
+#include <string_view>
+#include <vector>
+
 #include "app/app_client.h"
 #include "common/clock.h"
+#include "drain/tracker.h"
 
 namespace lameduck::drain {
 
@@ -32,6 +36,14 @@ struct DrainReport {
   std::optional<Duration> drained_at;              // when every condition held
   std::optional<Duration> wait;                    // how long the drain wait took
   int64_t malformed_lines = 0;                     // skipped socket-table lines
+  // Per-connection activity: which reader ("netlink" | "proc"; empty until
+  // read), busy and idle connections at the last read, and the connections
+  // that held the drain at the last poll that was not drained.
+  std::string source;
+  std::optional<int64_t> busy;
+  std::optional<int64_t> idle;
+  std::optional<Duration> last_activity_at;  // request bytes or new connection, since the exit started
+  std::vector<HeldConnection> held_by;
 };
 
 // The section names, and their JSON (the same keys whether or not a value
@@ -49,6 +61,8 @@ class Observer {
   virtual void onAppFigures(const app::Figures& figures) = 0;
   // `arrived` connections are new since the previous call.
   virtual void onConnections(int64_t established, int64_t arrived) = 0;
+  // Busy and idle connections on app.ports at the last read.
+  virtual void onConnectionActivity(int64_t /*busy*/, int64_t /*idle*/) {}
 };
 
 }  // namespace lameduck::drain

@@ -2,6 +2,7 @@
 
 #include "common/log.h"
 #include "common/parse.h"
+#include "drain/tracker.h"
 
 namespace lameduck::drain {
 
@@ -28,13 +29,13 @@ exit::StepResult DrainWaitStep::run(exit::StepContext& ctx) {
   // The quiet period runs from the start of the wait: endpoint removal takes
   // time to reach kube-proxy and ingress controllers even when no request
   // arrives in between.
-  TimePoint last_new = started;
-  std::optional<ConnectionSnapshot> previous;
+  ConnectionTracker tracker(DrainRules{drain_.max_connections, drain_.quiet_period}, started);
   bool inflight_zero_seen = false;
   std::string app_reason = "app status not read yet";
   std::string not_drained = "nothing read yet";
   if (connections_) {
-    if (auto first = connections_->read()) previous = std::move(*first);
+    // The baseline: connections open before the wait are not arrivals.
+    if (auto first = connections_->read()) (void)tracker.observe(*first, ctx.clock.now());
   }
   for (;;) {
     const TimePoint poll_start = ctx.clock.now();
@@ -76,30 +77,29 @@ exit::StepResult DrainWaitStep::run(exit::StepContext& ctx) {
       if (!snap) {
         reasons.push_back("connections unreadable: " + snap.error().message);
       } else {
-        int64_t arrived = previous ? countNew(*previous, *snap) : 0;
         const TimePoint seen = ctx.clock.now();
-        if (arrived > 0) last_new = seen;
-        const auto open = static_cast<int64_t>(snap->established.size());
-        report_.connections = open;
+        const TimePoint quiet_before = tracker.lastActivity();
+        ConnectionVerdict v = tracker.observe(*snap, seen);
+        const int64_t arrived = v.new_connections;
+        report_.source = std::string(sourceName(snap->source));
+        report_.connections = v.busy + v.idle;
+        report_.busy = v.busy;
+        report_.idle = v.idle;
         report_.malformed_lines = snap->malformed_lines;
         if (arrived > 0) {
           report_.new_connections += arrived;
           report_.last_new_connection_at = seen - ctx.exit_started;
-          ctx.record.event("quiet_period_restarted", {{"new_connections", arrived}});
         }
-        observer_.onConnections(open, arrived);
+        if (tracker.lastActivity() > quiet_before) {
+          report_.last_activity_at = tracker.lastActivity() - ctx.exit_started;
+          ctx.record.event("quiet_period_restarted",
+                           {{"new_connections", arrived}, {"request_bytes", v.request_bytes}});
+        }
+        if (!v.drained) report_.held_by = v.held_by;
+        observer_.onConnections(v.busy + v.idle, arrived);
+        observer_.onConnectionActivity(v.busy, v.idle);
         publish(ctx);
-        previous = std::move(*snap);
-        if (open > drain_.max_connections) {
-          reasons.push_back(std::to_string(open) +
-                            " connection(s) still open (drain.max_connections " +
-                            std::to_string(drain_.max_connections) + ")");
-        }
-        if (seen - last_new < drain_.quiet_period) {
-          reasons.push_back("a new connection arrived " + formatDuration(seen - last_new) +
-                            " ago (drain.quiet_period " + formatDuration(drain_.quiet_period) +
-                            ")");
-        }
+        for (std::string& r : v.reasons) reasons.push_back(std::move(r));
       }
     }
     if (reasons.empty()) {
@@ -118,8 +118,8 @@ exit::StepResult DrainWaitStep::run(exit::StepContext& ctx) {
     if (now >= deadline) break;
     // Wake at the next poll, or exactly when the quiet period would end.
     TimePoint wake = std::min(poll_start + drain_.poll_interval, deadline);
-    if (connections_ && last_new + drain_.quiet_period > now) {
-      wake = std::min(wake, std::max(now, last_new + drain_.quiet_period));
+    if (connections_ && tracker.quietUntil() > now) {
+      wake = std::min(wake, std::max(now, tracker.quietUntil()));
     }
     ctx.clock.sleepUntil(wake);
   }

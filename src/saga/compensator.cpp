@@ -10,32 +10,85 @@ namespace {
 // How long one XREADGROUP waits for new entries; bounds how late stop() is
 // noticed while idle.
 constexpr int kBlockMs = 500;
-
-std::string fill(std::string tmpl, const std::map<std::string, std::string>& fields) {
-  for (const char* key : {"id", "saga_id", "step", "action"}) {
-    const std::string placeholder = std::string("{{") + key + "}}";
-    auto it = fields.find(key);
-    const std::string value = it == fields.end() ? "" : it->second;
-    for (size_t at; (at = tmpl.find(placeholder)) != std::string::npos;) {
-      tmpl.replace(at, placeholder.size(), value);
-    }
-  }
-  return tmpl;
-}
+constexpr Duration kFirstErrorBackoff = std::chrono::milliseconds(100);
+constexpr Duration kMaxErrorBackoff = std::chrono::seconds(5);
 
 std::string field(const std::map<std::string, std::string>& fields, const std::string& key) {
   auto it = fields.find(key);
   return it == fields.end() ? "" : it->second;
 }
 
+std::string percentEncode(std::string_view value) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(value.size());
+  for (unsigned char ch : value) {
+    const bool plain = (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+                       (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '~';
+    if (plain) {
+      out += static_cast<char>(ch);
+    } else {
+      out += '%';
+      out += kHex[ch >> 4];
+      out += kHex[ch & 0xF];
+    }
+  }
+  return out;
+}
+
+std::vector<std::pair<std::string, std::string>> entryFields(const redis::RedisReply& e) {
+  return redis::fieldsOf(e);
+}
+
 }  // namespace
 
+std::optional<std::string> invalidEntry(const std::map<std::string, std::string>& fields) {
+  if (field(fields, "id").empty()) return "invalid entry: no id (the idempotency key)";
+  if (field(fields, "saga_id").empty()) return "invalid entry: no saga_id";
+  return std::nullopt;
+}
+
+std::string fillActionUrl(std::string_view tmpl, const std::map<std::string, std::string>& fields) {
+  std::string out;
+  out.reserve(tmpl.size());
+  // One pass over the template: a substituted value is never scanned again,
+  // so a value containing "{{id}}" stays text.
+  for (size_t pos = 0; pos < tmpl.size();) {
+    bool replaced = false;
+    if (tmpl.compare(pos, 2, "{{") == 0) {
+      for (const char* key : {"id", "saga_id", "step", "action"}) {
+        const std::string placeholder = std::string("{{") + key + "}}";
+        if (tmpl.compare(pos, placeholder.size(), placeholder) == 0) {
+          out += percentEncode(field(fields, key));
+          pos += placeholder.size();
+          replaced = true;
+          break;
+        }
+      }
+    }
+    if (!replaced) out += tmpl[pos++];
+  }
+  return out;
+}
+
+CallVerdict classifyCall(const Result<int>& status) {
+  if (!status) return CallVerdict::kRetry;
+  if (*status >= 200 && *status < 300) return CallVerdict::kApplied;
+  if (*status >= 400 && *status < 500 && *status != 408 && *status != 429) {
+    return CallVerdict::kPermanent;
+  }
+  return CallVerdict::kRetry;
+}
+
 Compensator::Compensator(const config::Config& config, std::string consumer,
-                         CompensatorObserver& observer)
+                         CompensatorObserver& observer, Clock& clock, RedisConnect connect)
     : config_(config),
       consumer_(std::move(consumer)),
       attempts_key_(config.compensation.stream + ":attempts"),
-      observer_(observer) {}
+      observer_(observer),
+      clock_(clock),
+      connect_(std::move(connect)),
+      error_backoff_(kFirstErrorBackoff) {}
 
 Compensator::~Compensator() = default;
 
@@ -49,7 +102,13 @@ void Compensator::stop() {
 
 bool Compensator::sleepUnlessStopped(Duration d) {
   std::unique_lock lock(mu_);
-  return !cv_.wait_for(lock, d, [this] { return stopping_.load(); });
+  return !clock_.waitUntil(cv_, lock, clock_.now() + d, [this] { return stopping_.load(); });
+}
+
+bool Compensator::backOff() {
+  const Duration d = error_backoff_;
+  error_backoff_ = std::min(error_backoff_ * 2, kMaxErrorBackoff);
+  return sleepUnlessStopped(d);
 }
 
 Status Compensator::ensureGroup(redis::RedisClient& redis) {
@@ -64,18 +123,45 @@ Status Compensator::ensureGroup(redis::RedisClient& redis) {
   return {};
 }
 
-std::vector<Compensator::Entry> Compensator::claim(redis::RedisClient& redis) {
+void Compensator::readFailed(redis::RedisClient& redis, std::string_view command,
+                             const Error& error) {
+  observer_.onRedisError(command);
+  const bool gone = error.message.find("NOGROUP") != std::string::npos;
+  log::warn(gone ? "the compensation stream or its consumer group is gone; creating it again"
+                 : "reading the compensation stream failed; backing off",
+            {{"command", command},
+             {"error", error.message},
+             {"stream", config_.compensation.stream},
+             {"group", config_.compensator.group},
+             {"retry_in_ms", toMillis(error_backoff_)}});
+  if (gone && !redis.broken()) {
+    if (auto st = ensureGroup(redis); st) {
+      observer_.onGroupRecreated();
+    } else {
+      observer_.onRedisError("XGROUP");
+      log::warn("cannot create the consumer group", {{"error", st.error().message}});
+    }
+  }
+  backOff();
+}
+
+Result<std::vector<Compensator::Entry>> Compensator::claim(redis::RedisClient& redis) {
   const auto idle_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(config_.compensator.claim_idle).count();
   auto r = redis.command({"XAUTOCLAIM", config_.compensation.stream, config_.compensator.group,
                           consumer_, std::to_string(idle_ms), "0-0", "COUNT",
                           std::to_string(config_.compensator.batch)});
+  if (!r) return std::unexpected(r.error());
+  if (r->isError()) return makeError(ErrorCode::kBadResponse, r->str);
+  if (r->type != redis::RedisReply::Type::kArray || r->elements.size() < 2) {
+    return makeError(ErrorCode::kBadResponse, "XAUTOCLAIM answered something unexpected");
+  }
   std::vector<Entry> out;
-  if (!r || r->isError() || r->elements.size() < 2) return out;
   for (const redis::RedisReply& e : r->elements[1].elements) {
+    // A claimed entry that was deleted meanwhile comes back as nil fields.
     if (e.elements.size() < 2 || e.elements[1].type != redis::RedisReply::Type::kArray) continue;
     Entry entry{e.elements[0].str, {}};
-    for (auto& [k, v] : redis::fieldsOf(e)) entry.fields[k] = v;
+    for (auto& [k, v] : entryFields(e)) entry.fields[k] = v;
     out.push_back(std::move(entry));
   }
   if (!out.empty()) {
@@ -84,17 +170,19 @@ std::vector<Compensator::Entry> Compensator::claim(redis::RedisClient& redis) {
   return out;
 }
 
-std::vector<Compensator::Entry> Compensator::readNew(redis::RedisClient& redis) {
+Result<std::vector<Compensator::Entry>> Compensator::readNew(redis::RedisClient& redis) {
   auto r = redis.command({"XREADGROUP", "GROUP", config_.compensator.group, consumer_, "COUNT",
                           std::to_string(config_.compensator.batch), "BLOCK",
                           std::to_string(kBlockMs), "STREAMS", config_.compensation.stream, ">"});
+  if (!r) return std::unexpected(r.error());
+  if (r->isError()) return makeError(ErrorCode::kBadResponse, r->str);
   std::vector<Entry> out;
-  if (!r || r->type != redis::RedisReply::Type::kArray || r->elements.empty()) return out;
+  if (r->type != redis::RedisReply::Type::kArray) return out;  // nil: nothing new in time
   for (const redis::RedisReply& stream : r->elements) {
     if (stream.elements.size() < 2) continue;
     for (const redis::RedisReply& e : stream.elements[1].elements) {
       Entry entry{e.elements.empty() ? "" : e.elements[0].str, {}};
-      for (auto& [k, v] : redis::fieldsOf(e)) entry.fields[k] = v;
+      for (auto& [k, v] : entryFields(e)) entry.fields[k] = v;
       out.push_back(std::move(entry));
     }
   }
@@ -102,10 +190,10 @@ std::vector<Compensator::Entry> Compensator::readNew(redis::RedisClient& redis) 
 }
 
 Result<int> Compensator::call(const config::ActionConfig& action, const Entry& entry) {
-  const std::string url_text = fill(action.url, entry.fields);
+  const std::string url_text = fillActionUrl(action.url, entry.fields);
   auto url = parseHttpUrl(url_text);
   if (!url) return std::unexpected(url.error());
-  http::Client client(*url, SystemClock::instance());
+  http::Client client(*url, clock_);
   http::Headers headers;
   headers.emplace("Idempotency-Key", field(entry.fields, "id"));
   headers.emplace("User-Agent", "lameduck-compensator");
@@ -134,6 +222,7 @@ bool Compensator::deadLetter(redis::RedisClient& redis, const Entry& entry, int6
        {"XACK", config_.compensation.stream, config_.compensator.group, entry.stream_id},
        {"HDEL", attempts_key_, entry.stream_id}});
   if (r.error || r.replies.empty() || r.replies[0].isError()) {
+    observer_.onRedisError("XADD");
     log::warn("cannot dead-letter; leaving the entry pending",
               {{"id", field(entry.fields, "id")},
                {"error",
@@ -147,6 +236,11 @@ bool Compensator::deadLetter(redis::RedisClient& redis, const Entry& entry, int6
 }
 
 bool Compensator::process(redis::RedisClient& redis, const Entry& entry) {
+  if (auto invalid = invalidEntry(entry.fields)) {
+    // Without an idempotency key or a saga, calling an endpoint is unsafe.
+    observer_.onInvalid();
+    return deadLetter(redis, entry, 0, *invalid);
+  }
   const std::string action_name = field(entry.fields, "action");
   auto action_it = config_.compensator.actions.find(action_name);
   if (action_it == config_.compensator.actions.end()) {
@@ -159,19 +253,22 @@ bool Compensator::process(redis::RedisClient& redis, const Entry& entry) {
     if (!n || n->isError()) {
       // Without a durable attempt count the entry is left pending; the
       // caller reconnects and it is claimed again.
+      observer_.onRedisError("HINCRBY");
       log::warn("cannot count the attempt; leaving the entry pending",
                 {{"id", field(entry.fields, "id")}, {"error", n ? n->str : n.error().message}});
       return false;
     }
     const int64_t attempt = n->integer;
     auto status = call(action_it->second, entry);
-    if (status && *status >= 200 && *status < 300) {
+    const CallVerdict verdict = classifyCall(status);
+    if (verdict == CallVerdict::kApplied) {
       redis::PipelineResult acked = redis.pipeline(
           {{"XACK", config_.compensation.stream, config_.compensator.group, entry.stream_id},
            {"HDEL", attempts_key_, entry.stream_id}});
       if (acked.error) {
         // Applied but not acked: it is delivered again later, and the
         // endpoint sees the same Idempotency-Key.
+        observer_.onRedisError("XACK");
         log::warn("compensation applied but not acknowledged",
                   {{"id", field(entry.fields, "id")}, {"error", acked.error->message}});
         return false;
@@ -182,6 +279,9 @@ bool Compensator::process(redis::RedisClient& redis, const Entry& entry) {
       return true;
     }
     const std::string error = status ? "HTTP " + std::to_string(*status) : status.error().message;
+    if (verdict == CallVerdict::kPermanent) {
+      return deadLetter(redis, entry, attempt, error + " (permanent: not retried)");
+    }
     if (attempt >= config_.compensator.max_attempts) {
       return deadLetter(redis, entry, attempt, error);
     }
@@ -204,27 +304,38 @@ Status Compensator::run() {
   // A blocking read must not look like a timeout.
   rc.timeout = std::max<Duration>(rc.timeout, std::chrono::milliseconds(kBlockMs + 1000));
   std::unique_ptr<redis::RedisClient> redis;
-  Duration reconnect = std::chrono::milliseconds(200);
   while (!stopping_) {
     if (!redis || redis->broken()) {
-      auto c = redis::RedisClient::connect(rc);
-      if (!c || !ensureGroup(**c)) {
+      redis.reset();
+      auto c = connect_(rc);
+      Status group = c ? ensureGroup(**c) : Status(std::unexpected(c.error()));
+      if (!group) {
+        observer_.onRedisError(c ? "XGROUP" : "connect");
         log::warn("compensator cannot reach Redis; retrying",
-                  {{"error", c ? std::string("XGROUP failed") : c.error().message}});
-        redis.reset();
-        sleepUnlessStopped(reconnect);
-        reconnect = std::min<Duration>(reconnect * 2, std::chrono::seconds(5));
+                  {{"error", group.error().message}, {"retry_in_ms", toMillis(error_backoff_)}});
+        backOff();
         continue;
       }
       redis = std::move(*c);
-      reconnect = std::chrono::milliseconds(200);
+      error_backoff_ = kFirstErrorBackoff;
       log::info("compensator consuming", {{"stream", config_.compensation.stream},
                                           {"group", config_.compensator.group},
                                           {"consumer", consumer_}});
     }
-    std::vector<Entry> entries = claim(*redis);
-    if (entries.empty() && !stopping_) entries = readNew(*redis);
-    for (const Entry& e : entries) {
+    auto entries = claim(*redis);
+    if (!entries) {
+      readFailed(*redis, "XAUTOCLAIM", entries.error());
+      continue;
+    }
+    if (entries->empty() && !stopping_) {
+      entries = readNew(*redis);
+      if (!entries) {
+        readFailed(*redis, "XREADGROUP", entries.error());
+        continue;
+      }
+    }
+    error_backoff_ = kFirstErrorBackoff;  // a read worked
+    for (const Entry& e : *entries) {
       if (stopping_) break;  // claim nothing new; the rest stays pending
       if (!process(*redis, e)) break;
     }

@@ -22,47 +22,63 @@ std::string_view failureReason(const Error& e) {
   }
 }
 
-CompensationHandoffStep::CompensationHandoffStep(app::AppClient& app, const config::Config& config,
-                                                 Origin origin, Spool& spool,
-                                                 HandoffObserver& observer)
+struct CompensationHandoff::Exit {
+  explicit Exit(const HandoffCall& c) : call(c) {}
+  const HandoffCall& call;
+  std::unique_ptr<StreamSink> sink;
+  bool stream_given_up = false;  // Redis failed this exit: later pages go to the spool
+  CompensationReport report;
+  std::string last_error;
+  int64_t not_durable = 0;  // entries of a failed spool write (not acked)
+  bool spool_failed = false;
+  std::string ack_error;
+  Duration redis_time{}, spool_time{}, ack_time{};
+
+  Duration remaining() const {
+    const Duration left = call.deadline - call.clock.now();
+    return left > Duration::zero() ? left : Duration::zero();
+  }
+  app::Call appCall(Duration timeout) const {
+    return {std::min(timeout, remaining()), call.traceparent};
+  }
+};
+
+CompensationHandoff::CompensationHandoff(app::AppClient& app, Duration app_timeout,
+                                         StreamConnector* stream, Origin origin, Spool& spool,
+                                         HandoffObserver& observer, HandoffOptions options)
     : app_(app),
-      app_timeout_(config.app.timeout),
-      config_(config.compensation),
+      app_timeout_(app_timeout),
+      stream_(stream),
       origin_(std::move(origin)),
       spool_(spool),
       observer_(observer),
-      writer_(config.compensation.stream, config.compensation.maxlen) {}
+      options_(options) {}
 
-std::vector<std::string> CompensationHandoffStep::writeToRedis(
-    exit::StepContext& ctx, std::vector<CompensationRecord>& records, TimePoint until,
-    CompensationReport& report, std::string& last_error) {
+std::vector<std::string> CompensationHandoff::writeToStream(
+    Exit& exit, std::vector<CompensationRecord>& records, TimePoint until) {
+  Clock& clock = exit.call.clock;
   std::vector<std::string> confirmed;
-  std::unique_ptr<redis::RedisClient> client;
   Duration backoff = std::chrono::milliseconds(100);
   // A few attempts, not the whole phase: a Redis that is down should cost
   // an exit well under a second before the spool takes over.
-  constexpr int kMaxAttempts = 4;
-  for (int attempt = 1; !records.empty() && ctx.clock.now() < until && attempt <= kMaxAttempts;
-       ++attempt) {
-    config::RedisConfig rc = config_.redis;
-    rc.timeout = std::min(rc.timeout, until - ctx.clock.now());
-    if (rc.timeout <= Duration::zero()) break;
+  int attempt = 1;
+  for (; !records.empty() && clock.now() < until && attempt <= options_.redis_attempts; ++attempt) {
     Error failure;
-    if (!client || client->broken()) {
-      auto c = redis::RedisClient::connect(rc);
+    if (!exit.sink || exit.sink->broken()) {
+      exit.sink.reset();
+      auto c = stream_->connect(until - clock.now());
       if (c) {
-        client = std::move(*c);
+        exit.sink = std::move(*c);
       } else {
         failure = c.error();
-        client.reset();
       }
     }
-    if (client) {
-      const TimePoint t0 = ctx.clock.now();
-      WriteResult wr = writer_.write(*client, records);
-      observer_.onWriteDuration(ctx.clock.now() - t0);
-      report.written += wr.written;
-      report.duplicates += wr.duplicates;
+    if (exit.sink) {
+      const TimePoint t0 = clock.now();
+      WriteResult wr = exit.sink->write(records);
+      observer_.onWriteDuration(clock.now() - t0);
+      exit.report.written += wr.written;
+      exit.report.duplicates += wr.duplicates;
       if (!wr.confirmed.empty()) {
         observer_.onWritten("redis", static_cast<int64_t>(wr.confirmed.size()));
         // `confirmed` follows the order of `records`: one pass drops them.
@@ -85,84 +101,145 @@ std::vector<std::string> CompensationHandoffStep::writeToRedis(
       }
       failure = *wr.error;
     }
-    last_error = failure.message;
+    exit.last_error = failure.message;
     observer_.onFailure(failureReason(failure));
     log::warn("writing compensations to Redis failed",
               {{"error", failure.message}, {"remaining", records.size()}, {"attempt", attempt}});
     if (failure.code == ErrorCode::kPermissionDenied ||
         failure.code == ErrorCode::kInvalidArgument) {
-      break;  // retrying cannot fix credentials or configuration
+      attempt = options_.redis_attempts;  // retrying cannot fix credentials or configuration
+      break;
     }
-    if (attempt == kMaxAttempts) break;
-    ctx.clock.sleepUntil(std::min(ctx.clock.now() + backoff, until));
+    if (attempt == options_.redis_attempts) break;
+    clock.sleepUntil(std::min(clock.now() + backoff, until));
     backoff = std::min<Duration>(backoff * 2, std::chrono::seconds(1));
+  }
+  if (!records.empty()) {
+    exit.stream_given_up = true;
+    if (exit.last_error.empty()) exit.last_error = "no time left for Redis";
   }
   return confirmed;
 }
 
-exit::StepResult CompensationHandoffStep::run(exit::StepContext& ctx) {
-  const TimePoint fetch_started = ctx.clock.now();
-  auto batch = app_.compensations({ctx.callTimeout(app_timeout_), ctx.traceparent});
-  if (!batch) {
-    // Nothing was taken from the app, so nothing is lost: it still holds them.
-    if (batch.error().code == ErrorCode::kDeadlineExceeded) {
-      return exit::StepResult::deadline(batch.error().message);
-    }
-    return exit::StepResult::failed(batch.error().message);
-  }
-  CompensationReport report;
-  report.pending = static_cast<int64_t>(batch->valid.size());
-  report.rejected = static_cast<int64_t>(batch->rejected.size());
-  report.rejected_reasons = batch->rejected;
-  for (const std::string& why : batch->rejected) {
+bool CompensationHandoff::handlePage(Exit& exit, app::CompensationBatch batch) {
+  for (std::string& why : batch.rejected) {
     log::audit("compensation_rejected", {{"reason", why}});
     observer_.onFailure("rejected");
+    exit.report.addRejected(std::move(why));
   }
-  const std::string created_at = formatRfc3339(ctx.clock.wallNow());
-  std::vector<CompensationRecord> remaining;
-  remaining.reserve(batch->valid.size());
-  for (app::Compensation& c : batch->valid)
-    remaining.push_back(makeRecord(std::move(c), origin_, created_at));
+  exit.report.pending += static_cast<int64_t>(batch.valid.size());
+  // An app that does not page may answer everything at once: it is handed
+  // off in chunks of a page, each acked once durable, and each entry's
+  // memory is released as its chunk is done.
+  const size_t chunk =
+      options_.page_size > 0 ? static_cast<size_t>(options_.page_size) : batch.valid.size();
+  for (size_t start = 0; start < batch.valid.size(); start += chunk) {
+    const size_t end = std::min(batch.valid.size(), start + chunk);
+    if (!handleChunk(exit, batch.valid, start, end)) return false;
+  }
+  return true;
+}
 
-  const TimePoint write_started = ctx.clock.now();
-  std::vector<std::string> durable;
-  std::string last_error;
-  if (config_.redis.address && !remaining.empty()) {
-    // Keep a slice of the phase for the spool and the ack.
-    const Duration slice = std::min<Duration>(ctx.remaining() / 4, std::chrono::seconds(1));
-    durable = writeToRedis(ctx, remaining, ctx.deadline - slice, report, last_error);
+bool CompensationHandoff::handleChunk(Exit& exit, std::vector<app::Compensation>& entries,
+                                      size_t begin, size_t end) {
+  Clock& clock = exit.call.clock;
+  const std::string created_at = formatRfc3339(clock.wallNow());
+  std::vector<CompensationRecord> remaining;
+  remaining.reserve(end - begin);
+  for (size_t i = begin; i < end; ++i) {
+    remaining.push_back(makeRecord(std::move(entries[i]), origin_, created_at));
   }
-  const TimePoint spool_started = ctx.clock.now();
-  bool spool_failed = false;
+
+  const TimePoint write_started = clock.now();
+  std::vector<std::string> durable;
+  if (stream_ && !exit.stream_given_up) {
+    // Keep a slice of the phase for the spool and the ack.
+    const Duration slice = std::min<Duration>(exit.remaining() / 4, std::chrono::seconds(1));
+    durable = writeToStream(exit, remaining, exit.call.deadline - slice);
+  }
+  const TimePoint spool_started = clock.now();
+  exit.redis_time += spool_started - write_started;
   if (!remaining.empty()) {
     if (auto st = spool_.append(remaining); st) {
-      report.spooled = static_cast<int64_t>(remaining.size());
-      observer_.onWritten("spool", report.spooled);
-      if (auto contents = spool_.read()) {
-        observer_.onSpoolSize(static_cast<int64_t>(contents->records.size()));
-      }
-      for (const CompensationRecord& r : remaining) durable.push_back(r.id);
-      if (config_.redis.address) {
-        log::warn("compensations spooled because Redis did not take them",
-                  {{"count", remaining.size()}, {"spool", spool_.path()}, {"error", last_error}});
+      exit.report.spooled += static_cast<int64_t>(remaining.size());
+      observer_.onWritten("spool", static_cast<int64_t>(remaining.size()));
+      for (CompensationRecord& r : remaining) durable.push_back(std::move(r.id));
+      if (stream_) {
+        log::warn(
+            "compensations spooled because Redis did not take them",
+            {{"count", remaining.size()}, {"spool", spool_.path()}, {"error", exit.last_error}});
       }
     } else {
-      spool_failed = true;
+      exit.spool_failed = true;
+      exit.not_durable += static_cast<int64_t>(remaining.size());
       observer_.onFailure("spool");
-      last_error = st.error().message;
+      exit.last_error = st.error().message;
       log::error("compensations could not be made durable; not acknowledging them",
                  {{"count", remaining.size()}, {"error", st.error().message}});
     }
   }
-  const TimePoint ack_started = ctx.clock.now();
-  std::string ack_error;
+  const TimePoint ack_started = clock.now();
+  exit.spool_time += ack_started - spool_started;
   if (!durable.empty()) {
     // Only now, with every acked id in the stream or fsync'd in the spool.
-    if (auto ack = app_.ack(durable, {ctx.callTimeout(app_timeout_), ctx.traceparent}); ack) {
-      report.acked = static_cast<int64_t>(durable.size());
+    if (auto ack = app_.ack(durable, exit.appCall(app_timeout_)); ack) {
+      exit.report.acked += static_cast<int64_t>(durable.size());
     } else {
-      ack_error = ack.error().message;
+      exit.ack_error = ack.error().message;
     }
+  }
+  exit.ack_time += clock.now() - ack_started;
+  return !exit.spool_failed && exit.ack_error.empty();
+}
+
+HandoffResult CompensationHandoff::run(const HandoffCall& call) {
+  Clock& clock = call.clock;
+  Exit exit(call);
+  HandoffResult result;
+  const TimePoint fetch_started = clock.now();
+  Duration fetch_time{};
+  std::optional<std::string> cursor;
+  std::string stopped;  // why paging stopped early, if it did
+  bool deadline = false;
+  for (int64_t page_no = 1;; ++page_no) {
+    const TimePoint t0 = clock.now();
+    auto page = app_.compensationsPage({options_.page_size, cursor}, exit.appCall(app_timeout_));
+    fetch_time += clock.now() - t0;
+    if (!page) {
+      deadline = page.error().code == ErrorCode::kDeadlineExceeded;
+      if (page_no == 1) {
+        // Nothing was taken from the app, so nothing is lost: it still holds them.
+        result.verdict =
+            deadline ? HandoffResult::Verdict::kDeadline : HandoffResult::Verdict::kFailed;
+        result.detail = page.error().message;
+        return result;
+      }
+      stopped = "fetching page " + std::to_string(page_no) +
+                " failed (the app still holds the rest): " + page.error().message;
+      break;
+    }
+    result.fetched = true;
+    ++exit.report.pages;
+    const bool empty = page->batch.valid.empty() && page->batch.rejected.empty();
+    if (!handlePage(exit, std::move(page->batch))) break;
+    if (!page->next) break;
+    if (empty || page->next == cursor) {
+      // A cursor that does not move would loop until the deadline.
+      log::warn("the app named a next page without moving on; stopping the hand-off there",
+                {{"cursor", *page->next}, {"page", page_no}});
+      break;
+    }
+    cursor = std::move(page->next);
+    if (clock.now() >= call.deadline) {
+      deadline = true;
+      stopped = "the phase ended after " + std::to_string(page_no) +
+                " page(s); the app still holds the rest";
+      break;
+    }
+  }
+  const CompensationReport& report = exit.report;
+  if (report.spooled > 0) {
+    if (auto lines = spool_.lineCount()) observer_.onSpoolSize(*lines);
   }
   // Where the phase's time went, one line per hand-off.
   log::info("compensations handed off", {{"pending", report.pending},
@@ -170,28 +247,105 @@ exit::StepResult CompensationHandoffStep::run(exit::StepContext& ctx) {
                                          {"duplicates", report.duplicates},
                                          {"spooled", report.spooled},
                                          {"acked", report.acked},
-                                         {"fetch_ms", toMillis(write_started - fetch_started)},
-                                         {"redis_ms", toMillis(spool_started - write_started)},
-                                         {"spool_ms", toMillis(ack_started - spool_started)},
-                                         {"ack_ms", toMillis(ctx.clock.now() - ack_started)}});
-  ctx.record.section(kCompensationsSection, toJson(report));
+                                         {"pages", report.pages},
+                                         {"fetch_ms", toMillis(fetch_time)},
+                                         {"redis_ms", toMillis(exit.redis_time)},
+                                         {"spool_ms", toMillis(exit.spool_time)},
+                                         {"ack_ms", toMillis(exit.ack_time)},
+                                         {"total_ms", toMillis(clock.now() - fetch_started)}});
   std::string detail =
       std::to_string(report.written) + " written to Redis, " + std::to_string(report.duplicates) +
       " already there, " + std::to_string(report.spooled) + " spooled, " +
       std::to_string(report.rejected) + " rejected, " + std::to_string(report.acked) + " acked";
+  if (report.pages > 1) detail += " in " + std::to_string(report.pages) + " pages";
   if (!report.rejected_reasons.empty())
     detail += "; first rejected: " + report.rejected_reasons.front();
-  if (spool_failed) {
-    return exit::StepResult::failed(detail + "; " + std::to_string(remaining.size()) +
-                                    " not durable and not acked: " + last_error);
+  result.report = exit.report;
+  result.verdict = HandoffResult::Verdict::kFailed;
+  if (exit.spool_failed) {
+    result.detail = detail + "; " + std::to_string(exit.not_durable) +
+                    " not durable and not acked: " + exit.last_error;
+  } else if (!exit.ack_error.empty()) {
+    result.detail = detail +
+                    "; ack failed (the entries are durable and will be deduplicated if offered "
+                    "again): " +
+                    exit.ack_error;
+  } else if (!stopped.empty()) {
+    result.detail = detail + "; " + stopped;
+    if (deadline) result.verdict = HandoffResult::Verdict::kDeadline;
+  } else {
+    result.verdict = HandoffResult::Verdict::kOk;
+    result.detail = detail;
   }
-  if (!ack_error.empty()) {
-    return exit::StepResult::failed(detail +
-                                    "; ack failed (the entries are durable and will be "
-                                    "deduplicated if offered again): " +
-                                    ack_error);
+  return result;
+}
+
+namespace {
+
+std::unique_ptr<StreamConnector> connectorFor(const config::CompensationConfig& c) {
+  if (!c.redis.address) return nullptr;
+  return std::make_unique<RedisStreamConnector>(c);
+}
+
+}  // namespace
+
+CompensationHandoffStep::CompensationHandoffStep(app::AppClient& app, Duration app_timeout,
+                                                 StreamConnector* stream, Origin origin,
+                                                 Spool& spool, HandoffObserver& observer,
+                                                 HandoffOptions options)
+    : handoff_(app, app_timeout, stream, std::move(origin), spool, observer, options) {}
+
+CompensationHandoffStep::CompensationHandoffStep(app::AppClient& app, const config::Config& config,
+                                                 Origin origin, Spool& spool,
+                                                 HandoffObserver& observer)
+    : owned_stream_(connectorFor(config.compensation)),
+      handoff_(app, config.app.timeout, owned_stream_.get(), std::move(origin), spool, observer) {}
+
+exit::StepResult CompensationHandoffStep::run(exit::StepContext& ctx) {
+  HandoffResult r = handoff_.run({ctx.clock, ctx.deadline, ctx.traceparent});
+  if (r.fetched) ctx.record.section(kCompensationsSection, toJson(r.report));
+  switch (r.verdict) {
+    case HandoffResult::Verdict::kOk:
+      return exit::StepResult::ok(std::move(r.detail));
+    case HandoffResult::Verdict::kDeadline:
+      return exit::StepResult::deadline(std::move(r.detail));
+    case HandoffResult::Verdict::kFailed:
+      break;
   }
-  return exit::StepResult::ok(detail);
+  return exit::StepResult::failed(std::move(r.detail));
+}
+
+Result<ReplayReport> replaySpool(StreamConnector& stream, Spool& spool, HandoffObserver* observer) {
+  auto sink = stream.connect(Duration::max());
+  if (!sink) return std::unexpected(sink.error());
+  std::optional<Error> write_error;
+  auto report = spool.replay([&](const std::vector<CompensationRecord>& records) {
+    BatchOutcome out;
+    if ((*sink)->broken()) {
+      out.keep_going = false;
+      return out;
+    }
+    WriteResult wr = (*sink)->write(records);
+    if (wr.error) {
+      write_error = wr.error;
+      out.keep_going = false;
+    }
+    if (observer && !wr.confirmed.empty()) {
+      observer->onWritten("redis", static_cast<int64_t>(wr.confirmed.size()));
+    }
+    out.confirmed = std::move(wr.confirmed);
+    return out;
+  });
+  if (!report) return report;
+  if (observer) {
+    if (auto lines = spool.lineCount()) observer->onSpoolSize(*lines);
+  }
+  if (write_error) {
+    return makeError(write_error->code, "replayed " + std::to_string(report->handed) +
+                                            " record(s), " + std::to_string(report->kept) +
+                                            " stay in the spool: " + write_error->message);
+  }
+  return report;
 }
 
 Result<int64_t> replaySpool(const config::CompensationConfig& config, Spool& spool,
@@ -200,29 +354,10 @@ Result<int64_t> replaySpool(const config::CompensationConfig& config, Spool& spo
     return makeError(ErrorCode::kFailedPrecondition,
                      "no Redis configured (compensation.redis.address); the spool stays as it is");
   }
-  auto client = redis::RedisClient::connect(config.redis);
-  if (!client) return std::unexpected(client.error());
-  StreamWriter writer(config.stream, config.maxlen);
-  std::optional<Error> write_error;
-  auto handed = spool.replay([&](const std::vector<CompensationRecord>& records) {
-    WriteResult wr = writer.write(**client, records);
-    if (wr.error) write_error = wr.error;
-    if (observer && !wr.confirmed.empty()) {
-      observer->onWritten("redis", static_cast<int64_t>(wr.confirmed.size()));
-    }
-    return wr.confirmed;
-  });
-  if (!handed) return handed;
-  if (observer) {
-    if (auto contents = spool.read())
-      observer->onSpoolSize(static_cast<int64_t>(contents->records.size()));
-  }
-  if (write_error) {
-    return makeError(write_error->code,
-                     "replayed " + std::to_string(*handed) +
-                         " record(s), the rest stay in the spool: " + write_error->message);
-  }
-  return handed;
+  RedisStreamConnector stream(config);
+  auto report = replaySpool(stream, spool, observer);
+  if (!report) return std::unexpected(report.error());
+  return report->handed;
 }
 
 }  // namespace lameduck::saga

@@ -1,10 +1,32 @@
 #pragma once
 
-// The Compensating phase's hand-off: fetch the app's pending compensations,
-// write them to the Redis stream (else the spool), and acknowledge to the app
-// only what is durable.
+// The Compensating phase's hand-off: fetch the app's pending compensations
+// page by page, write each page to the Redis stream (else the spool), and
+// acknowledge to the app only what is durable (docs/compensation.md).
+//
+// Promises, per page:
+// - An id is acked only once the stream confirmed it or the spool fsync'd
+//   it. A spool write that fails acks nothing of what it held.
+// - A stream write cut off part-way keeps what the stream confirmed and
+//   spools the rest; a retried write never duplicates (ids are idempotency
+//   keys, compared as exact text).
+// - A failed ack leaves everything durable (the app offers the ids again and
+//   the stream deduplicates them); the hand-off stops there.
+// - Redis is tried a few times (backoff 100, 200, 400 ms, never past a slice
+//   kept for the spool and the ack); once it has failed, later pages of the
+//   same exit go to the spool at once.
+// - Memory is bounded by one page. An app that does not page answers
+//   everything at once; that answer is handed off (and acked) in chunks of
+//   a page, each entry released once its chunk is durable.
+// Failure: the result says failed (or deadline) with what was done; nothing
+// throws. Time comes from the caller's Clock only.
+//
+// Ownership: the app client, the stream connector, the spool and the
+// observer are borrowed and must outlive the hand-off. Not thread-safe: one
+// exit at a time (the exit thread).
 
 #include <memory>
+#include <optional>
 #include <string_view>
 
 #include "app/app_client.h"
@@ -12,8 +34,8 @@
 #include "exit/step.h"
 #include "saga/record.h"
 #include "saga/report.h"
+#include "saga/sink.h"
 #include "saga/spool.h"
-#include "saga/stream_writer.h"
 
 namespace lameduck::saga {
 
@@ -27,32 +49,85 @@ class HandoffObserver {
   virtual void onWriteDuration(Duration took) = 0;
 };
 
+struct HandoffOptions {
+  // Entries asked for per page (the `limit` query parameter); 0 asks for
+  // everything at once, as before paging existed.
+  int64_t page_size = 1000;
+  // Stream write attempts before the spool takes over.
+  int redis_attempts = 4;
+};
+
+// The caller's frame for one hand-off.
+struct HandoffCall {
+  Clock& clock;
+  TimePoint deadline;       // everything, the ack included, ends by then
+  std::string traceparent;  // sent with each app call; may be empty
+};
+
+struct HandoffResult {
+  enum class Verdict { kOk, kFailed, kDeadline };
+  Verdict verdict = Verdict::kOk;
+  std::string detail;
+  bool fetched = false;  // false: not even the first page came back (no report)
+  CompensationReport report;
+};
+
+class CompensationHandoff {
+ public:
+  // `stream` may be null: no Redis configured, the spool is the sink.
+  CompensationHandoff(app::AppClient& app, Duration app_timeout, StreamConnector* stream,
+                      Origin origin, Spool& spool, HandoffObserver& observer,
+                      HandoffOptions options = {});
+
+  HandoffResult run(const HandoffCall& call);
+
+ private:
+  struct Exit;  // the state of one run()
+  // Writes and acks one page. False when the hand-off must stop.
+  bool handlePage(Exit& exit, app::CompensationBatch batch);
+  // Writes and acks entries[begin, end) (moved from). False: stop.
+  bool handleChunk(Exit& exit, std::vector<app::Compensation>& entries, size_t begin, size_t end);
+  // Writes to the stream until everything is confirmed, the attempts are
+  // used up or `until`; returns the confirmed ids and removes them from
+  // `records`.
+  std::vector<std::string> writeToStream(Exit& exit, std::vector<CompensationRecord>& records,
+                                         TimePoint until);
+
+  app::AppClient& app_;
+  Duration app_timeout_;
+  StreamConnector* stream_;
+  Origin origin_;
+  Spool& spool_;
+  HandoffObserver& observer_;
+  HandoffOptions options_;
+};
+
+// The hand-off as an exit step. The two-argument-config constructor makes
+// the real Redis connector when compensation.redis.address is set.
 class CompensationHandoffStep final : public exit::Step {
  public:
+  CompensationHandoffStep(app::AppClient& app, Duration app_timeout, StreamConnector* stream,
+                          Origin origin, Spool& spool, HandoffObserver& observer,
+                          HandoffOptions options = {});
   CompensationHandoffStep(app::AppClient& app, const config::Config& config, Origin origin,
                           Spool& spool, HandoffObserver& observer);
   std::string_view name() const override { return "compensation_handoff"; }
   exit::StepResult run(exit::StepContext& ctx) override;
 
  private:
-  // Writes to Redis with up to four attempts (backoff 100, 200, 400 ms),
-  // never past `until`; returns the ids
-  // the stream confirmed and removes them from `records`.
-  std::vector<std::string> writeToRedis(exit::StepContext& ctx,
-                                        std::vector<CompensationRecord>& records, TimePoint until,
-                                        CompensationReport& report, std::string& last_error);
-
-  app::AppClient& app_;
-  Duration app_timeout_;
-  config::CompensationConfig config_;
-  Origin origin_;
-  Spool& spool_;
-  HandoffObserver& observer_;
-  StreamWriter writer_;
+  std::unique_ptr<StreamConnector> owned_stream_;
+  CompensationHandoff handoff_;
 };
 
-// Replays the spool into the stream: used at start-up and by
-// `lameduck spool replay`. Returns how many records the stream took.
+// Replays the spool into the stream, in batches: used at start-up and by
+// `lameduck spool replay`. The spool keeps what the stream did not confirm
+// and every unreadable line; the report counts each. Errors: the stream
+// cannot be reached (the spool stays whole) or a write failed part-way (the
+// message says how many were replayed; the rest stay spooled), or the spool
+// file itself failed.
+Result<ReplayReport> replaySpool(StreamConnector& stream, Spool& spool, HandoffObserver* observer);
+// The same over the configured Redis; returns how many records the stream
+// took. kFailedPrecondition when no Redis is configured.
 Result<int64_t> replaySpool(const config::CompensationConfig& config, Spool& spool,
                             HandoffObserver* observer);
 

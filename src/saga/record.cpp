@@ -41,7 +41,39 @@ std::string toJsonLine(const CompensationRecord& r) {
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+namespace {
+
+// True when `text` nests arrays/objects deeper than `limit` (strings
+// skipped). A record line is a flat object, so a deep one is garbage; this
+// keeps nlohmann's recursive destructor and dump() away from it.
+bool nestsDeeperThan(std::string_view text, int limit) {
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      if (++depth > limit) return true;
+    } else if (c == '}' || c == ']') {
+      --depth;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
 Result<CompensationRecord> fromJsonLine(std::string_view line) {
+  if (nestsDeeperThan(line, 4)) {
+    return makeError(ErrorCode::kBadResponse, "spool line nests deeper than a record does");
+  }
   auto j = nlohmann::json::parse(line, nullptr, false);
   if (j.is_discarded() || !j.is_object()) {
     return makeError(ErrorCode::kBadResponse, "spool line is not a JSON object");

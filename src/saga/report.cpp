@@ -4,18 +4,19 @@
 
 namespace lameduck::saga {
 
-using nlohmann::ordered_json;
+void CompensationReport::addRejected(std::string reason) {
+  ++rejected;
+  if (rejected_reasons.size() < kMaxRejectedReasons) rejected_reasons.push_back(std::move(reason));
+}
 
-std::string toJson(const CompensationReport& report) {
-  const CompensationReport& c = report;
-  ordered_json j;
-  j = {{"pending", c.pending},
-       {"rejected", c.rejected},
-       {"written", c.written},
-       {"duplicates", c.duplicates},
-       {"spooled", c.spooled},
-       {"acked", c.acked},
-       {"rejected_reasons", c.rejected_reasons}};
+std::string toJson(const CompensationReport& r) {
+  nlohmann::ordered_json j = {{"pending", r.pending},
+                              {"rejected", r.rejected},
+                              {"written", r.written},
+                              {"duplicates", r.duplicates},
+                              {"spooled", r.spooled},
+                              {"acked", r.acked},
+                              {"rejected_reasons", r.rejected_reasons}};
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 

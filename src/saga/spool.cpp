@@ -1,175 +1,297 @@
 #include "saga/spool.h"
 
-#include <fcntl.h>
-#include <sys/file.h>
-#include <sys/stat.h>
-#include <unistd.h>
+#include <unordered_set>
 
-#include <cerrno>
-#include <cstring>
-#include <filesystem>
-#include <set>
+#include "common/log.h"
 
 namespace lameduck::saga {
 namespace {
 
-std::string sysError(const std::string& what, const std::string& path) {
-  return what + " " + path + ": " + std::strerror(errno);
-}
+constexpr size_t kChunk = 64 * 1024;
 
-// An exclusive flock held for the life of the object.
-class FileLock {
- public:
-  explicit FileLock(const std::string& path) {
-    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd_ >= 0 && flock(fd_, LOCK_EX) != 0) {
-      ::close(fd_);
-      fd_ = -1;
-    }
+// Copies bytes [offset, offset + length) of `from` to the end of `to`.
+Status copyRange(SpoolFile& from, int64_t offset, int64_t length, SpoolFile& to) {
+  std::string buf(kChunk, '\0');
+  while (length > 0) {
+    const size_t want = static_cast<size_t>(std::min<int64_t>(length, kChunk));
+    auto n = from.readAt(offset, buf.data(), want);
+    if (!n) return std::unexpected(n.error());
+    if (*n == 0) return makeError(ErrorCode::kUnavailable, "spool file shrank while copying");
+    if (auto st = to.append(std::string_view(buf.data(), *n)); !st) return st;
+    offset += static_cast<int64_t>(*n);
+    length -= static_cast<int64_t>(*n);
   }
-  ~FileLock() {
-    if (fd_ >= 0) ::close(fd_);  // closing releases the lock
-  }
-  bool ok() const { return fd_ >= 0; }
-
- private:
-  int fd_ = -1;
-};
-
-Status writeAll(int fd, const std::string& data, const std::string& path) {
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return makeError(ErrorCode::kUnavailable, sysError("cannot write", path));
-    }
-    done += static_cast<size_t>(n);
-  }
-  return {};
-}
-
-Status fsyncDir(const std::string& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return makeError(ErrorCode::kUnavailable, sysError("cannot open", dir));
-  int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0) return makeError(ErrorCode::kUnavailable, sysError("cannot fsync", dir));
   return {};
 }
 
 }  // namespace
 
-Spool::Spool(std::string dir) : dir_(std::move(dir)), path_(dir_ + "/compensations.jsonl") {}
+Spool::Spool(std::string dir, SpoolFiles& files)
+    : files_(files), dir_(std::move(dir)), path_(dir_ + "/compensations.jsonl") {}
+
+Result<int64_t> Spool::forEachLine(SpoolFile& file, const LineFn& line) {
+  std::string buf(kChunk, '\0');
+  std::string current;  // the line being assembled, unless overlong
+  bool overlong = false;
+  int64_t line_start = 0;
+  int64_t offset = 0;
+  for (;;) {
+    auto n = file.readAt(offset, buf.data(), buf.size());
+    if (!n) return std::unexpected(n.error());
+    if (*n == 0) break;
+    std::string_view chunk(buf.data(), *n);
+    size_t pos = 0;
+    while (pos < chunk.size()) {
+      const size_t eol = chunk.find('\n', pos);
+      const size_t end = eol == std::string_view::npos ? chunk.size() : eol;
+      if (!overlong) {
+        if (current.size() + (end - pos) > kMaxSpoolLineBytes) {
+          overlong = true;
+          current.clear();
+          current.shrink_to_fit();
+        } else {
+          current.append(chunk.substr(pos, end - pos));
+        }
+      }
+      if (eol == std::string_view::npos) break;
+      const int64_t eol_at = offset + static_cast<int64_t>(eol);
+      std::optional<std::string_view> text;
+      if (!overlong) text = current;
+      if (auto st = line(line_start, eol_at - line_start, text); !st) {
+        return std::unexpected(st.error());
+      }
+      current.clear();
+      overlong = false;
+      line_start = eol_at + 1;
+      pos = eol + 1;
+    }
+    offset += static_cast<int64_t>(*n);
+  }
+  return offset > line_start ? 1 : 0;
+}
+
+Result<std::unique_ptr<SpoolFile>> Spool::openForReading() const {
+  auto f = files_.open(path_, SpoolFiles::Mode::kRead);
+  if (!f && f.error().code == ErrorCode::kNotFound) return std::unique_ptr<SpoolFile>();
+  return f;
+}
+
+Result<int64_t> Spool::repairTail(SpoolFile& file) {
+  auto size = file.size();
+  if (!size) return size;
+  if (*size == 0) return 0;
+  char last = 0;
+  auto n = file.readAt(*size - 1, &last, 1);
+  if (!n) return std::unexpected(n.error());
+  if (*n == 1 && last == '\n') return *size;
+  // Find the end of the last complete line, scanning back a chunk at a time.
+  int64_t good = 0;
+  std::string buf(kChunk, '\0');
+  for (int64_t end = *size; end > 0 && good == 0;) {
+    const int64_t start = std::max<int64_t>(0, end - static_cast<int64_t>(kChunk));
+    auto got = file.readAt(start, buf.data(), static_cast<size_t>(end - start));
+    if (!got) return std::unexpected(got.error());
+    std::string_view view(buf.data(), *got);
+    if (size_t nl = view.rfind('\n'); nl != std::string_view::npos) {
+      good = start + static_cast<int64_t>(nl) + 1;
+    }
+    end = start;
+  }
+  ++torn_repaired_;
+  if (auto cut = file.truncate(good); cut) {
+    log::warn("cut back a torn spool tail (a cut-off line of an append that failed; never acked)",
+              {{"spool", path_}, {"bytes", *size - good}, {"offset", good}});
+    return good;
+  } else {
+    // Fence it instead: the fragment becomes one unreadable line.
+    if (auto fence = file.append("\n"); !fence) {
+      return makeError(ErrorCode::kUnavailable,
+                       "spool " + path_ + " ends in a torn line that can be neither cut (" +
+                           cut.error().message + ") nor fenced (" + fence.error().message +
+                           "); not appending");
+    }
+    log::warn("fenced a torn spool tail with a newline; replay will count it as unreadable",
+              {{"spool", path_}, {"bytes", *size - good}, {"error", cut.error().message}});
+    return *size + 1;
+  }
+}
 
 Status Spool::append(const std::vector<CompensationRecord>& records) {
   if (records.empty()) return {};
-  std::error_code ec;
-  std::filesystem::create_directories(dir_, ec);
-  if (ec) {
-    return makeError(ErrorCode::kUnavailable,
-                     "cannot create spool directory " + dir_ + ": " + ec.message());
+  if (auto st = files_.createDirs(dir_); !st) return st;
+  auto lock = files_.lock(dir_ + "/.lock");
+  if (!lock) return std::unexpected(lock.error());
+  auto existed = files_.exists(path_);
+  if (!existed) return std::unexpected(existed.error());
+  auto file = files_.open(path_, SpoolFiles::Mode::kAppend);
+  if (!file) return std::unexpected(file.error());
+  SpoolFile& f = **file;
+  auto start = repairTail(f);
+  if (!start) return std::unexpected(start.error());
+
+  // On any failure from here on, cut back what this append wrote.
+  auto rollback = [&](const Error& failure) -> Status {
+    if (auto cut = f.truncate(*start); cut && f.sync()) {
+      return makeError(failure.code, failure.message + " (the spool was cut back to its " +
+                                         std::to_string(*start) + " bytes before this append)");
+    }
+    return makeError(failure.code, failure.message +
+                                       " (and cutting the spool back failed; the next append "
+                                       "cuts the partial line back)");
+  };
+  std::string buf;
+  buf.reserve(kChunk + 1024);
+  for (const CompensationRecord& r : records) {
+    buf += toJsonLine(r);
+    buf += '\n';
+    if (buf.size() >= kChunk) {
+      if (auto st = f.append(buf); !st) return rollback(st.error());
+      buf.clear();
+    }
   }
-  FileLock lock(dir_ + "/.lock");
-  if (!lock.ok())
-    return makeError(ErrorCode::kUnavailable, sysError("cannot lock", dir_ + "/.lock"));
-  const bool existed = std::filesystem::exists(path_, ec);
-  int fd = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0) return makeError(ErrorCode::kUnavailable, sysError("cannot open spool", path_));
-  std::string data;
-  for (const CompensationRecord& r : records) data += toJsonLine(r) + "\n";
-  Status st = writeAll(fd, data, path_);
-  if (st && ::fsync(fd) != 0) {
-    st = makeError(ErrorCode::kUnavailable, sysError("cannot fsync spool", path_));
+  if (!buf.empty()) {
+    if (auto st = f.append(buf); !st) return rollback(st.error());
   }
-  ::close(fd);
-  if (!st) return st;
-  if (!existed) return fsyncDir(dir_);
+  if (auto st = f.sync(); !st) return rollback(st.error());
+  if (!*existed) return files_.syncDir(dir_);
   return {};
 }
 
 Result<SpoolContents> Spool::read() const {
   SpoolContents out;
-  int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == ENOENT) return out;
-    return makeError(ErrorCode::kUnavailable, sysError("cannot open spool", path_));
-  }
-  std::string text;
-  char buf[65536];
-  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) != 0;) {
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      ::close(fd);
-      return makeError(ErrorCode::kUnavailable, sysError("cannot read spool", path_));
-    }
-    text.append(buf, static_cast<size_t>(n));
-  }
-  ::close(fd);
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t eol = text.find('\n', pos);
-    if (eol == std::string::npos) {  // cut off by a crash mid-append: never acked
-      out.torn_lines++;
-      break;
-    }
-    std::string_view line(text.data() + pos, eol - pos);
-    pos = eol + 1;
-    if (line.empty()) continue;
-    auto r = fromJsonLine(line);
+  auto file = openForReading();
+  if (!file) return std::unexpected(file.error());
+  if (!*file) return out;
+  auto torn = forEachLine(**file, [&](int64_t, int64_t, std::optional<std::string_view> text) {
+    if (text && text->empty()) return Status{};
+    auto r = text ? fromJsonLine(*text) : makeError(ErrorCode::kBadResponse, "overlong");
     if (r) {
       out.records.push_back(std::move(*r));
     } else {
-      out.unreadable.emplace_back(line);
+      out.unreadable.emplace_back(text ? std::string(*text) : std::string("<overlong line>"));
     }
-  }
+    return Status{};
+  });
+  if (!torn) return std::unexpected(torn.error());
+  out.torn_lines = *torn;
   return out;
 }
 
-Result<int64_t> Spool::replay(const Writer& write) {
-  FileLock lock(dir_ + "/.lock");
-  std::error_code ec;
-  if (!std::filesystem::exists(dir_, ec)) return 0;
-  if (!lock.ok())
-    return makeError(ErrorCode::kUnavailable, sysError("cannot lock", dir_ + "/.lock"));
-  auto contents = read();
-  if (!contents) return std::unexpected(contents.error());
-  if (contents->records.empty() && contents->torn_lines == 0) return 0;
-  std::vector<std::string> done =
-      contents->records.empty() ? std::vector<std::string>{} : write(contents->records);
-  std::set<std::string> confirmed(done.begin(), done.end());
-  std::string keep;
-  int64_t handed = 0;
-  for (const CompensationRecord& r : contents->records) {
-    if (confirmed.count(r.id)) {
-      ++handed;
-    } else {
-      keep += toJsonLine(r) + "\n";
+Result<SpoolStats> Spool::scan() const {
+  SpoolStats out;
+  auto file = openForReading();
+  if (!file) return std::unexpected(file.error());
+  if (!*file) return out;
+  auto torn = forEachLine(**file, [&](int64_t, int64_t, std::optional<std::string_view> text) {
+    if (text && text->empty()) return Status{};
+    (text && fromJsonLine(*text) ? out.records : out.unreadable)++;
+    return Status{};
+  });
+  if (!torn) return std::unexpected(torn.error());
+  out.torn_lines = *torn;
+  return out;
+}
+
+Result<int64_t> Spool::lineCount() const {
+  auto file = openForReading();
+  if (!file) return std::unexpected(file.error());
+  if (!*file) return 0;
+  std::string buf(kChunk, '\0');
+  int64_t lines = 0;
+  char previous = '\n';
+  for (int64_t offset = 0;;) {
+    auto n = (*file)->readAt(offset, buf.data(), buf.size());
+    if (!n) return std::unexpected(n.error());
+    if (*n == 0) break;
+    for (size_t i = 0; i < *n; ++i) {
+      if (buf[i] == '\n' && previous != '\n') ++lines;
+      previous = buf[i];
     }
+    offset += static_cast<int64_t>(*n);
   }
-  for (const std::string& line : contents->unreadable) keep += line + "\n";
-  // Replace the file only once the stream has what is dropped from it:
-  // write the remainder aside, fsync, rename over, fsync the directory.
-  if (keep.empty()) {
-    if (::unlink(path_.c_str()) != 0 && errno != ENOENT) {
-      return makeError(ErrorCode::kUnavailable, sysError("cannot remove spool", path_));
+  return lines;
+}
+
+Result<ReplayReport> Spool::replay(const BatchWriter& write, size_t batch) {
+  ReplayReport report;
+  auto exists = files_.exists(dir_);
+  if (!exists) return std::unexpected(exists.error());
+  if (!*exists) return report;
+  auto lock = files_.lock(dir_ + "/.lock");
+  if (!lock) return std::unexpected(lock.error());
+  auto file = openForReading();
+  if (!file) return std::unexpected(file.error());
+  if (!*file) return report;
+  SpoolFile& in = **file;
+  const std::string tmp_path = path_ + ".tmp";
+  auto tmp = files_.open(tmp_path, SpoolFiles::Mode::kCreate);
+  if (!tmp) return std::unexpected(tmp.error());
+  SpoolFile& out = **tmp;
+
+  bool writing = true;
+  std::vector<CompensationRecord> pending;
+  pending.reserve(std::min<size_t>(batch, 4096));
+  std::string buf;
+  auto flush = [&]() -> Status {
+    if (pending.empty()) return {};
+    std::unordered_set<std::string> confirmed;
+    if (writing) {
+      BatchOutcome o = write(pending);
+      confirmed.insert(o.confirmed.begin(), o.confirmed.end());
+      writing = o.keep_going;
     }
-    if (auto st = fsyncDir(dir_); !st) return std::unexpected(st.error());
-    return handed;
+    for (const CompensationRecord& r : pending) {
+      if (confirmed.count(r.id)) {
+        ++report.handed;
+      } else {
+        ++report.kept;
+        buf += toJsonLine(r);
+        buf += '\n';
+        if (buf.size() >= kChunk) {
+          if (auto st = out.append(buf); !st) return st;
+          buf.clear();
+        }
+      }
+    }
+    pending.clear();
+    return {};
+  };
+  auto torn = forEachLine(
+      in, [&](int64_t offset, int64_t length, std::optional<std::string_view> text) -> Status {
+        if (text && text->empty()) return {};
+        if (text) {
+          if (auto r = fromJsonLine(*text); r) {
+            pending.push_back(std::move(*r));
+            if (pending.size() >= batch) return flush();
+            return {};
+          }
+        }
+        // Unreadable: kept byte for byte, for a person to look at.
+        ++report.unreadable;
+        if (!buf.empty()) {
+          if (auto st = out.append(buf); !st) return st;
+          buf.clear();
+        }
+        return copyRange(in, offset, length + 1, out);
+      });
+  if (!torn) return std::unexpected(torn.error());
+  report.torn_lines = *torn;
+  if (auto st = flush(); !st) return std::unexpected(st.error());
+  if (!buf.empty()) {
+    if (auto st = out.append(buf); !st) return std::unexpected(st.error());
   }
-  const std::string tmp = path_ + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return makeError(ErrorCode::kUnavailable, sysError("cannot open", tmp));
-  Status st = writeAll(fd, keep, tmp);
-  if (st && ::fsync(fd) != 0)
-    st = makeError(ErrorCode::kUnavailable, sysError("cannot fsync", tmp));
-  ::close(fd);
-  if (!st) return std::unexpected(st.error());
-  if (::rename(tmp.c_str(), path_.c_str()) != 0) {
-    return makeError(ErrorCode::kUnavailable, sysError("cannot replace spool", path_));
+  // Replace the file only once the stream has what is dropped from it.
+  if (report.kept == 0 && report.unreadable == 0) {
+    tmp->reset();
+    if (auto st = files_.remove(tmp_path); !st) return std::unexpected(st.error());
+    if (auto st = files_.remove(path_); !st) return std::unexpected(st.error());
+  } else {
+    if (auto st = out.sync(); !st) return std::unexpected(st.error());
+    tmp->reset();
+    if (auto st = files_.rename(tmp_path, path_); !st) return std::unexpected(st.error());
   }
-  if (auto d = fsyncDir(dir_); !d) return std::unexpected(d.error());
-  return handed;
+  if (auto st = files_.syncDir(dir_); !st) return std::unexpected(st.error());
+  return report;
 }
 
 }  // namespace lameduck::saga

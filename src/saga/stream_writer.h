@@ -9,6 +9,13 @@
 // carries up to 100 records of one origin, ten calls make a round trip, and
 // two round trips are in flight, so Redis never waits for the next batch to
 // be built.
+//
+// Failure: write() never throws; a transport error or an error reply ends
+// the write with `error` set, and only the ids in `confirmed` are in the
+// stream (a NOSCRIPT reply makes the next write load the script again).
+// Ownership: the RedisClient is borrowed for the call. Thread-safety: not
+// thread-safe (it caches the script's SHA); one writer per connection. Ids
+// are compared and deduplicated as exact text.
 
 #include <chrono>
 #include <string>

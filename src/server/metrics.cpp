@@ -93,6 +93,11 @@ struct Metrics::Impl {
           .Name("lameduck_traffic_weight_percent")
           .Help("Traffic weight lameduck last set for this pod, percent of the original")
           .Register(*registry);
+  Family<Gauge>& app_goroutines =
+      prometheus::BuildGauge()
+          .Name("lameduck_app_goroutines")
+          .Help("Goroutines of the app still parked after SIGTERM (exit diagnosis), by wait reason")
+          .Register(*registry);
   Family<Counter>& traffic_steps =
       prometheus::BuildCounter()
           .Name("lameduck_traffic_steps_total")
@@ -122,6 +127,11 @@ struct Metrics::Impl {
           .Help("Dependency cycles between services found in the exit-ordering registry")
           .Register(*registry)
           .Add({});
+  Family<Counter>& trace_exports =
+      prometheus::BuildCounter()
+          .Name("lameduck_trace_exports_total")
+          .Help("Exports of the exit trace over OTLP, by result (ok, partial, rejected, failed)")
+          .Register(*registry);
   std::map<std::string, Histogram*, std::less<>> coord_wait_histograms;
   Gauge* spooled_gauge = nullptr;
   Histogram* write_histogram = nullptr;
@@ -234,6 +244,12 @@ void Metrics::onSpoolSize(int64_t records) {
 
 void Metrics::onWriteDuration(Duration took) { impl_->write_histogram->Observe(toSeconds(took)); }
 
+void Metrics::onShutdownStuck(const diag::StuckReport& stuck) {
+  for (const auto& [reason, count] : diag::countsByWaitReason(stuck.report)) {
+    impl_->app_goroutines.Add({{"wait_reason", reason}}).Set(static_cast<double>(count));
+  }
+}
+
 void Metrics::onWeight(int64_t percent) { impl_->weight_gauge->Set(static_cast<double>(percent)); }
 
 void Metrics::onTrafficStep(std::string_view result) {
@@ -255,6 +271,11 @@ void Metrics::onCoordinationError() { impl_->coord_errors.Increment(); }
 
 void Metrics::onCoordinationCycle() { impl_->coord_cycles.Increment(); }
 
+void Metrics::onTraceExport(std::string_view result) {
+  std::lock_guard lock(impl_->mu);
+  impl_->trace_exports.Add({{"result", std::string(result)}}).Increment();
+}
+
 struct CompensatorMetrics::Impl {
   std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
   Counter& applied = prometheus::BuildCounter()
@@ -272,6 +293,21 @@ struct CompensatorMetrics::Impl {
                       .Help("Compensations moved to the dead-letter stream")
                       .Register(*registry)
                       .Add({});
+  Counter& invalid = prometheus::BuildCounter()
+                         .Name("lameduck_compensations_invalid_total")
+                         .Help("Entries without id or saga_id, dead-lettered without a call")
+                         .Register(*registry)
+                         .Add({});
+  prometheus::Family<Counter>& redis_errors =
+      prometheus::BuildCounter()
+          .Name("lameduck_compensator_redis_errors_total")
+          .Help("Failed Redis commands of the compensator, by command (connect: unreachable)")
+          .Register(*registry);
+  Counter& recreated = prometheus::BuildCounter()
+                           .Name("lameduck_compensator_group_recreated_total")
+                           .Help("Times the stream or consumer group was gone and was created again")
+                           .Register(*registry)
+                           .Add({});
 };
 
 CompensatorMetrics::CompensatorMetrics(const std::string& version, const std::string& commit)
@@ -293,5 +329,10 @@ std::string CompensatorMetrics::render() const {
 void CompensatorMetrics::onApplied() { impl_->applied.Increment(); }
 void CompensatorMetrics::onRetry() { impl_->retries.Increment(); }
 void CompensatorMetrics::onDeadLettered() { impl_->dead.Increment(); }
+void CompensatorMetrics::onInvalid() { impl_->invalid.Increment(); }
+void CompensatorMetrics::onRedisError(std::string_view command) {
+  impl_->redis_errors.Add({{"command", std::string(command)}}).Increment();
+}
+void CompensatorMetrics::onGroupRecreated() { impl_->recreated.Increment(); }
 
 }  // namespace lameduck::server

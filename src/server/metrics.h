@@ -10,10 +10,12 @@
 #include <string_view>
 
 #include "coord/settings.h"
+#include "diag/diagnosis.h"
 #include "drain/report.h"
 #include "exit/engine.h"
 #include "saga/compensator.h"
 #include "saga/handoff.h"
+#include "trace/exporter.h"
 #include "traffic/backend.h"
 
 namespace prometheus {
@@ -26,7 +28,9 @@ class Metrics final : public exit::ExitObserver,
                       public drain::Observer,
                       public saga::HandoffObserver,
                       public traffic::ShiftObserver,
-                      public coord::Observer {
+                      public coord::Observer,
+                      public diag::StuckObserver,
+                      public trace::ExportObserver {
  public:
   Metrics(const std::string& version, const std::string& commit);
   ~Metrics() override;
@@ -63,6 +67,11 @@ class Metrics final : public exit::ExitObserver,
   void onCoordinationError() override;
   void onCoordinationCycle() override;
 
+  // diag::StuckObserver: lameduck_app_goroutines{wait_reason}
+  void onShutdownStuck(const diag::StuckReport& stuck) override;
+  // trace::ExportObserver
+  void onTraceExport(std::string_view result) override;
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
@@ -79,6 +88,9 @@ class CompensatorMetrics final : public saga::CompensatorObserver {
   void onApplied() override;
   void onRetry() override;
   void onDeadLettered() override;
+  void onInvalid() override;
+  void onRedisError(std::string_view command) override;
+  void onGroupRecreated() override;
 
  private:
   struct Impl;

@@ -8,6 +8,11 @@
 // flushed server, and the ratio is taken within the round. The summary gives
 // the median and the range over the rounds.
 // Usage: handoff [--count 10000] [--rounds 5]
+//
+// Memory: handoff --rss [--count 100000] runs one exit per case (sink Redis
+// or spool; app paging with --pages or answering everything at once) and
+// prints lameduck's peak RSS (VmHWM of /proc/<pid>/status, read after
+// /prestop answered, before the process is stopped).
 
 #include "saga/handoff.h"
 
@@ -113,6 +118,73 @@ std::optional<Round> handOff(const RedisServer& redis, const TempDir& dir, int c
   return round;
 }
 
+// VmHWM of a process, in kB (0 when unreadable).
+int64_t peakRssKb(pid_t pid) {
+  const std::string status = readFile("/proc/" + std::to_string(pid) + "/status");
+  auto at = status.find("VmHWM:");
+  return at == std::string::npos ? 0 : std::atoll(status.c_str() + at + 6);
+}
+
+// One exit handing `count` compensations to Redis (or, with `spool`, to the
+// spool only); returns lameduck's peak RSS in kB, or -1.
+int64_t rssOfOneExit(const RedisServer& redis, int count, bool spool, bool pages) {
+  TempDir dir;
+  std::vector<std::string> app_args{sampleAppBinary(), "--listen", "127.0.0.1:0",
+                                    "--compensations", std::to_string(count)};
+  if (pages) app_args.push_back("--pages");
+  Process app(app_args, dir.file("app.log"));
+  auto app_port = waitForAppPort(app);
+  std::vector<std::string> args{
+      lameduckBinary(), "run", "--set", "admin.listen=127.0.0.1:0", "--set",
+      "metrics.listen=127.0.0.1:0", "--set",
+      "app.base_url=http://127.0.0.1:" + std::to_string(app_port.value_or(0)), "--set",
+      "app.ports=[]", "--set", "app.timeout=60s", "--set", "exit.grace_period=120s", "--set",
+      "compensation.spool=" + dir.file("spool")};
+  if (!spool) {
+    args.insert(args.end(), {"--set", "compensation.redis.address=unix:" + redis.socket(), "--set",
+                             "compensation.redis.timeout=10s"});
+  }
+  Process ld(args, dir.file("lameduck.log"));
+  auto admin = waitForLameduckPort(ld, "admin");
+  if (!app_port || !admin) {
+    std::cerr << "processes did not start\n" << ld.output();
+    return -1;
+  }
+  auto r = call(*admin, "GET", "/prestop", {}, std::chrono::seconds(300));
+  if (!r) {
+    std::cerr << "prestop failed: " << r.error().message << "\n";
+    return -1;
+  }
+  json summary = json::parse(r->body);
+  const int64_t kb = peakRssKb(ld.pid());
+  const int64_t acked = summary["compensations"].value("acked", int64_t{0});
+  ld.signal(SIGTERM);
+  app.signal(SIGTERM);
+  ld.waitExit(std::chrono::seconds(10));
+  app.waitExit(std::chrono::seconds(10));
+  if (acked != count) {
+    std::cerr << "only " << acked << " of " << count << " acked: " << summary.dump() << "\n";
+    return -1;
+  }
+  return kb;
+}
+
+int rssCases(int count) {
+  RedisServer redis;
+  std::printf("lameduck peak RSS (VmHWM) for one exit handing off %d compensations\n", count);
+  std::printf("%-8s %-34s %10s\n", "sink", "app", "peak MB");
+  for (bool spool : {false, true}) {
+    for (bool pages : {true, false}) {
+      redis.cli({"FLUSHALL"});
+      const int64_t kb = rssOfOneExit(redis, count, spool, pages);
+      if (kb < 0) return 1;
+      std::printf("%-8s %-34s %10.1f\n", spool ? "spool" : "redis",
+                  pages ? "pages (limit=1000)" : "answers everything at once", kb / 1024.0);
+    }
+  }
+  return 0;
+}
+
 struct Spread {
   double median, low, high;
 };
@@ -126,17 +198,22 @@ Spread spread(std::vector<double> v) {
 int main(int argc, char** argv) {
   int count = 10'000;
   int rounds = 5;
+  bool rss = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "--count" && i + 1 < argc) {
+    if (a == "--rss") {
+      rss = true;
+      count = 100'000;
+    } else if (a == "--count" && i + 1 < argc) {
       count = std::max(1, std::atoi(argv[++i]));
     } else if (a == "--rounds" && i + 1 < argc) {
       rounds = std::max(1, std::atoi(argv[++i]));
     } else {
-      std::cerr << "usage: handoff [--count 10000] [--rounds 5]\n";
+      std::cerr << "usage: handoff [--count 10000] [--rounds 5] | --rss [--count 100000]\n";
       return 2;
     }
   }
+  if (rss) return rssCases(count);
   RedisServer redis;
   TempDir dir;
   // Entries shaped like lameduck's: the same eleven fields and value sizes

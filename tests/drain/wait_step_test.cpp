@@ -297,5 +297,108 @@ TEST(DrainWait, NeedsInflightZeroAndQuietConnectionsTogether) {
   EXPECT_GE(section(s, "drain")["drained_at_ms"].get<double>(), zero_at);
 }
 
+// A netlink-like source: connections with kernel facts, made from a
+// function of the time since the wait began.
+class FactsSource final : public ConnectionSource {
+ public:
+  using Script = std::function<std::vector<ConnectionFacts>(Duration)>;
+  FactsSource(SimulatedClock& clock, Script script)
+      : clock_(clock), t0_(clock.now()), script_(std::move(script)) {}
+  Result<ConnectionSnapshot> read() override {
+    ConnectionSnapshot s;
+    s.source = SourceKind::kNetlink;
+    s.listening = 1;
+    s.connections = script_(clock_.now() - t0_);
+    for (const ConnectionFacts& f : s.connections) {
+      s.established.insert(f.key());
+      s.seen[f.key()].open = true;
+    }
+    return s;
+  }
+
+ private:
+  SimulatedClock& clock_;
+  TimePoint t0_;
+  Script script_;
+};
+
+ConnectionFacts pooled(int n, uint32_t ms_in, uint32_t ms_out, uint64_t received) {
+  ConnectionFacts f;
+  f.source = SourceKind::kNetlink;
+  f.local.addr = {10, 0, 0, 1};
+  f.local.port = 8080;
+  f.peer.addr = {10, 0, 0, 2};
+  f.peer.port = static_cast<uint16_t>(40000 + n);
+  f.state = tcp_state::kEstablished;
+  f.ms_since_data_in = ms_in;
+  f.ms_since_data_out = ms_out;
+  f.bytes_received = received;
+  f.bytes_acked = 5000;
+  f.unacked = 0;
+  f.notsent = 0;
+  f.cookie = static_cast<uint64_t>(n);
+  return f;
+}
+
+uint32_t msOf(Duration d) {
+  return static_cast<uint32_t>(std::chrono::duration_cast<std::chrono::milliseconds>(d).count());
+}
+
+TEST(DrainWait, AnIdlePoolOfKeepAliveConnectionsNeverHoldsTheExit) {
+  SimulatedClock clock;
+  FactsSource conns(clock, [](Duration t) {
+    std::vector<ConnectionFacts> v;
+    for (int i = 0; i < 3; ++i) v.push_back(pooled(i, 10000 + msOf(t), 9990 + msOf(t), 700));
+    return v;
+  });
+  config::Config c;  // quiet_period 2s, max_connections 0
+  Summary s = runExit(clock, c, nullptr, &conns);
+  EXPECT_EQ(s.outcome, Outcome::kCompleted);
+  auto d = section(s, "drain");
+  EXPECT_EQ(d["drained_at_ms"], 2000.0);
+  EXPECT_EQ(d["source"], "netlink");
+  EXPECT_EQ(d["busy"], 0);
+  EXPECT_EQ(d["idle"], 3);
+}
+
+TEST(DrainWait, RequestBytesOnAnExistingConnectionRestartTheQuietPeriod) {
+  SimulatedClock clock;
+  // One pooled connection carries a quick request every 500 ms until 3 s.
+  FactsSource conns(clock, [](Duration t) {
+    const Duration last = std::min(t, Duration(3s)) - std::min(t, Duration(3s)) % Duration(500ms);
+    const uint64_t requests = static_cast<uint64_t>(last / Duration(500ms));
+    const uint32_t ago = msOf(t - last);
+    return std::vector<ConnectionFacts>{pooled(1, ago, ago, 100 + 100 * requests)};
+  });
+  config::Config c;
+  Summary s = runExit(clock, c, nullptr, &conns);
+  EXPECT_EQ(s.outcome, Outcome::kCompleted);
+  auto d = section(s, "drain");
+  EXPECT_GE(d["drained_at_ms"].get<double>(), 5000.0);
+  EXPECT_LE(d["drained_at_ms"].get<double>(), 5100.0);
+  EXPECT_EQ(d["last_activity_at_ms"], 3000.0);
+}
+
+TEST(DrainWait, ARequestThatNeverEndsHitsTheDeadlineNamingItsConnection) {
+  SimulatedClock clock;
+  FactsSource conns(clock, [](Duration t) {
+    return std::vector<ConnectionFacts>{pooled(7, 50 + msOf(t), 900 + msOf(t), 300),
+                                        pooled(8, 9000 + msOf(t), 8000 + msOf(t), 300)};
+  });
+  config::Config c;
+  Summary s = runExit(clock, c, nullptr, &conns);
+  EXPECT_EQ(s.outcome, Outcome::kDeadline);
+  auto d = section(s, "drain");
+  EXPECT_EQ(d["busy"], 1);
+  EXPECT_EQ(d["idle"], 1);
+  ASSERT_EQ(d["held_by"].size(), 1u);
+  EXPECT_EQ(d["held_by"][0]["peer"], "10.0.0.2:40007");
+  EXPECT_EQ(d["held_by"][0]["activity"], "busy");
+  EXPECT_EQ(d["held_by"][0]["reason"], "peer spoke last");
+  const StepReport* wait = findStep(s, "drain_wait");
+  ASSERT_NE(wait, nullptr);
+  EXPECT_NE(wait->detail.find("1 busy connection(s)"), std::string::npos) << wait->detail;
+}
+
 }  // namespace
 }  // namespace lameduck::drain

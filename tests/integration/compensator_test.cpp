@@ -26,18 +26,24 @@ class Target {
  public:
   int fail_first = 0;  // per id
   bool always_fail = false;
+  int status_for_failures = 500;
   std::chrono::milliseconds delay{0};
 
   Target() {
-    server_.route("POST", "/refund/.*", [this](const http::Request& req) {
+    server_.route("POST", "/refund/[\\s\\S]*", [this](const http::Request& req) {
       ++started_;
       if (delay.count() > 0) std::this_thread::sleep_for(delay);  // a slow endpoint
       std::lock_guard lock(mu_);
       const std::string key = req.header("Idempotency-Key");
       int n = ++calls_[key];
       paths_[key] = req.path;
-      if (always_fail || n <= fail_first) return http::Response{500, "boom"};
+      if (always_fail || n <= fail_first) return http::Response{status_for_failures, "boom"};
       ++applied_;
+      return http::Response{200, "{}", "application/json"};
+    });
+    // What an unescaped "../../admin/purge-all" in a URL would reach.
+    server_.route("POST", "/admin/.*", [this](const http::Request&) {
+      ++admin_calls_;
       return http::Response{200, "{}", "application/json"};
     });
     port_ = server_.bind(HostPort{"127.0.0.1", 0}).value();
@@ -57,6 +63,7 @@ class Target {
     return applied_;
   }
   int started() const { return started_; }
+  int adminCalls() const { return admin_calls_; }
   int totalCalls() {
     std::lock_guard lock(mu_);
     int n = 0;
@@ -72,6 +79,7 @@ class Target {
   std::map<std::string, std::string> paths_;
   int applied_ = 0;
   std::atomic<int> started_{0};
+  std::atomic<int> admin_calls_{0};
 };
 
 void writeEntries(const RedisServer& redis, int n, const std::string& action = "refund") {
@@ -221,6 +229,92 @@ TEST(Compensator, SigtermFinishesTheCallInFlightAndTakesNothingNew) {
   EXPECT_EQ(target.applied(), 1);  // the call in flight finished ...
   EXPECT_EQ(target.started(), 1);  // ... and nothing else was started
   EXPECT_EQ(pending(redis), 4);    // the rest waits for the next consumer
+}
+
+// Deleting the stream (and with it the group) used to make the compensator
+// spin on NOGROUP errors and never consume again.
+TEST(Compensator, RecreatesADeletedStreamAndGroupThenConsumesNewEntries) {
+  RedisServer redis;
+  Target target;
+  writeEntries(redis, 5);
+  CompensatorProcess c(redis, target, "");
+  ASSERT_TRUE(waitUntil([&] { return target.applied() == 5 && pending(redis) == 0; }, 30s))
+      << c.process().output();
+  redis.cli({"DEL", "compensation_stream"});
+  ASSERT_TRUE(waitUntil(
+      [&] { return c.metric("lameduck_compensator_group_recreated_total") >= 1; }, 30s))
+      << c.process().output();
+  EXPECT_GE(c.metric("lameduck_compensator_redis_errors_total{command=\"XAUTOCLAIM\"}") +
+                c.metric("lameduck_compensator_redis_errors_total{command=\"XREADGROUP\"}"),
+            1);
+  EXPECT_THAT(c.process().output(), HasSubstr("consumer group is gone; creating it again"));
+  // New entries (ids that were never applied) are consumed again.
+  {
+    auto client = redis::RedisClient::connect(redis.config(5000ms));
+    ASSERT_TRUE(client);
+    std::vector<saga::CompensationRecord> records;
+    for (int i = 100; i < 103; ++i) {
+      saga::CompensationRecord r;
+      r.id = "c-" + std::to_string(i);
+      r.saga_id = "order-" + std::to_string(i);
+      r.action = "refund";
+      records.push_back(r);
+    }
+    saga::StreamWriter writer("compensation_stream", 0);
+    ASSERT_FALSE(writer.write(**client, records).error);
+  }
+  ASSERT_TRUE(waitUntil([&] { return target.applied() == 8; }, 30s)) << c.process().output();
+  for (int i = 100; i < 103; ++i) EXPECT_EQ(target.calls("c-" + std::to_string(i)), 1) << i;
+}
+
+TEST(Compensator, EntriesWithoutIdOrSagaIdAreDeadLetteredAsInvalid) {
+  RedisServer redis;
+  Target target;
+  redis.cli({"XADD", "compensation_stream", "*", "saga_id", "o-1", "action", "refund"});
+  redis.cli({"XADD", "compensation_stream", "*", "id", "c-2", "action", "refund"});
+  CompensatorProcess c(redis, target, "");
+  ASSERT_TRUE(waitUntil(
+      [&] { return redis.cli({"XLEN", "compensation_stream:dead"}) == "2\n"; }, 30s))
+      << c.process().output();
+  EXPECT_EQ(target.started(), 0);
+  const std::string dead = redis.cli({"XRANGE", "compensation_stream:dead", "-", "+"});
+  EXPECT_THAT(dead, HasSubstr("invalid entry: no id"));
+  EXPECT_THAT(dead, HasSubstr("invalid entry: no saga_id"));
+  EXPECT_EQ(c.metric("lameduck_compensations_invalid_total"), 2);
+  EXPECT_TRUE(waitUntil([&] { return pending(redis) == 0; }, 10s));
+}
+
+TEST(Compensator, StreamValuesAreEncodedIntoTheActionUrl) {
+  RedisServer redis;
+  Target target;
+  redis.cli({"XADD", "compensation_stream", "*", "id", "c-1", "saga_id", "../../admin/purge-all",
+             "action", "refund"});
+  redis.cli({"XADD", "compensation_stream", "*", "id", "c-2", "saga_id",
+             "x\r\nX-Injected: 1\r\n", "action", "refund"});
+  CompensatorProcess c(redis, target, "");
+  ASSERT_TRUE(waitUntil([&] { return target.applied() == 2 && pending(redis) == 0; }, 30s))
+      << c.process().output();
+  EXPECT_EQ(target.adminCalls(), 0);
+  EXPECT_EQ(target.calls("c-1"), 1);
+  // The whole value stayed inside the one path segment after /refund/.
+  EXPECT_EQ(target.path("c-1"), "/refund/../../admin/purge-all");
+  EXPECT_EQ(target.path("c-2"), "/refund/x\r\nX-Injected: 1\r\n");
+}
+
+TEST(Compensator, PermanentErrorsAreDeadLetteredAtOnce) {
+  RedisServer redis;
+  Target target;
+  target.always_fail = true;
+  target.status_for_failures = 404;
+  writeEntries(redis, 3);
+  CompensatorProcess c(redis, target, "  max_attempts: 5\n");
+  ASSERT_TRUE(waitUntil(
+      [&] { return redis.cli({"XLEN", "compensation_stream:dead"}) == "3\n"; }, 30s))
+      << c.process().output();
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(target.calls("c-" + std::to_string(i)), 1) << i;
+  EXPECT_THAT(redis.cli({"XRANGE", "compensation_stream:dead", "-", "+"}),
+              HasSubstr("HTTP 404 (permanent: not retried)"));
+  EXPECT_EQ(c.metric("lameduck_compensation_retries_total"), 0);
 }
 
 }  // namespace

@@ -5,6 +5,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <fstream>
+
+#include "fakes/ids.h"
 #include "integration/daemon.h"
 #include "redis/redis_client.h"
 #include "support/redis.h"
@@ -22,12 +25,7 @@ std::string redisConfig(const RedisServer& redis) {
 }
 
 void expectEveryIdOnce(const std::map<std::string, int>& ids, int n) {
-  EXPECT_EQ(ids.size(), static_cast<size_t>(n));
-  for (int i = 1; i <= n; ++i) {
-    auto it = ids.find("c-" + std::to_string(i));
-    ASSERT_NE(it, ids.end()) << "c-" << i << " missing";
-    EXPECT_EQ(it->second, 1) << "c-" << i;
-  }
+  fakes::expectEveryIdOnce(ids, n, "c-", 1);  // the sample app counts from 1
 }
 
 json ackEvent(Daemon& d) {
@@ -170,6 +168,64 @@ TEST(Handoff, MalformedCompensationsAnswerFailsWithoutAckingAnything) {
   json s = d.adminJson("/prestop");
   EXPECT_THAT(s["reason"].get<std::string>(), HasSubstr("not valid JSON"));
   EXPECT_TRUE(ackEvent(d).is_null());
+}
+
+// A sample app that pages (--pages): lameduck asks for 1,000 at a time and
+// acks each page once it is in the stream.
+TEST(Handoff, LargeBatchesArePagedAndEachPageIsAckedOnceDurable) {
+  RedisServer redis;
+  TempDir app_dir;
+  Process app({sampleAppBinary(), "--listen", "127.0.0.1:0", "--pages", "--compensations", "2500",
+               "--bad-compensations", "1"},
+              app_dir.file("app.log"));
+  auto port = waitForAppPort(app);
+  ASSERT_TRUE(port) << app.output();
+  Daemon d(redisConfig(redis), std::nullopt, {},
+           {"app.base_url=http://127.0.0.1:" + std::to_string(*port)});
+  ASSERT_GT(d.adminPort(), 0);
+  auto res = d.admin("/prestop");
+  ASSERT_TRUE(res) << d.lameduck().output();
+  json s = json::parse(res->body);
+  EXPECT_EQ(s["outcome"], "completed") << s;
+  EXPECT_EQ(s["compensations"]["pending"], 2500);
+  EXPECT_EQ(s["compensations"]["written"], 2500);
+  EXPECT_EQ(s["compensations"]["acked"], 2500);
+  EXPECT_EQ(s["compensations"]["rejected"], 1);
+  expectEveryIdOnce(redis.streamIds("compensation_stream"), 2500);
+  int fetches = 0;
+  std::vector<int64_t> acks;
+  for (const json& j : jsonLines(app.outputPath())) {
+    fetches += j.value("event", "") == "compensations";
+    if (j.value("event", "") == "ack") acks.push_back(j.value("count", int64_t{0}));
+  }
+  EXPECT_EQ(fetches, 3);
+  EXPECT_EQ(acks, (std::vector<int64_t>{1000, 1000, 500}));
+}
+
+// Unreadable lines are kept, counted, and make `spool replay` exit 1.
+TEST(Handoff, SpoolReplayReportsUnreadableLinesAndExitsNonZero) {
+  Daemon d("", AppOptions{.compensations = 30});
+  ASSERT_GT(d.adminPort(), 0);
+  auto res = d.admin("/prestop");
+  ASSERT_TRUE(res) << d.lameduck().output();
+  EXPECT_EQ(json::parse(res->body)["compensations"]["spooled"], 30);
+  const std::string spool = d.spoolDir() + "/compensations.jsonl";
+  {
+    std::ofstream out(spool, std::ios::app);
+    out << "{\"id\": \"half a record\n";
+  }
+  RedisServer redis;
+  std::string out = d.dir().file("replay.txt");
+  EXPECT_EQ(runCommand(
+                {lameduckBinary(), "spool", "replay", "--set", "compensation.spool=" + d.spoolDir(),
+                 "--set", "compensation.redis.address=unix:" + redis.socket()},
+                out),
+            1)
+      << readFile(out);
+  EXPECT_THAT(readFile(out), HasSubstr("replayed 30 of 30"));
+  EXPECT_THAT(readFile(out), HasSubstr("1 unreadable line(s) kept in"));
+  expectEveryIdOnce(redis.streamIds("compensation_stream"), 30);
+  EXPECT_EQ(readFile(spool), "{\"id\": \"half a record\n");
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 // writes, the spool, replay, and failures (server down, killed mid-batch,
 // paused past the timeout, wrong password). Every test checks every id.
 
+#include "fakes/saga.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -13,6 +15,7 @@
 #include <map>
 #include <thread>
 
+#include "fakes/ids.h"
 #include "redis/redis_client.h"
 #include "saga/handoff.h"
 #include "saga/spool.h"
@@ -27,34 +30,7 @@ using ::testing::HasSubstr;
 using testing::RedisServer;
 using testing::TempDir;
 
-std::vector<CompensationRecord> makeRecords(int n, const std::string& prefix = "c-") {
-  std::vector<CompensationRecord> out;
-  for (int i = 0; i < n; ++i) {
-    CompensationRecord r;
-    r.id = prefix + std::to_string(i);
-    r.saga_id = "order-" + std::to_string(i);
-    r.step = "payment";
-    r.action = "refund";
-    r.payload = "{\"amount\":" + std::to_string(i) + "}";
-    r.service = "shop";
-    r.namespace_ = "prod";
-    r.pod = "shop-1";
-    r.revision = "7";
-    r.created_at = "2026-11-24T20:00:00.000Z";
-    out.push_back(r);
-  }
-  return out;
-}
-
-void expectExactlyOnce(const std::map<std::string, int>& ids, int n,
-                       const std::string& prefix = "c-") {
-  EXPECT_EQ(ids.size(), static_cast<size_t>(n));
-  for (int i = 0; i < n; ++i) {
-    auto it = ids.find(prefix + std::to_string(i));
-    ASSERT_NE(it, ids.end()) << prefix << i << " missing";
-    EXPECT_EQ(it->second, 1) << prefix << i << " written " << it->second << " times";
-  }
-}
+using fakes::makeRecords;
 
 TEST(StreamWriter, WritesEveryFieldOfTheContract) {
   RedisServer redis;
@@ -127,7 +103,7 @@ TEST(StreamWriter, AFailedXaddLeavesNoDedupKeyAndTheRetryWritesAll) {
   WriteResult retried = writer.write(**client, records);
   ASSERT_FALSE(retried.error) << retried.error->message;
   EXPECT_EQ(retried.written, 300);
-  expectExactlyOnce(redis.streamIds("s"), 300);
+  fakes::expectEveryIdOnce(redis.streamIds("s"), 300);
 }
 
 TEST(StreamWriter, TheSameBatchTwiceLeavesOneEntryPerId) {
@@ -142,7 +118,7 @@ TEST(StreamWriter, TheSameBatchTwiceLeavesOneEntryPerId) {
   EXPECT_EQ(second.written, 0);
   EXPECT_EQ(second.duplicates, 200);
   EXPECT_EQ(second.confirmed.size(), 200u);  // duplicates are confirmed too
-  expectExactlyOnce(redis.streamIds("s"), 200);
+  fakes::expectEveryIdOnce(redis.streamIds("s"), 200);
 }
 
 // A replay and an exit (or two replays) writing the same ids at once: each
@@ -178,7 +154,29 @@ TEST(StreamWriter, ConcurrentWritersOfTheSameIdsAddEachOnce) {
     written += r.written;
   }
   EXPECT_EQ(written, kN);
-  expectExactlyOnce(redis.streamIds("s"), kN);
+  fakes::expectEveryIdOnce(redis.streamIds("s"), kN);
+}
+
+// Ids are text: numbers beyond int64, "-1", "007" and "7" are four ids,
+// each kept exactly and deduplicated by that exact text.
+TEST(StreamWriter, NumericLookingIdsStayExactTextAndDedupeByText) {
+  RedisServer redis;
+  auto client = redis::RedisClient::connect(redis.config());
+  ASSERT_TRUE(client);
+  auto records = makeRecords(4);
+  records[0].id = "18446744073709551615";
+  records[1].id = "-1";
+  records[2].id = "007";
+  records[3].id = "7";
+  StreamWriter writer("s", 0);
+  WriteResult first = writer.write(**client, records);
+  ASSERT_FALSE(first.error) << first.error->message;
+  EXPECT_EQ(first.written, 4);
+  WriteResult again = writer.write(**client, records);
+  EXPECT_EQ(again.duplicates, 4);
+  auto ids = redis.streamIds("s");
+  EXPECT_EQ(ids, (std::map<std::string, int>{
+                     {"18446744073709551615", 1}, {"-1", 1}, {"007", 1}, {"7", 1}}));
 }
 
 TEST(StreamWriter, TenThousandInOneCall) {
@@ -189,7 +187,7 @@ TEST(StreamWriter, TenThousandInOneCall) {
   WriteResult r = writer.write(**client, makeRecords(10'000));
   ASSERT_FALSE(r.error) << r.error->message;
   EXPECT_EQ(r.written, 10'000);
-  expectExactlyOnce(redis.streamIds("s"), 10'000);
+  fakes::expectEveryIdOnce(redis.streamIds("s"), 10'000);
 }
 
 TEST(StreamWriter, MaxlenTrimsApproximately) {
@@ -261,7 +259,7 @@ TEST(RedisClient, PausedServerCostsAtMostTheTimeout) {
   redis.cli({"CLIENT", "UNPAUSE"});
 }
 
-TEST(Spool, AppendReadAndATornLastLine) {
+TEST(Spool, AppendReadAndATornLastLineOnDisk) {
   TempDir dir;
   Spool spool(dir.file("spool"));
   ASSERT_TRUE(spool.append(makeRecords(3)));
@@ -282,22 +280,22 @@ TEST(Spool, ReplayKeepsOnlyWhatTheStreamDidNotConfirm) {
   ASSERT_TRUE(spool.append(makeRecords(10)));
   // The first replay gets only half through.
   auto handed = spool.replay([](const std::vector<CompensationRecord>& records) {
-    std::vector<std::string> ids;
-    for (size_t i = 0; i < records.size() / 2; ++i) ids.push_back(records[i].id);
-    return ids;
+    BatchOutcome o;
+    for (size_t i = 0; i < records.size() / 2; ++i) o.confirmed.push_back(records[i].id);
+    return o;
   });
   ASSERT_TRUE(handed);
-  EXPECT_EQ(*handed, 5);
+  EXPECT_EQ(handed->handed, 5);
   auto left = spool.read();
   ASSERT_EQ(left->records.size(), 5u);
   EXPECT_EQ(left->records[0].id, "c-5");
   // The next takes the rest; the spool file is gone.
   auto rest = spool.replay([](const std::vector<CompensationRecord>& records) {
-    std::vector<std::string> ids;
-    for (const auto& r : records) ids.push_back(r.id);
-    return ids;
+    BatchOutcome o;
+    for (const auto& r : records) o.confirmed.push_back(r.id);
+    return o;
   });
-  EXPECT_EQ(*rest, 5);
+  EXPECT_EQ(rest->handed, 5);
   EXPECT_EQ(access(spool.path().c_str(), F_OK), -1);
 }
 
@@ -319,7 +317,7 @@ TEST(Replay, SpoolIntoRedisExactlyOnceEvenAfterAPartialReplay) {
   auto handed = replaySpool(c, spool, nullptr);
   ASSERT_TRUE(handed) << handed.error().message;
   EXPECT_EQ(*handed, 1000);
-  expectExactlyOnce(redis.streamIds("s"), 1000);
+  fakes::expectEveryIdOnce(redis.streamIds("s"), 1000);
   EXPECT_TRUE(spool.read()->records.empty());
 }
 
@@ -374,7 +372,7 @@ TEST(Replay, RedisKilledMidBatchThenEveryIdLandsExactlyOnce) {
   ASSERT_TRUE(redis.start());  // back with its append-only file
   auto handed = replaySpool(c, spool, nullptr);
   ASSERT_TRUE(handed) << handed.error().message;
-  expectExactlyOnce(redis.streamIds("s"), kN);
+  fakes::expectEveryIdOnce(redis.streamIds("s"), kN);
 }
 
 }  // namespace

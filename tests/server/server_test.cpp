@@ -102,6 +102,17 @@ TEST(Pushgateway, GroupPathIsJobNamespacePodWithBase64ForOddValues) {
   EXPECT_EQ(pushgatewayGroupPath({"j", "", ""}), "/metrics/job/j/pod@base64/=");
 }
 
+TEST(Metrics, CountsTraceExportsByResult) {
+  Metrics m("0.1.0", "abc");
+  trace::ExportObserver& observer = m;
+  observer.onTraceExport(trace::kExportOk);
+  observer.onTraceExport(trace::kExportFailed);
+  observer.onTraceExport(trace::kExportFailed);
+  const std::string text = m.render();
+  EXPECT_THAT(text, HasSubstr("lameduck_trace_exports_total{result=\"ok\"} 1"));
+  EXPECT_THAT(text, HasSubstr("lameduck_trace_exports_total{result=\"failed\"} 2"));
+}
+
 }  // namespace
 }  // namespace lameduck::server
 

@@ -1,0 +1,55 @@
+#pragma once
+
+// The compensation stream as the hand-off and the replay see it: a factory
+// of connections (StreamConnector) and a connection that writes records
+// (StreamSink). The hand-off never opens Redis itself; RedisStreamConnector
+// is the real one, tests use FakeStreamConnector (tests/fakes/saga.h) with
+// failure switches (Redis down, a write cut off part-way, a refused write).
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/error.h"
+#include "config/config.h"
+#include "saga/record.h"
+#include "saga/stream_writer.h"
+
+namespace lameduck::saga {
+
+// One connection to the stream. Not thread-safe: one owner.
+class StreamSink {
+ public:
+  virtual ~StreamSink() = default;
+  // Writes `records`, atomically and idempotently per id (a record whose id
+  // is already in the stream is confirmed as a duplicate, not added again).
+  // Every record not in the result's `confirmed` must be treated as not
+  // written; `error` says why.
+  virtual WriteResult write(const std::vector<CompensationRecord>& records) = 0;
+  // After a transport error the sink is broken: connect again.
+  virtual bool broken() const = 0;
+};
+
+// Thread-safe: each call makes an independent connection.
+class StreamConnector {
+ public:
+  virtual ~StreamConnector() = default;
+  // Connects within `timeout` (which also bounds every later exchange of the
+  // sink). Errors: kUnavailable, kDeadlineExceeded, kPermissionDenied (bad
+  // credentials; retrying cannot help), kInvalidArgument (not configured).
+  virtual Result<std::unique_ptr<StreamSink>> connect(Duration timeout) = 0;
+};
+
+// Over a real Redis, as configured in `compensation` (address, credentials,
+// stream, maxlen). The configured timeout is the longest any call may take.
+class RedisStreamConnector final : public StreamConnector {
+ public:
+  explicit RedisStreamConnector(config::CompensationConfig config);
+  Result<std::unique_ptr<StreamSink>> connect(Duration timeout) override;
+
+ private:
+  config::CompensationConfig config_;
+};
+
+}  // namespace lameduck::saga

@@ -1,0 +1,118 @@
+#pragma once
+
+// The span model of the exit trace and its OTLP/HTTP JSON encoding.
+//
+// A Span is plain data: ids as lowercase hex, times as wall-clock instants,
+// attributes and events as recorded. encodeExportRequest() renders spans the
+// way an OpenTelemetry collector reads them over OTLP/HTTP with
+// `Content-Type: application/json`: one resourceSpans entry (the pod and the
+// service) with one scopeSpans entry (scope "lameduck"); hex trace and span
+// ids, unix-nanosecond times as decimal strings, integer enums, 64-bit
+// integer attributes as decimal strings (the protobuf JSON mapping of int64).
+//
+// Everything here is pure (no I/O, no clock) and thread-safe. Values that come
+// from outside (an app's answers end up in step attributes) are bounded when
+// encoded: long strings are cut, attributes and events past a limit are
+// dropped and counted in droppedAttributesCount / droppedEventsCount.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/log.h"
+
+namespace lameduck::trace {
+
+using AttrValue = std::variant<std::string, int64_t, double, bool>;
+
+struct Attribute {
+  std::string key;
+  AttrValue value;
+};
+using Attributes = std::vector<Attribute>;
+
+// OTLP enum values, as integers on the wire.
+enum class SpanKind : int { kInternal = 1, kServer = 2, kClient = 3 };
+enum class StatusCode : int { kUnset = 0, kOk = 1, kError = 2 };
+
+struct SpanEvent {
+  std::string name;
+  WallTime time;
+  Attributes attributes;
+};
+
+struct Span {
+  std::string trace_id;        // 32 lowercase hex digits
+  std::string span_id;         // 16 lowercase hex digits
+  std::string parent_span_id;  // 16 hex digits, or empty for a root span
+  // The parent lives in another process (an incoming traceparent).
+  bool parent_is_remote = false;
+  std::string name;
+  SpanKind kind = SpanKind::kInternal;
+  WallTime start;
+  WallTime end;
+  Attributes attributes;
+  std::vector<SpanEvent> events;
+  StatusCode status = StatusCode::kUnset;
+  std::string status_message;  // only sent with kError
+};
+
+// Who emitted the spans: the resource attributes of the request.
+struct Resource {
+  Attributes attributes;
+
+  // service.name (`service`, else "lameduck"), service.version, and the pod
+  // identity from the downward API (k8s.pod.name, k8s.namespace.name,
+  // k8s.pod.uid, k8s.node.name); identity fields that are empty are left out.
+  static Resource forPod(std::string_view service, const log::Identity& identity,
+                         std::string_view version);
+};
+
+// Encoding bounds; past them values are cut or dropped (and counted).
+inline constexpr size_t kMaxAttributesPerSpan = 128;
+inline constexpr size_t kMaxEventsPerSpan = 128;
+inline constexpr size_t kMaxAttributesPerEvent = 32;
+inline constexpr size_t kMaxStringValueBytes = 4096;
+
+// The body of `POST <endpoint>/v1/traces` (an ExportTraceServiceRequest) for
+// `spans`, all under `resource` and the scope "lameduck" at `scope_version`.
+// Never throws: invalid UTF-8 is replaced, non-finite doubles become the
+// strings "NaN", "Infinity", "-Infinity" (the protobuf JSON mapping).
+std::string encodeExportRequest(const Resource& resource, const std::vector<Span>& spans,
+                                std::string_view scope_version);
+
+// ---- ids and W3C trace context ----
+
+bool isTraceId(std::string_view hex);  // 32 lowercase hex digits, not all zero
+bool isSpanId(std::string_view hex);   // 16 lowercase hex digits, not all zero
+
+// Fresh random ids (never all zero). Thread-safe.
+std::string newTraceId();
+std::string newSpanId();
+
+// A parsed `traceparent` header.
+struct TraceContext {
+  std::string trace_id;
+  std::string span_id;  // the caller's span: the parent of ours
+  uint8_t flags = 0;    // bit 0: sampled
+};
+
+// Parses a W3C traceparent ("00-<32 hex>-<16 hex>-<2 hex>"). Returns nullopt
+// for anything invalid: wrong length or separators, upper-case or non-hex
+// digits, version ff, all-zero ids, or a version-00 header with extra text.
+// A future version is read for its first four fields when the text after
+// them starts with '-'.
+std::optional<TraceContext> parseTraceparent(std::string_view header);
+
+// "00-<trace_id>-<span_id>-01" (sampled).
+std::string formatTraceparent(std::string_view trace_id, std::string_view span_id);
+
+// Unix nanoseconds as a decimal string (OTLP JSON fixed64); times before the
+// epoch are clamped to "0".
+std::string unixNanos(WallTime t);
+
+}  // namespace lameduck::trace

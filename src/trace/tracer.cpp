@@ -1,0 +1,210 @@
+#include "trace/tracer.h"
+
+#include <chrono>
+
+namespace lameduck::trace {
+namespace {
+
+Attributes convert(const exit::Attributes& in) {
+  Attributes out;
+  out.reserve(in.size());
+  for (const exit::Attribute& a : in) out.push_back({a.key, a.value});
+  return out;
+}
+
+std::vector<SpanEvent> convert(const std::vector<exit::SpanEvent>& in) {
+  std::vector<SpanEvent> out;
+  out.reserve(in.size());
+  for (const exit::SpanEvent& e : in) out.push_back({e.name, e.at, convert(e.attributes)});
+  return out;
+}
+
+int64_t millis(Duration d) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+}
+
+bool failedStep(exit::StepStatus s) {
+  return s == exit::StepStatus::kFailed || s == exit::StepStatus::kDeadline;
+}
+
+}  // namespace
+
+std::vector<Span> exitSpans(const exit::Summary& summary, const log::Identity& who) {
+  std::vector<Span> spans;
+  if (summary.trace_id.empty() || summary.span_id.empty()) return spans;
+
+  Span root;
+  root.trace_id = summary.trace_id;
+  root.span_id = summary.span_id;
+  root.parent_span_id = summary.parent_span_id;
+  root.parent_is_remote = !summary.parent_span_id.empty();
+  root.name = "exit";
+  root.start = summary.started_wall;
+  root.end = summary.started_wall + summary.elapsed;
+  root.attributes = {
+      {"lameduck.trigger", summary.trigger},
+      {"lameduck.outcome", std::string(exit::outcomeName(summary.outcome))},
+      {"lameduck.budget_ms", millis(summary.budget)},
+      {"lameduck.compensation_reserve_ms", millis(summary.compensation_reserve)},
+  };
+  auto identity = [&](const char* key, const std::string& value) {
+    if (!value.empty()) root.attributes.push_back({key, value});
+  };
+  identity("k8s.pod.name", who.pod);
+  identity("k8s.namespace.name", who.namespace_);
+  identity("k8s.pod.uid", who.pod_uid);
+  identity("k8s.node.name", who.node);
+  identity("lameduck.revision", who.revision);
+  switch (summary.outcome) {
+    case exit::Outcome::kCompleted:
+      root.status = StatusCode::kOk;
+      break;
+    case exit::Outcome::kDeadline:
+    case exit::Outcome::kFailed:
+      root.status = StatusCode::kError;
+      root.status_message = std::string(exit::outcomeName(summary.outcome)) +
+                            (summary.reason.empty() ? "" : ": " + summary.reason);
+      if (!summary.reason.empty()) root.attributes.push_back({"lameduck.reason", summary.reason});
+      break;
+    case exit::Outcome::kNone:
+      break;
+  }
+  spans.push_back(std::move(root));
+
+  for (const exit::PhaseTiming& p : summary.phases) {
+    if (p.span_id.empty()) continue;
+    Span phase;
+    phase.trace_id = summary.trace_id;
+    phase.span_id = p.span_id;
+    phase.parent_span_id = summary.span_id;
+    phase.name = std::string(exit::phaseName(p.phase));
+    phase.start = p.started_wall;
+    phase.end = p.started_wall + p.took;
+    phase.attributes = {{"lameduck.phase.budget_ms", millis(p.budget)}};
+    phase.status = StatusCode::kOk;
+    for (const exit::StepReport& r : summary.steps) {
+      if (r.phase == p.phase && failedStep(r.status)) {
+        phase.status = StatusCode::kError;
+        phase.status_message = r.name + ": " + std::string(exit::stepStatusName(r.status)) +
+                               (r.detail.empty() ? "" : ": " + r.detail);
+        break;
+      }
+    }
+    spans.push_back(std::move(phase));
+  }
+
+  for (const exit::StepReport& r : summary.steps) {
+    if (r.span_id.empty()) continue;
+    Span step;
+    step.trace_id = summary.trace_id;
+    step.span_id = r.span_id;
+    step.parent_span_id = r.parent_span_id;
+    step.name = r.name;
+    step.start = r.started_wall;
+    step.end = r.started_wall + r.took;
+    step.attributes = convert(r.attributes);
+    step.attributes.push_back(
+        {"lameduck.step.status", std::string(exit::stepStatusName(r.status))});
+    if (!r.detail.empty()) step.attributes.push_back({"lameduck.step.detail", r.detail});
+    step.events = convert(r.events);
+    if (failedStep(r.status)) {
+      step.status = StatusCode::kError;
+      step.status_message =
+          std::string(exit::stepStatusName(r.status)) + (r.detail.empty() ? "" : ": " + r.detail);
+    } else if (r.status == exit::StepStatus::kOk) {
+      step.status = StatusCode::kOk;
+    }
+    spans.push_back(std::move(step));
+  }
+  return spans;
+}
+
+ExitTracer::ExitTracer(const config::OtlpConfig& config, Clock& clock, ExportObserver& observer,
+                       Resource resource, log::Identity who)
+    : clock_(clock),
+      observer_(observer),
+      resource_(std::move(resource)),
+      who_(std::move(who)),
+      exporter_(config, clock, observer) {
+  thread_ = std::thread([this] { run(); });
+}
+
+ExitTracer::~ExitTracer() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void ExitTracer::onExitDone(const exit::Summary& summary) {
+  std::vector<Span> spans = exitSpans(summary, who_);
+  if (spans.empty()) return;
+  {
+    std::lock_guard lock(mu_);
+    trace_id_ = summary.trace_id;
+    root_span_id_ = summary.span_id;
+  }
+  if (!enqueue(std::move(spans))) {
+    log::warn("trace export dropped: too many exports waiting",
+              {{"trace_id", summary.trace_id}, {"pending", kMaxPendingExports}});
+  }
+}
+
+bool ExitTracer::exportLater(Span span) {
+  {
+    std::lock_guard lock(mu_);
+    if (trace_id_.empty()) return false;
+    span.trace_id = trace_id_;
+    span.parent_span_id = root_span_id_;
+    span.parent_is_remote = false;
+  }
+  if (!isSpanId(span.span_id)) span.span_id = newSpanId();
+  return enqueue({std::move(span)});
+}
+
+bool ExitTracer::enqueue(std::vector<Span> spans) {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_ || queue_.size() >= kMaxPendingExports) {
+      observer_.onTraceExport(kExportFailed);
+      return false;
+    }
+    queue_.push_back(std::move(spans));
+  }
+  cv_.notify_all();
+  return true;
+}
+
+bool ExitTracer::flush(Duration timeout) {
+  std::unique_lock lock(mu_);
+  return clock_.waitUntil(cv_, lock, clock_.now() + timeout,
+                          [this] { return queue_.empty() && !busy_; });
+}
+
+std::optional<ExportReport> ExitTracer::lastReport() const {
+  std::lock_guard lock(mu_);
+  return last_report_;
+}
+
+void ExitTracer::run() {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    // An event wait, not a timed one: it ends when work arrives or the
+    // destructor asks the thread to stop; each export below is bounded.
+    cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+    if (queue_.empty()) return;  // stopping, nothing left
+    std::vector<Span> spans = std::move(queue_.front());
+    queue_.pop_front();
+    busy_ = true;
+    lock.unlock();
+    ExportReport report = exporter_.exportSpans(resource_, spans);
+    lock.lock();
+    busy_ = false;
+    last_report_ = std::move(report);
+    cv_.notify_all();
+  }
+}
+
+}  // namespace lameduck::trace

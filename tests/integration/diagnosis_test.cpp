@@ -1,0 +1,170 @@
+// Exit diagnosis end to end: the real lameduck binary and the real Go
+// service (tests/fixtures/goapp), whose goroutine dumps say what held the
+// drain, or the shutdown, up.
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include "diag/go_service.h"
+#include "integration/daemon.h"
+
+namespace lameduck::testing {
+namespace {
+
+using nlohmann::json;
+using ::testing::HasSubstr;
+
+int64_t inflight(int port) {
+  auto r = call(port, "GET", "/lameduck/status", {}, 2s);
+  if (!r || r->status != 200) return -1;
+  auto j = json::parse(r->body, nullptr, false);
+  return j.is_object() ? j.value("inflight", int64_t{-1}) : -1;
+}
+
+const json* group(const json& report, const std::string& function) {
+  if (!report.contains("groups") || !report["groups"].is_array()) return nullptr;
+  for (const json& g : report["groups"]) {
+    if (g.value("function", "") == function) return &g;
+  }
+  return nullptr;
+}
+
+const json* step(const json& summary, const std::string& name) {
+  if (!summary.contains("steps") || !summary["steps"].is_array()) return nullptr;
+  for (const json& s : summary["steps"]) {
+    if (s.value("step", "") == name) return &s;
+  }
+  return nullptr;
+}
+
+std::string config(const std::string& goroutines, const std::string& extra = "") {
+  return "exit: {grace_period: 10s, safety_margin: 1s, compensation_reserve: 1s}\n"
+         "drain: {max_wait: 2s, quiet_period: 0s, poll_interval: 50ms}\n"
+         "app:\n"
+         "  timeout: 2s\n"
+         "  diagnostics:\n"
+         "    goroutines: \"" +
+         goroutines + "\"\n" + extra;
+}
+
+TEST(Diagnosis, AHandlerStuckAtTheDrainDeadlineIsNamedWithItsWaitAndLine) {
+  TempDir dir;
+  auto app = startGoService(dir, "goapp", {});
+  ASSERT_TRUE(app);
+  startStuckRequest(app->port, "sleep", 60s);
+  ASSERT_TRUE(waitUntil([&] { return inflight(app->port) == 1; }, 10s));
+
+  Daemon d(config(app->goroutineUrl()), std::nullopt, {}, {"app.base_url=" + app->baseUrl()});
+  ASSERT_GT(d.adminPort(), 0);
+  json summary = d.adminJson("/prestop");
+  ASSERT_TRUE(summary.contains("diagnosis")) << summary;
+  const json& diagnosis = summary["diagnosis"];
+  EXPECT_EQ(diagnosis["source"], app->goroutineUrl());
+  EXPECT_GT(diagnosis["goroutines_at_start"].get<int>(), 0) << diagnosis;
+  const json* sleeper = group(diagnosis, "main.sleepLoop");
+  ASSERT_NE(sleeper, nullptr) << diagnosis;
+  EXPECT_EQ((*sleeper)["wait_reason"], "sleep");
+  EXPECT_EQ((*sleeper)["cancellable"], false);
+  EXPECT_THAT((*sleeper)["location"].get<std::string>(), HasSubstr("fixtures/goapp/main.go:"));
+  EXPECT_EQ((*sleeper)["created_by"], "net/http.(*Server).Serve");
+}
+
+TEST(Diagnosis, AServiceHangingAfterSigtermIsReportedAsStuck) {
+  TempDir dir;
+  auto app = startGoService(dir, "goapp", {"-workers", "sleep,read,polite", "-on-sigterm", "wait"});
+  ASSERT_TRUE(app);
+  Daemon d(config(app->goroutineUrl(), "    after_sigterm: 500ms\n"), std::nullopt, {},
+           {"app.base_url=" + app->baseUrl()});
+  ASSERT_GT(d.adminPort(), 0);
+  json summary = d.adminJson("/prestop");
+  ASSERT_FALSE(summary.is_null());
+  // The kubelet: SIGTERM to the app once its preStop hook returned, and to
+  // the classic sidecar at the same time.
+  app->process->signal(SIGTERM);
+  d.lameduck().signal(SIGTERM);
+  auto stuck = waitForLine(
+      d.lameduck().outputPath(),
+      [](const json& j) { return j.value("event", "") == "app_shutdown_stuck"; }, 20s);
+  ASSERT_TRUE(stuck) << d.lameduck().output();
+  EXPECT_EQ((*stuck)["audit"], true);
+  json report = json::parse((*stuck)["report"].get<std::string>(), nullptr, false);
+  ASSERT_TRUE(report.is_object()) << *stuck;
+  for (const char* f : {"main.sleepLoop", "main.readForever"}) {
+    const json* g = group(report, f);
+    ASSERT_NE(g, nullptr) << f << " not in " << report;
+    EXPECT_EQ((*g)["cancellable"], false) << f;
+  }
+  EXPECT_EQ(group(report, "main.politeWait"), nullptr) << report;
+  // The sidecar stays while the app is alive.
+  EXPECT_TRUE(d.lameduck().running());
+  EXPECT_GE(d.metric("lameduck_app_goroutines{wait_reason=\"sleep\"}"), 1);
+}
+
+TEST(Diagnosis, ADeadDiagnosticsEndpointIsReportedAndCostsAtMostAppTimeout) {
+  TempDir dir;
+  auto app = startGoService(dir, "goapp", {});
+  ASSERT_TRUE(app);
+  startStuckRequest(app->port, "sleep", 60s);
+  ASSERT_TRUE(waitUntil([&] { return inflight(app->port) == 1; }, 10s));
+  int port = 0;
+  const int fd = listenOnLoopback(port);
+  ASSERT_GE(fd, 0);
+  ::close(fd);  // nothing listens there now
+  const std::string dead =
+      "http://127.0.0.1:" + std::to_string(port) + "/debug/pprof/goroutine?debug=2";
+  Daemon d(config(dead), std::nullopt, {}, {"app.base_url=" + app->baseUrl()});
+  ASSERT_GT(d.adminPort(), 0);
+  json summary = d.adminJson("/prestop");
+  ASSERT_TRUE(summary.contains("diagnosis")) << summary;
+  EXPECT_EQ(summary["diagnosis"]["source"], dead);
+  EXPECT_THAT(summary["diagnosis"]["error"].get<std::string>(), HasSubstr("unavailable"));
+  const json* s = step(summary, "diagnosis");
+  ASSERT_NE(s, nullptr) << summary;
+  EXPECT_EQ((*s)["status"], "skipped");
+  EXPECT_THAT((*s)["detail"].get<std::string>(), HasSubstr("cannot connect"));
+  const json* base = step(summary, "diagnosis_baseline");
+  ASSERT_NE(base, nullptr) << summary;
+  EXPECT_EQ((*base)["status"], "skipped");
+  // The diagnosis does not decide the outcome: the drain's deadline does.
+  EXPECT_EQ(summary["outcome"], "deadline") << summary;
+}
+
+TEST(Diagnosis, AGarbageDiagnosticsEndpointIsReportedNotParsedAsADump) {
+  TempDir dir;
+  auto app = startGoService(dir, "goapp", {});
+  ASSERT_TRUE(app);
+  startStuckRequest(app->port, "sleep", 60s);
+  ASSERT_TRUE(waitUntil([&] { return inflight(app->port) == 1; }, 10s));
+  // The status hook answers JSON: not a goroutine dump.
+  const std::string garbage = app->baseUrl() + "/lameduck/status";
+  Daemon d(config(garbage), std::nullopt, {}, {"app.base_url=" + app->baseUrl()});
+  ASSERT_GT(d.adminPort(), 0);
+  json summary = d.adminJson("/prestop");
+  ASSERT_TRUE(summary.contains("diagnosis")) << summary;
+  EXPECT_THAT(summary["diagnosis"]["error"].get<std::string>(), HasSubstr("not a goroutine dump"));
+}
+
+TEST(Diagnosis, ASlowDiagnosticsEndpointEndsAtAppTimeout) {
+  TempDir dir;
+  auto app = startGoService(dir, "goapp", {});
+  ASSERT_TRUE(app);
+  // A handler that never answers stands for a dump that never comes.
+  const std::string slow = app->baseUrl() + "/work/select";
+  Daemon d(config(slow), std::nullopt, {}, {"app.base_url=" + app->baseUrl()});
+  ASSERT_GT(d.adminPort(), 0);
+  json summary = d.adminJson("/prestop");
+  ASSERT_TRUE(summary.contains("diagnosis")) << summary;
+  EXPECT_THAT(summary["diagnosis"]["error"].get<std::string>(),
+              HasSubstr("no complete answer within 2s"));
+  const json* base = step(summary, "diagnosis_baseline");
+  ASSERT_NE(base, nullptr) << summary;
+  EXPECT_THAT((*base)["detail"].get<std::string>(), HasSubstr("no complete answer within 2s"));
+  const json* dump = step(summary, "diagnosis");
+  ASSERT_NE(dump, nullptr) << summary;
+  EXPECT_THAT((*dump)["detail"].get<std::string>(), HasSubstr("no complete answer within 2s"));
+  EXPECT_EQ(summary["outcome"], "deadline") << summary;
+}
+
+}  // namespace
+}  // namespace lameduck::testing

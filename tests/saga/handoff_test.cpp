@@ -1,0 +1,401 @@
+// Every branch of the hand-off in simulated time, over fakes with failure
+// switches: the app (pages, failing fetches and acks), the stream (down,
+// cut off mid-write, refusing, wrong password) and the spool's file system
+// (full disk, failing fsync). The rule under test everywhere: an id is acked
+// only once it is in the stream or fsync'd in the spool, and never twice in
+// the stream.
+
+#include "saga/handoff.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "fakes/ids.h"
+#include "fakes/saga.h"
+
+namespace lameduck::saga {
+namespace {
+
+using namespace std::chrono_literals;
+using fakes::FakeAppClient;
+using fakes::FakeStreamConnector;
+using fakes::makeCompensations;
+using fakes::MemorySpoolFiles;
+using fakes::RecordingHandoffObserver;
+using ::testing::HasSubstr;
+
+// One exit's world: app, stream, spool, clock.
+struct World {
+  SimulatedClock clock;
+  FakeAppClient app;
+  FakeStreamConnector stream;
+  MemorySpoolFiles files;
+  Spool spool{"/spool", files};
+  RecordingHandoffObserver observer;
+  HandoffOptions options;
+  bool with_redis = true;
+
+  explicit World(int n, HandoffOptions o = {}) : World(makeCompensations(n), o) {}
+  explicit World(std::vector<app::Compensation> entries, HandoffOptions o = {})
+      : app(std::move(entries)), options(o) {
+    stream.clock = &clock;
+    app.clock = &clock;
+  }
+
+  HandoffResult run(Duration budget = 10s) { return run(stream, budget); }
+  HandoffResult run(StreamConnector& connector, Duration budget = 10s) {
+    CompensationHandoff h(app, 2s, with_redis ? &connector : nullptr,
+                          Origin{"shop", "prod", "shop-1", "7"}, spool, observer, options);
+    return h.run({clock, clock.now() + budget, ""});
+  }
+  std::set<std::string> spooledIds() {
+    std::set<std::string> ids;
+    auto c = spool.read();
+    EXPECT_TRUE(c);
+    if (c) {
+      for (const auto& r : c->records) ids.insert(r.id);
+    }
+    return ids;
+  }
+  // At every ack: each acked id is in the stream or the spool already.
+  void checkDurabilityAtEachAck() {
+    app.on_ack = [this](const std::vector<std::string>& ids) {
+      std::set<std::string> spooled = spooledIds();
+      for (const std::string& id : ids) {
+        EXPECT_TRUE(stream.has(id) || spooled.count(id)) << id << " acked before it was durable";
+      }
+    };
+  }
+};
+
+// Redis that answers one connection and then is gone.
+class OnlyTheFirstConnectWorks final : public StreamConnector {
+ public:
+  explicit OnlyTheFirstConnectWorks(FakeStreamConnector& s) : s_(s) {}
+  Result<std::unique_ptr<StreamSink>> connect(Duration t) override {
+    auto c = s_.connect(t);
+    s_.fail_connects = 1'000;
+    return c;
+  }
+
+ private:
+  FakeStreamConnector& s_;
+};
+
+TEST(Handoff, PagesGoToTheStreamAndEachPageIsAckedOnceDurable) {
+  World w(2500, {.page_size = 1000});
+  w.checkDurabilityAtEachAck();
+  HandoffResult r = w.run();
+  EXPECT_EQ(r.verdict, HandoffResult::Verdict::kOk) << r.detail;
+  EXPECT_EQ(r.report.pages, 3);
+  EXPECT_EQ(r.report.pending, 2500);
+  EXPECT_EQ(r.report.written, 2500);
+  EXPECT_EQ(r.report.acked, 2500);
+  EXPECT_EQ(w.app.ackCalls(), 3);  // one ack per page
+  EXPECT_EQ(w.app.largestPage(), 1000u);
+  auto requests = w.app.requests();
+  ASSERT_EQ(requests.size(), 3u);
+  EXPECT_FALSE(requests[0].after);
+  EXPECT_EQ(requests[0].limit, 1000);
+  EXPECT_EQ(requests[1].after, "999");
+  fakes::expectEveryIdOnce(w.stream.entries(), 2500);
+  EXPECT_EQ(w.observer.written("redis"), 2500);
+  EXPECT_EQ(w.app.acked().size(), 2500u);
+}
+
+TEST(Handoff, AnAppThatIgnoresPagingAnswersEverythingOnceAndStillWorks) {
+  World w(2500, {.page_size = 1000});
+  w.app.pages = false;
+  HandoffResult r = w.run();
+  EXPECT_EQ(r.verdict, HandoffResult::Verdict::kOk) << r.detail;
+  EXPECT_EQ(r.report.pages, 1);
+  EXPECT_EQ(w.app.requests().size(), 1u);
+  EXPECT_EQ(r.report.acked, 2500);
+  // Handed off and acked a page's worth at a time all the same.
+  EXPECT_EQ(w.app.ackCalls(), 3);
+  EXPECT_EQ(w.stream.writes(), 3);
+  fakes::expectEveryIdOnce(w.stream.entries(), 2500);
+}
+
+TEST(Handoff, RedisDownMeansSpoolThenAckAndLaterPagesSkipRedis) {
+  World w(300, {.page_size = 100});
+  w.stream.down = true;
+  w.checkDurabilityAtEachAck();
+  const TimePoint t0 = w.clock.now();
+  HandoffResult r = w.run();
+  EXPECT_EQ(r.verdict, HandoffResult::Verdict::kOk) << r.detail;
+  EXPECT_EQ(r.report.spooled, 300);
+  EXPECT_EQ(r.report.acked, 300);
+  EXPECT_EQ(r.report.written, 0);
+  // Four attempts with backoff 100 + 200 + 400 ms on the first page, none
+  // for the next two.
+  EXPECT_EQ(w.stream.connects(), 4);
+  EXPECT_EQ(w.clock.now() - t0, 700ms);
+  EXPECT_EQ(w.spooledIds().size(), 300u);
+  EXPECT_EQ(w.observer.written("spool"), 300);
+  EXPECT_EQ(w.observer.failures("unavailable"), 4);
+  EXPECT_EQ(w.observer.spoolSize(), 300);
+}
+
+TEST(Handoff, NoRedisConfiguredMeansTheSpoolIsTheSink) {
+  World w(50);
+  w.with_redis = false;
+  HandoffResult r = w.run();
+  EXPECT_EQ(r.verdict, HandoffResult::Verdict::kOk) << r.detail;
+  EXPECT_EQ(r.report.spooled, 50);
+  EXPECT_EQ(r.report.acked, 50);
+  EXPECT_EQ(w.stream.connects(), 0);
+}
+
+TEST(Handoff, AStreamWriteCutOffPartWaySpoolsTheRestAndAcksAll) {
+  World w(100);
+  w.stream.cut_next_write_after = 40;
+  w.checkDurabilityAtEachAck();
+  OnlyTheFirstConnectWorks once(w.stream);
+  HandoffResult r = w.run(once);
+  EXPECT_EQ(r.verdict, HandoffResult::Verdict::kOk) << r.detail;
+  EXPECT_EQ(r.report.written, 40);
+  EXPECT_EQ(r.report.spooled, 60);
+  EXPECT_EQ(r.report.acked, 100);
+  fakes::expectEveryIdOnce(w.stream.entries(), 40);
+  std::set<std::string> spooled = w.spooledIds();
+  EXPECT_EQ(spooled.size(), 60u);
+  EXPECT_TRUE(spooled.count("c-40"));
+  EXPECT_FALSE(spooled.count("c-39"));
+}
+
+TEST(Handoff, AStreamWriteCutOffPartWayIsRetriedWithoutDuplicates) {
+  World w(100);
+  w.stream.cut_next_write_after = 40;
+  HandoffResult r = w.run();
+  EXPECT_EQ(r.verdict, HandoffResult::Verdict::kOk) << r.detail;
+  EXPECT_EQ(r.report.written, 100);
+  EXPECT_EQ(r.report.spooled, 0);
+  EXPECT_EQ(w.stream.connects(), 2);
+  fakes::expectEveryIdOnce(w.stream.entries(), 100);
+}
+
+TEST(Handoff, SpoolWriteFailsNothingOfItIsAcked) {
+  World w(100);
+  w.stream.down = true;
+  w.files.capacity = 500;  // a few records fit, then the disk is full
+  HandoffResult r = w.run();
+  EXPECT_EQ(r.verdict, HandoffResult::Verdict::kFailed);
+  EXPECT_THAT(r.detail, HasSubstr("100 not durable and not acked"));
+  EXPECT_THAT(r.detail, HasSubstr("No space left on device"));
+  EXPECT_EQ(r.report.acked, 0);
+  EXPECT_EQ(w.app.ackCalls(), 0);
+  // The failed append was cut back: nothing half-written stays behind.
+  EXPECT_EQ(w.files.content(w.spool.path()), "");
+  EXPECT_EQ(w.observer.failures("spool"), 1);
+}
+
+TEST(Handoff, SpoolFsyncFailsNothingOfItIsAcked) {
+  World w(10);
+  w.with_redis = false;
+  w.files.fail_sync = true;
+  HandoffResult r = w.run();
+  EXPECT_EQ(r.verdict, HandoffResult::Verdict::kFailed);
+  EXPECT_THAT(r.detail, HasSubstr("cannot fsync"));
+  EXPECT_EQ(w.app.ackCalls(), 0);
+  EXPECT_EQ(w.files.content(w.spool.path()), "");
+}
+
+TEST(Handoff, WhenTheSpoolFailsOnlyWhatTheStreamConfirmedIsAcked) {
+  World w(100);
+  w.stream.cut_next_write_after = 30;
+  w.files.capacity = 0;
+  OnlyTheFirstConnectWorks once(w.stream);
+  HandoffResult r = w.run(once);
+  EXPECT_EQ(r.verdict, HandoffResult::Verdict::kFailed);
+  EXPECT_EQ(r.report.acked, 30);
+  auto acked = w.app.acked();
+  ASSERT_EQ(acked.size(), 30u);
+  for (const std::string& id : acked) EXPECT_TRUE(w.stream.has(id)) << id;
+}
+
+TEST(Handoff, AckFailsTheRecordsStayDurableAndPagingStops) {
+  World w(250, {.page_size = 100});
+  w.app.ack_error = ErrorCode::kUnavailable;
+  HandoffResult r = w.run();
+  EXPECT_EQ(r.verdict, HandoffResult::Verdict::kFailed);
+  EXPECT_THAT(r.detail, HasSubstr("ack failed"));
+  EXPECT_EQ(r.report.acked, 0);
+  EXPECT_EQ(w.app.requests().size(), 1u);  // no second page after a failed ack
+  fakes::expectEveryIdOnce(w.stream.entries(), 100);
+  // The app offers them again at the next exit: the stream deduplicates.
+  w.app.ack_error.reset();
+  HandoffResult again = w.run();
+  EXPECT_EQ(again.verdict, HandoffResult::Verdict::kOk) << again.detail;
+  EXPECT_EQ(again.report.duplicates, 100);
+  EXPECT_EQ(again.report.written, 150);
+  fakes::expectEveryIdOnce(w.stream.entries(), 250);
+}
+
+TEST(Handoff, DuplicatesAreConfirmedAckedAndNotWrittenTwice) {
+  World w(20);
+  {
+    auto sink = w.stream.connect(1s);
+    ASSERT_TRUE(sink);
+    std::vector<CompensationRecord> some = fakes::makeRecords(5);
+    ASSERT_FALSE((*sink)->write(some).error);
+  }
+  HandoffResult r = w.run();
+  EXPECT_EQ(r.verdict, HandoffResult::Verdict::kOk) << r.detail;
+  EXPECT_EQ(r.report.duplicates, 5);
+  EXPECT_EQ(r.report.written, 15);
+  EXPECT_EQ(r.report.acked, 20);
+  fakes::expectEveryIdOnce(w.stream.entries(), 20);
+}
+
+TEST(Handoff, RejectedEntriesAreReportedCountedAndNeverAcked) {
+  World w(3);
+  w.app.rejected = {"entry 3: missing or empty id", "entry 4: saga_id must be a string"};
+  HandoffResult r = w.run();
+  EXPECT_EQ(r.verdict, HandoffResult::Verdict::kOk) << r.detail;
+  EXPECT_EQ(r.report.rejected, 2);
+  EXPECT_EQ(r.report.pending, 3);
+  EXPECT_EQ(r.report.acked, 3);
+  EXPECT_THAT(r.report.rejected_reasons,
+              ::testing::ElementsAre(HasSubstr("missing or empty id"), HasSubstr("saga_id")));
+  EXPECT_THAT(r.detail, HasSubstr("first rejected: entry 3"));
+  EXPECT_EQ(w.observer.failures("rejected"), 2);
+  EXPECT_THAT(toJson(r.report), HasSubstr("\"rejected\":2"));
+}
+
+TEST(Handoff, ManyRejectedKeepABoundedListOfReasons) {
+  World w(0);
+  for (int i = 0; i < 1000; ++i) w.app.rejected.push_back("entry " + std::to_string(i));
+  HandoffResult r = w.run();
+  EXPECT_EQ(r.report.rejected, 1000);
+  EXPECT_EQ(r.report.rejected_reasons.size(), CompensationReport::kMaxRejectedReasons);
+}
+
+TEST(Handoff, TheFirstFetchFailingLeavesEverythingWithTheApp) {
+  World w(10);
+  w.app.fetch_error = ErrorCode::kUnavailable;
+  HandoffResult r = w.run();
+  EXPECT_EQ(r.verdict, HandoffResult::Verdict::kFailed);
+  EXPECT_FALSE(r.fetched);
+  EXPECT_EQ(w.stream.writes(), 0);
+  w.app.fetch_error = ErrorCode::kDeadlineExceeded;
+  EXPECT_EQ(w.run().verdict, HandoffResult::Verdict::kDeadline);
+}
+
+TEST(Handoff, ALaterPageFailingKeepsWhatWasHandedAndSaysSo) {
+  World w(250, {.page_size = 100});
+  w.app.fail_fetch_of_page = 2;
+  HandoffResult r = w.run();
+  EXPECT_EQ(r.verdict, HandoffResult::Verdict::kFailed);
+  EXPECT_THAT(r.detail, HasSubstr("fetching page 2 failed"));
+  EXPECT_EQ(r.report.acked, 100);
+  fakes::expectEveryIdOnce(w.stream.entries(), 100);
+}
+
+TEST(Handoff, ACursorThatDoesNotMoveStopsTheLoop) {
+  World w(250, {.page_size = 100});
+  w.app.stuck_cursor = "same";
+  HandoffResult r = w.run();
+  EXPECT_EQ(w.app.requests().size(), 2u);
+  EXPECT_EQ(r.report.pages, 2);
+}
+
+TEST(Handoff, RunningOutOfTimeBetweenPagesIsADeadlineAndTheAppKeepsTheRest) {
+  World w(500, {.page_size = 100});
+  w.app.fetch_takes = 3s;
+  HandoffResult r = w.run(5s);
+  EXPECT_EQ(r.verdict, HandoffResult::Verdict::kDeadline) << r.detail;
+  EXPECT_EQ(r.report.acked, 200);
+  EXPECT_THAT(r.detail, HasSubstr("the app still holds the rest"));
+}
+
+TEST(Handoff, AWrongPasswordIsTriedOnceThenSpools) {
+  World w(5);
+  w.stream.wrong_password = true;
+  HandoffResult r = w.run();
+  EXPECT_EQ(w.stream.connects(), 1);
+  EXPECT_EQ(r.report.spooled, 5);
+  EXPECT_EQ(w.observer.failures("auth"), 1);
+}
+
+TEST(Handoff, RedisRefusingWritesSpoolsWithinTheBudget) {
+  World w(5);
+  w.stream.refuse_writes = true;
+  w.stream.write_takes = 2s;
+  const TimePoint t0 = w.clock.now();
+  HandoffResult r = w.run(4s);
+  EXPECT_EQ(r.report.spooled, 5);
+  EXPECT_EQ(r.report.acked, 5);
+  EXPECT_LE(w.clock.now() - t0, 4s + 2s);  // at most one write past the slice
+}
+
+// Ids are text: numbers beyond int64, negative numbers and leading zeros
+// are all different ids and stay exactly as the app sent them.
+TEST(Handoff, IdsAreExactTextEndToEnd) {
+  std::vector<app::Compensation> entries;
+  for (std::string id : {"18446744073709551615", "-1", "007", "7", "1e3", "1000"}) {
+    entries.push_back({id, "s-" + id, "step", "refund", "{}"});
+  }
+  World w(entries);
+  HandoffResult r = w.run();
+  EXPECT_EQ(r.report.written, 6);
+  auto ids = w.stream.entries();
+  for (const auto& e : entries) EXPECT_EQ(ids[e.id], 1) << e.id;
+  // And through the spool.
+  World s(entries);
+  s.with_redis = false;
+  ASSERT_EQ(s.run().report.spooled, 6);
+  auto spooled = s.spooledIds();
+  for (const auto& e : entries) EXPECT_TRUE(spooled.count(e.id)) << e.id;
+}
+
+TEST(Replay, HandsTheSpoolToTheStreamInBatchesAndKeepsWhatFailed) {
+  MemorySpoolFiles files;
+  Spool spool("/spool", files);
+  ASSERT_TRUE(spool.append(fakes::makeRecords(2500)));
+  FakeStreamConnector stream;
+  auto report = replaySpool(stream, spool, nullptr);
+  ASSERT_TRUE(report) << report.error().message;
+  EXPECT_EQ(report->handed, 2500);
+  fakes::expectEveryIdOnce(stream.entries(), 2500);
+  EXPECT_EQ(stream.writes(), 3);  // batches of 1000
+  EXPECT_FALSE(files.fileExists(spool.path()));
+}
+
+TEST(Replay, AStreamCutOffMidReplayKeepsTheRestSpooledInOrder) {
+  MemorySpoolFiles files;
+  Spool spool("/spool", files);
+  ASSERT_TRUE(spool.append(fakes::makeRecords(2500)));
+  FakeStreamConnector stream;
+  stream.cut_next_write_after = 700;
+  RecordingHandoffObserver observer;
+  auto report = replaySpool(stream, spool, &observer);
+  ASSERT_FALSE(report);
+  EXPECT_THAT(report.error().message, HasSubstr("replayed 700 record(s), 1800 stay"));
+  auto left = spool.read();
+  ASSERT_TRUE(left);
+  ASSERT_EQ(left->records.size(), 1800u);
+  EXPECT_EQ(left->records.front().id, "c-700");
+  EXPECT_EQ(left->records.back().id, "c-2499");
+  EXPECT_EQ(observer.spoolSize(), 1800);
+  // The next replay takes the rest, exactly once.
+  auto rest = replaySpool(stream, spool, nullptr);
+  ASSERT_TRUE(rest) << rest.error().message;
+  EXPECT_EQ(rest->handed, 1800);
+  fakes::expectEveryIdOnce(stream.entries(), 2500);
+}
+
+TEST(Replay, RedisDownLeavesTheSpoolWhole) {
+  MemorySpoolFiles files;
+  Spool spool("/spool", files);
+  ASSERT_TRUE(spool.append(fakes::makeRecords(5)));
+  const std::string before = files.content(spool.path());
+  FakeStreamConnector stream;
+  stream.down = true;
+  auto report = replaySpool(stream, spool, nullptr);
+  ASSERT_FALSE(report);
+  EXPECT_EQ(files.content(spool.path()), before);
+}
+
+}  // namespace
+}  // namespace lameduck::saga

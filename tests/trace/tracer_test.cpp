@@ -1,0 +1,171 @@
+// The spans of an exit built from the engine's record, and the tracer that
+// exports them (and later spans of the same trace) off the exit thread.
+
+#include "trace/tracer.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "support/otlp.h"
+
+namespace lameduck::trace {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::OtlpCollector;
+using testing::TempDir;
+
+const WallTime kT0 = WallTime(std::chrono::seconds(1'700'000'000));
+
+exit::Summary sampleSummary() {
+  exit::Summary s;
+  s.state = exit::State::kTerminated;
+  s.outcome = exit::Outcome::kDeadline;
+  s.reason = "drain: deadline: 2 connections still busy";
+  s.trigger = "prestop";
+  s.trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+  s.span_id = "00f067aa0ba902b7";
+  s.parent_span_id = "b7ad6b7169203331";
+  s.started_wall = kT0;
+  s.elapsed = 3s;
+  s.budget = 28s;
+  s.compensation_reserve = 5s;
+  s.phases = {{exit::Phase::kDraining, 0ms, 2s, 23s, "1111111111111111", kT0 + 1ms},
+              {exit::Phase::kCompensating, 2s, 900ms, 5s, "2222222222222222", kT0 + 2s}};
+  exit::StepReport drain;
+  drain.phase = exit::Phase::kDraining;
+  drain.name = "drain";
+  drain.status = exit::StepStatus::kDeadline;
+  drain.detail = "2 connections still busy";
+  drain.took = 1500ms;
+  drain.span_id = "3333333333333333";
+  drain.parent_span_id = "1111111111111111";
+  drain.started_wall = kT0 + 100ms;
+  drain.attributes = {{"lameduck.drain.busy", int64_t{2}},
+                      {"lameduck.drain.source", std::string("netlink")}};
+  drain.events = {
+      {"quiet_period_restarted", kT0 + 700ms, {{"peer", std::string("10.0.0.9:51234")}}}};
+  exit::StepReport handoff;
+  handoff.phase = exit::Phase::kCompensating;
+  handoff.name = "compensation";
+  handoff.took = 800ms;
+  handoff.span_id = "4444444444444444";
+  handoff.parent_span_id = "2222222222222222";
+  handoff.started_wall = kT0 + 2050ms;
+  s.steps = {drain, handoff};
+  return s;
+}
+
+const Span* byName(const std::vector<Span>& spans, const std::string& name) {
+  for (const Span& s : spans)
+    if (s.name == name) return &s;
+  return nullptr;
+}
+
+bool hasAttribute(const Span& s, const std::string& key, const AttrValue& value) {
+  for (const Attribute& a : s.attributes)
+    if (a.key == key && a.value == value) return true;
+  return false;
+}
+
+TEST(ExitSpans, RootPhasesAndStepsWithTheEnginesIdsAndTimes) {
+  log::Identity who;
+  who.pod = "checkout-0";
+  who.namespace_ = "shop";
+  const std::vector<Span> spans = exitSpans(sampleSummary(), who);
+  ASSERT_EQ(spans.size(), 5u);
+
+  const Span* root = byName(spans, "exit");
+  ASSERT_TRUE(root);
+  EXPECT_EQ(root->span_id, "00f067aa0ba902b7");
+  EXPECT_EQ(root->parent_span_id, "b7ad6b7169203331");  // the incoming traceparent
+  EXPECT_TRUE(root->parent_is_remote);
+  EXPECT_EQ(root->start, kT0);
+  EXPECT_EQ(root->end, kT0 + 3s);
+  EXPECT_EQ(root->status, StatusCode::kError);
+  EXPECT_EQ(root->status_message, "deadline: drain: deadline: 2 connections still busy");
+  EXPECT_TRUE(hasAttribute(*root, "lameduck.trigger", std::string("prestop")));
+  EXPECT_TRUE(hasAttribute(*root, "lameduck.budget_ms", int64_t{28000}));
+  EXPECT_TRUE(hasAttribute(*root, "k8s.pod.name", std::string("checkout-0")));
+
+  const Span* draining = byName(spans, "draining");
+  ASSERT_TRUE(draining);
+  EXPECT_EQ(draining->parent_span_id, root->span_id);
+  EXPECT_EQ(draining->end, kT0 + 1ms + 2s);
+  EXPECT_EQ(draining->status, StatusCode::kError);  // its drain step ran out of time
+  EXPECT_EQ(byName(spans, "compensating")->status, StatusCode::kOk);
+
+  const Span* drain = byName(spans, "drain");
+  ASSERT_TRUE(drain);
+  EXPECT_EQ(drain->parent_span_id, "1111111111111111");
+  EXPECT_EQ(drain->start, kT0 + 100ms);
+  EXPECT_EQ(drain->end, kT0 + 1600ms);
+  EXPECT_EQ(drain->status, StatusCode::kError);
+  EXPECT_TRUE(hasAttribute(*drain, "lameduck.drain.busy", int64_t{2}));
+  EXPECT_TRUE(hasAttribute(*drain, "lameduck.step.status", std::string("deadline")));
+  ASSERT_EQ(drain->events.size(), 1u);
+  EXPECT_EQ(drain->events[0].name, "quiet_period_restarted");
+  for (const Span& s : spans) EXPECT_EQ(s.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+}
+
+TEST(ExitSpans, CompletedExitIsOkAndHasNoParent) {
+  exit::Summary s = sampleSummary();
+  s.outcome = exit::Outcome::kCompleted;
+  s.reason.clear();
+  s.parent_span_id.clear();
+  const std::vector<Span> spans = exitSpans(s, {});
+  const Span* root = byName(spans, "exit");
+  ASSERT_TRUE(root);
+  EXPECT_EQ(root->status, StatusCode::kOk);
+  EXPECT_TRUE(root->parent_span_id.empty());
+  EXPECT_FALSE(root->parent_is_remote);
+}
+
+class CountingObserver final : public ExportObserver {
+ public:
+  void onTraceExport(std::string_view result) override {
+    std::lock_guard lock(mu);
+    ++counts[std::string(result)];
+  }
+  std::mutex mu;
+  std::map<std::string, int> counts;
+};
+
+TEST(ExitTracer, ExportsTheExitAndLaterSpansInTheSameTrace) {
+  TempDir dir;
+  std::string error;
+  auto collector = OtlpCollector::start(dir, error);
+  ASSERT_TRUE(collector) << error;
+  config::OtlpConfig config;
+  config.endpoint = *parseHttpUrl(collector->endpoint());
+  SimulatedClock clock;
+  CountingObserver observer;
+  ExitTracer tracer(config, clock, observer, Resource::forPod("", {}, "0.1.0"), {});
+
+  Span late;
+  late.name = "app_shutdown_stuck";
+  EXPECT_FALSE(tracer.exportLater(late));  // no exit yet: nothing to attach to
+
+  tracer.onExitDone(sampleSummary());
+  late.start = kT0 + 8s;
+  late.end = kT0 + 8s + 20ms;
+  late.attributes = {{"lameduck.goroutines", int64_t{42}}};
+  EXPECT_TRUE(tracer.exportLater(late));
+  ASSERT_TRUE(collector->waitForRequests(2, 30s)) << collector->log();
+
+  const auto requests = collector->requests();
+  for (const auto& r : requests) EXPECT_EQ(r["errors"], nlohmann::json::array()) << r.dump(2);
+  const auto spans = collector->spans();
+  ASSERT_EQ(spans.size(), 6u);
+  EXPECT_EQ(spans[5]["name"], "app_shutdown_stuck");
+  EXPECT_EQ(spans[5]["traceId"], "4bf92f3577b34da6a3ce929d0e0e4736");
+  EXPECT_EQ(spans[5]["parentSpanId"], "00f067aa0ba902b7");
+  ASSERT_TRUE(tracer.flush(30s));
+  std::lock_guard lock(observer.mu);
+  EXPECT_EQ(observer.counts, (std::map<std::string, int>{{"ok", 2}}));
+}
+
+}  // namespace
+}  // namespace lameduck::trace
