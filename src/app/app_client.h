@@ -1,7 +1,10 @@
 #pragma once
 
-// The app side of the drain protocol (README, "App drain protocol"). The
-// exit engine talks to the application only through this interface.
+// The app side of the drain protocol (docs/draining.md, "App drain
+// protocol"). The exit's steps talk to the application only through this
+// interface. The structs are plain values. An AppClient must be safe to call
+// from several threads (the exit thread and, for the traffic gate, a shift
+// step on it); calls may be serialised inside.
 
 #include <cstdint>
 #include <optional>

@@ -42,9 +42,17 @@ struct [[nodiscard]] Error {
   std::string describe() const;
 };
 
+// std::expected, but [[nodiscard]]: libstdc++ 12 does not mark it, so a
+// dropped Status would compile silently. Converts to and from
+// std::expected<T, Error> (the monadic operations return that).
 template <typename T>
-using Result = std::expected<T, Error>;
-using Status = std::expected<void, Error>;
+class [[nodiscard]] Result : public std::expected<T, Error> {
+ public:
+  using std::expected<T, Error>::expected;
+  Result(const std::expected<T, Error>& e) : std::expected<T, Error>(e) {}
+  Result(std::expected<T, Error>&& e) : std::expected<T, Error>(std::move(e)) {}
+};
+using Status = Result<void>;
 
 inline std::unexpected<Error> makeError(ErrorCode code, std::string message) {
   return std::unexpected<Error>(Error{code, std::move(message)});

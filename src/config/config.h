@@ -1,6 +1,6 @@
 #pragma once
 
-// lameduck's configuration: the YAML shape of DESIGN.md as typed values.
+// lameduck's configuration: the YAML shape of docs/configuration.md as typed values.
 // Every section is optional; a default-constructed Config is the embedded
 // default configuration (no app hooks, no Redis, no traffic backend).
 

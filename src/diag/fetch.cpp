@@ -14,10 +14,14 @@ HttpDumpSource::HttpDumpSource(HttpUrl url, size_t max_bytes, Clock& clock)
 HttpDumpSource::~HttpDumpSource() = default;
 
 Result<Dump> HttpDumpSource::fetch(Duration timeout) {
-  auto answer = client_->send("GET", target_, "", "", {}, timeout);
+  // Reading stops at the bound: a dump over max_bytes never sits in memory.
+  auto answer = client_->send("GET", target_, "", "", {}, timeout, max_bytes_);
   if (!answer) {
-    return makeError(answer.error().code,
-                     "goroutine dump from " + source_ + ": " + answer.error().message);
+    std::string why = answer.error().message;
+    if (why.find("longer than the bound") != std::string::npos) {
+      why = "answer is over app.diagnostics.max_bytes (" + std::to_string(max_bytes_) + ")";
+    }
+    return makeError(answer.error().code, "goroutine dump from " + source_ + ": " + why);
   }
   if (answer->status == 404) {
     return makeError(ErrorCode::kNotFound,

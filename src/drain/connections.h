@@ -2,7 +2,9 @@
 
 // TCP connection tracking from /proc/net/tcp and /proc/net/tcp6. The pod's
 // containers share one network namespace, so the sidecar sees the app's
-// sockets without any change to the app.
+// sockets without any change to the app. The parsers are pure functions; a
+// ConnectionSource is used by one thread at a time (the exit thread while
+// draining, then the main thread while it waits for the app to stop).
 
 #include <array>
 #include <compare>

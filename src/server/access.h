@@ -3,7 +3,7 @@
 // Who may call the admin endpoints that change or reveal exit state
 // (/prestop, /status): an optional bearer token and an optional list of
 // source networks. Probes (/healthz, /readyz) stay open so that the kubelet
-// can always reach them.
+// can always reach them. Immutable once built: safe from any thread.
 
 #include <string>
 #include <vector>

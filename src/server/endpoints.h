@@ -1,7 +1,10 @@
 #pragma once
 
 // The admin endpoints (/prestop, /healthz, /readyz, /status) and the metrics
-// endpoint (/metrics), each on its own listener.
+// endpoint (/metrics), each on its own listener. The engine and the metrics
+// are borrowed and must outlive the servers; start() and stop() are called
+// from one thread; the handlers run on the servers' own threads and only
+// use thread-safe calls (engine snapshots and triggers, metric updates).
 
 #include <memory>
 

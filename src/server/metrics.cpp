@@ -49,7 +49,7 @@ struct Metrics::Impl {
   Family<Gauge>& connections =
       prometheus::BuildGauge()
           .Name("lameduck_app_connections")
-          .Help("Established TCP connections on app.ports at the last read during an exit")
+          .Help("Connections on app.ports at the last read during an exit, by activity: busy (a request being worked on, data moving or queued) or idle (kept alive, nothing pending)")
           .Register(*registry);
   Family<Counter>& new_connections =
       prometheus::BuildCounter()
@@ -140,7 +140,8 @@ struct Metrics::Impl {
   std::map<exit::Outcome, Counter*> outcome_counters;
   Histogram* exit_histogram = nullptr;
   Gauge* inflight_gauge = nullptr;
-  Gauge* connections_gauge = nullptr;
+  Gauge* busy_gauge = nullptr;
+  Gauge* idle_gauge = nullptr;
   Counter* new_connections_counter = nullptr;
   std::mutex mu;  // guards the Family::Add calls made after construction
 };
@@ -163,7 +164,8 @@ Metrics::Metrics(const std::string& version, const std::string& commit)
   }
   m.exit_histogram = &m.exit_duration.Add({}, kExitBuckets);
   m.inflight_gauge = &m.inflight.Add({});
-  m.connections_gauge = &m.connections.Add({});
+  m.busy_gauge = &m.connections.Add({{"activity", "busy"}});
+  m.idle_gauge = &m.connections.Add({{"activity", "idle"}});
   m.new_connections_counter = &m.new_connections.Add({});
   m.denied.Add({{"reason", "token"}});
   m.denied.Add({{"reason", "source"}});
@@ -223,9 +225,13 @@ void Metrics::onAppFigures(const app::Figures& figures) {
   if (figures.inflight) impl_->inflight_gauge->Set(static_cast<double>(*figures.inflight));
 }
 
-void Metrics::onConnections(int64_t established, int64_t arrived) {
-  impl_->connections_gauge->Set(static_cast<double>(established));
+void Metrics::onConnections(int64_t /*established*/, int64_t arrived) {
   if (arrived > 0) impl_->new_connections_counter->Increment(static_cast<double>(arrived));
+}
+
+void Metrics::onConnectionActivity(int64_t busy, int64_t idle) {
+  impl_->busy_gauge->Set(static_cast<double>(busy));
+  impl_->idle_gauge->Set(static_cast<double>(idle));
 }
 
 void Metrics::onWritten(std::string_view sink, int64_t count) {

@@ -1,6 +1,6 @@
 #pragma once
 
-// lameduck's Prometheus metrics (names in DESIGN.md, "Interfaces"). Owns the
+// lameduck's Prometheus metrics (names in README.md, "Metrics"). Owns the
 // registry; render() produces the text exposition served on /metrics.
 // Thread-safe.
 
@@ -50,6 +50,7 @@ class Metrics final : public exit::ExitObserver,
   // drain::Observer
   void onAppFigures(const app::Figures& figures) override;
   void onConnections(int64_t established, int64_t arrived) override;
+  void onConnectionActivity(int64_t busy, int64_t idle) override;
 
   // saga::HandoffObserver
   void onWritten(std::string_view sink, int64_t count) override;

@@ -1,6 +1,8 @@
 #pragma once
 
-// Error-rate gates for the traffic shift (backend.h: Gate).
+// Error-rate gates for the traffic shift (backend.h: Gate). Used by the shift
+// step on the exit thread only; not thread-safe. Borrowed references (the
+// app client) must outlive the gate.
 
 #include <memory>
 

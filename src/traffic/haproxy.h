@@ -2,7 +2,7 @@
 
 // HAProxy backend: the Runtime API (stats socket, `level admin`) over a unix
 // or TCP socket. One connection per command, as the non-interactive Runtime
-// API expects.
+// API expects. Used by the shift step on the exit thread only.
 
 #include "config/config.h"
 #include "traffic/backend.h"

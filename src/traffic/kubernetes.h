@@ -2,6 +2,7 @@
 
 // Kubernetes backend: PATCHes the configured object through the API server
 // (traffic.kubernetes) with a merge or JSON patch rendered from a template.
+// Owns its API client; used by the shift step on the exit thread only.
 
 #include <memory>
 

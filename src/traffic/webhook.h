@@ -3,7 +3,8 @@
 // Webhook backend: POST {"weight": n, "pod": ..., "namespace": ...} to a URL
 // (optionally with a bearer token) for load balancers lameduck has no
 // backend for. 2xx is success; 429, 5xx and unreachable are transient (the
-// shift retries), any other answer is a refusal.
+// shift retries), any other answer is a refusal. Used by the shift step on
+// the exit thread only.
 
 #include "config/config.h"
 #include "http/http.h"

@@ -36,13 +36,15 @@ constexpr const char* kDrainConfig =
     "exit: {grace_period: 20s, safety_margin: 1s, compensation_reserve: 2s}\n"
     "drain: {quiet_period: 1s, poll_interval: 20ms}\n";
 
-TEST(Drain, AnOpenClientConnectionHoldsTheExitUntilItCloses) {
-  Daemon d(kDrainConfig, AppOptions{.track_port = true});
+// Where the kernel's socket diagnostics are refused, /proc/net/tcp has no
+// activity: every established connection counts as busy, as before.
+TEST(Drain, WithTheProcFallbackAnOpenConnectionHoldsTheExitUntilItCloses) {
+  Daemon d(kDrainConfig, AppOptions{.track_port = true}, {{"LAMEDUCK_TEST_DISABLE_NETLINK", "1"}});
   ASSERT_GT(d.appPort(), 0);
   int client = connectTo(d.appPort());
   ASSERT_GE(client, 0);
   std::string body;
-  std::thread prestop([&] { body = d.adminBody("/prestop"); });
+  std::jthread prestop([&] { body = d.adminBody("/prestop"); });
   // The exit stays in Draining, past the quiet period, while the client
   // holds its connection.
   json status;
@@ -54,6 +56,7 @@ TEST(Drain, AnOpenClientConnectionHoldsTheExitUntilItCloses) {
       15s))
       << status;
   EXPECT_EQ(status["state"], "Draining");
+  EXPECT_EQ(status["drain"]["source"], "proc") << status;
   close(client);
   prestop.join();
   json summary = json::parse(body);
@@ -62,6 +65,22 @@ TEST(Drain, AnOpenClientConnectionHoldsTheExitUntilItCloses) {
   EXPECT_GE(summary["drain"]["wait_ms"].get<double>(), 1500);
   // lameduck's own status polls are not counted as the app's connections.
   EXPECT_EQ(summary["drain"]["new_connections"], 0) << body;
+}
+
+// With the kernel's per-connection activity, an idle kept-alive connection
+// (nothing sent, nothing queued) never holds the exit: it ends one quiet
+// period after the drain began, with the connection still open.
+TEST(Drain, AnIdleOpenConnectionDoesNotHoldTheExit) {
+  Daemon d(kDrainConfig, AppOptions{.track_port = true});
+  ASSERT_GT(d.appPort(), 0);
+  int client = connectTo(d.appPort());
+  ASSERT_GE(client, 0);
+  json summary = d.adminJson("/prestop");
+  close(client);
+  EXPECT_EQ(summary["outcome"], "completed") << summary;
+  EXPECT_EQ(summary["drain"]["source"], "netlink") << summary;
+  EXPECT_EQ(summary["drain"]["busy"], 0) << summary;
+  EXPECT_GE(summary["drain"]["idle"].get<int>(), 1) << summary;
 }
 
 TEST(Drain, ANewConnectionRestartsTheQuietPeriod) {

@@ -119,7 +119,11 @@ TEST(Handoff, PausedRedisSpoolsWithinTheBudgetWithoutHanging) {
   json s = d.adminJson("/prestop");
   EXPECT_EQ(s["compensations"]["spooled"], 20) << s;
   EXPECT_EQ(s["compensations"]["acked"], 20);
-  EXPECT_LE(s["duration_ms"].get<double>(), 7000 + 500);
+  // Within the budget (7 s) plus one Redis timeout past a deadline; the
+  // accounting itself is tested in simulated time (tests/saga). The margin
+  // for a loaded machine only tells a bounded hand-off from a hang on the
+  // paused server (60 s).
+  EXPECT_LE(s["duration_ms"].get<double>(), 7000 + 300 + 5000) << s;
   EXPECT_GE(d.metric("lameduck_compensation_failures_total{reason=\"timeout\"}"), 1);
   redis.cli({"CLIENT", "UNPAUSE"});
 }

@@ -11,6 +11,7 @@
 
 #include "integration/daemon.h"
 #include "support/otlp.h"
+#include "support/redis.h"
 
 namespace lameduck::testing {
 namespace {
@@ -163,7 +164,9 @@ TEST_F(TraceTest, FullExitIsOneTraceWithEveryPhaseAndStepUnderItsParent) {
     ASSERT_TRUE(t.by_id.count(str(step["parentSpanId"])));
     const json& phase = t.by_id[str(step["parentSpanId"])];
     EXPECT_EQ(phase["parentSpanId"], root["spanId"]);  // a step span, not a phase or the root
-    if (hook_phase.count(hook)) EXPECT_EQ(phase["name"], hook_phase.at(hook));
+    if (hook_phase.count(hook)) {
+      EXPECT_EQ(phase["name"], hook_phase.at(hook));
+    }
     hooks_seen.insert(hook);
   }
   EXPECT_EQ(hooks_seen, (std::set<std::string>{"drain", "compensations", "ack", "terminate"}));
@@ -175,8 +178,13 @@ TEST_F(TraceTest, FullExitIsOneTraceWithEveryPhaseAndStepUnderItsParent) {
 TEST_F(TraceTest, IncomingTraceparentMakesTheExitItsChild) {
   auto collector = startCollector({.fail_first = 1, .fail_status = 503, .retry_after = 0});
   ASSERT_TRUE(collector);
+  // coordination.service names the service in the trace; exit ordering
+  // needs its Redis.
+  RedisServer redis;
+  ASSERT_TRUE(redis.start());
   Daemon d(kShortExit, AppOptions{"ok", 0}, kPodEnv,
-           {"trace.otlp.endpoint=" + collector->endpoint(), "coordination.service=checkout"});
+           {"trace.otlp.endpoint=" + collector->endpoint(), "coordination.service=checkout",
+            "compensation.redis.address=unix:" + redis.socket()});
   ASSERT_GT(d.adminPort(), 0);
   const std::string caller_trace = "4bf92f3577b34da6a3ce929d0e0e4736";
   const std::string caller_span = "00f067aa0ba902b7";

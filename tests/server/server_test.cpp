@@ -54,6 +54,7 @@ TEST(Metrics, ExposesTheContractNames) {
   m.adminDenied("token");
   m.onAppFigures(app::Figures{4, 9, 0, std::nullopt});
   m.onConnections(9, 2);
+  m.onConnectionActivity(7, 2);
   exit::Summary s;
   s.outcome = exit::Outcome::kDeadline;
   s.elapsed = std::chrono::milliseconds(1500);
@@ -70,7 +71,8 @@ TEST(Metrics, ExposesTheContractNames) {
   EXPECT_THAT(text, HasSubstr("lameduck_exits_total{outcome=\"deadline\"} 1"));
   EXPECT_THAT(text, HasSubstr("lameduck_exits_total{outcome=\"completed\"} 0"));
   EXPECT_THAT(text, HasSubstr("lameduck_app_inflight 4"));
-  EXPECT_THAT(text, HasSubstr("lameduck_app_connections 9"));
+  EXPECT_THAT(text, HasSubstr("lameduck_app_connections{activity=\"busy\"} 7"));
+  EXPECT_THAT(text, HasSubstr("lameduck_app_connections{activity=\"idle\"} 2"));
   EXPECT_THAT(text, HasSubstr("lameduck_app_new_connections_total 2"));
   EXPECT_THAT(text, HasSubstr("lameduck_hook_requests_total{code=\"200\",hook=\"drain\"} 1"));
   EXPECT_THAT(text, HasSubstr("lameduck_admin_requests_denied_total{reason=\"token\"} 1"));
