@@ -8,23 +8,10 @@
 #include <set>
 #include <string_view>
 
+#include "config/yaml_reader.h"
+
 namespace lameduck::config {
 namespace {
-
-std::string describe(const YAML::Node& node) {
-  switch (node.Type()) {
-    case YAML::NodeType::Map:
-      return "a map";
-    case YAML::NodeType::Sequence:
-      return "a list";
-    case YAML::NodeType::Null:
-      return "null";
-    case YAML::NodeType::Scalar:
-      return "\"" + node.Scalar() + "\"";
-    default:
-      return "nothing";
-  }
-}
 
 class Reader {
  public:
@@ -39,7 +26,7 @@ class Reader {
   bool map(const YAML::Node& node, const std::string& path,
            std::initializer_list<std::string_view> known) {
     if (!node.IsMap()) {
-      fail(node, path, "expected a map of settings, got " + describe(node));
+      fail(node, path, "expected a map of settings, got " + detail::describe(node, path));
       return false;
     }
     std::string accepted;
@@ -47,7 +34,7 @@ class Reader {
     std::set<std::string> seen;
     for (auto it = node.begin(); it != node.end(); ++it) {
       const YAML::Node key = it->first;
-      const std::string name = key.IsScalar() ? key.Scalar() : describe(key);
+      const std::string name = key.IsScalar() ? key.Scalar() : detail::describe(key, path);
       if (!seen.insert(name).second) {
         fail(key, path + "." + name, "duplicate key \"" + name + "\"; each key may appear once");
         continue;
@@ -67,7 +54,8 @@ class Reader {
   std::optional<std::string> scalar(const YAML::Node& node, const std::string& path,
                                     std::string_view expected, bool secret = false) {
     if (!node.IsScalar()) {
-      fail(node, path, "expected " + std::string(expected) + ", got " + describe(node));
+      fail(node, path,
+           "expected " + std::string(expected) + ", got " + detail::describe(node, path));
       return std::nullopt;
     }
     auto expanded = expandEnv(node.Scalar());
@@ -138,7 +126,7 @@ void readOtlp(Reader& r, const YAML::Node& node, const std::string& path, OtlpCo
       r.fail(n, p,
              "expected a map of header name to value (e.g. authorization: \"Bearer "
              "${OTLP_TOKEN}\"), got " +
-                 std::string(n.IsScalar() ? "a single value" : describe(n)));
+                 std::string(n.IsScalar() ? "a single value" : detail::describe(n, path)));
       return;
     }
     out.headers.clear();

@@ -87,15 +87,23 @@ TEST(GoService, AServiceHangingAfterSigtermIsReportedWithoutItsPoliteWorker) {
   ASSERT_TRUE(diagnosis.takeBaseline(5s));
 
   app->process->signal(SIGTERM);
+  // The polite worker has returned once the service says so; only then is
+  // "it is not in the report" a statement about the report.
+  ASSERT_TRUE(waitForLine(
+      app->process->outputPath(),
+      [](const nlohmann::json& j) { return j.value("event", "") == "polite_stopped"; }, 20s))
+      << app->process->output();
   const TimePoint hook = SystemClock::instance().now();
   Recorder recorder;
   const uint16_t pprof = static_cast<uint16_t>(app->pprof_port);
+  // after_sigterm 300 ms, fetch bound 1 s, deadline 3 s: the dump is taken
+  // at after_sigterm (the deadline leaves room for the fetch).
   diag::ShutdownWatcher watcher(
       diagnosis, SystemClock::instance(),
       [pprof](Duration timeout) { return diag::tcpAccepts("127.0.0.1", pprof, timeout); },
-      diag::WatchSettings{300ms, 5s, 50ms}, {&recorder});
+      diag::WatchSettings{300ms, 1s, 50ms}, {&recorder});
   // The app never exits by itself: the watch ends at the deadline.
-  auto result = watcher.run(hook, hook + 2s);
+  auto result = watcher.run(hook, hook + 3s);
   EXPECT_EQ(result.outcome, diag::WatchOutcome::kOutlived);
   ASSERT_TRUE(recorder.stuck) << result.detail;
   const diag::Report& r = recorder.stuck->report;

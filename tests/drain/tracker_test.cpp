@@ -8,7 +8,7 @@
 
 #include <map>
 
-#include "drain/section.h"
+#include "drain/report.h"
 
 namespace lameduck::drain {
 namespace {
@@ -25,9 +25,7 @@ class FakeKernel {
     uint64_t received = 0, acked = 0;
     uint32_t rqueue = 0;
   };
-  void open(int id) {
-    conns_[id] = Conn{clock_.now(), clock_.now()};
-  }
+  void open(int id) { conns_[id] = Conn{clock_.now(), clock_.now()}; }
   void close(int id) { conns_.erase(id); }
   void request(int id, uint64_t bytes = 100) {
     conns_[id].last_in = clock_.now();
@@ -183,7 +181,7 @@ namespace lameduck::drain {
 namespace {
 
 TEST(DrainSection, RendersSourceCountsAndWhatHeldTheDrain) {
-  DrainSection s;
+  DrainReport s;
   s.source = "netlink";
   s.busy = 1;
   s.idle = 4;
@@ -197,14 +195,16 @@ TEST(DrainSection, RendersSourceCountsAndWhatHeldTheDrain) {
   h.ms_since_data_out = 900;
   h.bytes_queued = 0;
   s.held_by.push_back(h);
-  const std::string json = renderDrainSection(s);
+  const std::string json = toJson(s);
   EXPECT_NE(json.find(R"("source":"netlink")"), std::string::npos) << json;
   EXPECT_NE(json.find(R"("busy":1,"idle":4)"), std::string::npos) << json;
   EXPECT_NE(json.find(R"("wait_ms":2500)"), std::string::npos) << json;
-  EXPECT_NE(json.find(R"({"peer":"[fd00::9]:41000","activity":"busy","reason":"peer spoke last","ms_since_data_in":30,"ms_since_data_out":900,"bytes_queued":0})"),
-            std::string::npos)
+  EXPECT_NE(
+      json.find(
+          R"({"peer":"[fd00::9]:41000","activity":"busy","reason":"peer spoke last","ms_since_data_in":30,"ms_since_data_out":900,"bytes_queued":0})"),
+      std::string::npos)
       << json;
-  EXPECT_NE(renderDrainSection(DrainSection{}).find(R"("source":null)"), std::string::npos);
+  EXPECT_NE(toJson(DrainReport{}).find(R"("source":null)"), std::string::npos);
 }
 
 }  // namespace

@@ -82,6 +82,12 @@ TEST(Diagnosis, AServiceHangingAfterSigtermIsReportedAsStuck) {
   // The kubelet: SIGTERM to the app once its preStop hook returned, and to
   // the classic sidecar at the same time.
   app->process->signal(SIGTERM);
+  // The polite worker is gone before the sidecar looks (on a loaded machine
+  // the app may take longer than after_sigterm to handle its signal).
+  ASSERT_TRUE(waitForLine(
+      app->process->outputPath(),
+      [](const json& j) { return j.value("event", "") == "polite_stopped"; }, 20s))
+      << app->process->output();
   d.lameduck().signal(SIGTERM);
   auto stuck = waitForLine(
       d.lameduck().outputPath(),
