@@ -172,14 +172,18 @@ Result<std::string> WebhookBackend::setWeight(int64_t percent, Duration timeout)
   auto res = client_.send("POST", url_.path.empty() ? "/" : url_.path, body.dump(),
                           "application/json", headers, timeout, kMaxWebhookAnswer);
   if (!res) return std::unexpected(Error{res.error().code, where + ": " + res.error().message});
-  if (res->status >= 200 && res->status < 300) {
-    return where + " answered " + std::to_string(res->status);
+  return webhookAnswer(where, res->status, res->body);
+}
+
+Result<std::string> webhookAnswer(std::string_view where, int status, std::string_view body) {
+  if (status >= 200 && status < 300) {
+    return std::string(where) + " answered " + std::to_string(status);
   }
   ErrorCode code = ErrorCode::kFailedPrecondition;
-  if (res->status == 429 || res->status >= 500) code = ErrorCode::kUnavailable;
-  if (res->status == 401 || res->status == 403) code = ErrorCode::kPermissionDenied;
-  return std::unexpected(Error{
-      code, where + " answered HTTP " + std::to_string(res->status) + ": " + shortBody(res->body)});
+  if (status == 429 || status >= 500) code = ErrorCode::kUnavailable;
+  if (status == 401 || status == 403) code = ErrorCode::kPermissionDenied;
+  return std::unexpected(Error{code, std::string(where) + " answered HTTP " +
+                                         std::to_string(status) + ": " + shortBody(body)});
 }
 
 Result<std::string> renderPatch(const std::string& patch_template, config::PatchType type,
