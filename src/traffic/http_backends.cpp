@@ -19,6 +19,8 @@ using nlohmann::json;
 constexpr size_t kMaxPrometheusAnswer = 4 * 1024 * 1024;
 constexpr size_t kMaxWebhookAnswer = 64 * 1024;
 constexpr size_t kMaxKubeObject = 4 * 1024 * 1024;
+// What the API client accepts (kube/client.cpp); a patch is a few levels deep.
+constexpr size_t kMaxPatchDepth = 64;
 
 Error bad(std::string what) {
   return Error{ErrorCode::kBadResponse, "prometheus query answer: " + std::move(what)};
@@ -220,6 +222,12 @@ Result<std::string> renderPatch(const std::string& patch_template, config::Patch
     pos = close + 2;
   }
   out.append(patch_template, pos);
+  // The depth bound comes first: quoting a bad operation back (op.dump())
+  // recurses as deep as the text nests.
+  if (auto ok = checkJsonBounds(out, {kMaxKubeObject, kMaxPatchDepth}, "traffic.kubernetes.patch");
+      !ok) {
+    return makeError(ErrorCode::kInvalidArgument, ok.error().message);
+  }
   json doc = json::parse(out, nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded()) {
     return makeError(ErrorCode::kInvalidArgument,
@@ -242,7 +250,7 @@ Result<std::string> renderPatch(const std::string& patch_template, config::Patch
         return makeError(ErrorCode::kInvalidArgument,
                          "traffic.kubernetes.patch: every JSON patch operation needs \"op\" and "
                          "\"path\", got " +
-                             op.dump());
+                             shortBody(op.dump(-1, ' ', false, json::error_handler_t::replace)));
       }
     }
   }
