@@ -18,9 +18,15 @@ int checkConfig(const Args& args) {
               << ok.error().message << "\n";
     return kExitUsage;
   }
-  std::cout << (options->file ? *options->file : std::string("<embedded defaults>"))
-            << ": configuration is valid (exit budget " << formatDuration(cfg->exit.budget())
-            << ", app hooks " << (cfg->app.base_url ? "on" : "off") << ")\n";
+  const std::string source = options->file ? *options->file : std::string("<embedded defaults>");
+  // Advice goes to stderr and does not change the exit code.
+  for (const std::string& w : config::warnings(*cfg)) {
+    std::cerr << source << ": warning: " << w << "\n";
+  }
+  std::cout << source << ": configuration is valid (exit budget "
+            << formatDuration(cfg->exit.budget()) << ", drain.max_wait "
+            << formatDuration(cfg->drain.max_wait) << ", app hooks "
+            << (cfg->app.base_url ? "on" : "off") << ")\n";
   return kExitOk;
 }
 

@@ -51,8 +51,11 @@ int run(const Args& args) {
              {"config", start->loaded.options.file.value_or("<embedded defaults>")},
              {"app", c.app.base_url ? c.app.base_url->origin() + c.app.base_url->path : "none"},
              {"exit_budget_ms", toMillis(c.exit.budget())},
+             {"drain_max_wait_ms", toMillis(c.drain.max_wait)},
              {"coordination", coordination.enabled() ? coordination.service + "/" + coordination.pod
                                                      : std::string("off")}});
+
+  for (const std::string& w : config::warnings(c)) log::warn("configuration", {{"detail", w}});
 
   // SIGUSR1 logs the exit state; the listener lets go of the engine before
   // the sidecar is gone, on every way out.

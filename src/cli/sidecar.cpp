@@ -1,5 +1,7 @@
 #include "cli/sidecar.h"
 
+#include <mutex>
+
 #include "app/steps.h"
 #include "cli/options.h"
 #include "common/log.h"
@@ -106,6 +108,79 @@ class StuckSpan final : public diag::StuckObserver {
   exit::ExitEngine& engine_;
 };
 
+}  // namespace
+
+// Dump (3) of the diagnosis. The watch starts when the exit is done — the
+// hook has answered and the kubelet sends the app SIGTERM — on a thread of
+// its own: in a native-sidecar pod the sidecar's own SIGTERM comes only
+// after the app has gone, too late to see it stuck. Thread-safety:
+// onExitDone() on the exit thread, join() and the destructor on the main
+// thread; the connection source is only read here until join() returned.
+class AfterExitWatch final : public exit::ExitObserver {
+ public:
+  // `observers` is read when the exit is done (all are added by then);
+  // it, `diagnosis` and `clock` must outlive the watch.
+  AfterExitWatch(diag::Diagnosis& diagnosis, Clock& clock, diag::AliveCheck alive,
+                 diag::WatchSettings settings, const std::vector<diag::StuckObserver*>& observers)
+      : diagnosis_(diagnosis),
+        clock_(clock),
+        alive_(std::move(alive)),
+        settings_(settings),
+        observers_(observers) {}
+  ~AfterExitWatch() override {
+    stop();
+    join();
+  }
+  AfterExitWatch(const AfterExitWatch&) = delete;
+  AfterExitWatch& operator=(const AfterExitWatch&) = delete;
+
+  void onExitDone(const exit::Summary& summary) override {
+    const TimePoint answered = clock_.now();
+    // The budget counts from the start of the exit.
+    const TimePoint deadline = answered - summary.elapsed + summary.budget;
+    std::lock_guard lock(mu_);
+    if (watcher_ || stopped_) return;  // one exit per process
+    watcher_ =
+        std::make_unique<diag::ShutdownWatcher>(diagnosis_, clock_, alive_, settings_, observers_);
+    thread_ = std::jthread([watcher = watcher_.get(), answered, deadline] {
+      const diag::WatchResult watched = watcher->run(answered, deadline);
+      log::info("after-SIGTERM watch done", {{"outcome", diag::watchOutcomeName(watched.outcome)},
+                                             {"detail", watched.detail}});
+    });
+  }
+
+  // Ends a running watch within one poll interval; none starts afterwards.
+  void stop() {
+    std::lock_guard lock(mu_);
+    stopped_ = true;
+    if (watcher_) watcher_->stop();
+  }
+
+  // Blocks until the watch is over: the app gone, or the budget over.
+  // Returns at once when no exit has finished.
+  void join() {
+    std::jthread thread;
+    {
+      std::lock_guard lock(mu_);
+      thread = std::move(thread_);
+    }
+    if (thread.joinable()) thread.join();
+  }
+
+ private:
+  diag::Diagnosis& diagnosis_;
+  Clock& clock_;
+  const diag::AliveCheck alive_;
+  const diag::WatchSettings settings_;
+  const std::vector<diag::StuckObserver*>& observers_;
+  std::mutex mu_;
+  bool stopped_ = false;
+  std::unique_ptr<diag::ShutdownWatcher> watcher_;  // made when the exit is done
+  std::jthread thread_;
+};
+
+namespace {
+
 exit::Budget budgetOf(const config::ExitConfig& c) {
   return exit::Budget{c.grace_period, c.safety_margin, c.compensation_reserve};
 }
@@ -118,7 +193,12 @@ Sidecar::Sidecar(const config::Config& config, Clock& clock)
       metrics_(kVersion, kCommit),
       spool_(config.compensation.spool) {}
 
-Sidecar::~Sidecar() = default;
+Sidecar::~Sidecar() {
+  if (after_exit_) {
+    after_exit_->stop();
+    after_exit_->join();
+  }
+}
 
 Result<std::unique_ptr<Sidecar>> Sidecar::create(const config::Config& config, Clock& clock) {
   std::unique_ptr<Sidecar> s(new Sidecar(config, clock));
@@ -183,6 +263,24 @@ Result<std::unique_ptr<Sidecar>> Sidecar::create(const config::Config& config, C
   // that lameduck_app_goroutines is part of the pod's last word.
   if (s->push_ && !s->diagnosis_) observers.push_back(s->push_.get());
   if (s->tracer_) observers.push_back(s->tracer_.get());
+  if (s->diagnosis_) {
+    // The after-SIGTERM watch starts when the exit is done; it stays while
+    // the app is alive (its diagnostics endpoint accepts connections, or
+    // app.ports listen), bounded by the budget.
+    const HttpUrl& url = *c.app.diagnostics.goroutines;
+    drain::ConnectionSource* connections = s->connections_.get();
+    diag::AliveCheck alive = [url, connections](Duration timeout) {
+      if (diag::tcpAccepts(url.host, url.port, timeout)) return true;
+      if (!connections) return false;
+      auto snap = connections->read();
+      return !snap || snap->listening > 0;  // unreadable tables: still there
+    };
+    s->after_exit_ = std::make_unique<AfterExitWatch>(
+        *s->diagnosis_, clock, std::move(alive),
+        diag::WatchSettings{c.app.diagnostics.after_sigterm, c.app.timeout, c.drain.poll_interval},
+        s->stuck_observers_);
+    observers.push_back(s->after_exit_.get());
+  }
   s->observers_ = std::make_unique<exit::ObserverList>(std::move(observers));
 
   auto plan = s->plan();
@@ -224,8 +322,8 @@ Result<exit::ExitPlan> Sidecar::plan() {
   if (app_) p.draining.push_back(std::make_unique<app::DrainHookStep>(*app_, t));
   // 5: wait until drained.
   if (app_ || connections_) {
-    p.draining.push_back(std::make_unique<drain::DrainWaitStep>(app_.get(), connections_.get(),
-                                                                c.drain, t, metrics_));
+    p.draining.push_back(std::make_unique<drain::DrainWaitStep>(
+        app_.get(), connections_.get(), c.drain, t, c.exit.grace_period, metrics_));
     // 6: a drain that ran out of budget: what the unfinished work waits on.
     if (diagnosis_) {
       p.draining.push_back(std::make_unique<diag::DeadlineDumpStep>(*diagnosis_, t, "drain_wait"));
@@ -265,28 +363,9 @@ Status Sidecar::start() {
 
 void Sidecar::finish() {
   const TimePoint deadline = *engine_->startedAt() + config_.exit.budget();
-  if (diagnosis_) {
-    // The exit is over, so /prestop has answered and the kubelet has sent
-    // the app SIGTERM: an app alive after_sigterm from now ignored it. The
-    // watcher stays while the app is alive (its diagnostics endpoint accepts
-    // connections, or app.ports listen), bounded by the budget.
-    const HttpUrl& url = *config_.app.diagnostics.goroutines;
-    drain::ConnectionSource* connections = connections_.get();
-    diag::AliveCheck alive = [url, connections](Duration timeout) {
-      if (diag::tcpAccepts(url.host, url.port, timeout)) return true;
-      if (!connections) return false;
-      auto snap = connections->read();
-      return !snap || snap->listening > 0;  // unreadable tables: still there
-    };
-    diag::ShutdownWatcher watcher(
-        *diagnosis_, clock_, std::move(alive),
-        diag::WatchSettings{config_.app.diagnostics.after_sigterm, config_.app.timeout,
-                            config_.drain.poll_interval},
-        stuck_observers_);
-    const diag::WatchResult watched = watcher.run(clock_.now(), deadline);
-    log::info("after-SIGTERM watch done",
-              {{"outcome", diag::watchOutcomeName(watched.outcome)}, {"detail", watched.detail}});
-  }
+  // The after-SIGTERM watch, started when the exit was done, ends when the
+  // app is gone or the budget is over.
+  if (after_exit_) after_exit_->join();
   if (push_ && diagnosis_) push_->start();
   if (connections_) {
     // The sidecar never dies before the app: in a classic pod both get

@@ -10,7 +10,10 @@
 // engine joins its exit thread, and only then go the observers, the
 // Pushgateway push (which waits for a push in flight), exit ordering, the
 // spool, the connection source, the app client and the metrics that all of
-// them used. Nothing outside holds a pointer into a Sidecar.
+// them used. One exception to "reverse order": the after-SIGTERM watch
+// reports through stuck_span_, which reads the engine, so ~Sidecar stops and
+// joins it first (and it refuses to start after that). Nothing outside
+// holds a pointer into a Sidecar.
 //
 // Thread-safety: create(), start() and finish() are called from the main
 // thread only; engine() is safe from any thread (the engine is).
@@ -36,6 +39,8 @@
 
 namespace lameduck::cli {
 
+class AfterExitWatch;
+
 class Sidecar {
  public:
   // Builds everything; fails (kInvalidArgument) when the configuration
@@ -57,15 +62,15 @@ class Sidecar {
 
   // After the exit: stays up until the app stopped listening (the sidecar
   // never leaves before the app) or the budget ends, waits for the final
-  // push and the trace export (each bounded by its timeout), writes exit ordering's last record and stops the servers. With
+  // push and the trace export (each bounded by its timeout), writes exit
+  // ordering's last record and stops the servers. With
   // app.diagnostics.goroutines set, an app still alive
   // app.diagnostics.after_sigterm after the exit ended (the hook answered,
-  // the kubelet sent SIGTERM) is diagnosed as stuck (diag::ShutdownWatcher).
+  // the kubelet sent SIGTERM) is diagnosed as stuck: that watch starts when
+  // the exit is done, whatever signal the sidecar gets when (in a native
+  // sidecar pod, SIGTERM comes only after the app has gone), and finish()
+  // waits for it.
   void finish();
-
-  // Told when the app is stuck in its shutdown (the exit trace adds a span
-  // there). Add before finish(); `observer` must outlive the sidecar.
-  void addStuckObserver(diag::StuckObserver& observer) { stuck_observers_.push_back(&observer); }
 
  private:
   Sidecar(const config::Config& config, Clock& clock);
@@ -85,7 +90,8 @@ class Sidecar {
   std::unique_ptr<diag::HttpDumpSource> dumps_;  // app.diagnostics.goroutines set
   std::unique_ptr<diag::Diagnosis> diagnosis_;
   std::vector<diag::StuckObserver*> stuck_observers_;
-  std::unique_ptr<trace::ExitTracer> tracer_;  // trace.otlp.endpoint set
+  std::unique_ptr<trace::ExitTracer> tracer_;   // trace.otlp.endpoint set
+  std::unique_ptr<AfterExitWatch> after_exit_;  // app.diagnostics.goroutines set
   std::unique_ptr<exit::ObserverList> observers_;
   std::unique_ptr<exit::ExitEngine> engine_;
   std::unique_ptr<diag::StuckObserver> stuck_span_;  // diagnosis and tracing on

@@ -261,12 +261,15 @@ bool Cidr::contains(std::string_view address) const {
   return true;
 }
 
-std::string urlEncode(std::string_view text) {
+namespace {
+
+std::string percentEncode(std::string_view text, bool keep_dot) {
   static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;
   out.reserve(text.size());
   for (unsigned char ch : text) {
-    if (std::isalnum(ch) || ch == '-' || ch == '_' || ch == '.' || ch == '~') {
+    const bool alnum = (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
+    if (alnum || ch == '-' || ch == '_' || ch == '~' || (keep_dot && ch == '.')) {
       out += static_cast<char>(ch);
     } else {
       out += '%';
@@ -276,5 +279,10 @@ std::string urlEncode(std::string_view text) {
   }
   return out;
 }
+
+}  // namespace
+
+std::string urlEncode(std::string_view text) { return percentEncode(text, true); }
+std::string pathSegmentEncode(std::string_view text) { return percentEncode(text, false); }
 
 }  // namespace lameduck

@@ -44,6 +44,9 @@ Result<HttpUrl> parseHttpUrl(std::string_view text);
 // Percent-encodes everything but RFC 3986 unreserved characters, for query
 // parameter values.
 std::string urlEncode(std::string_view text);
+// The same, and '.' too, for a value put into a URL path: "." and ".." can
+// then never become a path segment of their own.
+std::string pathSegmentEncode(std::string_view text);
 
 // An IPv4 or IPv6 network in CIDR notation ("10.0.0.0/8", "fd00::/8"). A plain
 // address is a /32 or /128. IPv4-mapped IPv6 peers ("::ffff:10.1.2.3") match

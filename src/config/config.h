@@ -42,6 +42,10 @@ struct ExitConfig {
   Duration grace_period = 30s;
   Duration safety_margin = 2s;
   Duration compensation_reserve = 5s;
+  // What the app keeps of the grace period for its own SIGTERM handling,
+  // after the hook answered. Sets the default drain.max_wait (see
+  // autoMaxWait) and check-config's warning.
+  Duration app_shutdown = 5s;
 
   // The whole exit must fit here.
   Duration budget() const { return grace_period - safety_margin; }
@@ -82,7 +86,10 @@ struct DrainConfig {
   Duration poll_interval = 50ms;
   Duration quiet_period = 2s;
   int64_t max_connections = 0;
-  Duration max_wait = 20s;
+  // Unset in the config (max_wait_auto): autoMaxWait(), 18 s on the
+  // defaults, so that the app's shutdown still fits the grace period.
+  Duration max_wait = 18s;
+  bool max_wait_auto = true;
   // Where the socket tables are read (<proc_root>/net/tcp, tcp6); tests
   // point it at recorded files.
   std::string proc_root = "/proc";
@@ -279,5 +286,20 @@ Result<std::string> expandEnv(std::string_view text);
 // gate call this rather than repeating the rule. The error reads
 // "traffic.gate.source: <why>".
 Status checkGateSource(const Config& config);
+
+// The grace period's split between the exit and the app's own shutdown.
+// The traffic holds planned before the drain wait (zero without a backend).
+Duration plannedHolds(const Config& config);
+// The default drain.max_wait: grace_period - safety_margin -
+// compensation_reserve - app_shutdown - plannedHolds, or, when that leaves
+// nothing, all of Draining (budget - compensation_reserve).
+Duration autoMaxWait(const Config& config);
+// What is left of the grace period for the app's shutdown when the drain
+// wait runs its whole max_wait (and compensation its whole reserve).
+Duration appShutdownLeft(const Config& config);
+// Advice that does not make the config invalid (check-config prints it,
+// `run` logs it at warn): e.g. max_wait leaving the app less than
+// exit.app_shutdown.
+std::vector<std::string> warnings(const Config& config);
 
 }  // namespace lameduck::config

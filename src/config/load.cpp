@@ -66,6 +66,7 @@ Result<Config> parseContained(std::string_view yaml_text, std::string_view sourc
   detail::readConfig(issues, croot, c);
   if (issues.ok()) detail::crossCheck(issues, croot, c);
   if (!issues.ok()) return invalid(issues.report());
+  if (c.drain.max_wait_auto) c.drain.max_wait = autoMaxWait(c);
   return c;
 }
 

@@ -9,6 +9,7 @@ void readExit(Issues& issues, const YAML::Node& node, const std::string& path, E
   m.field("grace_period", duration(issues, out.grace_period, ZeroOk::kNo));
   m.field("safety_margin", duration(issues, out.safety_margin, ZeroOk::kYes));
   m.field("compensation_reserve", duration(issues, out.compensation_reserve, ZeroOk::kYes));
+  m.field("app_shutdown", duration(issues, out.app_shutdown, ZeroOk::kYes));
   m.finish();
 }
 
@@ -17,7 +18,10 @@ void readDrain(Issues& issues, const YAML::Node& node, const std::string& path, 
   m.field("poll_interval", duration(issues, out.poll_interval, ZeroOk::kNo));
   m.field("quiet_period", duration(issues, out.quiet_period, ZeroOk::kYes));
   m.field("max_connections", integer(issues, out.max_connections, 0, 1'000'000));
-  m.field("max_wait", duration(issues, out.max_wait, ZeroOk::kNo));
+  m.field("max_wait", [&](const YAML::Node& vn, const std::string& vp) {
+    out.max_wait_auto = false;
+    duration(issues, out.max_wait, ZeroOk::kNo)(vn, vp);
+  });
   m.field("proc_root", [&](const YAML::Node& vn, const std::string& vp) {
     auto v = scalar(issues, vn, vp, "a directory path");
     if (!v) return;

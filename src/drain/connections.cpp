@@ -205,19 +205,25 @@ std::string_view sourceName(SourceKind kind) {
 }
 
 std::string Endpoint::toString() const {
-  char buf[INET6_ADDRSTRLEN + 8] = {};
-  if (family == 4) {  // by hand: this runs for every socket of every poll
-    char* p = buf;
-    char* end = buf + sizeof buf;
-    for (int i = 0; i < 4; ++i) {
-      p = std::to_chars(p, end, addr[static_cast<size_t>(i)]).ptr;
-      *p++ = i < 3 ? '.' : ':';
+  // Appended piece by piece (no pointer arithmetic into a fixed buffer, no
+  // operator+ chains that optimised builds misjudge): this runs for every
+  // socket of every poll.
+  std::string out;
+  out.reserve(INET6_ADDRSTRLEN + 8);
+  char num[8];
+  if (family == 4) {
+    for (size_t i = 0; i < 4; ++i) {
+      out.append(num, std::to_chars(num, num + sizeof num, addr[i]).ptr);
+      out += i < 3 ? '.' : ':';
     }
-    p = std::to_chars(p, end, port).ptr;
-    return std::string(buf, p);
+  } else {
+    char buf[INET6_ADDRSTRLEN] = {};
+    out += '[';
+    out += inet_ntop(AF_INET6, addr.data(), buf, sizeof buf) ? buf : "?";
+    out += "]:";
   }
-  inet_ntop(AF_INET6, addr.data(), buf, sizeof buf);
-  return "[" + std::string(buf) + "]:" + std::to_string(port);
+  out.append(num, std::to_chars(num, num + sizeof num, port).ptr);
+  return out;
 }
 
 std::string_view stateName(uint8_t state) {

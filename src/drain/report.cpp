@@ -19,6 +19,7 @@ std::string toJson(const DrainReport& d) {
                     {"last_new_connection_at_ms", optMs(d.last_new_connection_at)},
                     {"drained_at_ms", optMs(d.drained_at)},
                     {"wait_ms", optMs(d.wait)},
+                    {"grace_left_ms", optMs(d.grace_left)},
                     {"malformed_lines", d.malformed_lines},
                     {"source", d.source.empty() ? ordered_json(nullptr) : ordered_json(d.source)},
                     {"busy", opt(d.busy)},

@@ -44,6 +44,9 @@ struct DrainReport {
   std::optional<int64_t> idle;
   std::optional<Duration> last_activity_at;  // request bytes or new connection, since the exit started
   std::vector<HeldConnection> held_by;
+  // Set when the wait ran out: what was left of exit.grace_period then, for
+  // the rest of the exit and the app's own shutdown.
+  std::optional<Duration> grace_left;
 };
 
 // The section names, and their JSON (the same keys whether or not a value

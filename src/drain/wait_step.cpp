@@ -8,10 +8,11 @@ namespace lameduck::drain {
 
 DrainWaitStep::DrainWaitStep(app::AppClient* app, ConnectionSource* connections,
                              const config::DrainConfig& config, Duration app_timeout,
-                             Observer& observer)
+                             Duration grace_period, Observer& observer)
     : app_(app),
       connections_(connections),
       timeout_(app_timeout),
+      grace_period_(grace_period),
       drain_(config),
       observer_(observer) {}
 
@@ -124,16 +125,22 @@ exit::StepResult DrainWaitStep::run(exit::StepContext& ctx) {
     ctx.clock.sleepUntil(wake);
   }
   report_.wait = ctx.clock.now() - started;
+  // What the kubelet's grace period still holds for the rest of the exit
+  // and then the app's own shutdown.
+  const Duration left = std::max(Duration::zero(), ctx.exit_started + grace_period_ - ctx.clock.now());
+  report_.grace_left = left;
   publish(ctx);
   ctx.record.attribute("drained", false);
   ctx.record.attribute("held_by", not_drained);
+  ctx.record.attribute("grace_left_ms", static_cast<int64_t>(toMillis(left)));
   const bool hit_max_wait = started + drain_.max_wait <= ctx.deadline;
-  log::warn("app not drained when the wait ended", {{"reason", not_drained}});
-  return exit::StepResult::deadline("not drained: " + not_drained + "; " +
-                              (hit_max_wait
-                                   ? "drain.max_wait (" + formatDuration(drain_.max_wait) + ")"
-                                   : std::string("the draining budget")) +
-                              " ran out");
+  log::warn("app not drained when the wait ended",
+            {{"reason", not_drained}, {"grace_left_ms", static_cast<int64_t>(toMillis(left))}});
+  return exit::StepResult::deadline(
+      "not drained: " + not_drained + "; " +
+      (hit_max_wait ? "drain.max_wait (" + formatDuration(drain_.max_wait) + ")"
+                    : std::string("the draining budget")) +
+      " ran out with " + formatDuration(left) + " of the grace period left for the app's shutdown");
 }
 
 }  // namespace lameduck::drain

@@ -26,8 +26,11 @@ namespace lameduck::drain {
 class DrainWaitStep final : public exit::Step {
  public:
   // Either `app` or `connections` may be null (not configured).
+  // `grace_period` (exit.grace_period) is only used to say how much of it
+  // the app had left for its own shutdown when the wait ended.
   DrainWaitStep(app::AppClient* app, ConnectionSource* connections,
-                const config::DrainConfig& config, Duration app_timeout, Observer& observer);
+                const config::DrainConfig& config, Duration app_timeout, Duration grace_period,
+                Observer& observer);
   std::string_view name() const override { return "drain_wait"; }
   exit::StepResult run(exit::StepContext& ctx) override;
 
@@ -37,6 +40,7 @@ class DrainWaitStep final : public exit::Step {
   app::AppClient* app_;
   ConnectionSource* connections_;
   Duration timeout_;
+  Duration grace_period_;
   config::DrainConfig drain_;
   Observer& observer_;
   AppFigures figures_;

@@ -18,24 +18,6 @@ std::string field(const std::map<std::string, std::string>& fields, const std::s
   return it == fields.end() ? "" : it->second;
 }
 
-std::string percentEncode(std::string_view value) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(value.size());
-  for (unsigned char ch : value) {
-    const bool plain = (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
-                       (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '~';
-    if (plain) {
-      out += static_cast<char>(ch);
-    } else {
-      out += '%';
-      out += kHex[ch >> 4];
-      out += kHex[ch & 0xF];
-    }
-  }
-  return out;
-}
-
 std::vector<std::pair<std::string, std::string>> entryFields(const redis::RedisReply& e) {
   return redis::fieldsOf(e);
 }
@@ -59,7 +41,7 @@ std::string fillActionUrl(std::string_view tmpl, const std::map<std::string, std
       for (const char* key : {"id", "saga_id", "step", "action"}) {
         const std::string placeholder = std::string("{{") + key + "}}";
         if (tmpl.compare(pos, placeholder.size(), placeholder) == 0) {
-          out += percentEncode(field(fields, key));
+          out += pathSegmentEncode(field(fields, key));
           pos += placeholder.size();
           replaced = true;
           break;

@@ -40,7 +40,8 @@ TEST(Config, EmbeddedDefaultsMatchTheDesign) {
   EXPECT_EQ(c->drain.poll_interval, 50ms);
   EXPECT_EQ(c->drain.quiet_period, 2s);
   EXPECT_EQ(c->drain.max_connections, 0);
-  EXPECT_EQ(c->drain.max_wait, 20s);
+  EXPECT_EQ(c->drain.max_wait, 18s);  // derived: see time_plan_test.cpp
+  EXPECT_EQ(c->exit.app_shutdown, 5s);
   EXPECT_FALSE(c->compensation.redis.address);
   EXPECT_EQ(c->compensation.stream, "compensation_stream");
   EXPECT_EQ(c->compensation.maxlen, 1000000);
@@ -63,7 +64,7 @@ TEST(Config, TheReferenceConfigFromTheDesignParses) {
   const char* yaml = R"(
 admin:   {listen: "0.0.0.0:9901", token: "${LAMEDUCK_TEST_TOKEN}", allow_cidrs: ["127.0.0.0/8"]}
 metrics: {listen: "0.0.0.0:9902", pushgateway: {url: "http://pushgateway:9091", job: lameduck}}
-exit:    {grace_period: 30s, safety_margin: 2s, compensation_reserve: 5s}
+exit:    {grace_period: 30s, safety_margin: 2s, compensation_reserve: 5s, app_shutdown: 5s}
 app:
   base_url: "http://127.0.0.1:8080"
   hooks: {drain: /lameduck/drain, status: /lameduck/status,

@@ -58,7 +58,8 @@ exit::ExitPlan appPlan(const config::Config& c, app::AppClient* app,
   if (app) plan.draining.push_back(std::make_unique<app::DrainHookStep>(*app, t));
   if (app || connections) {
     plan.draining.push_back(
-        std::make_unique<DrainWaitStep>(app, connections, c.drain, t, null_drain_observer));
+        std::make_unique<DrainWaitStep>(app, connections, c.drain, t, c.exit.grace_period,
+                                        null_drain_observer));
   }
   if (app) {
     plan.compensating.push_back(std::make_unique<app::FetchCompensationsStep>(*app, t));
@@ -279,7 +280,13 @@ TEST(DrainWait, UnreadableConnectionsNeverCountAsDrained) {
       << wait->detail;
   auto d = section(s, "drain");
   EXPECT_TRUE(d["drained_at_ms"].is_null());
-  EXPECT_EQ(d["wait_ms"], 20000.0);  // drain.max_wait
+  EXPECT_EQ(d["wait_ms"], 18000.0);  // drain.max_wait
+  // 30 s grace period - 18 s: what the rest of the exit and the app's own
+  // shutdown had left.
+  EXPECT_EQ(d["grace_left_ms"], 12000.0);
+  EXPECT_NE(wait->detail.find("ran out with 12s of the grace period left for the app's shutdown"),
+            std::string::npos)
+      << wait->detail;
 }
 
 TEST(DrainWait, NeedsInflightZeroAndQuietConnectionsTogether) {

@@ -70,11 +70,32 @@ TEST(Diagnosis, AHandlerStuckAtTheDrainDeadlineIsNamedWithItsWaitAndLine) {
   EXPECT_EQ((*sleeper)["created_by"], "net/http.(*Server).Serve");
 }
 
+// Waits for the app_shutdown_stuck audit record and checks its report:
+// every function in `stuck` is there and not cancellable, the polite worker
+// (which honoured its context) is not.
+void expectStuckReport(Daemon& d, std::initializer_list<const char*> stuck) {
+  auto line = waitForLine(
+      d.lameduck().outputPath(),
+      [](const json& j) { return j.value("event", "") == "app_shutdown_stuck"; }, 20s);
+  ASSERT_TRUE(line) << d.lameduck().output();
+  EXPECT_EQ((*line)["audit"], true);
+  json report = json::parse((*line)["report"].get<std::string>(), nullptr, false);
+  ASSERT_TRUE(report.is_object()) << *line;
+  for (const char* f : stuck) {
+    const json* g = group(report, f);
+    ASSERT_NE(g, nullptr) << f << " not in " << report;
+    EXPECT_EQ((*g)["cancellable"], false) << f;
+  }
+  EXPECT_EQ(group(report, "main.politeWait"), nullptr) << report;
+}
+
 TEST(Diagnosis, AServiceHangingAfterSigtermIsReportedAsStuck) {
   TempDir dir;
   auto app = startGoService(dir, "goapp", {"-workers", "sleep,read,polite", "-on-sigterm", "wait"});
   ASSERT_TRUE(app);
-  Daemon d(config(app->goroutineUrl(), "    after_sigterm: 500ms\n"), std::nullopt, {},
+  // after_sigterm leaves the service ample time to handle its SIGTERM on a
+  // loaded machine: its polite worker must be gone when the dump is taken.
+  Daemon d(config(app->goroutineUrl(), "    after_sigterm: 2s\n"), std::nullopt, {},
            {"app.base_url=" + app->baseUrl()});
   ASSERT_GT(d.adminPort(), 0);
   json summary = d.adminJson("/prestop");
@@ -89,22 +110,38 @@ TEST(Diagnosis, AServiceHangingAfterSigtermIsReportedAsStuck) {
       [](const json& j) { return j.value("event", "") == "polite_stopped"; }, 20s))
       << app->process->output();
   d.lameduck().signal(SIGTERM);
-  auto stuck = waitForLine(
-      d.lameduck().outputPath(),
-      [](const json& j) { return j.value("event", "") == "app_shutdown_stuck"; }, 20s);
-  ASSERT_TRUE(stuck) << d.lameduck().output();
-  EXPECT_EQ((*stuck)["audit"], true);
-  json report = json::parse((*stuck)["report"].get<std::string>(), nullptr, false);
-  ASSERT_TRUE(report.is_object()) << *stuck;
-  for (const char* f : {"main.sleepLoop", "main.readForever"}) {
-    const json* g = group(report, f);
-    ASSERT_NE(g, nullptr) << f << " not in " << report;
-    EXPECT_EQ((*g)["cancellable"], false) << f;
-  }
-  EXPECT_EQ(group(report, "main.politeWait"), nullptr) << report;
+  expectStuckReport(d, {"main.sleepLoop", "main.readForever"});
   // The sidecar stays while the app is alive.
   EXPECT_TRUE(d.lameduck().running());
   EXPECT_GE(d.metric("lameduck_app_goroutines{wait_reason=\"sleep\"}"), 1);
+}
+
+// A native sidecar (an init container that keeps running) gets SIGTERM
+// only after the app has gone: the watch starts when /prestop answered, and
+// the sidecar leaves promptly once the app is gone.
+TEST(Diagnosis, InANativeSidecarPodTheStuckAppIsReportedBeforeTheSidecarGetsSigterm) {
+  TempDir dir;
+  auto app = startGoService(dir, "goapp", {"-workers", "sleep,mutex,polite", "-on-sigterm", "wait"});
+  ASSERT_TRUE(app);
+  Daemon d(config(app->goroutineUrl(), "    after_sigterm: 2s\n"), std::nullopt, {},
+           {"app.base_url=" + app->baseUrl()});
+  ASSERT_GT(d.adminPort(), 0);
+  json summary = d.adminJson("/prestop");
+  ASSERT_FALSE(summary.is_null());
+  app->process->signal(SIGTERM);  // the app's SIGTERM; the sidecar gets none yet
+  expectStuckReport(d, {"main.sleepLoop", "main.lockForever"});
+  EXPECT_GE(d.metric("lameduck_app_goroutines{wait_reason=\"semacquire\"}"), 1);
+  // The kubelet kills the app at the end of its grace period, then sends the
+  // sidecar SIGTERM: it leaves on its own, well before its budget ends.
+  app->process->signal(SIGKILL);
+  ASSERT_TRUE(app->process->waitExit(10s));
+  d.lameduck().signal(SIGTERM);
+  EXPECT_TRUE(d.lameduck().waitExit(20s)) << d.lameduck().output();
+  auto watched = waitForLine(
+      d.lameduck().outputPath(),
+      [](const json& j) { return j.value("msg", "") == "after-SIGTERM watch done"; }, 1s);
+  ASSERT_TRUE(watched) << d.lameduck().output();
+  EXPECT_EQ((*watched)["outcome"], "stuck") << *watched;
 }
 
 TEST(Diagnosis, ADeadDiagnosticsEndpointIsReportedAndCostsAtMostAppTimeout) {

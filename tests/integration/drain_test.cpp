@@ -62,7 +62,9 @@ TEST(Drain, WithTheProcFallbackAnOpenConnectionHoldsTheExitUntilItCloses) {
   json summary = json::parse(body);
   EXPECT_EQ(summary["outcome"], "completed") << body;
   EXPECT_EQ(summary["drain"]["connections"], 0);
-  EXPECT_GE(summary["drain"]["wait_ms"].get<double>(), 1500);
+  // Held past the quiet period (1 s): the status poll saw 1.5 s of the
+  // exit, of which the drain wait is a part.
+  EXPECT_GT(summary["drain"]["wait_ms"].get<double>(), 1000);
   // lameduck's own status polls are not counted as the app's connections.
   EXPECT_EQ(summary["drain"]["new_connections"], 0) << body;
 }
