@@ -60,6 +60,10 @@ struct CompensationPage {
 struct Call {
   Duration timeout;
   std::string traceparent;  // W3C trace context of the exit; may be empty
+  // When set, receives the HTTP status of the answer, whatever it was (a
+  // refusal included); left alone when no answer came back. Lets a step
+  // put the status on its span.
+  int* http_status = nullptr;
 };
 
 // Implementations must bound every call by call.timeout and never throw.

@@ -311,6 +311,7 @@ Result<http::ClientResponse> HttpAppClient::send(std::string_view hook, const st
         Error{res.error().code, std::string(hook) + " hook: " + res.error().message});
   }
   if (observer_) observer_(hook, std::to_string(res->status));
+  if (call.http_status) *call.http_status = res->status;
   if (res->status < 200 || res->status > 299) {
     return makeError(ErrorCode::kBadResponse,
                      std::string(hook) + " hook: " + method + " " + client_.origin() + base_path_ +

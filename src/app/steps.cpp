@@ -12,17 +12,38 @@ exit::StepResult fromError(const Error& e) {
   return exit::StepResult::failed(e.message);
 }
 
+// One hook call as its step's span shows it: the hook, the HTTP status when
+// an answer came back, and the error when the call failed.
+template <typename T>
+void recordCall(exit::StepContext& ctx, std::string_view hook, int http_status,
+                const Result<T>& result) {
+  ctx.record.attribute("app.hook", std::string(hook));
+  if (http_status != 0) {
+    ctx.record.attribute("http.response.status_code", static_cast<int64_t>(http_status));
+  }
+  if (!result) {
+    ctx.record.attribute("app.hook.error", result.error().message);
+    ctx.record.attribute("app.hook.error_kind", std::string(errorCodeName(result.error().code)));
+  }
+}
+
 }  // namespace
 
 exit::StepResult DrainHookStep::run(exit::StepContext& ctx) {
-  auto ok = app_.drain({ctx.callTimeout(timeout_), ctx.traceparent});
+  int http_status = 0;
+  auto ok = app_.drain({ctx.callTimeout(timeout_), ctx.traceparent, &http_status});
+  recordCall(ctx, "drain", http_status, ok);
   if (!ok) return fromError(ok.error());
   return exit::StepResult::ok();
 }
 
 exit::StepResult FetchCompensationsStep::run(exit::StepContext& ctx) {
-  auto batch = app_.compensations({ctx.callTimeout(timeout_), ctx.traceparent});
+  int http_status = 0;
+  auto batch = app_.compensations({ctx.callTimeout(timeout_), ctx.traceparent, &http_status});
+  recordCall(ctx, "compensations", http_status, batch);
   if (!batch) return fromError(batch.error());
+  ctx.record.attribute("compensation.pending", static_cast<int64_t>(batch->valid.size()));
+  ctx.record.attribute("compensation.rejected", static_cast<int64_t>(batch->rejected.size()));
   nlohmann::ordered_json section = {{"pending", batch->valid.size()},
                                     {"rejected", batch->rejected.size()},
                                     {"rejected_reasons", batch->rejected}};
@@ -43,7 +64,9 @@ exit::StepResult FetchCompensationsStep::run(exit::StepContext& ctx) {
 }
 
 exit::StepResult TerminateHookStep::run(exit::StepContext& ctx) {
-  auto ok = app_.terminate({ctx.callTimeout(timeout_), ctx.traceparent});
+  int http_status = 0;
+  auto ok = app_.terminate({ctx.callTimeout(timeout_), ctx.traceparent, &http_status});
+  recordCall(ctx, "terminate", http_status, ok);
   if (!ok) return fromError(ok.error());
   return exit::StepResult::ok();
 }

@@ -3,8 +3,11 @@
 // Steps that drive the app through the drain protocol's hooks: tell it to
 // drain, (without a hand-off) look at its pending compensations, and tell it
 // to terminate. Each call is bounded by app.timeout and by what is left of
-// the phase, and carries the traceparent of the step's own span. They run
-// on the exit thread; the app client is borrowed and must outlive them.
+// the phase, and carries the traceparent of the step's own span. The step's
+// span says which hook was called (app.hook), the HTTP status of the answer
+// (http.response.status_code) and, when the call failed, the error
+// (app.hook.error, app.hook.error_kind). They run on the exit thread; the app
+// client is borrowed and must outlive them.
 
 #include "app/app_client.h"
 #include "exit/step.h"

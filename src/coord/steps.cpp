@@ -23,6 +23,19 @@ std::string joined(const std::vector<std::string>& items, std::string_view sep =
   return out;
 }
 
+// For span attributes: the registry is outside input, so a list of pods is
+// cut after kMaxListed entries (with a count of the rest).
+constexpr size_t kMaxListed = 20;
+std::string listed(const std::vector<std::string>& items) {
+  if (items.size() <= kMaxListed) return joined(items);
+  const std::vector<std::string> head(items.begin(), items.begin() + kMaxListed);
+  return joined(head) + " and " + std::to_string(items.size() - kMaxListed) + " more";
+}
+
+int64_t millis(Duration d) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+}
+
 }  // namespace
 
 std::map<std::string, std::vector<std::string>> findCycles(const std::string& self,
@@ -107,10 +120,20 @@ exit::StepResult SlotStep::run(exit::StepContext& ctx) {
   const TimePoint started = ctx.clock.now();
   const TimePoint deadline = std::min(ctx.deadline, session_.waitDeadline(ctx));
   report.slot = "waiting";
+  ctx.record.attribute("coordination.service", s.service);
+  ctx.record.attribute("coordination.waited_for", std::string("exit slot"));
+  ctx.record.attribute("coordination.max_concurrent_exits", s.max_concurrent_exits);
   auto finish = [&](std::string status, TimePoint now) {
     report.slot = std::move(status);
     report.slot_wait = now - started;
     session_.waitEnded(ctx, "slot", now - started);
+    ctx.record.attribute("coordination.result", report.slot);
+    ctx.record.attribute("coordination.waited_ms", millis(now - started));
+    if (report.slot_token) ctx.record.attribute("coordination.slot_token", *report.slot_token);
+    if (!report.slot_holders.empty()) {
+      ctx.record.attribute("coordination.held_by", listed(report.slot_holders));
+    }
+    if (!report.error.empty()) ctx.record.attribute("coordination.error", report.error);
   };
   std::vector<std::string> last_holders;
   for (;;) {
@@ -190,10 +213,17 @@ exit::StepResult WaitForStep::run(exit::StepContext& ctx) {
   std::set<std::string> cycles_seen;
   std::string cycle_note;
   report.wait_for_status = "waiting";
+  if (!s.service.empty()) ctx.record.attribute("coordination.service", s.service);
+  ctx.record.attribute("coordination.waited_for", listed(s.wait_for));
   auto finish = [&](std::string status, TimePoint now) {
     report.wait_for_status = std::move(status);
     report.wait_for_wait = now - started;
     session_.waitEnded(ctx, "wait_for", now - started);
+    ctx.record.attribute("coordination.result", report.wait_for_status);
+    ctx.record.attribute("coordination.waited_ms", millis(now - started));
+    if (!report.alive.empty()) ctx.record.attribute("coordination.alive", listed(report.alive));
+    if (!report.cycle.empty()) ctx.record.attribute("coordination.cycle", report.cycle);
+    if (!report.error.empty()) ctx.record.attribute("coordination.error", report.error);
   };
   std::string last_alive;
   for (;;) {
@@ -214,6 +244,9 @@ exit::StepResult WaitForStep::run(exit::StepContext& ctx) {
                                          " sorts first on the cycle)"
                                    : "waited for " + first + " to go first");
         session_.observer().onCoordinationCycle();
+        ctx.record.event("dependency_cycle",
+                         {{"coordination.cycle", text},
+                          {"coordination.goes_first", first}});
         log::warn("dependency cycle between services; the first by name on it goes first",
                   {{"cycle", text}, {"goes_first", first}, {"this_service", s.service}});
         log::audit("coordination_cycle", {{"cycle", text}, {"goes_first", first}});

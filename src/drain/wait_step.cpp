@@ -5,6 +5,57 @@
 #include "drain/tracker.h"
 
 namespace lameduck::drain {
+namespace {
+
+int64_t millis(Duration d) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+}
+
+// The figures of the `app` and `drain` sections as attributes of the step's
+// span, as they stand when the wait ends. When it ended not drained, the
+// connections that held it are listed up to kMaxHeldListed (the count says
+// how many there were).
+constexpr size_t kMaxHeldListed = 20;
+void recordFigures(exit::StepContext& ctx, bool drained, bool app, const AppFigures& figures,
+                   bool connections, const DrainReport& report) {
+  auto optional = [&](const char* key, const std::optional<int64_t>& v) {
+    if (v) ctx.record.attribute(key, *v);
+  };
+  if (report.wait) ctx.record.attribute("drain.wait_ms", millis(*report.wait));
+  if (report.grace_left) ctx.record.attribute("drain.grace_left_ms", millis(*report.grace_left));
+  if (app) {
+    optional("app.inflight", figures.inflight);
+    optional("app.connections", figures.connections);
+    optional("app.queued", figures.queued);
+    if (figures.inflight_zero_at) {
+      ctx.record.attribute("app.inflight_zero_at_ms", millis(*figures.inflight_zero_at));
+    }
+  }
+  if (!connections) return;
+  if (!report.source.empty()) ctx.record.attribute("drain.source", report.source);
+  optional("drain.connections", report.connections);
+  optional("drain.busy", report.busy);
+  optional("drain.idle", report.idle);
+  ctx.record.attribute("drain.new_connections", report.new_connections);
+  if (report.malformed_lines > 0) {
+    ctx.record.attribute("drain.malformed_lines", report.malformed_lines);
+  }
+  if (!drained && !report.held_by.empty()) {
+    std::string held;
+    for (size_t i = 0; i < report.held_by.size() && i < kMaxHeldListed; ++i) {
+      const HeldConnection& h = report.held_by[i];
+      if (!held.empty()) held += ", ";
+      held += h.peer + " (" + std::string(activityName(h.activity)) + ": " + h.reason + ")";
+    }
+    if (report.held_by.size() > kMaxHeldListed) {
+      held += " and " + std::to_string(report.held_by.size() - kMaxHeldListed) + " more";
+    }
+    ctx.record.attribute("drain.held_by", held);
+    ctx.record.attribute("drain.held_by_count", static_cast<int64_t>(report.held_by.size()));
+  }
+}
+
+}  // namespace
 
 DrainWaitStep::DrainWaitStep(app::AppClient* app, ConnectionSource* connections,
                              const config::DrainConfig& config, Duration app_timeout,
@@ -108,7 +159,8 @@ exit::StepResult DrainWaitStep::run(exit::StepContext& ctx) {
       report_.wait = took;
       report_.drained_at = ctx.clock.now() - ctx.exit_started;
       publish(ctx);
-      ctx.record.attribute("drained", true);
+      ctx.record.attribute("drain.drained", true);
+      recordFigures(ctx, true, app_ != nullptr, figures_, connections_ != nullptr, report_);
       return exit::StepResult::ok("drained after " + formatDuration(took));
     }
     std::string now_reasons;
@@ -130,9 +182,9 @@ exit::StepResult DrainWaitStep::run(exit::StepContext& ctx) {
   const Duration left = std::max(Duration::zero(), ctx.exit_started + grace_period_ - ctx.clock.now());
   report_.grace_left = left;
   publish(ctx);
-  ctx.record.attribute("drained", false);
-  ctx.record.attribute("held_by", not_drained);
-  ctx.record.attribute("grace_left_ms", static_cast<int64_t>(toMillis(left)));
+  ctx.record.attribute("drain.drained", false);
+  ctx.record.attribute("drain.not_drained", not_drained);
+  recordFigures(ctx, false, app_ != nullptr, figures_, connections_ != nullptr, report_);
   const bool hit_max_wait = started + drain_.max_wait <= ctx.deadline;
   log::warn("app not drained when the wait ended",
             {{"reason", not_drained}, {"grace_left_ms", static_cast<int64_t>(toMillis(left))}});

@@ -1,5 +1,6 @@
 #include "exit/engine.h"
 
+#include <algorithm>
 #include <random>
 
 #include "common/log.h"
@@ -153,17 +154,13 @@ void ExitEngine::runPhase(Phase phase, std::vector<std::unique_ptr<Step>>& steps
                                         : deadline;
     {
       std::lock_guard lock(mu_);
-      running_ = StepReport{phase,
-                            std::string(step->name()),
-                            StepStatus::kOk,
-                            "",
-                            step_start - start_,
-                            Duration::zero(),
-                            span_id,
-                            timing.span_id,
-                            wallAt(step_start),
-                            {},
-                            {}};
+      running_ = StepReport{};
+      running_->phase = phase;
+      running_->name = std::string(step->name());
+      running_->started_at = step_start - start_;
+      running_->span_id = span_id;
+      running_->parent_span_id = timing.span_id;
+      running_->started_wall = wallAt(step_start);
     }
     StepContext ctx{clock_,        start_,
                     step_deadline, TraceContext{record_.trace_id, span_id}.traceparent(),
@@ -296,10 +293,32 @@ void ExitEngine::event(std::string name, Attributes attributes) {
   if (!running_) return;
   // Bounded: a step that loops (a gate held for minutes) cannot grow the
   // record without end.
-  constexpr size_t kMaxEvents = 128;
-  if (running_->events.size() >= kMaxEvents) return;
+  if (running_->events.size() >= kMaxSpanEvents) return;
   running_->events.push_back(
       SpanEvent{std::move(name), wallAt(clock_.now()), std::move(attributes)});
+}
+
+void ExitEngine::span(ChildSpan child) {
+  std::lock_guard lock(mu_);
+  if (!running_ || running_->children.size() >= kMaxChildSpans) return;
+  // Inside the step's own time: from its start to now (it has not ended).
+  const TimePoint step_start = start_ + running_->started_at;
+  const TimePoint now = clock_.now();
+  auto within = [&](TimePoint t) { return std::clamp(t, step_start, now); };
+  const TimePoint begin = within(child.start);
+  const TimePoint end = std::max(begin, within(child.end));
+  ChildSpanReport report{{std::move(child.name), wallAt(begin), wallAt(end),
+                          std::move(child.attributes), {}, child.status,
+                          std::move(child.status_message)},
+                         newSpanId()};
+  const size_t events = std::min(child.events.size(), kMaxSpanEvents);
+  report.events.reserve(events);
+  for (size_t i = 0; i < events; ++i) {
+    ChildSpan::Event& e = child.events[i];
+    report.events.push_back(SpanEvent{std::move(e.name), wallAt(std::clamp(e.at, begin, end)),
+                                      std::move(e.attributes)});
+  }
+  running_->children.push_back(std::move(report));
 }
 
 }  // namespace lameduck::exit

@@ -129,6 +129,7 @@ class ExitEngine final : private ExitRecorder {
   void section(std::string_view name, std::string json) override;
   void attribute(std::string key, AttrValue value) override;
   void event(std::string name, Attributes attributes) override;
+  void span(ChildSpan child) override;
 
   Clock& clock_;
   const Budget budget_;
@@ -142,7 +143,8 @@ class ExitEngine final : private ExitRecorder {
   bool done_ = false;     // guarded by mu_
   TimePoint start_{};     // written once under mu_ before the thread starts
   Summary record_;        // guarded by mu_
-  // The step running now: where attribute() and event() go. Guarded by mu_.
+  // The step running now: where attribute(), event() and span() go.
+  // Guarded by mu_.
   std::optional<StepReport> running_;
   std::thread thread_;
 };

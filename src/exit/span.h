@@ -1,7 +1,8 @@
 #pragma once
 
 // Span details a step records while it runs (attributes and events of its
-// span in the exit trace), and the W3C trace context of an exit. Plain
+// span in the exit trace, and child spans under it), and the W3C trace
+// context of an exit. Plain
 // values: whoever exports the trace (src/trace) turns them into OTLP.
 
 #include <cstdint>
@@ -23,10 +24,42 @@ struct Attribute {
 };
 using Attributes = std::vector<Attribute>;
 
-struct SpanEvent {
+// An event of a span, at a time of type `Time`.
+template <typename Time>
+struct TimedEvent {
   std::string name;
-  WallTime at{};
+  Time at{};
   Attributes attributes;
+};
+using SpanEvent = TimedEvent<WallTime>;
+
+// The status of a child span (OTLP's unset / ok / error).
+enum class SpanStatus { kUnset, kOk, kError };
+
+// What a child span of a step holds, with times of type `Time`.
+template <typename Time>
+struct ChildSpanOf {
+  using Event = TimedEvent<Time>;
+  std::string name;
+  Time start{};
+  Time end{};
+  Attributes attributes;
+  std::vector<Event> events;
+  SpanStatus status = SpanStatus::kUnset;
+  std::string status_message;  // why, with kError
+};
+
+// A finished part of a step's work, recorded as a child span of the step's
+// span (ExitRecorder::span): one weight of the traffic shift, say. Times are
+// on the exit's clock (StepContext::clock), so a step builds it from the
+// same now() it waits with.
+using ChildSpan = ChildSpanOf<TimePoint>;
+
+// A child span as the exit's record keeps it (StepReport::children):
+// wall-clock times inside the step's, and a span id of its own (its parent
+// is the step's span).
+struct ChildSpanReport : ChildSpanOf<WallTime> {
+  std::string span_id;
 };
 
 // A W3C trace context: 32 hex digits of trace id, 16 of span id.

@@ -34,7 +34,16 @@ class ExitRecorder {
   virtual void attribute(std::string key, AttrValue value) = 0;
   // An event on the running step's span, stamped now.
   virtual void event(std::string name, Attributes attributes = {}) = 0;
+  // A finished child span of the running step's span, with a span id of its
+  // own. Its times are kept inside the step's: a start before the step began
+  // or an end after now is moved to that bound. Bounded: past
+  // kMaxChildSpans per step further spans are dropped, and past
+  // kMaxSpanEvents events of one span the rest are.
+  virtual void span(ChildSpan child) = 0;
 };
+
+inline constexpr size_t kMaxChildSpans = 128;
+inline constexpr size_t kMaxSpanEvents = 128;
 
 struct StepContext {
   Clock& clock;

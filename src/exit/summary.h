@@ -48,6 +48,7 @@ struct StepReport {
   WallTime started_wall{};
   Attributes attributes;
   std::vector<SpanEvent> events;
+  std::vector<ChildSpanReport> children;  // finished parts of the step, in order
 };
 
 struct PhaseTiming {

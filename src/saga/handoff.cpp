@@ -152,7 +152,8 @@ bool CompensationHandoff::handleChunk(Exit& exit, std::vector<app::Compensation>
 
   const TimePoint write_started = clock.now();
   std::vector<std::string> durable;
-  if (stream_ && !exit.stream_given_up) {
+  const bool stream_tried = stream_ && !exit.stream_given_up;
+  if (stream_tried) {
     // Keep a slice of the phase for the spool and the ack.
     const Duration slice = std::min<Duration>(exit.remaining() / 4, std::chrono::seconds(1));
     durable = writeToStream(exit, remaining, exit.call.deadline - slice);
@@ -168,6 +169,15 @@ bool CompensationHandoff::handleChunk(Exit& exit, std::vector<app::Compensation>
         log::warn(
             "compensations spooled because Redis did not take them",
             {{"count", remaining.size()}, {"spool", spool_.path()}, {"error", exit.last_error}});
+        if (exit.call.record) {
+          exit.call.record->event(
+              "fell_back_to_spool",
+              {{"compensation.spooled", static_cast<int64_t>(remaining.size())},
+               {"compensation.page", exit.report.pages},
+               {"compensation.reason", stream_tried ? exit.last_error
+                                                    : "Redis already failed in this exit: " +
+                                                          exit.last_error}});
+        }
       }
     } else {
       exit.spool_failed = true;
@@ -302,8 +312,20 @@ CompensationHandoffStep::CompensationHandoffStep(app::AppClient& app, const conf
       handoff_(app, config.app.timeout, owned_stream_.get(), std::move(origin), spool, observer) {}
 
 exit::StepResult CompensationHandoffStep::run(exit::StepContext& ctx) {
-  HandoffResult r = handoff_.run({ctx.clock, ctx.deadline, ctx.traceparent});
-  if (r.fetched) ctx.record.section(kCompensationsSection, toJson(r.report));
+  HandoffResult r = handoff_.run({ctx.clock, ctx.deadline, ctx.traceparent, &ctx.record});
+  ctx.record.attribute("compensation.sink", std::string(handoff_.hasStream() ? "redis" : "spool"));
+  if (r.fetched) {
+    ctx.record.section(kCompensationsSection, toJson(r.report));
+    const CompensationReport& c = r.report;
+    ctx.record.attribute("compensation.fetched", c.pending + c.rejected);
+    ctx.record.attribute("compensation.pending", c.pending);
+    ctx.record.attribute("compensation.rejected", c.rejected);
+    ctx.record.attribute("compensation.written", c.written);
+    ctx.record.attribute("compensation.duplicates", c.duplicates);
+    ctx.record.attribute("compensation.spooled", c.spooled);
+    ctx.record.attribute("compensation.acked", c.acked);
+    ctx.record.attribute("compensation.pages", c.pages);
+  }
   switch (r.verdict) {
     case HandoffResult::Verdict::kOk:
       return exit::StepResult::ok(std::move(r.detail));

@@ -62,6 +62,9 @@ struct HandoffCall {
   Clock& clock;
   TimePoint deadline;       // everything, the ack included, ends by then
   std::string traceparent;  // sent with each app call; may be empty
+  // The exit's record, for events of the step's span (`fell_back_to_spool`);
+  // null outside an exit.
+  exit::ExitRecorder* record = nullptr;
 };
 
 struct HandoffResult {
@@ -80,6 +83,8 @@ class CompensationHandoff {
                       HandoffOptions options = {});
 
   HandoffResult run(const HandoffCall& call);
+  // Whether Redis is configured (else the spool is the sink).
+  bool hasStream() const { return stream_ != nullptr; }
 
  private:
   struct Exit;  // the state of one run()
@@ -103,7 +108,11 @@ class CompensationHandoff {
 };
 
 // The hand-off as an exit step. The two-argument-config constructor makes
-// the real Redis connector when compensation.redis.address is set.
+// the real Redis connector when compensation.redis.address is set. Its span
+// carries the counts (compensation.fetched, .written, .duplicates, .spooled,
+// .acked, .pages, .rejected) and the sink (compensation.sink: redis or
+// spool), and an event `fell_back_to_spool` (count, page, reason) for each
+// batch the spool took because Redis did not.
 class CompensationHandoffStep final : public exit::Step {
  public:
   CompensationHandoffStep(app::AppClient& app, Duration app_timeout, StreamConnector* stream,

@@ -23,6 +23,32 @@ int64_t millis(Duration d) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
 }
 
+StatusCode statusOf(exit::SpanStatus s) {
+  switch (s) {
+    case exit::SpanStatus::kOk:
+      return StatusCode::kOk;
+    case exit::SpanStatus::kError:
+      return StatusCode::kError;
+    case exit::SpanStatus::kUnset:
+      break;
+  }
+  return StatusCode::kUnset;
+}
+
+// A span of the exit's trace with its place and times; the caller adds
+// what it carries.
+Span spanAt(const std::string& trace_id, std::string span_id, std::string parent_span_id,
+            std::string name, WallTime start, WallTime end) {
+  Span s;
+  s.trace_id = trace_id;
+  s.span_id = std::move(span_id);
+  s.parent_span_id = std::move(parent_span_id);
+  s.name = std::move(name);
+  s.start = start;
+  s.end = end;
+  return s;
+}
+
 bool failedStep(exit::StepStatus s) {
   return s == exit::StepStatus::kFailed || s == exit::StepStatus::kDeadline;
 }
@@ -73,13 +99,9 @@ std::vector<Span> exitSpans(const exit::Summary& summary, const log::Identity& w
 
   for (const exit::PhaseTiming& p : summary.phases) {
     if (p.span_id.empty()) continue;
-    Span phase;
-    phase.trace_id = summary.trace_id;
-    phase.span_id = p.span_id;
-    phase.parent_span_id = summary.span_id;
-    phase.name = std::string(exit::phaseName(p.phase));
-    phase.start = p.started_wall;
-    phase.end = p.started_wall + p.took;
+    Span phase = spanAt(summary.trace_id, p.span_id, summary.span_id,
+                        std::string(exit::phaseName(p.phase)), p.started_wall,
+                        p.started_wall + p.took);
     phase.attributes = {{"lameduck.phase.budget_ms", millis(p.budget)}};
     phase.status = StatusCode::kOk;
     for (const exit::StepReport& r : summary.steps) {
@@ -95,13 +117,8 @@ std::vector<Span> exitSpans(const exit::Summary& summary, const log::Identity& w
 
   for (const exit::StepReport& r : summary.steps) {
     if (r.span_id.empty()) continue;
-    Span step;
-    step.trace_id = summary.trace_id;
-    step.span_id = r.span_id;
-    step.parent_span_id = r.parent_span_id;
-    step.name = r.name;
-    step.start = r.started_wall;
-    step.end = r.started_wall + r.took;
+    Span step = spanAt(summary.trace_id, r.span_id, r.parent_span_id, r.name, r.started_wall,
+                       r.started_wall + r.took);
     step.attributes = convert(r.attributes);
     step.attributes.push_back(
         {"lameduck.step.status", std::string(exit::stepStatusName(r.status))});
@@ -115,6 +132,17 @@ std::vector<Span> exitSpans(const exit::Summary& summary, const log::Identity& w
       step.status = StatusCode::kOk;
     }
     spans.push_back(std::move(step));
+
+    // The step's finished parts, under its span.
+    for (const exit::ChildSpanReport& c : r.children) {
+      if (c.span_id.empty()) continue;
+      Span child = spanAt(summary.trace_id, c.span_id, r.span_id, c.name, c.start, c.end);
+      child.attributes = convert(c.attributes);
+      child.events = convert(c.events);
+      child.status = statusOf(c.status);
+      if (child.status == StatusCode::kError) child.status_message = c.status_message;
+      spans.push_back(std::move(child));
+    }
   }
   return spans;
 }

@@ -5,7 +5,8 @@
 //
 // Spans of one exit (exitSpans): a root `exit` (trigger, outcome as status
 // with the reason, budget, pod identity), a child per phase, a grandchild
-// per step with the attributes and events the step recorded. Ids and wall
+// per step with the attributes and events the step recorded, and under a
+// step the child spans it recorded (its finished parts). Ids and wall
 // times come from the engine's Summary, so the hook requests (which carried
 // the step spans' traceparents) and the exported spans agree.
 //

@@ -22,6 +22,54 @@ Duration scaled(Duration d, double factor) {
 
 std::string percent(int64_t weight) { return std::to_string(weight) + "%"; }
 
+int64_t millis(Duration d) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+}
+
+// One traffic step as a child span of the shift's span: the weight, its
+// hold, the weight-change attempts and what the gate said.
+exit::ChildSpan stepSpan(const TrafficStepReport& r, TimePoint start, TimePoint end,
+                         std::vector<exit::ChildSpan::Event> events) {
+  exit::ChildSpan span;
+  span.name = "traffic_step";
+  span.start = start;
+  span.end = end;
+  span.attributes = {{"traffic.weight", r.weight},
+                     {"traffic.hold_ms", millis(r.hold)},
+                     {"traffic.planned_hold_ms", millis(r.planned)},
+                     {"traffic.attempts", r.attempts},
+                     {"traffic.gate.checks", r.gate_checks},
+                     {"traffic.result", r.result}};
+  // No result before the weight was set (a failed step never checked it).
+  if (!r.gate.empty()) span.attributes.push_back({"traffic.gate.result", r.gate});
+  if (r.error_rate) span.attributes.push_back({"traffic.gate.error_rate", *r.error_rate});
+  if (!r.backend_detail.empty()) {
+    span.attributes.push_back({"traffic.backend.reported", r.backend_detail});
+  }
+  if (!r.detail.empty()) span.attributes.push_back({"traffic.detail", r.detail});
+  span.events = std::move(events);
+  if (r.result == "failed") {
+    span.status = exit::SpanStatus::kError;
+    span.status_message = "setting weight " + percent(r.weight) + " failed: " + r.detail;
+  } else {
+    span.status = exit::SpanStatus::kOk;
+  }
+  return span;
+}
+
+// A gate check that did not pass while on_fail is hold: the weight is held.
+// Kept up to the engine's bound per span (a gate re-checked every interval
+// for minutes keeps its first holds).
+void noteHeld(std::vector<exit::ChildSpan::Event>& held, TimePoint now,
+              const TrafficStepReport& report) {
+  if (held.size() >= exit::kMaxSpanEvents) return;
+  exit::Attributes attributes{{"traffic.gate.result", report.gate},
+                              {"traffic.gate.check", report.gate_checks}};
+  if (report.error_rate) attributes.push_back({"traffic.gate.error_rate", *report.error_rate});
+  if (!report.detail.empty()) attributes.push_back({"traffic.gate.detail", report.detail});
+  held.push_back({"gate_held", now, std::move(attributes)});
+}
+
 }  // namespace
 
 FittedPlan fitPlan(const std::vector<config::TrafficStep>& steps, Duration available) {
@@ -128,10 +176,20 @@ exit::StepResult ShiftStep::run(exit::StepContext& ctx) {
   report.configured = plan.configured;
   report.available = std::max(available, Duration::zero());
   report.shortened = plan.shortened;
+  ctx.record.attribute("traffic.backend", report.backend);
+  ctx.record.attribute("traffic.steps", static_cast<int64_t>(config_.steps.size()));
+  ctx.record.attribute("traffic.configured_hold_ms", millis(plan.configured));
+  ctx.record.attribute("traffic.available_ms", millis(report.available));
+  ctx.record.attribute("traffic.shortened", plan.shortened);
   if (plan.shortened) {
     log::warn("traffic holds shortened to fit the exit budget",
               {{"configured_ms", toMillis(plan.configured)},
                {"available_ms", toMillis(report.available)}});
+    Duration fitted{};
+    for (Duration h : plan.holds) fitted += h;
+    ctx.record.event("budget_shortened", {{"traffic.configured_hold_ms", millis(plan.configured)},
+                                          {"traffic.planned_hold_ms", millis(fitted)},
+                                          {"traffic.available_ms", millis(report.available)}});
   }
 
   TimePoint share_end = plan_start;
@@ -149,6 +207,7 @@ exit::StepResult ShiftStep::run(exit::StepContext& ctx) {
     report.steps.push_back(sr);
     ctx.record.section(kTrafficSection, toJson(report));
     TrafficStepReport& cur = report.steps.back();
+    std::vector<exit::ChildSpan::Event> held;  // gate_held events of this step
 
     // A weight change may retry past the step's share (weight 0 matters
     // most and has no hold), but never past the phase.
@@ -161,6 +220,8 @@ exit::StepResult ShiftStep::run(exit::StepContext& ctx) {
       cur.took = ctx.clock.now() - step_start;
       observer_.onTrafficStep(cur.result);
       ctx.record.section(kTrafficSection, toJson(report));
+      ctx.record.span(stepSpan(cur, step_start, ctx.clock.now(), std::move(held)));
+      ctx.record.attribute("traffic.result", std::string("failed"));
       log::error("traffic weight change failed; shift stopped", {{"backend", backend_->name()},
                                                                  {"weight", step.weight},
                                                                  {"attempts", cur.attempts},
@@ -172,6 +233,7 @@ exit::StepResult ShiftStep::run(exit::StepContext& ctx) {
     cur.weight_set = true;
     cur.backend_detail = *set;
     report.weight = step.weight;
+    ctx.record.attribute("traffic.weight", step.weight);
     observer_.onWeight(step.weight);
     ctx.record.section(kTrafficSection, toJson(report));
     log::info("traffic weight set", {{"backend", backend_->name()},
@@ -186,20 +248,23 @@ exit::StepResult ShiftStep::run(exit::StepContext& ctx) {
     if (!gate_) {
       cur.result = "passed";
     } else {
+      const bool hold = config_.gate.on_fail == config::GateOnFail::kHold;
       bool passed = checkGate(ctx, std::max(share_end, ctx.clock.now() + config_.timeout), cur);
       ctx.record.section(kTrafficSection, toJson(report));
-      if (!passed && config_.gate.on_fail == config::GateOnFail::kHold) {
+      if (!passed && hold) {
+        noteHeld(held, ctx.clock.now(), cur);
         while (!passed) {
           const TimePoint next = ctx.clock.now() + config_.gate.interval;
           if (next >= share_end) break;
           ctx.clock.sleepUntil(next);
           passed = checkGate(ctx, share_end, cur);
           ctx.record.section(kTrafficSection, toJson(report));
+          if (!passed) noteHeld(held, ctx.clock.now(), cur);
         }
       }
       if (passed) {
         cur.result = "passed";
-      } else if (config_.gate.on_fail == config::GateOnFail::kHold) {
+      } else if (hold) {
         cur.result = "held";
         log::warn("traffic gate never passed within the step's share of the budget; moving on",
                   {{"weight", step.weight}, {"checks", cur.gate_checks}, {"gate", cur.gate}});
@@ -212,9 +277,11 @@ exit::StepResult ShiftStep::run(exit::StepContext& ctx) {
     cur.took = ctx.clock.now() - step_start;
     observer_.onTrafficStep(cur.result);
     ctx.record.section(kTrafficSection, toJson(report));
+    ctx.record.span(stepSpan(cur, step_start, ctx.clock.now(), std::move(held)));
     if (!trail.empty()) trail += " -> ";
     trail += percent(step.weight) + " " + cur.result;
   }
+  ctx.record.attribute("traffic.result", std::string("done"));
   if (plan.shortened) {
     trail += " (holds shortened from " + formatDuration(plan.configured) + " to fit " +
              formatDuration(report.available) + ")";

@@ -14,6 +14,11 @@
 // proportion to its hold; with on_fail: hold a gate that keeps failing holds
 // the weight until the step's share ends, then the shift moves on (the pod
 // is going away either way), recorded as "held".
+//
+// Trace: each traffic step is a child span `traffic_step` of the shift's
+// span (weight, planned hold, attempts, gate result, error rate and checks,
+// result; a `gate_held` event for each check that held the weight), and the
+// shift's span says when the holds were shortened (`budget_shortened`).
 
 #include <memory>
 #include <optional>

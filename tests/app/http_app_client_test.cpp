@@ -237,6 +237,26 @@ TEST(HttpAppClient, CallsHooksWithTraceparentAndCountsCodes) {
   EXPECT_EQ(seen.codes, (std::vector<std::string>{"drain:200", "status:200", "terminate:500"}));
 }
 
+TEST(HttpAppClient, TellsTheCallerTheHttpStatusOfEachAnswer) {
+  AppServer app;
+  HttpAppClient client(app.config(), SystemClock::instance(), {});
+  const std::string traceparent = "00-0123456789abcdef0123456789abcdef-0123456789abcdef-01";
+  int status = 0;
+  EXPECT_TRUE(client.drain({2s, traceparent, &status}));
+  EXPECT_EQ(status, 200);
+  EXPECT_FALSE(client.terminate({2s, traceparent, &status}));
+  EXPECT_EQ(status, 500);  // a refusal has its status too
+}
+
+TEST(HttpAppClient, LeavesTheHttpStatusAloneWhenNoAnswerCame) {
+  config::AppConfig c;
+  c.base_url = HttpUrl{"http", "127.0.0.1", static_cast<uint16_t>(testing::freePort()), ""};
+  HttpAppClient client(c, SystemClock::instance(), {});
+  int status = 0;
+  EXPECT_FALSE(client.drain({1s, "", &status}));
+  EXPECT_EQ(status, 0);
+}
+
 TEST(HttpAppClient, HangingAppCostsAtMostTheTimeout) {
   AppServer app;
   app.hang_ = true;

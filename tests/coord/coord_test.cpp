@@ -14,6 +14,7 @@
 #include "coord/registry.h"
 #include "coord/steps.h"
 #include "exit/engine.h"
+#include "fakes/exit.h"
 #include "support/redis.h"
 
 namespace lameduck::coord {
@@ -238,6 +239,8 @@ const exit::StepReport* findStep(const exit::Summary& s, std::string_view name) 
   return nullptr;
 }
 
+using fakes::attributeAs;
+
 // One exit whose Draining phase is the coordination steps and a stand-in
 // for the drain. `during` (if set) runs at `during_at` into the exit, on
 // the exit thread, with the engine at hand (to look at /status).
@@ -322,6 +325,18 @@ TEST(SlotStep, WaitsWhileAllSlotsAreHeldAndShowsTheHoldersInStatus) {
   EXPECT_EQ(s.coordination->slot_token, 8);
   EXPECT_TRUE(s.coordination->slot_holders.empty());
   EXPECT_EQ(r.observer.waits.at(0).second, *s.coordination->slot_wait);
+  // The slot step's span: the token, what it waited for and how long.
+  const exit::StepReport* slot = findStep(s, "coordination_slot");
+  ASSERT_NE(slot, nullptr);
+  EXPECT_EQ(attributeAs<std::string>(*slot, "coordination.service"), "web");
+  EXPECT_EQ(attributeAs<std::string>(*slot, "coordination.waited_for"), "exit slot");
+  EXPECT_EQ(attributeAs<int64_t>(*slot, "coordination.max_concurrent_exits"), 1);
+  EXPECT_EQ(attributeAs<std::string>(*slot, "coordination.result"), "held");
+  EXPECT_EQ(attributeAs<int64_t>(*slot, "coordination.slot_token"), 8);
+  EXPECT_EQ(attributeAs<int64_t>(*slot, "coordination.waited_ms"),
+            std::chrono::duration_cast<std::chrono::milliseconds>(*s.coordination->slot_wait)
+                .count());
+  EXPECT_FALSE(attributeAs<std::string>(*slot, "coordination.held_by"));  // nobody, once taken
 }
 
 TEST(SlotStep, NoFreeSlotEndsInDeadlineNamingTheHoldersAndStillLeavesTimeToDrain) {
@@ -344,6 +359,12 @@ TEST(SlotStep, NoFreeSlotEndsInDeadlineNamingTheHoldersAndStillLeavesTimeToDrain
   EXPECT_EQ(slot->took, 17250ms);
   EXPECT_EQ(r.drain_given, 23s - 17250ms);
   EXPECT_TRUE(r.keeper.held.empty());
+  // The span names the holders too.
+  EXPECT_EQ(attributeAs<std::string>(*slot, "coordination.result"), "deadline");
+  EXPECT_EQ(attributeAs<std::string>(*slot, "coordination.held_by"),
+            "w-2 (token 4), w-3 (token 5)");
+  EXPECT_EQ(attributeAs<int64_t>(*slot, "coordination.waited_ms"), 17250);
+  EXPECT_FALSE(attributeAs<int64_t>(*slot, "coordination.slot_token"));
 }
 
 TEST(SlotStep, UnreachableStoreMeansTheExitGoesOnAfterTheAllowance) {
@@ -442,6 +463,14 @@ TEST(WaitForStep, StoreLostMidWaitGoesOnAfterTheAllowance) {
   EXPECT_LE(wait->took, 6s + 100ms);
   // What it last saw stays in the record.
   EXPECT_EQ(s.coordination->alive, std::vector<std::string>{"users/u-1 (Draining)"});
+  // The span: what it waited for, who was alive, the store's error.
+  EXPECT_FALSE(attributeAs<std::string>(*wait, "coordination.service"));
+  EXPECT_EQ(attributeAs<std::string>(*wait, "coordination.waited_for"), "users");
+  EXPECT_EQ(attributeAs<std::string>(*wait, "coordination.result"), "skipped");
+  EXPECT_EQ(attributeAs<std::string>(*wait, "coordination.alive"), "users/u-1 (Draining)");
+  EXPECT_THAT(attributeAs<std::string>(*wait, "coordination.error").value_or(""),
+              HasSubstr("cannot connect"));
+  EXPECT_GE(attributeAs<int64_t>(*wait, "coordination.waited_ms").value_or(0), 6000);
 }
 
 TEST(WaitForStep, StoreBackWithinTheAllowanceKeepsWaiting) {
@@ -471,6 +500,11 @@ TEST(WaitForStep, CycleTheFirstServiceByNameGoesAhead) {
   EXPECT_THAT(wait->detail, HasSubstr("dependency cycle a -> b -> a: went ahead of b"));
   EXPECT_EQ(s.coordination->cycle, "a -> b -> a");
   EXPECT_EQ(r.observer.cycles, 1);
+  // On the span: the cycle as an attribute and an event.
+  EXPECT_EQ(attributeAs<std::string>(*wait, "coordination.result"), "done");
+  EXPECT_EQ(attributeAs<std::string>(*wait, "coordination.cycle"), "a -> b -> a");
+  ASSERT_EQ(wait->events.size(), 1u);
+  EXPECT_EQ(wait->events[0].name, "dependency_cycle");
 }
 
 TEST(WaitForStep, CycleTheOthersWaitForTheFirstToTerminate) {
@@ -486,6 +520,19 @@ TEST(WaitForStep, CycleTheOthersWaitForTheFirstToTerminate) {
   EXPECT_LE(wait->took, 2s + 100ms);
   EXPECT_THAT(wait->detail, HasSubstr("dependency cycle b -> a -> b: waited for a to go first"));
   EXPECT_EQ(r.observer.cycles, 1);  // reported once, not at every poll
+}
+
+TEST(CoordinationTrace, ALongListOfPodsIsCutWithACount) {
+  SimulatedClock clock;
+  FakeBackend backend(clock);
+  for (int i = 0; i < 25; ++i) backend.put(pod("users", "u-" + std::to_string(i), "Draining"));
+  backend.at(500ms, [&] { backend.setDown(true); });  // ends the wait after the allowance
+  ExitRun r{clock, backend, settingsFor("", "a-1", {"users"})};
+  auto s = r.run();
+  const exit::StepReport* wait = findStep(s, "coordination_wait_for");
+  ASSERT_NE(wait, nullptr);
+  const std::string alive = attributeAs<std::string>(*wait, "coordination.alive").value_or("");
+  EXPECT_THAT(alive, HasSubstr(" and 5 more")) << alive;
 }
 
 TEST(FindCycles, FollowsDrainingPodsTransitively) {

@@ -43,6 +43,7 @@ class Recorder final : public exit::ExitRecorder {
     attributes[std::move(key)] = std::move(value);
   }
   void event(std::string, exit::Attributes) override {}
+  void span(exit::ChildSpan) override {}
 };
 
 struct Fixture {

@@ -69,6 +69,8 @@ exit::ExitPlan appPlan(const config::Config& c, app::AppClient* app,
   return plan;
 }
 
+using fakes::attributeAs;
+
 nlohmann::json section(const Summary& s, std::string_view name) {
   auto j = nlohmann::json::parse(fakes::sectionText(s, name), nullptr, false);
   EXPECT_FALSE(j.is_discarded()) << "section " << name << " missing or not JSON";
@@ -284,6 +286,7 @@ TEST(DrainWait, UnreadableConnectionsNeverCountAsDrained) {
   // 30 s grace period - 18 s: what the rest of the exit and the app's own
   // shutdown had left.
   EXPECT_EQ(d["grace_left_ms"], 12000.0);
+  EXPECT_EQ(fakes::attributeAs<int64_t>(*wait, "drain.grace_left_ms"), 12000);
   EXPECT_NE(wait->detail.find("ran out with 12s of the grace period left for the app's shutdown"),
             std::string::npos)
       << wait->detail;
@@ -405,6 +408,40 @@ TEST(DrainWait, ARequestThatNeverEndsHitsTheDeadlineNamingItsConnection) {
   const StepReport* wait = findStep(s, "drain_wait");
   ASSERT_NE(wait, nullptr);
   EXPECT_NE(wait->detail.find("1 busy connection(s)"), std::string::npos) << wait->detail;
+  // The same figures, and who held the drain, on the step's span.
+  EXPECT_EQ(attributeAs<bool>(*wait, "drain.drained"), false);
+  EXPECT_EQ(attributeAs<std::string>(*wait, "drain.source"), "netlink");
+  EXPECT_EQ(attributeAs<int64_t>(*wait, "drain.connections"), 2);
+  EXPECT_EQ(attributeAs<int64_t>(*wait, "drain.busy"), 1);
+  EXPECT_EQ(attributeAs<int64_t>(*wait, "drain.idle"), 1);
+  EXPECT_EQ(attributeAs<int64_t>(*wait, "drain.new_connections"), 0);
+  EXPECT_EQ(attributeAs<std::string>(*wait, "drain.held_by"),
+            "10.0.0.2:40007 (busy: peer spoke last)");
+  EXPECT_EQ(attributeAs<int64_t>(*wait, "drain.held_by_count"), 1);
+  EXPECT_NE(attributeAs<std::string>(*wait, "drain.not_drained").value_or("").find("busy"),
+            std::string::npos);
+  const auto waited = attributeAs<int64_t>(*wait, "drain.wait_ms");
+  ASSERT_TRUE(waited);
+  EXPECT_EQ(*waited, std::chrono::duration_cast<std::chrono::milliseconds>(wait->took).count());
+}
+
+TEST(DrainTrace, ADrainedWaitHasTheAppFiguresAndNoStaleHolders) {
+  SimulatedClock clock;
+  FakeApp app(clock);
+  app.inflight = {2, 1, 0};
+  config::Config c = baseConfig();
+  Summary s = runExit(clock, c, &app);
+  const StepReport* wait = findStep(s, "drain_wait");
+  ASSERT_NE(wait, nullptr);
+  EXPECT_EQ(attributeAs<bool>(*wait, "drain.drained"), true);
+  EXPECT_EQ(attributeAs<int64_t>(*wait, "app.inflight"), 0);
+  const auto zero_at = attributeAs<int64_t>(*wait, "app.inflight_zero_at_ms");
+  ASSERT_TRUE(zero_at);
+  EXPECT_GE(*zero_at, 100);
+  EXPECT_FALSE(attributeAs<std::string>(*wait, "drain.held_by"));
+  EXPECT_FALSE(attributeAs<std::string>(*wait, "drain.source"));  // no connections tracked
+  ASSERT_FALSE(wait->events.empty());
+  EXPECT_EQ(wait->events[0].name, "inflight_reached_zero");
 }
 
 }  // namespace

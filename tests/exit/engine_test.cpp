@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
 
 #include "fakes/exit.h"
@@ -258,6 +259,84 @@ TEST(ExitEngine, EveryStepIsASpanWithItsOwnTraceparent) {
   EXPECT_EQ(second_ptr->saw_earlier, 1u);
   ASSERT_EQ(obs.steps.size(), 2u);
   EXPECT_EQ(obs.steps[0].span_id, r1->span_id);
+}
+
+// A step that does its work in parts and records each as a child span:
+// one inside its time, one claiming to start before the step and end in
+// the future, and more than the engine keeps.
+class PartsStep final : public Step {
+ public:
+  PartsStep(SimulatedClock& clock, size_t parts) : clock_(clock), parts_(parts) {}
+  std::string_view name() const override { return "parts"; }
+  StepResult run(StepContext& ctx) override {
+    clock_.advance(1s);
+    const TimePoint a = clock_.now();
+    clock_.advance(2s);
+    ChildSpan first{"part", a, clock_.now(), {{"part.index", int64_t{0}}}, {}, SpanStatus::kOk,
+                    ""};
+    first.events.push_back({"held", a + 1s, {{"check", int64_t{1}}}});
+    first.events.push_back({"late", clock_.now() + 1h, {}});  // kept inside the span
+    ctx.record.span(std::move(first));
+    ctx.record.span(ChildSpan{"wild", a - 1h, clock_.now() + 1h, {}, {}, SpanStatus::kError,
+                              "weight refused"});
+    for (size_t i = 2; i < parts_; ++i) ctx.record.span(ChildSpan{"more", a, a, {}, {}, {}, ""});
+    clock_.advance(1s);
+    return StepResult::ok();
+  }
+
+ private:
+  SimulatedClock& clock_;
+  size_t parts_;
+};
+
+TEST(ExitEngine, ChildSpansAreRecordedUnderTheStepInsideItsTime) {
+  SimulatedClock clock;
+  RecordingObserver obs;
+  ExitPlan plan;
+  plan.draining.push_back(std::make_unique<TimedStep>(clock, "before", 500ms));
+  plan.draining.push_back(std::make_unique<PartsStep>(clock, kMaxChildSpans + 5));
+  plan.draining.push_back(std::make_unique<ReportingStep>("after"));
+  ExitEngine engine(clock, Budget{30s, 2s, 5s}, std::move(plan), obs);
+  engine.trigger("prestop");
+  Summary s = engine.await();
+
+  const StepReport* r = findStep(s, "parts");
+  ASSERT_TRUE(r);
+  const WallTime step_start = r->started_wall;
+  const WallTime step_end = r->started_wall + r->took;
+  EXPECT_EQ(step_start, s.started_wall + 500ms);
+  ASSERT_EQ(r->children.size(), kMaxChildSpans);  // the rest were dropped
+  const ChildSpanReport& part = r->children[0];
+  EXPECT_EQ(part.name, "part");
+  EXPECT_EQ(part.start, step_start + 1s);
+  EXPECT_EQ(part.end, step_start + 3s);
+  EXPECT_EQ(part.status, SpanStatus::kOk);
+  ASSERT_EQ(part.attributes.size(), 1u);
+  EXPECT_EQ(part.attributes[0].key, "part.index");
+  ASSERT_EQ(part.events.size(), 2u);
+  EXPECT_EQ(part.events[0].name, "held");
+  EXPECT_EQ(part.events[0].at, step_start + 2s);
+  EXPECT_EQ(part.events[1].at, part.end);
+  // Times outside the step are moved to its bounds: its start, and the
+  // moment the span was recorded.
+  const ChildSpanReport& wild = r->children[1];
+  EXPECT_EQ(wild.start, step_start);
+  EXPECT_EQ(wild.end, step_start + 3s);
+  EXPECT_EQ(wild.status, SpanStatus::kError);
+  EXPECT_EQ(wild.status_message, "weight refused");
+  std::set<std::string> ids{r->span_id};
+  for (const ChildSpanReport& c : r->children) {
+    EXPECT_EQ(c.span_id.size(), 16u);
+    EXPECT_TRUE(ids.insert(c.span_id).second) << "span id used twice: " << c.span_id;
+    EXPECT_GE(c.start, step_start);
+    EXPECT_LE(c.end, step_end);
+  }
+  // Observers get them with the step; other steps have none.
+  ASSERT_EQ(obs.steps.size(), 3u);
+  EXPECT_EQ(obs.steps[1].children.size(), kMaxChildSpans);
+  EXPECT_EQ(obs.steps[1].children[0].span_id, part.span_id);
+  EXPECT_TRUE(findStep(s, "after")->children.empty());
+  EXPECT_TRUE(findStep(s, "before")->children.empty());
 }
 
 TEST(ExitEngine, AValidIncomingTraceparentMakesTheExitItsChild) {

@@ -64,11 +64,13 @@ class FakeApp final : public app::AppClient {
     switch (mode) {
       case Mode::kOk:
         clock_.advance(std::min<Duration>(1ms, call.timeout));
+        if (call.http_status) *call.http_status = 200;
         return {};
       case Mode::kHang:
         clock_.advance(call.timeout);
         return makeError(ErrorCode::kDeadlineExceeded, "no answer within timeout");
       case Mode::kError:
+        if (call.http_status) *call.http_status = 500;
         return makeError(ErrorCode::kBadResponse, "answered HTTP 500");
       case Mode::kRefused:
         return makeError(ErrorCode::kUnavailable, "cannot connect");

@@ -81,6 +81,20 @@ class TimedStep final : public exit::Step {
   Duration overrun_;
 };
 
+// The value of the span attribute `key` as a T; nullopt when it is missing
+// or of another type.
+template <typename T>
+std::optional<T> attributeAs(const exit::Attributes& attributes, std::string_view key) {
+  for (const exit::Attribute& a : attributes) {
+    if (a.key == key && std::holds_alternative<T>(a.value)) return std::get<T>(a.value);
+  }
+  return std::nullopt;
+}
+template <typename T>
+std::optional<T> attributeAs(const StepReport& step, std::string_view key) {
+  return attributeAs<T>(step.attributes, key);
+}
+
 // The report of the step called `name`; null when there is none.
 const StepReport* findStep(const Summary& s, std::string_view name);
 

@@ -12,6 +12,7 @@
 #include "integration/daemon.h"
 #include "support/otlp.h"
 #include "support/redis.h"
+#include "support/webhook.h"
 
 namespace lameduck::testing {
 namespace {
@@ -33,6 +34,24 @@ std::string str(const json& j) { return j.is_string() ? j.get<std::string>() : j
 
 uint64_t nanos(const json& span, const char* key) {
   return std::stoull(span[key].get<std::string>());
+}
+
+// A span attribute's OTLP value ({"intValue": "3"}, {"stringValue": ...});
+// null when the span has no such attribute.
+json attrOf(const json& span, const std::string& key) {
+  for (const json& kv : span.value("attributes", json::array())) {
+    if (kv.value("key", "") == key) return kv.value("value", json());
+  }
+  return json();
+}
+// An int64 attribute (a decimal string on the wire); -1 when missing.
+int64_t intAttr(const json& span, const std::string& key) {
+  const json v = attrOf(span, key);
+  return v.contains("intValue") ? std::stoll(str(v["intValue"])) : -1;
+}
+std::string strAttr(const json& span, const std::string& key) {
+  const json v = attrOf(span, key);
+  return v.contains("stringValue") ? str(v["stringValue"]) : "";
 }
 
 std::map<std::string, std::string> resourceOf(const json& span) {
@@ -96,13 +115,30 @@ class TraceTest : public ::testing::Test {
 TEST_F(TraceTest, FullExitIsOneTraceWithEveryPhaseAndStepUnderItsParent) {
   auto collector = startCollector();
   ASSERT_TRUE(collector);
-  Daemon d(kShortExit, AppOptions{"ok", 3}, kPodEnv,
-           {"trace.otlp.endpoint=" + collector->endpoint()});
+  // The traffic shift over a webhook, gated on the app's own error rate.
+  WebhookReceiver lb;
+  ASSERT_GT(lb.port(), 0);
+  Daemon d(std::string(kShortExit) +
+               "traffic:\n"
+               "  backend: webhook\n"
+               "  webhook: {url: \"" +
+               lb.url() +
+               "\"}\n"
+               "  steps: [{weight: 50, hold: 300ms}, {weight: 0}]\n"
+               "  gate: {source: app, max_error_rate: 0.01, on_fail: continue}\n",
+           AppOptions{"ok", 3}, kPodEnv, {"trace.otlp.endpoint=" + collector->endpoint()});
   ASSERT_GT(d.adminPort(), 0);
+  // Requests before the exit, so that the gate's first reading is a rate
+  // (0: none failed); by the second there were none (no data).
+  for (int i = 0; i < 5; ++i) {
+    auto r = call(d.appPort(), "GET", "/", {}, 5s);
+    ASSERT_TRUE(r && r->status == 200) << (r ? r->body : r.error().message);
+  }
 
   const json summary = prestop(d);
   const std::string trace_id = summary.value("trace_id", "");
   ASSERT_EQ(trace_id.size(), 32u) << summary.dump(2);
+  EXPECT_EQ(summary.value("outcome", ""), "completed") << summary.dump(2);
   ASSERT_TRUE(collector->waitForRequests(1, 30s)) << d.lameduck().output();
   for (const json& r : collector->requests()) {
     EXPECT_EQ(r["errors"], json::array()) << r.dump(2);
@@ -119,25 +155,75 @@ TEST_F(TraceTest, FullExitIsOneTraceWithEveryPhaseAndStepUnderItsParent) {
   const json& root = *t.root;
   EXPECT_EQ(root["status"]["code"], 1) << root.dump(2);  // completed: OK
 
-  // A child span per phase, a grandchild per step, each inside its parent.
+  // A child span per phase, a grandchild per step, each inside its parent;
+  // under a step only the parts it recorded.
   std::set<std::string> phases;
-  size_t steps = 0;
+  size_t steps = 0, parts = 0;
+  std::map<std::string, json> step_by_name;
+  std::map<std::string, std::vector<json>> parts_of;
   for (const json& phase : t.childrenOf(str(root["spanId"]))) {
     phases.insert(str(phase["name"]));
     EXPECT_GE(nanos(phase, "startTimeUnixNano"), nanos(root, "startTimeUnixNano")) << phase["name"];
     EXPECT_LE(nanos(phase, "endTimeUnixNano"), nanos(root, "endTimeUnixNano")) << phase["name"];
     for (const json& step : t.childrenOf(str(phase["spanId"]))) {
       ++steps;
+      step_by_name[str(step["name"])] = step;
       EXPECT_GE(nanos(step, "startTimeUnixNano"), nanos(phase, "startTimeUnixNano"))
           << step["name"];
       EXPECT_LE(nanos(step, "endTimeUnixNano"), nanos(phase, "endTimeUnixNano")) << step["name"];
-      EXPECT_TRUE(t.childrenOf(str(step["spanId"])).empty()) << step["name"];
+      for (const json& part : t.childrenOf(str(step["spanId"]))) {
+        ++parts;
+        parts_of[str(step["name"])].push_back(part);
+        EXPECT_EQ(str(part["spanId"]).size(), 16u);
+        EXPECT_GE(nanos(part, "startTimeUnixNano"), nanos(step, "startTimeUnixNano"));
+        EXPECT_LE(nanos(part, "endTimeUnixNano"), nanos(step, "endTimeUnixNano"));
+        EXPECT_TRUE(t.childrenOf(str(part["spanId"])).empty()) << part["name"];
+      }
     }
   }
   EXPECT_EQ(phases, (std::set<std::string>{"draining", "compensating", "terminating"}));
-  EXPECT_EQ(t.spans.size(), 1 + phases.size() + steps);  // nothing hangs elsewhere
+  EXPECT_EQ(t.spans.size(), 1 + phases.size() + steps + parts);  // nothing hangs elsewhere
   ASSERT_TRUE(summary.contains("steps")) << summary.dump(2);
   EXPECT_EQ(steps, summary["steps"].size());
+
+  // The traffic shift: a span per weight, with its hold and what the gate
+  // said, and the weights really went to the load balancer.
+  ASSERT_EQ(parts_of.size(), 1u) << "only the traffic shift records parts";
+  const std::vector<json>& weights = parts_of["traffic_shift"];
+  ASSERT_EQ(weights.size(), 2u);
+  EXPECT_EQ(lb.received().size(), 2u);
+  for (const json& w : weights) EXPECT_EQ(w["name"], "traffic_step");
+  EXPECT_EQ(intAttr(weights[0], "traffic.weight"), 50);
+  EXPECT_EQ(intAttr(weights[0], "traffic.attempts"), 1);
+  EXPECT_EQ(intAttr(weights[0], "traffic.gate.checks"), 1);
+  EXPECT_EQ(strAttr(weights[0], "traffic.gate.result"), "pass") << weights[0].dump(2);
+  EXPECT_TRUE(attrOf(weights[0], "traffic.gate.error_rate").contains("doubleValue"))
+      << weights[0].dump(2);
+  EXPECT_EQ(strAttr(weights[0], "traffic.result"), "passed");
+  EXPECT_GT(intAttr(weights[0], "traffic.planned_hold_ms"), 0);
+  EXPECT_GE(nanos(weights[0], "endTimeUnixNano") - nanos(weights[0], "startTimeUnixNano"),
+            uint64_t{300'000'000});  // held for its hold
+  EXPECT_EQ(intAttr(weights[1], "traffic.weight"), 0);
+  EXPECT_EQ(strAttr(weights[1], "traffic.gate.result"), "inconclusive");
+  EXPECT_EQ(strAttr(weights[1], "traffic.result"), "continued");
+  EXPECT_GE(nanos(weights[1], "startTimeUnixNano"), nanos(weights[0], "endTimeUnixNano"));
+  for (const json& w : weights) EXPECT_EQ(w["status"]["code"], 1) << w.dump(2);
+
+  // The hand-off: its counts (no Redis here, so the spool is the sink).
+  ASSERT_TRUE(step_by_name.count("compensation_handoff"));
+  const json& handoff = step_by_name["compensation_handoff"];
+  EXPECT_EQ(strAttr(handoff, "compensation.sink"), "spool");
+  EXPECT_EQ(intAttr(handoff, "compensation.fetched"), 3);
+  EXPECT_EQ(intAttr(handoff, "compensation.spooled"), 3);
+  EXPECT_EQ(intAttr(handoff, "compensation.written"), 0);
+  EXPECT_EQ(intAttr(handoff, "compensation.acked"), 3);
+  EXPECT_EQ(intAttr(handoff, "compensation.pages"), 1);
+  // The hooks: the HTTP status of each answer.
+  for (const char* hook : {"app_drain_hook", "app_terminate_hook"}) {
+    ASSERT_TRUE(step_by_name.count(hook)) << hook;
+    EXPECT_EQ(intAttr(step_by_name[hook], "http.response.status_code"), 200) << hook;
+  }
+  EXPECT_EQ(attrOf(step_by_name["drain_wait"], "drain.drained"), (json{{"boolValue", true}}));
 
   // Resource: the service and the pod from the downward API.
   const auto resource = resourceOf(root);

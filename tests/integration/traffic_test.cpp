@@ -11,6 +11,7 @@
 #include "http/http.h"
 #include "integration/daemon.h"
 #include "support/haproxy.h"
+#include "support/webhook.h"
 
 namespace lameduck::testing {
 namespace {
@@ -187,35 +188,6 @@ TEST(HaproxyShift, AnUnreachableSocketIsRetriedThenFailsWithinItsBound) {
   EXPECT_GT(s["traffic"]["steps"][0]["attempts"].get<int>(), 1);
 }
 
-// A load balancer controller that takes weights by webhook.
-class WebhookReceiver {
- public:
-  explicit WebhookReceiver(std::vector<int> statuses) : statuses_(std::move(statuses)) {
-    server_.route("POST", "/weights", [this](const http::Request& req) {
-      std::lock_guard lock(mu_);
-      bodies.push_back(json::parse(req.body, nullptr, false));
-      auth.push_back(req.header("Authorization"));
-      int status = statuses_.empty() ? 200 : statuses_.front();
-      if (statuses_.size() > 1) statuses_.erase(statuses_.begin());
-      return http::Response{status, "{}", "application/json"};
-    });
-    port = server_.bind(HostPort{"127.0.0.1", 0}).value_or(0);
-    (void)server_.start();
-  }
-  std::vector<json> received() {
-    std::lock_guard lock(mu_);
-    return bodies;
-  }
-  int port = 0;
-  std::vector<json> bodies;
-  std::vector<std::string> auth;
-
- private:
-  std::mutex mu_;
-  std::vector<int> statuses_;
-  http::Server server_;
-};
-
 std::string webhookConfig(int port) {
   return "traffic:\n"
          "  backend: webhook\n"
@@ -227,7 +199,7 @@ std::string webhookConfig(int port) {
 
 TEST(WebhookShift, PostsEachWeightWithPodAndTokenAndRetriesA503) {
   WebhookReceiver hook({503, 200});
-  Daemon d(webhookConfig(hook.port), std::nullopt,
+  Daemon d(webhookConfig(hook.port()), std::nullopt,
            {{"POD_NAME", "web-7"}, {"POD_NAMESPACE", "shop"}});
   auto r = call(d.adminPort(), "GET", "/prestop", {}, 30s);
   ASSERT_TRUE(r);
@@ -238,13 +210,13 @@ TEST(WebhookShift, PostsEachWeightWithPodAndTokenAndRetriesA503) {
   EXPECT_EQ(got[0], (json{{"weight", 50}, {"pod", "web-7"}, {"namespace", "shop"}}));
   EXPECT_EQ(got[1]["weight"], 50);  // the retry after 503
   EXPECT_EQ(got[2]["weight"], 0);
-  EXPECT_EQ(hook.auth[0], "Bearer s3cret");
+  EXPECT_EQ(hook.authorizations().at(0), "Bearer s3cret");
   EXPECT_EQ(s["traffic"]["steps"][0]["attempts"], 2);
 }
 
 TEST(WebhookShift, ARefusalFailsTheShiftWithTheStatus) {
   WebhookReceiver hook({403});
-  Daemon d(webhookConfig(hook.port));
+  Daemon d(webhookConfig(hook.port()));
   auto r = call(d.adminPort(), "GET", "/prestop", {}, 30s);
   ASSERT_TRUE(r);
   json s = json::parse(r->body);

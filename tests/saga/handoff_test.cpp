@@ -10,6 +10,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "exit/engine.h"
+#include "fakes/exit.h"
 #include "fakes/ids.h"
 #include "fakes/saga.h"
 
@@ -47,6 +49,21 @@ struct World {
     CompensationHandoff h(app, 2s, with_redis ? &connector : nullptr,
                           Origin{"shop", "prod", "shop-1", "7"}, spool, observer, options);
     return h.run({clock, clock.now() + budget, ""});
+  }
+  // The hand-off as the only step of an exit; returns the step's report
+  // (its span: attributes and events).
+  exit::StepReport runStep() {
+    exit::ExitPlan plan;
+    plan.compensating.push_back(std::make_unique<CompensationHandoffStep>(
+        app, 2s, with_redis ? &stream : nullptr, Origin{"shop", "prod", "shop-1", "7"}, spool,
+        observer, options));
+    fakes::RecordingObserver recorded;
+    exit::ExitEngine engine(clock, exit::Budget{30s, 2s, 5s}, std::move(plan), recorded);
+    engine.trigger("test");
+    const exit::Summary s = engine.await();
+    const exit::StepReport* r = fakes::findStep(s, "compensation_handoff");
+    EXPECT_TRUE(r);
+    return r ? *r : exit::StepReport{};
   }
   std::set<std::string> spooledIds() {
     std::set<std::string> ids;
@@ -347,6 +364,59 @@ TEST(Handoff, IdsAreExactTextEndToEnd) {
   ASSERT_EQ(s.run().report.spooled, 6);
   auto spooled = s.spooledIds();
   for (const auto& e : entries) EXPECT_TRUE(spooled.count(e.id)) << e.id;
+}
+
+using fakes::attributeAs;
+
+TEST(HandoffTrace, TheStepSpanCarriesTheCounts) {
+  World w(2500, {.page_size = 1000});
+  w.app.rejected = {"entry 7: no id"};
+  const exit::StepReport r = w.runStep();
+  EXPECT_EQ(r.status, exit::StepStatus::kOk) << r.detail;
+  EXPECT_EQ(attributeAs<std::string>(r.attributes, "compensation.sink"), "redis");
+  EXPECT_EQ(attributeAs<int64_t>(r.attributes, "compensation.fetched"), 2501);
+  EXPECT_EQ(attributeAs<int64_t>(r.attributes, "compensation.rejected"), 1);
+  EXPECT_EQ(attributeAs<int64_t>(r.attributes, "compensation.written"), 2500);
+  EXPECT_EQ(attributeAs<int64_t>(r.attributes, "compensation.duplicates"), 0);
+  EXPECT_EQ(attributeAs<int64_t>(r.attributes, "compensation.spooled"), 0);
+  EXPECT_EQ(attributeAs<int64_t>(r.attributes, "compensation.acked"), 2500);
+  EXPECT_EQ(attributeAs<int64_t>(r.attributes, "compensation.pages"), 3);
+  EXPECT_TRUE(r.events.empty());
+}
+
+TEST(HandoffTrace, EachBatchTheSpoolTookFromAFailedRedisIsAnEventWithTheReason) {
+  World w(300, {.page_size = 100});
+  w.stream.down = true;
+  const exit::StepReport r = w.runStep();
+  EXPECT_EQ(r.status, exit::StepStatus::kOk) << r.detail;
+  EXPECT_EQ(attributeAs<int64_t>(r.attributes, "compensation.spooled"), 300);
+  EXPECT_EQ(attributeAs<int64_t>(r.attributes, "compensation.written"), 0);
+  EXPECT_EQ(attributeAs<int64_t>(r.attributes, "compensation.acked"), 300);
+  ASSERT_EQ(r.events.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    SCOPED_TRACE(i);
+    const exit::SpanEvent& e = r.events[i];
+    EXPECT_EQ(e.name, "fell_back_to_spool");
+    EXPECT_EQ(attributeAs<int64_t>(e.attributes, "compensation.spooled"), 100);
+    EXPECT_EQ(attributeAs<int64_t>(e.attributes, "compensation.page"), static_cast<int64_t>(i + 1));
+    EXPECT_GE(e.at, r.started_wall);
+    EXPECT_LE(e.at, r.started_wall + r.took);
+  }
+  // The first batch after four attempts; the later ones at once, saying why.
+  const std::string first =
+      attributeAs<std::string>(r.events[0].attributes, "compensation.reason").value_or("");
+  EXPECT_THAT(first, HasSubstr("cannot connect (down)"));
+  EXPECT_THAT(attributeAs<std::string>(r.events[1].attributes, "compensation.reason").value_or(""),
+              HasSubstr("Redis already failed in this exit: " + first));
+}
+
+TEST(HandoffTrace, WithoutRedisTheSpoolIsTheSinkNotAFallback) {
+  World w(50);
+  w.with_redis = false;
+  const exit::StepReport r = w.runStep();
+  EXPECT_EQ(attributeAs<std::string>(r.attributes, "compensation.sink"), "spool");
+  EXPECT_EQ(attributeAs<int64_t>(r.attributes, "compensation.spooled"), 50);
+  EXPECT_TRUE(r.events.empty());
 }
 
 TEST(Replay, HandsTheSpoolToTheStreamInBatchesAndKeepsWhatFailed) {

@@ -123,6 +123,58 @@ TEST(ExitSpans, CompletedExitIsOkAndHasNoParent) {
   EXPECT_FALSE(root->parent_is_remote);
 }
 
+// sampleSummary() with two finished parts recorded under the drain step.
+exit::Summary summaryWithChildren() {
+  exit::Summary s = sampleSummary();
+  exit::StepReport& drain = s.steps[0];
+  exit::ChildSpanReport first;
+  first.span_id = "5555555555555555";
+  first.name = "traffic_step";
+  first.start = kT0 + 100ms;
+  first.end = kT0 + 900ms;
+  first.attributes = {{"traffic.weight", int64_t{50}}, {"traffic.gate.result", std::string("fail")}};
+  first.events = {{"gate_held", kT0 + 400ms, {{"traffic.gate.error_rate", 0.2}}}};
+  first.status = exit::SpanStatus::kOk;
+  exit::ChildSpanReport second;
+  second.span_id = "6666666666666666";
+  second.name = "traffic_step";
+  second.start = kT0 + 900ms;
+  second.end = kT0 + 1500ms;
+  second.attributes = {{"traffic.weight", int64_t{0}}};
+  second.status = exit::SpanStatus::kError;
+  second.status_message = "setting weight 0% failed";
+  drain.children = {first, second};
+  return s;
+}
+
+TEST(ExitSpans, ChildSpansOfAStepHangUnderItsSpanInsideItsTime) {
+  const std::vector<Span> spans = exitSpans(summaryWithChildren(), {});
+  ASSERT_EQ(spans.size(), 7u);
+  const Span* drain = byName(spans, "drain");
+  ASSERT_TRUE(drain);
+  std::vector<const Span*> children;
+  for (const Span& s : spans)
+    if (s.parent_span_id == drain->span_id) children.push_back(&s);
+  ASSERT_EQ(children.size(), 2u);
+  for (const Span* c : children) {
+    EXPECT_EQ(c->trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+    EXPECT_TRUE(isSpanId(c->span_id)) << c->span_id;
+    EXPECT_NE(c->span_id, drain->span_id);
+    EXPECT_GE(c->start, drain->start);
+    EXPECT_LE(c->end, drain->end);
+    EXPECT_EQ(c->name, "traffic_step");
+  }
+  EXPECT_EQ(children[0]->span_id, "5555555555555555");
+  EXPECT_EQ(children[0]->status, StatusCode::kOk);
+  EXPECT_TRUE(hasAttribute(*children[0], "traffic.weight", int64_t{50}));
+  EXPECT_TRUE(hasAttribute(*children[0], "traffic.gate.result", std::string("fail")));
+  ASSERT_EQ(children[0]->events.size(), 1u);
+  EXPECT_EQ(children[0]->events[0].name, "gate_held");
+  EXPECT_EQ(children[0]->events[0].time, kT0 + 400ms);
+  EXPECT_EQ(children[1]->status, StatusCode::kError);
+  EXPECT_EQ(children[1]->status_message, "setting weight 0% failed");
+}
+
 class CountingObserver final : public ExportObserver {
  public:
   void onTraceExport(std::string_view result) override {
@@ -148,7 +200,7 @@ TEST(ExitTracer, ExportsTheExitAndLaterSpansInTheSameTrace) {
   late.name = "app_shutdown_stuck";
   EXPECT_FALSE(tracer.exportLater(late));  // no exit yet: nothing to attach to
 
-  tracer.onExitDone(sampleSummary());
+  tracer.onExitDone(summaryWithChildren());
   late.start = kT0 + 8s;
   late.end = kT0 + 8s + 20ms;
   late.attributes = {{"lameduck.goroutines", int64_t{42}}};
@@ -158,10 +210,21 @@ TEST(ExitTracer, ExportsTheExitAndLaterSpansInTheSameTrace) {
   const auto requests = collector->requests();
   for (const auto& r : requests) EXPECT_EQ(r["errors"], nlohmann::json::array()) << r.dump(2);
   const auto spans = collector->spans();
-  ASSERT_EQ(spans.size(), 6u);
-  EXPECT_EQ(spans[5]["name"], "app_shutdown_stuck");
-  EXPECT_EQ(spans[5]["traceId"], "4bf92f3577b34da6a3ce929d0e0e4736");
-  EXPECT_EQ(spans[5]["parentSpanId"], "00f067aa0ba902b7");
+  ASSERT_EQ(spans.size(), 8u);
+  // The drain step's parts arrive under its span, as the collector read them.
+  std::map<std::string, nlohmann::json> by_id;
+  for (const auto& span : spans) by_id[span["spanId"].get<std::string>()] = span;
+  for (const char* id : {"5555555555555555", "6666666666666666"}) {
+    ASSERT_TRUE(by_id.count(id)) << id;
+    EXPECT_EQ(by_id[id]["name"], "traffic_step");
+    EXPECT_EQ(by_id[id]["traceId"], "4bf92f3577b34da6a3ce929d0e0e4736");
+    EXPECT_EQ(by_id[id]["parentSpanId"], "3333333333333333");
+  }
+  EXPECT_EQ(by_id["5555555555555555"]["status"]["code"], 1);
+  EXPECT_EQ(by_id["6666666666666666"]["status"]["code"], 2);
+  EXPECT_EQ(spans[7]["name"], "app_shutdown_stuck");
+  EXPECT_EQ(spans[7]["traceId"], "4bf92f3577b34da6a3ce929d0e0e4736");
+  EXPECT_EQ(spans[7]["parentSpanId"], "00f067aa0ba902b7");
   ASSERT_TRUE(tracer.flush(30s));
   std::lock_guard lock(observer.mu);
   EXPECT_EQ(observer.counts, (std::map<std::string, int>{{"ok", 2}}));

@@ -7,8 +7,10 @@
 #include <cmath>
 #include <deque>
 #include <mutex>
+#include <optional>
 
 #include "exit/engine.h"
+#include "fakes/exit.h"
 #include "traffic/gate.h"
 #include "traffic/kubernetes.h"
 
@@ -75,6 +77,7 @@ class CountingObserver final : public ShiftObserver, public exit::ExitObserver {
 
 GateReading rate(double r) { return GateReading{r, "read " + std::to_string(r)}; }
 GateReading noData() { return GateReading{std::nullopt, "empty result"}; }
+using fakes::attributeAs;
 
 struct Fixture {
   SimulatedClock clock;
@@ -291,6 +294,120 @@ TEST(ShiftStep, WithoutAGateEveryStepPassesAfterItsHold) {
   EXPECT_EQ(s.traffic->steps[0].gate, "none");
   EXPECT_EQ(s.traffic->steps[0].gate_checks, 0);
   EXPECT_EQ(f.observer.steps, (std::vector<std::string>{"passed", "passed", "passed"}));
+}
+
+TEST(ShiftTrace, EachTrafficStepIsAChildSpanWithWeightHoldAndGate) {
+  Fixture f;
+  f.configure = [&f] { f.gate->readings = {rate(0.002), noData()}; };
+  f.config.traffic.gate.on_fail = config::GateOnFail::kContinue;
+  auto s = f.run();
+  ASSERT_EQ(s.steps.size(), 1u);
+  const exit::StepReport& shift = s.steps[0];
+  ASSERT_EQ(shift.children.size(), 3u);
+  const int64_t weights[] = {50, 5, 0};
+  const int64_t planned[] = {10'000, 10'000, 0};
+  for (size_t i = 0; i < 3; ++i) {
+    SCOPED_TRACE(i);
+    const exit::ChildSpanReport& c = shift.children[i];
+    EXPECT_EQ(c.name, "traffic_step");
+    EXPECT_EQ(attributeAs<int64_t>(c.attributes, "traffic.weight"), weights[i]);
+    EXPECT_EQ(attributeAs<int64_t>(c.attributes, "traffic.planned_hold_ms"), planned[i]);
+    EXPECT_EQ(attributeAs<int64_t>(c.attributes, "traffic.attempts"), 1);
+    EXPECT_EQ(attributeAs<int64_t>(c.attributes, "traffic.gate.checks"), 1);
+    EXPECT_EQ(c.status, exit::SpanStatus::kOk);
+    EXPECT_GE(c.start, shift.started_wall);
+    EXPECT_LE(c.end, shift.started_wall + shift.took);
+    if (i > 0) {
+      EXPECT_GE(c.start, shift.children[i - 1].end);
+    }
+  }
+  // The first check read a rate and passed; the next had no data.
+  const exit::ChildSpanReport& first = shift.children[0];
+  EXPECT_EQ(attributeAs<std::string>(first.attributes, "traffic.gate.result"), "pass");
+  EXPECT_EQ(attributeAs<double>(first.attributes, "traffic.gate.error_rate"), 0.002);
+  EXPECT_EQ(attributeAs<std::string>(first.attributes, "traffic.result"), "passed");
+  // The weight was held for its hold before the gate was read.
+  EXPECT_GE(first.end - first.start, 10s);
+  const exit::ChildSpanReport& second = shift.children[1];
+  EXPECT_EQ(attributeAs<std::string>(second.attributes, "traffic.gate.result"), "inconclusive");
+  EXPECT_FALSE(attributeAs<double>(second.attributes, "traffic.gate.error_rate"));
+  EXPECT_EQ(attributeAs<std::string>(second.attributes, "traffic.result"), "continued");
+  EXPECT_TRUE(second.events.empty());  // on_fail continue holds nothing
+  // The shift's own span: the backend, the last weight, not shortened.
+  EXPECT_EQ(attributeAs<std::string>(shift.attributes, "traffic.backend"), "fake");
+  EXPECT_EQ(attributeAs<int64_t>(shift.attributes, "traffic.weight"), 0);
+  EXPECT_EQ(attributeAs<bool>(shift.attributes, "traffic.shortened"), false);
+  EXPECT_TRUE(shift.events.empty());
+}
+
+TEST(ShiftTrace, EveryCheckThatHeldTheWeightIsAnEvent) {
+  Fixture f;
+  f.configure = [&f] { f.gate->readings = {rate(0.5), rate(0.5), rate(0.001)}; };
+  auto s = f.run();
+  const exit::ChildSpanReport& first = s.steps.at(0).children.at(0);
+  EXPECT_EQ(attributeAs<int64_t>(first.attributes, "traffic.gate.checks"), 3);
+  EXPECT_EQ(attributeAs<std::string>(first.attributes, "traffic.gate.result"), "pass");
+  EXPECT_EQ(attributeAs<std::string>(first.attributes, "traffic.result"), "passed");
+  ASSERT_EQ(first.events.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    const exit::SpanEvent& e = first.events[i];
+    EXPECT_EQ(e.name, "gate_held");
+    EXPECT_EQ(attributeAs<std::string>(e.attributes, "traffic.gate.result"), "fail");
+    EXPECT_EQ(attributeAs<double>(e.attributes, "traffic.gate.error_rate"), 0.5);
+    EXPECT_EQ(attributeAs<int64_t>(e.attributes, "traffic.gate.check"), static_cast<int64_t>(i + 1));
+    EXPECT_GE(e.at, first.start);
+    EXPECT_LE(e.at, first.end);
+  }
+  // A second apart (gate.interval).
+  EXPECT_EQ(first.events[1].at - first.events[0].at, 1s);
+  EXPECT_TRUE(s.steps[0].children[1].events.empty());
+}
+
+TEST(ShiftTrace, AGateThatNeverPassesEndsHeldWithItsChecksAsEvents) {
+  Fixture f;
+  f.configure = [&f] { f.gate->readings = {rate(0.5)}; };
+  auto s = f.run();
+  const exit::ChildSpanReport& first = s.steps.at(0).children.at(0);
+  EXPECT_EQ(attributeAs<std::string>(first.attributes, "traffic.result"), "held");
+  const auto checks = attributeAs<int64_t>(first.attributes, "traffic.gate.checks");
+  ASSERT_TRUE(checks);
+  EXPECT_EQ(static_cast<int64_t>(first.events.size()), *checks);
+}
+
+TEST(ShiftTrace, ShortenedHoldsAreAnEventOfTheShiftWithPlannedAndActualLengths) {
+  Fixture f;
+  f.config.exit.grace_period = 20s;  // Draining 13 s, minus 3 s for the drain
+  auto s = f.run(true, 3s);
+  const exit::StepReport& shift = s.steps.at(0);
+  EXPECT_EQ(attributeAs<bool>(shift.attributes, "traffic.shortened"), true);
+  ASSERT_EQ(shift.events.size(), 1u);
+  const exit::SpanEvent& e = shift.events[0];
+  EXPECT_EQ(e.name, "budget_shortened");
+  EXPECT_EQ(attributeAs<int64_t>(e.attributes, "traffic.configured_hold_ms"), 20'000);
+  const auto fitted = attributeAs<int64_t>(e.attributes, "traffic.planned_hold_ms");
+  ASSERT_TRUE(fitted);
+  EXPECT_LE(*fitted, 10'000);
+  EXPECT_GT(*fitted, 0);
+  // Each traffic step says the hold it really got.
+  EXPECT_LE(attributeAs<int64_t>(shift.children.at(0).attributes, "traffic.planned_hold_ms"), 5'000);
+  EXPECT_EQ(attributeAs<int64_t>(shift.children.at(0).attributes, "traffic.hold_ms"), 10'000);
+}
+
+TEST(ShiftTrace, AWeightThatCouldNotBeSetIsAnErrorSpan) {
+  Fixture f;
+  f.configure = [&f] {
+    f.backend->errors = {Error{ErrorCode::kPermissionDenied, "forbidden: patch ingresses"}};
+  };
+  auto s = f.run();
+  const exit::StepReport& shift = s.steps.at(0);
+  ASSERT_EQ(shift.children.size(), 1u);
+  const exit::ChildSpanReport& c = shift.children[0];
+  EXPECT_EQ(c.status, exit::SpanStatus::kError);
+  EXPECT_NE(c.status_message.find("forbidden: patch ingresses"), std::string::npos)
+      << c.status_message;
+  EXPECT_EQ(attributeAs<std::string>(c.attributes, "traffic.result"), "failed");
+  EXPECT_EQ(attributeAs<int64_t>(c.attributes, "traffic.attempts"), 1);
+  EXPECT_FALSE(attributeAs<std::string>(c.attributes, "traffic.gate.result"));  // never checked
 }
 
 TEST(PrometheusAnswer, TakesTheWorstSeries) {
