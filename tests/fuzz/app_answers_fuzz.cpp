@@ -44,6 +44,7 @@ class Recorder final : public exit::ExitRecorder {
   }
   void attribute(std::string, exit::AttrValue) override {}
   void event(std::string, exit::Attributes) override {}
+  void span(exit::ChildSpan) override {}
   std::vector<exit::Section> sections;
 };
 
