@@ -225,6 +225,7 @@ Result<std::unique_ptr<Sidecar>> Sidecar::create(const config::Config& config, C
       log::info("connection activity source", {{"source", drain::sourceName(choice.kind)},
                                               {"reason", choice.reason}});
     }
+    s->metrics_.onConnectionSource(drain::sourceName(choice.kind));
     s->connections_ = std::move(choice.source);
   }
   // Exit ordering: the registry thread and the exit thread each talk to

@@ -66,6 +66,9 @@ class Observer {
   virtual void onConnections(int64_t established, int64_t arrived) = 0;
   // Busy and idle connections on app.ports at the last read.
   virtual void onConnectionActivity(int64_t /*busy*/, int64_t /*idle*/) {}
+  // The reader of the connections, once at start: "netlink" or "proc" (the
+  // fallback where netlink is refused or disabled).
+  virtual void onConnectionSource(std::string_view /*source*/) {}
 };
 
 }  // namespace lameduck::drain

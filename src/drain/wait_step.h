@@ -4,10 +4,11 @@
 // the app is drained, and owns the summary sections `app` and `drain`.
 //
 // Drained means, all at once: in-flight work the app reports is 0 (when it
-// has hooks), established connections on app.ports are at most
-// drain.max_connections, and no new connection arrived for
-// drain.quiet_period (counted from the start of the wait, so it also covers
-// the time endpoint removal takes to reach load balancers). Polls every
+// has hooks), busy connections on app.ports are at most
+// drain.max_connections (idle ones never count; see drain/activity.h), and
+// no request bytes and no new connection arrived for drain.quiet_period
+// (counted from the start of the wait, so it also covers the time endpoint
+// removal takes to reach load balancers). Polls every
 // poll_interval, bounded by max_wait and the phase deadline. Whatever cannot
 // be read counts as not drained: the step then ends `deadline`, naming what
 // held it.

@@ -51,6 +51,12 @@ struct Metrics::Impl {
           .Name("lameduck_app_connections")
           .Help("Connections on app.ports at the last read during an exit, by activity: busy (a request being worked on, data moving or queued) or idle (kept alive, nothing pending)")
           .Register(*registry);
+  Family<Gauge>& connection_source =
+      prometheus::BuildGauge()
+          .Name("lameduck_drain_connection_source")
+          .Help("1 for the reader of the app's connections in use (netlink: socket diagnostics "
+                "with activity; proc: /proc/net/tcp, the fallback without timestamps), 0 for the other")
+          .Register(*registry);
   Family<Counter>& new_connections =
       prometheus::BuildCounter()
           .Name("lameduck_app_new_connections_total")
@@ -142,6 +148,8 @@ struct Metrics::Impl {
   Gauge* inflight_gauge = nullptr;
   Gauge* busy_gauge = nullptr;
   Gauge* idle_gauge = nullptr;
+  Gauge* netlink_source_gauge = nullptr;
+  Gauge* proc_source_gauge = nullptr;
   Counter* new_connections_counter = nullptr;
   std::mutex mu;  // guards the Family::Add calls made after construction
 };
@@ -166,6 +174,8 @@ Metrics::Metrics(const std::string& version, const std::string& commit)
   m.inflight_gauge = &m.inflight.Add({});
   m.busy_gauge = &m.connections.Add({{"activity", "busy"}});
   m.idle_gauge = &m.connections.Add({{"activity", "idle"}});
+  m.netlink_source_gauge = &m.connection_source.Add({{"source", "netlink"}});
+  m.proc_source_gauge = &m.connection_source.Add({{"source", "proc"}});
   m.new_connections_counter = &m.new_connections.Add({});
   m.denied.Add({{"reason", "token"}});
   m.denied.Add({{"reason", "source"}});
@@ -232,6 +242,11 @@ void Metrics::onConnections(int64_t /*established*/, int64_t arrived) {
 void Metrics::onConnectionActivity(int64_t busy, int64_t idle) {
   impl_->busy_gauge->Set(static_cast<double>(busy));
   impl_->idle_gauge->Set(static_cast<double>(idle));
+}
+
+void Metrics::onConnectionSource(std::string_view source) {
+  impl_->netlink_source_gauge->Set(source == "netlink" ? 1 : 0);
+  impl_->proc_source_gauge->Set(source == "proc" ? 1 : 0);
 }
 
 void Metrics::onWritten(std::string_view sink, int64_t count) {

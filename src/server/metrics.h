@@ -51,6 +51,7 @@ class Metrics final : public exit::ExitObserver,
   void onAppFigures(const app::Figures& figures) override;
   void onConnections(int64_t established, int64_t arrived) override;
   void onConnectionActivity(int64_t busy, int64_t idle) override;
+  void onConnectionSource(std::string_view source) override;
 
   // saga::HandoffObserver
   void onWritten(std::string_view sink, int64_t count) override;

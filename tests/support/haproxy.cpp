@@ -22,7 +22,8 @@ std::string haproxyBinary() {
 
 std::unique_ptr<Haproxy> Haproxy::start(const TempDir& dir,
                                         const std::vector<std::pair<std::string, int>>& servers,
-                                        std::string& error, const std::string& server_options) {
+                                        std::string& error, const std::string& server_options,
+                                        const std::string& backend_options) {
   std::unique_ptr<Haproxy> h(new Haproxy());
   h->socket_ = dir.file("haproxy.sock");
   std::string backend;
@@ -51,7 +52,7 @@ std::unique_ptr<Haproxy> Haproxy::start(const TempDir& dir,
                                                    "\n  default_backend be_app\n"
                                                    "backend be_app\n"
                                                    "  balance roundrobin\n" +
-                                                   backend);
+                                                   backend_options + backend);
     auto p = std::make_unique<Process>(std::vector<std::string>{haproxyBinary(), "-db", "-f", cfg},
                                        dir.file("haproxy.log"));
     const int front = h->front_;

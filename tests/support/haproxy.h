@@ -18,11 +18,13 @@ namespace lameduck::testing {
 class Haproxy {
  public:
   // servers: name → port on 127.0.0.1, each with `server_options` (e.g.
-  // "weight 100"). Returns nullptr and fills `error` when haproxy does not
-  // come up.
+  // "weight 100"). `backend_options` are extra lines of be_app (e.g.
+  // "  http-reuse always\n  retries 0\n"). Returns nullptr and fills
+  // `error` when haproxy does not come up.
   static std::unique_ptr<Haproxy> start(const TempDir& dir,
                                         const std::vector<std::pair<std::string, int>>& servers,
-                                        std::string& error, const std::string& server_options = "");
+                                        std::string& error, const std::string& server_options = "",
+                                        const std::string& backend_options = "");
   ~Haproxy();
 
   int frontPort() const { return front_; }

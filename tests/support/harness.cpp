@@ -164,6 +164,8 @@ Result<http::ClientResponse> call(int port, const std::string& method, const std
 
 std::string lameduckBinary() { return LAMEDUCK_BIN; }
 std::string sampleAppBinary() { return SAMPLE_APP_BIN; }
+std::string plainAppBinary() { return PLAIN_APP_BIN; }
+std::string noNetlinkBinary() { return NO_NETLINK_BIN; }
 
 int runCommand(const std::vector<std::string>& argv, const std::string& output_path,
                std::chrono::milliseconds timeout) {

@@ -88,6 +88,10 @@ Result<http::ClientResponse> call(int port, const std::string& method, const std
 // Paths of the binaries under test, from the build.
 std::string lameduckBinary();
 std::string sampleAppBinary();
+// tests/fixtures/plain_app (keep-alive app without drain hooks) and
+// tests/fixtures/no_netlink (runs a command with netlink sockets refused).
+std::string plainAppBinary();
+std::string noNetlinkBinary();
 
 // Runs a command, returns its exit status; output goes to `output_path`.
 int runCommand(const std::vector<std::string>& argv, const std::string& output_path,

@@ -1,6 +1,7 @@
 #include "support/scenario.h"
 
 #include <signal.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -14,6 +15,8 @@
 #include "common/parse.h"
 #include "support/haproxy.h"
 #include "support/harness.h"
+#include "support/keepalive.h"
+#include "support/nginx.h"
 
 namespace lameduck::testing {
 namespace {
@@ -32,16 +35,22 @@ std::string schemeName(ExitScheme s) {
       return "preStop sleep";
     case ExitScheme::kFixedDrain:
       return "fixed drain + polling";
+    case ExitScheme::kConnectionCount:
+      return "connection count";
   }
   return "?";
 }
+
+std::string balancerName(Balancer b) { return b == Balancer::kNginx ? "nginx" : "haproxy"; }
 
 ScenarioResult runScenario(const ScenarioOptions& o) {
   ScenarioResult result;
   TempDir dir;
   auto startApp = [&](const std::string& name) -> std::pair<std::unique_ptr<Process>, int> {
     auto p = std::make_unique<Process>(
-        std::vector<std::string>{sampleAppBinary(), "--listen", "127.0.0.1:0", "--threads", "32"},
+        o.hooks ? std::vector<std::string>{sampleAppBinary(), "--listen", "127.0.0.1:0",
+                                           "--threads", "32"}
+                : std::vector<std::string>{plainAppBinary(), "--listen", "127.0.0.1:0"},
         dir.file(name + ".log"));
     auto port = waitForAppPort(*p);
     return {std::move(p), port.value_or(0)};
@@ -53,27 +62,45 @@ ScenarioResult runScenario(const ScenarioOptions& o) {
     return result;
   }
 
-  std::string haproxy_error;
-  auto haproxy = Haproxy::start(dir, {{"app1", port1}, {"app2", port2}}, haproxy_error);
-  if (!haproxy) {
-    result.error = haproxy_error;
+  std::string balancer_error;
+  std::unique_ptr<Haproxy> haproxy;
+  std::unique_ptr<Nginx> nginx;
+  if (o.balancer == Balancer::kNginx) {
+    nginx = Nginx::start(dir, {{"app1", port1}, {"app2", port2}}, balancer_error);
+  } else {
+    // Without hooks nothing tells the app to close its kept-alive
+    // connections: pool them as hard as haproxy can, and let no retry or
+    // redispatch hide a request the app dropped.
+    haproxy = Haproxy::start(dir, {{"app1", port1}, {"app2", port2}}, balancer_error, "",
+                             o.hooks ? "" : "  http-reuse always\n  retries 0\n");
+  }
+  if (!haproxy && !nginx) {
+    result.error = balancer_error;
     return result;
   }
-  const int front = haproxy->frontPort();
+  const int front = haproxy ? haproxy->frontPort() : nginx->frontPort();
+  const bool client_close = o.balancer == Balancer::kNginx;
 
   std::unique_ptr<Process> lameduck;
   int admin_port = 0;
-  if (o.scheme == ExitScheme::kLameduck) {
-    lameduck = std::make_unique<Process>(
-        std::vector<std::string>{
-            lameduckBinary(), "run", "--set", "admin.listen=127.0.0.1:0", "--set",
-            "metrics.listen=127.0.0.1:0", "--set",
-            "app.base_url=http://127.0.0.1:" + std::to_string(port1), "--set",
-            "app.ports=[" + std::to_string(port1) + "]", "--set",
-            "exit.grace_period=" + formatDuration(o.grace), "--set",
-            "drain.quiet_period=" + formatDuration(o.quiet), "--set",
-            std::string("log.level=") + (std::getenv("BENCH_VERBOSE") ? "debug" : "info")},
-        dir.file("lameduck.log"));
+  const bool with_lameduck =
+      o.scheme == ExitScheme::kLameduck || o.scheme == ExitScheme::kConnectionCount;
+  if (with_lameduck) {
+    std::vector<std::string> args{
+        lameduckBinary(), "run", "--set", "admin.listen=127.0.0.1:0", "--set",
+        "metrics.listen=127.0.0.1:0", "--set", "compensation.spool=" + dir.file("spool"), "--set",
+        "app.ports=[" + std::to_string(port1) + "]", "--set",
+        "exit.grace_period=" + formatDuration(o.grace), "--set",
+        "drain.quiet_period=" + formatDuration(o.quiet), "--set",
+        "drain.max_wait=" + formatDuration(o.max_wait), "--set",
+        std::string("log.level=") + (std::getenv("BENCH_VERBOSE") ? "debug" : "info")};
+    if (o.hooks) {
+      args.push_back("--set");
+      args.push_back("app.base_url=http://127.0.0.1:" + std::to_string(port1));
+    }
+    std::map<std::string, std::string> env;
+    if (o.scheme == ExitScheme::kConnectionCount) env["LAMEDUCK_TEST_DISABLE_NETLINK"] = "1";
+    lameduck = std::make_unique<Process>(args, dir.file("lameduck.log"), env);
     admin_port = waitForLameduckPort(*lameduck, "admin").value_or(0);
     if (admin_port == 0) {
       result.error = "lameduck did not start: " + lameduck->output();
@@ -107,7 +134,9 @@ ScenarioResult runScenario(const ScenarioOptions& o) {
         }
         const bool slow = o.slow_every > 0 && i % o.slow_every == 0;
         auto r = client.send("GET", slow ? "/work?ms=" + std::to_string(o.slow_ms) : "/", "", "",
-                             {}, 10s);
+                             client_close ? http::Headers{{"Connection", "close"}}
+                                          : http::Headers{},
+                             10s);
         total++;
         if (!r || r->status != 200) {
           failed++;
@@ -118,6 +147,18 @@ ScenarioResult runScenario(const ScenarioOptions& o) {
       }
     });
   }
+  // A monitoring probe: one request straight to app1, then its connection
+  // stays open and idle.
+  std::unique_ptr<KeepAliveConnection> probe;
+  if (o.probe) {
+    probe = KeepAliveConnection::open(AF_INET, port1, balancer_error);
+    if (!probe || probe->get("/", 5s) != 200) {
+      stop = true;
+      for (auto& t : clients) t.join();
+      result.error = "the probe connection to app1 failed: " + balancer_error;
+      return result;
+    }
+  }
   std::this_thread::sleep_for(o.warmup);  // load time, not synchronisation
 
   // The pod of app1 is deleted.
@@ -125,11 +166,16 @@ ScenarioResult runScenario(const ScenarioOptions& o) {
   std::atomic<double> removed_ms{-1};
   std::thread endpoints([&] {
     std::this_thread::sleep_for(o.propagation);  // endpoint propagation delay
-    haproxy->command("set server be_app/app1 state maint");
+    if (haproxy) {
+      haproxy->command("set server be_app/app1 state maint");
+    } else if (!nginx->removeServer("app1")) {
+      std::fprintf(stderr, "nginx did not reload: %s\n", nginx->log().c_str());
+    }
     removed_ms = msSince(t0);
   });
   switch (o.scheme) {
-    case ExitScheme::kLameduck: {
+    case ExitScheme::kLameduck:
+    case ExitScheme::kConnectionCount: {
       auto r = call(admin_port, "GET", "/prestop", {},
                     std::chrono::duration_cast<std::chrono::milliseconds>(o.grace));
       result.prestop_ms = msSince(t0);
@@ -170,13 +216,21 @@ ScenarioResult runScenario(const ScenarioOptions& o) {
     lameduck->signal(SIGTERM);
     lameduck->waitExit(10s);
   }
+  probe.reset();
   haproxy.reset();
+  nginx.reset();
   app2->signal(SIGTERM);
   app2->waitExit(10s);
 
   result.total = total;
   result.failed = failed;
-  if (o.scheme == ExitScheme::kLameduck) {
+  if (!result.summary.empty()) {
+    auto summary = nlohmann::json::parse(result.summary, nullptr, false);
+    if (summary.is_object() && summary["outcome"].is_string()) {
+      result.outcome = summary["outcome"].get<std::string>();
+    }
+  }
+  if (with_lameduck) {
     auto stopped = waitForLine(
         app1->outputPath(),
         [](const nlohmann::json& j) { return j.value("event", "") == "stopped"; }, 1s);
