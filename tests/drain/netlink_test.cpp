@@ -165,9 +165,9 @@ TEST(ParseDiagAnswer, StopsAtDoneAndKeepsOnlyTrackedPorts) {
   FakeSocket tracked, other;
   other.sport = 22;
   other.dport = 40000;
-  auto r = parseDiagAnswer(
-      concat({socketMessage(tracked), socketMessage(other), done(), socketMessage(tracked)}),
-      {8080});
+  auto r = parseDiagAnswer(concat({socketMessage(tracked), socketMessage(other), done(),
+                                   socketMessage(tracked)}),
+                           {8080});
   ASSERT_TRUE(r);
   EXPECT_EQ(r->messages, 2);
   EXPECT_EQ(r->sockets.size(), 1u) << "the unrelated socket and what follows DONE are left out";
@@ -211,8 +211,7 @@ TEST(ParseDiagAnswer, SkipsUnknownAttributesMessagesAndFamilies) {
 }
 
 TEST(ParseDiagAnswer, ReportsAnInterruptedDump) {
-  auto r =
-      parseDiagAnswer(concat({socketMessage(FakeSocket{}, NLM_F_MULTI | NLM_F_DUMP_INTR), done()}));
+  auto r = parseDiagAnswer(concat({socketMessage(FakeSocket{}, NLM_F_MULTI | NLM_F_DUMP_INTR), done()}));
   ASSERT_TRUE(r);
   EXPECT_TRUE(r->interrupted);
 }
@@ -402,18 +401,17 @@ TEST(NetlinkRecorder, RecordsLoopbackDumps) {
     std::vector<uint8_t> bytes;
     std::vector<ConnectionFacts> ignored;
     NetlinkOptions options;
-    auto ok = dumpTcpSockets(
-        family, options, SystemClock::instance(), SystemClock::instance().now() + 2s, ignored,
-        [&](std::span<const uint8_t> b) { appendMessagesFor(b, l.port(), bytes); });
+    auto ok = dumpTcpSockets(family, options, SystemClock::instance(),
+                             SystemClock::instance().now() + 2s, ignored,
+                             [&](std::span<const uint8_t> b) { appendMessagesFor(b, l.port(), bytes); });
     ASSERT_TRUE(ok) << ok.error().message;
     const std::string name = family == AF_INET ? "tcp4_dump" : "tcp6_dump";
     std::ofstream(std::filesystem::path(dir) / (name + ".bin"), std::ios::binary)
-        .write(reinterpret_cast<const char*>(bytes.data()),
-               static_cast<std::streamsize>(bytes.size()));
+        .write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
     std::ofstream(std::filesystem::path(dir) / (name + ".txt"))
         << "listen " << l.port() << "\nbusy " << busy_c.localPort() << "\nidle "
-        << idle_c.localPort() << "\nqueued " << queued_c.localPort() << "\ntime_wait " << tw_port
-        << "\n";
+        << idle_c.localPort() << "\nqueued " << queued_c.localPort() << "\ntime_wait "
+        << tw_port << "\n";
   }
 }
 
@@ -593,9 +591,10 @@ TEST(PortFilter, TheKernelSendsOnlySocketsOnTrackedPorts) {
   for (int family : {AF_UNSPEC, AF_INET, AF_INET6}) {
     std::vector<uint8_t> raw;
     std::vector<ConnectionFacts> rows;
-    auto ok = dumpTcpSockets(
-        family, o, SystemClock::instance(), SystemClock::instance().now() + 2s, rows,
-        [&](std::span<const uint8_t> buf) { raw.insert(raw.end(), buf.begin(), buf.end()); });
+    auto ok = dumpTcpSockets(family, o, SystemClock::instance(), SystemClock::instance().now() + 2s,
+                             rows, [&](std::span<const uint8_t> buf) {
+                               raw.insert(raw.end(), buf.begin(), buf.end());
+                             });
     ASSERT_TRUE(ok) << family << ": " << ok.error().message;
     auto unfiltered = parseDiagAnswer(raw);  // what the kernel itself sent
     ASSERT_TRUE(unfiltered);
@@ -639,8 +638,8 @@ TEST(OwnConnections, OnlyTheWholeAddressPairOfOurOwnSocketIsLeftOut) {
   EXPECT_EQ(snap->connections[0].peer.port, theirs.localPort());
   // Closed by us first, then by the app: the pair stays ours while closing
   // and in TIME_WAIT, where the kernel reports no inode.
-  const std::string our_key =
-      "127.0.0.1:" + std::to_string(l.port()) + "->127.0.0.1:" + std::to_string(ours.localPort());
+  const std::string our_key = "127.0.0.1:" + std::to_string(l.port()) + "->127.0.0.1:" +
+                              std::to_string(ours.localPort());
   ours.reset();
   auto closing = src.read();
   ASSERT_TRUE(closing);
@@ -668,9 +667,9 @@ TEST(OwnConnections, ASamePortFromAnotherAddressIsTraffic) {
     f.inode = inode;
     return f;
   };
-  std::vector<ConnectionFacts> rows = {row(0x7f000001, 8080, 0x7f000001, 5000, 100),
-                                       row(0x7f000001, 5000, 0x7f000001, 8080, 7),
-                                       row(0x0a000001, 8080, 0x0a000009, 5000, 101)};
+  std::vector<ConnectionFacts> rows = {
+      row(0x7f000001, 8080, 0x7f000001, 5000, 100), row(0x7f000001, 5000, 0x7f000001, 8080, 7),
+      row(0x0a000001, 8080, 0x0a000009, 5000, 101)};
   OwnConnections own([] { return std::set<uint64_t>{7}; }, [] { return std::set<uint16_t>{5000}; });
   ConnectionSnapshot s = summarizeFacts(rows, {8080}, own, SourceKind::kNetlink);
   ASSERT_EQ(s.connections.size(), 1u);
