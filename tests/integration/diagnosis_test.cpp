@@ -89,17 +89,31 @@ void expectStuckReport(Daemon& d, std::initializer_list<const char*> stuck) {
   EXPECT_EQ(group(report, "main.politeWait"), nullptr) << report;
 }
 
-TEST(Diagnosis, AServiceHangingAfterSigtermIsReportedAsStuck) {
+// The Go service with `workers` that waits for them after SIGTERM, and a
+// sidecar whose exit (/prestop) has answered. after_sigterm leaves the
+// service ample time to handle its SIGTERM on a loaded machine: its polite
+// worker must be gone when the dump is taken.
+struct StuckPod {
   TempDir dir;
-  auto app = startGoService(dir, "goapp", {"-workers", "sleep,read,polite", "-on-sigterm", "wait"});
-  ASSERT_TRUE(app);
-  // after_sigterm leaves the service ample time to handle its SIGTERM on a
-  // loaded machine: its polite worker must be gone when the dump is taken.
-  Daemon d(config(app->goroutineUrl(), "    after_sigterm: 2s\n"), std::nullopt, {},
-           {"app.base_url=" + app->baseUrl()});
-  ASSERT_GT(d.adminPort(), 0);
-  json summary = d.adminJson("/prestop");
-  ASSERT_FALSE(summary.is_null());
+  std::optional<GoService> app;
+  std::unique_ptr<Daemon> d;
+
+  bool start(const std::string& workers) {
+    app = startGoService(dir, "goapp", {"-workers", workers, "-on-sigterm", "wait"});
+    if (!app) return false;
+    d = std::make_unique<Daemon>(config(app->goroutineUrl(), "    after_sigterm: 2s\n"),
+                                 std::nullopt, std::map<std::string, std::string>{},
+                                 std::vector<std::string>{"app.base_url=" + app->baseUrl()});
+    if (d->adminPort() <= 0) return false;
+    return !d->adminJson("/prestop").is_null();
+  }
+};
+
+TEST(Diagnosis, AServiceHangingAfterSigtermIsReportedAsStuck) {
+  StuckPod pod;
+  ASSERT_TRUE(pod.start("sleep,read,polite"));
+  auto& app = pod.app;
+  Daemon& d = *pod.d;
   // The kubelet: SIGTERM to the app once its preStop hook returned, and to
   // the classic sidecar at the same time.
   app->process->signal(SIGTERM);
@@ -120,14 +134,10 @@ TEST(Diagnosis, AServiceHangingAfterSigtermIsReportedAsStuck) {
 // only after the app has gone: the watch starts when /prestop answered, and
 // the sidecar leaves promptly once the app is gone.
 TEST(Diagnosis, InANativeSidecarPodTheStuckAppIsReportedBeforeTheSidecarGetsSigterm) {
-  TempDir dir;
-  auto app = startGoService(dir, "goapp", {"-workers", "sleep,mutex,polite", "-on-sigterm", "wait"});
-  ASSERT_TRUE(app);
-  Daemon d(config(app->goroutineUrl(), "    after_sigterm: 2s\n"), std::nullopt, {},
-           {"app.base_url=" + app->baseUrl()});
-  ASSERT_GT(d.adminPort(), 0);
-  json summary = d.adminJson("/prestop");
-  ASSERT_FALSE(summary.is_null());
+  StuckPod pod;
+  ASSERT_TRUE(pod.start("sleep,mutex,polite"));
+  auto& app = pod.app;
+  Daemon& d = *pod.d;
   app->process->signal(SIGTERM);  // the app's SIGTERM; the sidecar gets none yet
   expectStuckReport(d, {"main.sleepLoop", "main.lockForever"});
   EXPECT_GE(d.metric("lameduck_app_goroutines{wait_reason=\"semacquire\"}"), 1);
