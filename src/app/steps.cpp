@@ -47,7 +47,9 @@ exit::StepResult FetchCompensationsStep::run(exit::StepContext& ctx) {
   nlohmann::ordered_json section = {{"pending", batch->valid.size()},
                                     {"rejected", batch->rejected.size()},
                                     {"rejected_reasons", batch->rejected}};
-  ctx.record.section("compensations", section.dump());
+  ctx.record.section(
+      "compensations",
+      section.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace));
   for (const std::string& why : batch->rejected) {
     log::warn("compensation entry rejected", {{"reason", why}});
   }

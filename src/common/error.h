@@ -5,7 +5,14 @@
 // at the adapter that calls them and turned into an Error that says what and
 // where.
 
+#include <version>
+// libstdc++ 12's <expected> is empty under clang 14 (the fuzz build); the
+// compat header stands in there and nowhere else.
+#if defined(__cpp_lib_expected)
 #include <expected>
+#else
+#include "common/expected_compat.h"
+#endif
 #include <string>
 #include <string_view>
 #include <utility>

@@ -133,6 +133,63 @@ Error unexpected(const std::string& what) {
 
 }  // namespace
 
+Result<std::vector<PodRecord>> podsFromReply(const redis::RedisReply& reply) {
+  if (reply.type != redis::RedisReply::Type::kArray) {
+    return std::unexpected(unexpected("a pod list"));
+  }
+  std::vector<PodRecord> out;
+  for (const redis::RedisReply& hash : reply.elements) {
+    PodRecord p;
+    for (size_t i = 0; i + 1 < hash.elements.size(); i += 2) {
+      const std::string& field = hash.elements[i].str;
+      const std::string& value = hash.elements[i + 1].str;
+      if (field == "service") p.service = value;
+      if (field == "pod") p.pod = value;
+      if (field == "state") p.state = value;
+      if (field == "wait_for") p.wait_for = split(value);
+      if (field == "updated_at") p.updated_at = value;
+      if (field == "slot") {
+        auto token = toInt(value, "the slot of pod " + p.pod);
+        if (token) p.slot = *token;
+      }
+    }
+    if (p.pod.empty()) continue;  // not written by lameduck
+    out.push_back(std::move(p));
+  }
+  std::sort(out.begin(), out.end(),
+            [](const PodRecord& a, const PodRecord& b) { return a.pod < b.pod; });
+  return out;
+}
+
+Result<SlotAttempt> slotAttemptFromReply(const redis::RedisReply& reply) {
+  const auto& e = reply.elements;
+  if (reply.type != redis::RedisReply::Type::kArray || e.empty() ||
+      e[0].type != redis::RedisReply::Type::kInteger) {
+    return std::unexpected(unexpected("a slot request"));
+  }
+  SlotAttempt out;
+  if (e[0].integer == 1) {
+    if (e.size() != 2 || e[1].type != redis::RedisReply::Type::kInteger) {
+      return std::unexpected(unexpected("a slot request"));
+    }
+    out.acquired = true;
+    out.token = e[1].integer;
+    return out;
+  }
+  for (size_t i = 1; i + 1 < e.size(); i += 2) {
+    out.holders.push_back(e[i].str + " (token " + (e[i + 1].str.empty() ? "?" : e[i + 1].str) +
+                          ")");
+  }
+  return out;
+}
+
+Result<bool> renewalFromReply(const redis::RedisReply& reply) {
+  if (reply.type != redis::RedisReply::Type::kInteger) {
+    return std::unexpected(unexpected("a lease renewal"));
+  }
+  return reply.integer == 1;
+}
+
 std::string keyPrefix(const std::string& service) { return "lameduck:coord:{" + service + "}:"; }
 
 RedisBackend::RedisBackend(config::RedisConfig config) : config_(std::move(config)) {}
@@ -175,29 +232,7 @@ Result<std::vector<PodRecord>> RedisBackend::pods(const std::string& service) {
   const std::string prefix = keyPrefix(service);
   auto r = eval(kPods, {prefix + "pods"}, {prefix + "pod:"});
   if (!r) return std::unexpected(r.error());
-  if (r->type != redis::RedisReply::Type::kArray) return std::unexpected(unexpected("a pod list"));
-  std::vector<PodRecord> out;
-  for (const redis::RedisReply& hash : r->elements) {
-    PodRecord p;
-    for (size_t i = 0; i + 1 < hash.elements.size(); i += 2) {
-      const std::string& field = hash.elements[i].str;
-      const std::string& value = hash.elements[i + 1].str;
-      if (field == "service") p.service = value;
-      if (field == "pod") p.pod = value;
-      if (field == "state") p.state = value;
-      if (field == "wait_for") p.wait_for = split(value);
-      if (field == "updated_at") p.updated_at = value;
-      if (field == "slot") {
-        auto token = toInt(value, "the slot of pod " + p.pod);
-        if (token) p.slot = *token;
-      }
-    }
-    if (p.pod.empty()) continue;  // not written by lameduck
-    out.push_back(std::move(p));
-  }
-  std::sort(out.begin(), out.end(),
-            [](const PodRecord& a, const PodRecord& b) { return a.pod < b.pod; });
-  return out;
+  return podsFromReply(*r);
 }
 
 Result<SlotAttempt> RedisBackend::acquireSlot(const std::string& service, const std::string& holder,
@@ -206,25 +241,7 @@ Result<SlotAttempt> RedisBackend::acquireSlot(const std::string& service, const 
   auto r = eval(kAcquire, {prefix + "slots", prefix + "slot_tokens", prefix + "fence"},
                 {holder, std::to_string(limit), ms(ttl)});
   if (!r) return std::unexpected(r.error());
-  const auto& e = r->elements;
-  if (r->type != redis::RedisReply::Type::kArray || e.empty() ||
-      e[0].type != redis::RedisReply::Type::kInteger) {
-    return std::unexpected(unexpected("a slot request"));
-  }
-  SlotAttempt out;
-  if (e[0].integer == 1) {
-    if (e.size() != 2 || e[1].type != redis::RedisReply::Type::kInteger) {
-      return std::unexpected(unexpected("a slot request"));
-    }
-    out.acquired = true;
-    out.token = e[1].integer;
-    return out;
-  }
-  for (size_t i = 1; i + 1 < e.size(); i += 2) {
-    out.holders.push_back(e[i].str + " (token " + (e[i + 1].str.empty() ? "?" : e[i + 1].str) +
-                          ")");
-  }
-  return out;
+  return slotAttemptFromReply(*r);
 }
 
 Result<bool> RedisBackend::renewSlot(const std::string& service, const std::string& holder,
@@ -233,10 +250,7 @@ Result<bool> RedisBackend::renewSlot(const std::string& service, const std::stri
   auto r = eval(kRenew, {prefix + "slots", prefix + "slot_tokens"},
                 {holder, std::to_string(token), ms(ttl)});
   if (!r) return std::unexpected(r.error());
-  if (r->type != redis::RedisReply::Type::kInteger) {
-    return std::unexpected(unexpected("a lease renewal"));
-  }
-  return r->integer == 1;
+  return renewalFromReply(*r);
 }
 
 Status RedisBackend::releaseSlot(const std::string& service, const std::string& holder,

@@ -34,6 +34,19 @@ namespace lameduck::coord {
 // "lameduck:coord:{<service>}:"; the keys above append to it.
 std::string keyPrefix(const std::string& service);
 
+// How the scripts' replies are read. Redis answers are outside input: any
+// shape gives a value or kBadResponse ("Redis answered a pod list with
+// something unexpected"), never a crash. Pure; public for the tests and the
+// fuzz target.
+//   pods:        an array of HGETALL-style [field, value, ...] arrays; entries
+//                without a pod name are skipped, a bad slot is left unset;
+//                sorted by pod.
+//   acquireSlot: [1, token] when taken, else [0, holder, token, ...].
+//   renewSlot:   an integer, 1 when the lease was renewed.
+Result<std::vector<PodRecord>> podsFromReply(const redis::RedisReply& reply);
+Result<SlotAttempt> slotAttemptFromReply(const redis::RedisReply& reply);
+Result<bool> renewalFromReply(const redis::RedisReply& reply);
+
 // Connects on first use and again after a transport error; each call is
 // bounded by config.timeout (plus the connect). Not thread-safe.
 class RedisBackend final : public Backend {

@@ -4,6 +4,7 @@
 #include <ctime>
 #include <nlohmann/json.hpp>
 
+#include "common/json_in.h"
 #include "common/report_json.h"
 
 namespace lameduck::exit {
@@ -122,18 +123,25 @@ std::string toJson(const Summary& s) {
 namespace lameduck::exit {
 
 Result<Outcome> outcomeFromJson(std::string_view json) {
-  auto doc = nlohmann::json::parse(json, nullptr, false);
-  if (doc.is_discarded() || !doc.is_object()) {
-    return makeError(ErrorCode::kBadResponse, "exit summary is not a JSON object");
+  // The answer comes over the network: bounded in size and depth before it is
+  // parsed, so quoting a bad outcome back cannot recurse without end.
+  auto doc = JsonDoc::parse(json, "exit summary");
+  if (!doc) return std::unexpected(doc.error());
+  if (!doc->isObject()) {
+    return makeError(ErrorCode::kBadResponse,
+                     "exit summary is not a JSON object: " + quoteExcerpt(json, 60));
   }
-  auto it = doc.find("outcome");
-  if (it == doc.end() || it->is_null()) return Outcome::kNone;
-  if (it->is_string()) {
+  auto outcome = doc->optionalField("outcome");
+  if (!outcome) return std::unexpected(outcome.error());
+  if (!*outcome || (*outcome)->isNull()) return Outcome::kNone;
+  if (auto name = (*outcome)->string()) {
     for (Outcome o : kAllOutcomes) {
-      if (it->get<std::string>() == outcomeName(o)) return o;
+      if (*name == outcomeName(o)) return o;
     }
   }
-  return makeError(ErrorCode::kBadResponse, "exit summary has an unknown outcome " + it->dump());
+  return makeError(ErrorCode::kBadResponse, "exit summary has an unknown outcome " +
+                                                (*outcome)->text(60) +
+                                                "; known: completed, deadline, failed, null");
 }
 
 }  // namespace lameduck::exit

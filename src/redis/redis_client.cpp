@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <memory>
 
 namespace lameduck::redis {
 namespace {
@@ -52,6 +53,28 @@ std::vector<std::pair<std::string, std::string>> fieldsOf(const RedisReply& entr
   if (entry.elements.size() < 2) return out;
   const auto& f = entry.elements[1].elements;
   for (size_t i = 0; i + 1 < f.size(); i += 2) out.emplace_back(f[i].str, f[i + 1].str);
+  return out;
+}
+
+Result<RedisReply> parseReply(std::string_view resp) {
+  std::unique_ptr<redisReader, void (*)(redisReader*)> reader(redisReaderCreate(),
+                                                              redisReaderFree);
+  if (!reader) return makeError(ErrorCode::kInternal, "could not create a RESP reader");
+  if (redisReaderFeed(reader.get(), resp.data(), resp.size()) != REDIS_OK) {
+    return makeError(ErrorCode::kBadResponse, "RESP reader refused the bytes");
+  }
+  void* raw = nullptr;
+  if (redisReaderGetReply(reader.get(), &raw) != REDIS_OK) {
+    return makeError(ErrorCode::kBadResponse,
+                     std::string("not a RESP reply: ") + reader->errstr);
+  }
+  if (raw == nullptr) return makeError(ErrorCode::kBadResponse, "the RESP reply is cut off");
+  std::unique_ptr<redisReply, void (*)(void*)> reply(static_cast<redisReply*>(raw),
+                                                     freeReplyObject);
+  RedisReply out = convert(reply.get());
+  if (reader->pos < reader->len) {
+    return makeError(ErrorCode::kBadResponse, "bytes follow the RESP reply");
+  }
   return out;
 }
 

@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -30,6 +31,13 @@ struct RedisReply {
 // The field/value pairs of one stream entry as XRANGE, XREADGROUP and
 // XAUTOCLAIM return it ([id, [field, value, ...]]); empty if malformed.
 std::vector<std::pair<std::string, std::string>> fieldsOf(const RedisReply& entry);
+
+// One reply parsed from RESP bytes with the same hiredis reader the client
+// uses (its nesting is bounded by hiredis). kBadResponse when the bytes are
+// not one complete reply (a protocol error, a cut-off reply, bytes left
+// over). For tests and the fuzz target: everything Redis answers goes
+// through this reader and `convert`.
+Result<RedisReply> parseReply(std::string_view resp);
 
 // What a pipeline got back: a reply for each command up to the first
 // transport error, if there was one.

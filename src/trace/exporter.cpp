@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <charconv>
 #include <mutex>
-#include <nlohmann/json.hpp>
 
+#include "common/json_in.h"
 #include "common/log.h"
 #include "common/version.h"
 #include "http/http.h"
@@ -16,6 +16,10 @@ using namespace std::chrono_literals;
 
 constexpr Duration kFirstBackoff = 100ms;
 constexpr Duration kMaxBackoff = 1s;
+// A collector's answer is "{}" or a partialSuccess object: a few hundred
+// bytes, nesting 2 deep.
+constexpr size_t kMaxAnswerBytes = 1 << 20;
+constexpr size_t kMaxAnswerDepth = 8;
 
 bool retryableStatus(int status) {
   return status == 429 || status == 502 || status == 503 || status == 504;
@@ -43,30 +47,30 @@ std::string excerpt(const std::string& body) {
   return out;
 }
 
-// rejectedSpans of a partialSuccess answer, 0 when the answer has none (a
-// full success is "{}" or an empty body); a garbled body counts as success:
-// the status said so.
-int64_t rejectedSpans(const std::string& body, std::string& message) {
-  if (body.empty() || body.size() > (1 << 20)) return 0;
-  const nlohmann::json j = nlohmann::json::parse(body, nullptr, false);
-  if (!j.is_object()) return 0;
-  auto partial = j.find("partialSuccess");
-  if (partial == j.end() || !partial->is_object()) return 0;
-  int64_t rejected = 0;
-  if (auto r = partial->find("rejectedSpans"); r != partial->end()) {
-    if (r->is_number_integer()) rejected = r->get<int64_t>();
-    if (r->is_string()) {
-      const std::string& s = r->get_ref<const std::string&>();
-      std::from_chars(s.data(), s.data() + s.size(), rejected);
+}  // namespace
+
+PartialSuccess partialSuccess(std::string_view body) {
+  PartialSuccess out;
+  if (body.empty()) return out;
+  auto doc = JsonDoc::parse(body, "collector answer", {kMaxAnswerBytes, kMaxAnswerDepth});
+  if (!doc || !doc->isObject()) return out;
+  auto partial = doc->optionalField("partialSuccess");
+  if (!partial || !*partial || !(*partial)->isObject()) return out;
+  if (auto r = (*partial)->optionalField("rejectedSpans"); r && *r) {
+    // proto3 JSON writes int64 as a string; some collectors send a number.
+    if (auto n = (**r).int64()) {
+      out.rejected_spans = std::max<int64_t>(0, *n);
+    } else if (auto text = (**r).string()) {
+      int64_t v = 0;
+      auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), v);
+      if (ec == std::errc() && end == text->data() + text->size() && v > 0) out.rejected_spans = v;
     }
   }
-  if (auto m = partial->find("errorMessage"); m != partial->end() && m->is_string()) {
-    message = excerpt(m->get<std::string>());
+  if (auto m = (*partial)->optionalField("errorMessage"); m && *m) {
+    if (auto text = (**m).string()) out.message = excerpt(*text);
   }
-  return rejected;
+  return out;
 }
-
-}  // namespace
 
 struct Exporter::Impl {
   Impl(const config::OtlpConfig& c, Clock& clk, ExportObserver& obs)
@@ -114,11 +118,11 @@ ExportReport Exporter::Impl::send(const std::string& body) {
     } else {
       report.last_status = answer->status;
       if (answer->status >= 200 && answer->status < 300) {
-        std::string message;
-        if (int64_t rejected = rejectedSpans(answer->body, message); rejected > 0) {
+        if (const PartialSuccess partial = partialSuccess(answer->body);
+            partial.rejected_spans > 0) {
           report.result = kExportPartial;
-          report.error = "the collector rejected " + std::to_string(rejected) + " span(s)" +
-                         (message.empty() ? "" : ": " + message);
+          report.error = "the collector rejected " + std::to_string(partial.rejected_spans) +
+                         " span(s)" + (partial.message.empty() ? "" : ": " + partial.message);
         } else {
           report.result = kExportOk;
           report.error.clear();

@@ -51,6 +51,18 @@ struct ExportReport {
   std::string error;                        // why it did not succeed; empty for ok
 };
 
+// What a 2xx answer says about spans the collector dropped: its
+// `partialSuccess.rejectedSpans` (a JSON number or, as proto3 JSON writes
+// int64, a string of digits) and `errorMessage` (cut to 200 bytes, one line).
+// A full success ("{}", an empty body) and a body that is not JSON, too big
+// (> 1 MiB) or nested too deep give 0 rejected: the status said success.
+// Never throws; pure.
+struct PartialSuccess {
+  int64_t rejected_spans = 0;
+  std::string message;
+};
+PartialSuccess partialSuccess(std::string_view body);
+
 class Exporter {
  public:
   // `config.endpoint` must be set. The observer and clock must outlive the

@@ -19,6 +19,8 @@ using nlohmann::json;
 constexpr size_t kMaxPrometheusAnswer = 4 * 1024 * 1024;
 constexpr size_t kMaxWebhookAnswer = 64 * 1024;
 constexpr size_t kMaxKubeObject = 4 * 1024 * 1024;
+// What the API client accepts (kube/client.cpp); a patch is a few levels deep.
+constexpr size_t kMaxPatchDepth = 64;
 
 Error bad(std::string what) {
   return Error{ErrorCode::kBadResponse, "prometheus query answer: " + std::move(what)};
@@ -172,14 +174,18 @@ Result<std::string> WebhookBackend::setWeight(int64_t percent, Duration timeout)
   auto res = client_.send("POST", url_.path.empty() ? "/" : url_.path, body.dump(),
                           "application/json", headers, timeout, kMaxWebhookAnswer);
   if (!res) return std::unexpected(Error{res.error().code, where + ": " + res.error().message});
-  if (res->status >= 200 && res->status < 300) {
-    return where + " answered " + std::to_string(res->status);
+  return webhookAnswer(where, res->status, res->body);
+}
+
+Result<std::string> webhookAnswer(std::string_view where, int status, std::string_view body) {
+  if (status >= 200 && status < 300) {
+    return std::string(where) + " answered " + std::to_string(status);
   }
   ErrorCode code = ErrorCode::kFailedPrecondition;
-  if (res->status == 429 || res->status >= 500) code = ErrorCode::kUnavailable;
-  if (res->status == 401 || res->status == 403) code = ErrorCode::kPermissionDenied;
-  return std::unexpected(Error{
-      code, where + " answered HTTP " + std::to_string(res->status) + ": " + shortBody(res->body)});
+  if (status == 429 || status >= 500) code = ErrorCode::kUnavailable;
+  if (status == 401 || status == 403) code = ErrorCode::kPermissionDenied;
+  return std::unexpected(Error{code, std::string(where) + " answered HTTP " +
+                                         std::to_string(status) + ": " + shortBody(body)});
 }
 
 Result<std::string> renderPatch(const std::string& patch_template, config::PatchType type,
@@ -216,6 +222,12 @@ Result<std::string> renderPatch(const std::string& patch_template, config::Patch
     pos = close + 2;
   }
   out.append(patch_template, pos);
+  // The depth bound comes first: quoting a bad operation back (op.dump())
+  // recurses as deep as the text nests.
+  if (auto ok = checkJsonBounds(out, {kMaxKubeObject, kMaxPatchDepth}, "traffic.kubernetes.patch");
+      !ok) {
+    return makeError(ErrorCode::kInvalidArgument, ok.error().message);
+  }
   json doc = json::parse(out, nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded()) {
     return makeError(ErrorCode::kInvalidArgument,
@@ -238,7 +250,7 @@ Result<std::string> renderPatch(const std::string& patch_template, config::Patch
         return makeError(ErrorCode::kInvalidArgument,
                          "traffic.kubernetes.patch: every JSON patch operation needs \"op\" and "
                          "\"path\", got " +
-                             op.dump());
+                             shortBody(op.dump(-1, ' ', false, json::error_handler_t::replace)));
       }
     }
   }

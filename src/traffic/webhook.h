@@ -27,4 +27,11 @@ class WebhookBackend final : public Backend {
   http::Client client_;
 };
 
+// What a webhook's answer means to the shift (`where` names the webhook in
+// messages): 2xx is done, and the detail names the status; 429 and 5xx are
+// kUnavailable (the shift retries), 401 and 403 kPermissionDenied, anything
+// else kFailedPrecondition, each with the start of the body. Exposed for
+// tests and fuzzing; never throws.
+Result<std::string> webhookAnswer(std::string_view where, int status, std::string_view body);
+
 }  // namespace lameduck::traffic

@@ -722,5 +722,38 @@ TEST_F(RedisStore, UnreachableRedisIsAnUnavailableError) {
   EXPECT_TRUE(backend.pods("users"));
 }
 
+TEST(RedisReplies, ScriptAnswersAreReadFromRespAndAnythingElseIsRefusedWithAMessage) {
+  auto pods = redis::parseReply(
+      "*2\r\n*4\r\n$3\r\npod\r\n$5\r\npod-b\r\n$4\r\nslot\r\n$2\r\nxx\r\n"
+      "*6\r\n$3\r\npod\r\n$5\r\npod-a\r\n$8\r\nwait_for\r\n$5\r\nx,,yz\r\n"
+      "$4\r\nslot\r\n$1\r\n7\r\n");
+  ASSERT_TRUE(pods.has_value()) << pods.error().message;
+  auto read = podsFromReply(*pods);
+  ASSERT_TRUE(read.has_value()) << read.error().message;
+  ASSERT_EQ(read->size(), 2u);
+  EXPECT_EQ((*read)[0].pod, "pod-a");  // sorted
+  EXPECT_THAT((*read)[0].wait_for, ElementsAre("x", "yz"));
+  EXPECT_EQ((*read)[0].slot, 7);
+  EXPECT_FALSE((*read)[1].slot.has_value());  // "xx" is no token
+
+  auto taken = redis::parseReply("*2\r\n:1\r\n:42\r\n");
+  ASSERT_TRUE(taken.has_value());
+  auto slot = slotAttemptFromReply(*taken);
+  ASSERT_TRUE(slot.has_value());
+  EXPECT_TRUE(slot->acquired);
+  EXPECT_EQ(slot->token, 42);
+
+  auto status = redis::parseReply("+OK\r\n");
+  ASSERT_TRUE(status.has_value());
+  EXPECT_THAT(podsFromReply(*status).error().message,
+              HasSubstr("Redis answered a pod list with something unexpected"));
+  EXPECT_FALSE(slotAttemptFromReply(*status).has_value());
+  EXPECT_FALSE(renewalFromReply(*status).has_value());
+
+  EXPECT_FALSE(redis::parseReply("*2\r\n:1\r\n").has_value());     // cut off
+  EXPECT_FALSE(redis::parseReply(":1\r\n:2\r\n").has_value());     // bytes follow
+  EXPECT_FALSE(redis::parseReply("?garbage\r\n").has_value());     // not RESP
+}
+
 }  // namespace
 }  // namespace lameduck::coord

@@ -424,6 +424,30 @@ TEST(Summary, JsonCarriesOutcomePhasesStepsAndFigures) {
   EXPECT_FALSE(outcomeFromJson("not json").has_value());
 }
 
+// The prestop command reads this from the network: an answer nested far
+// deeper than a summary ever is used to overflow the stack when the outcome
+// was quoted back in the error.
+TEST(SummaryJson, RefusesAnAnswerNestedTooDeepInsteadOfOverflowingTheStack) {
+  const size_t depth = 300000;
+  const std::string deep =
+      R"({"outcome":)" + std::string(depth, '[') + std::string(depth, ']') + "}";
+  auto outcome = outcomeFromJson(deep);
+  ASSERT_FALSE(outcome.has_value());
+  EXPECT_EQ(outcome.error().code, ErrorCode::kBadResponse);
+  EXPECT_NE(outcome.error().message.find("deeper"), std::string::npos) << outcome.error().message;
+}
+
+TEST(SummaryJson, NamesAnUnknownOutcomeAndWhatWouldBeAccepted) {
+  EXPECT_EQ(outcomeFromJson(R"({"outcome":null})").value(), Outcome::kNone);
+  EXPECT_EQ(outcomeFromJson(R"({"state":"draining"})").value(), Outcome::kNone);
+  auto odd = outcomeFromJson(R"({"outcome":["completed"]})");
+  ASSERT_FALSE(odd.has_value());
+  EXPECT_NE(odd.error().message.find(R"(unknown outcome ["completed"])"), std::string::npos)
+      << odd.error().message;
+  EXPECT_NE(odd.error().message.find("known: completed"), std::string::npos);
+  EXPECT_FALSE(outcomeFromJson("[1]").has_value());
+}
+
 TEST(Traceparent, HasW3CShape) {
   std::string t = newTraceparent();
   ASSERT_EQ(t.size(), 55u);

@@ -1,9 +1,6 @@
 // libFuzzer entry point for the goroutine dump parser and the report built
-// from what it parses. Not wired into CMake; build it with clang, e.g.
-//   clang++ -std=c++2b -g -O1 -fsanitize=fuzzer,address,undefined -Isrc
-//     tests/fuzz/goroutines_fuzz.cpp src/diag/goroutines.cpp src/diag/report.cpp
-//     src/common/error.cpp -o goroutines_fuzz   (one command line)
-//   ./goroutines_fuzz tests/fuzz/corpus/goroutines
+// from what it parses. Built by the fuzz preset, run by tests/fuzz/run
+// (`tests/fuzz/run goroutines`).
 // Small limits make the bounds reachable with small inputs.
 
 #include <cstddef>

@@ -1,9 +1,5 @@
-// Fuzz entry point for the sock_diag answer parser (libFuzzer; not built by
-// CMake). Build and run, for example:
-//   clang++ -std=c++23 -g -fsanitize=fuzzer,address,undefined -Isrc
-//     tests/fuzz/netlink_fuzz.cpp src/drain/netlink.cpp src/drain/connections.cpp
-//     src/drain/activity.cpp src/common/error.cpp src/common/clock.cpp -o netlink_fuzz
-//   ./netlink_fuzz tests/fuzz/corpus/netlink
+// Fuzz entry point for the sock_diag answer parser (libFuzzer). Built by the
+// fuzz preset, run by tests/fuzz/run (`tests/fuzz/run netlink`).
 // The parse must never crash or read out of bounds, whatever the bytes; the
 // snapshot and classifier built from what it returns must not either.
 

@@ -1,9 +1,5 @@
-// Fuzz entry point for the /proc/net/tcp{,6} reader (libFuzzer; not built by
-// CMake). Build and run, for example:
-//   clang++ -std=c++23 -g -fsanitize=fuzzer,address,undefined -Isrc
-//     tests/fuzz/proc_tcp_fuzz.cpp src/drain/connections.cpp src/drain/activity.cpp
-//     src/common/error.cpp -o proc_tcp_fuzz
-//   ./proc_tcp_fuzz tests/fuzz/corpus/proc_tcp
+// Fuzz entry point for the /proc/net/tcp{,6} reader (libFuzzer). Built by the
+// fuzz preset, run by tests/fuzz/run (`tests/fuzz/run proc_tcp`).
 // Parsing, summarizing (both the port-based and the pair-based way),
 // counting new connections and classifying must never crash.
 

@@ -2,11 +2,7 @@
 // format read back after a crash, a full disk or a person's edit. The input
 // is a spool file; each line is parsed. Properties: never crashes, never
 // throws; a line that parses round-trips through toJsonLine unchanged.
-//
-// Build (not wired into CMake):
-//   clang++ -std=c++23 -g -O1 -fsanitize=fuzzer,address,undefined -Isrc
-//     tests/fuzz/spool_fuzz.cpp src/saga/record.cpp src/common/error.cpp -o spool_fuzz
-//   ./spool_fuzz tests/fuzz/corpus/spool
+// Built by the fuzz preset, run by tests/fuzz/run (`tests/fuzz/run spool`).
 
 #include <cstdint>
 #include <cstdlib>

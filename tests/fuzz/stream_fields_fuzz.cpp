@@ -4,12 +4,7 @@
 // exactly when id or saga_id is missing or empty; a filled action URL never
 // contains a control character, a space, or any text of a value that could
 // leave its path segment ('/', '?', '#', '.', '%' unencoded).
-//
-// Build (not wired into CMake):
-//   clang++ -std=c++23 -g -O1 -fsanitize=fuzzer,address,undefined -Isrc
-//     tests/fuzz/stream_fields_fuzz.cpp src/saga/compensator.cpp src/common/*.cpp ...
-//     -o stream_fields_fuzz   (links the saga, http and redis libraries)
-//   ./stream_fields_fuzz tests/fuzz/corpus/stream_fields
+// Built by the fuzz preset, run by tests/fuzz/run (`tests/fuzz/run stream_fields`).
 
 #include <cctype>
 #include <cstdint>

@@ -207,8 +207,11 @@ int main(int argc, char** argv) {
     ld.signal(SIGTERM);
     timeline.add("kubelet", "SIGTERM -> lameduck container (classic sidecar has no preStop)");
   }
+  // hook_code and summary_body are the hook thread's until it is joined;
+  // the main thread only polls hook_returned meanwhile.
   std::string summary_body;
   int hook_code = 0;
+  std::atomic<bool> hook_returned{false};
   std::thread hook([&] {
     auto r = call(*admin_port, "GET", "/prestop", {}, grace_ms);
     if (r) {
@@ -218,11 +221,11 @@ int main(int argc, char** argv) {
     } else {
       timeline.add("kubelet", "preStop hook failed: " + r.error().message);
     }
+    hook_returned = true;
   });
   // The kubelet sends SIGTERM to the app once its hook returned (or the
   // grace period ran out).
-  auto hook_done = [&] { return hook_code != 0 || !summary_body.empty(); };
-  waitUntil([&] { return hook_done() || timeline.sinceStartMs() >= grace_ms.count(); },
+  waitUntil([&] { return hook_returned || timeline.sinceStartMs() >= grace_ms.count(); },
             grace_ms + std::chrono::seconds(1), std::chrono::milliseconds(1));
   hook.join();
   app.signal(SIGTERM);

@@ -186,7 +186,10 @@ TEST(Coordination, MaxConcurrentExitsDrainsPodsOneAfterAnother) {
     ASSERT_GT(web.back()->adminPort(), 0);
   }
   std::vector<std::thread> work;
-  for (auto& d : web) work.push_back(slowRequest(*d, 400));
+  // Long enough that slowRequest's polls see it in flight under ThreadSanitizer
+  // on a busy machine (400 ms was not), and that the first pod still drains
+  // while the others ask for the slot.
+  for (auto& d : web) work.push_back(slowRequest(*d, 1500));
   std::vector<json> summaries(3);
   std::vector<std::thread> exits;
   for (int i = 0; i < 3; ++i) exits.push_back(prestop(*web[i], summaries[i]));

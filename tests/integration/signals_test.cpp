@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -45,6 +46,14 @@ bool blocks(pid_t pid, int sig) {
     return (mask >> (sig - 1)) & 1;
   }
   return false;
+}
+
+// Whether the process runs `binary` yet (it is the forked test child until
+// it calls exec).
+bool runs(pid_t pid, const std::string& binary) {
+  std::error_code ec;
+  const auto exe = std::filesystem::read_symlink("/proc/" + std::to_string(pid) + "/exe", ec);
+  return !ec && exe == std::filesystem::canonical(binary, ec);
 }
 
 TEST(Signals, SighupAndSigusr1AreLoggedAndSurvived) {
@@ -110,9 +119,17 @@ TEST(Signals, SigtermRightAfterStartIsNotLost) {
                                 "--set",          "compensation.spool=" + dir.file("spool"),
                                 "--set",          "app.ports=[]"};
   Process p(args, dir.file("lameduck.log"));
-  // The forked test child runs with an empty mask until exec, so a blocked
-  // SIGTERM means lameduck's main() has begun.
-  ASSERT_TRUE(waitUntil([&] { return blocks(p.pid(), SIGTERM) || !p.running(); }, 20s, 1ms));
+  // lameduck's main() has begun when the process runs the lameduck binary
+  // and SIGTERM is blocked, with SIGUSR2 open. Both checks matter under a
+  // sanitizer: the forked test child may have SIGTERM blocked for a moment
+  // before it clears its mask and calls exec (the runtime's fork handling),
+  // and after exec the runtime blocks every signal for a moment while it
+  // starts its own thread, before main(). lameduck never blocks SIGUSR2.
+  const std::string binary = lameduckBinary();
+  auto mainBegun = [&] {
+    return runs(p.pid(), binary) && blocks(p.pid(), SIGTERM) && !blocks(p.pid(), SIGUSR2);
+  };
+  ASSERT_TRUE(waitUntil([&] { return mainBegun() || !p.running(); }, 20s, 1ms));
   p.signal(SIGTERM);
   auto code = p.waitExit(60s);
   ASSERT_TRUE(code.has_value()) << "lameduck did not exit:\n" << p.output();

@@ -202,3 +202,37 @@ TEST_F(ExporterTest, NothingToSendSendsNothing) {
 
 }  // namespace
 }  // namespace lameduck::trace
+
+namespace lameduck::trace {
+namespace {
+
+TEST(PartialSuccess, ReadsRejectedSpansAsAStringOrANumberWithTheMessageOnOneLine) {
+  PartialSuccess p = partialSuccess(
+      R"({"partialSuccess":{"rejectedSpans":"3","errorMessage":"too old\nsee logs"}})");
+  EXPECT_EQ(p.rejected_spans, 3);
+  EXPECT_EQ(p.message, "too old see logs");
+  EXPECT_EQ(partialSuccess(R"({"partialSuccess":{"rejectedSpans":2}})").rejected_spans, 2);
+  EXPECT_EQ(partialSuccess("{}").rejected_spans, 0);
+  EXPECT_EQ(partialSuccess("").rejected_spans, 0);
+}
+
+TEST(PartialSuccess, AHostileAnswerCountsAsNothingRejectedAndNeverCrashes) {
+  // 100,000 levels deep: a recursive parser would overflow the stack.
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  EXPECT_EQ(partialSuccess(deep).rejected_spans, 0);
+  const std::string deep_inside =
+      R"({"partialSuccess":{"rejectedSpans":1,"x":)" + deep + "}}";
+  EXPECT_EQ(partialSuccess(deep_inside).rejected_spans, 0);
+  EXPECT_EQ(partialSuccess(R"({"partialSuccess":{"rejectedSpans":-5}})").rejected_spans, 0);
+  EXPECT_EQ(partialSuccess(R"({"partialSuccess":{"rejectedSpans":"7x"}})").rejected_spans, 0);
+  EXPECT_EQ(partialSuccess(R"({"partialSuccess":{"rejectedSpans":[1]}})").rejected_spans, 0);
+  EXPECT_EQ(partialSuccess(R"({"partialSuccess":"no"})").rejected_spans, 0);
+  EXPECT_EQ(partialSuccess("not json").rejected_spans, 0);
+  EXPECT_LE(partialSuccess(R"({"partialSuccess":{"rejectedSpans":1,"errorMessage":")" +
+                           std::string(5000, 'x') + R"("}})")
+                .message.size(),
+            200u);
+}
+
+}  // namespace
+}  // namespace lameduck::trace

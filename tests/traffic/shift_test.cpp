@@ -475,6 +475,18 @@ TEST(RenderPatch, NamesAnUnknownPlaceholderAndBadJson) {
   EXPECT_NE(op.error().message.find("needs \"op\" and \"path\""), std::string::npos);
 }
 
+// A template nested far deeper than a patch ever is used to overflow the
+// stack when the bad operation was quoted back in the error.
+TEST(RenderPatch, RefusesATemplateNestedTooDeepInsteadOfOverflowingTheStack) {
+  const size_t depth = 300000;
+  const std::string deep = "[" + std::string(depth, '[') + std::string(depth, ']') + "]";
+  auto r = renderPatch(deep, config::PatchType::kJson, {});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_NE(r.error().message.find("traffic.kubernetes.patch"), std::string::npos);
+  EXPECT_NE(r.error().message.find("deeper"), std::string::npos) << r.error().message;
+}
+
 TEST(RenderPatch, TheShippedKubernetesExamplesRender) {
   setenv("POD_NAMESPACE", "shop", 1);
   for (const char* f :
