@@ -21,6 +21,7 @@
 #include <unordered_map>
 
 #include "common/log.h"
+#include "http/wire.h"
 
 namespace lameduck::http::detail {
 namespace {
@@ -30,101 +31,6 @@ namespace {
 constexpr size_t kReservedDescriptors = 128;
 // Accepted per event-loop round, so a flood of connects cannot starve reads.
 constexpr int kAcceptsPerRound = 256;
-constexpr size_t kMaxHeaders = 100;
-
-std::string_view reasonPhrase(int status) {
-  switch (status) {
-    case 100: return "Continue";
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 413: return "Content Too Large";
-    case 422: return "Unprocessable Content";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return "Status";
-  }
-}
-
-int hexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-std::string percentDecode(std::string_view s, bool plus_is_space) {
-  std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size()) {
-      const int hi = hexValue(s[i + 1]);
-      const int lo = hexValue(s[i + 2]);
-      if (hi >= 0 && lo >= 0) {
-        out.push_back(static_cast<char>(hi * 16 + lo));
-        i += 2;
-        continue;
-      }
-    }
-    out.push_back(plus_is_space && s[i] == '+' ? ' ' : s[i]);
-  }
-  return out;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
-  return s;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
-// Whether a comma-separated header value holds `token`.
-bool hasToken(std::string_view value, std::string_view token) {
-  while (!value.empty()) {
-    size_t comma = value.find(',');
-    if (iequals(trim(value.substr(0, comma)), token)) return true;
-    if (comma == std::string_view::npos) break;
-    value.remove_prefix(comma + 1);
-  }
-  return false;
-}
-
-std::string render(const Response& res, bool keep_alive, bool head) {
-  std::string out = "HTTP/1.1 " + std::to_string(res.status) + " " +
-                    std::string(reasonPhrase(res.status)) + "\r\n";
-  out += "Content-Type: " + res.content_type + "\r\n";
-  out += "Content-Length: " + std::to_string(res.body.size()) + "\r\n";
-  for (const auto& [k, v] : res.headers) {
-    if (iequals(k, "Content-Length") || iequals(k, "Content-Type") || iequals(k, "Connection")) {
-      continue;
-    }
-    out += k + ": " + v + "\r\n";
-  }
-  out += keep_alive ? "Connection: keep-alive\r\n" : "Connection: close\r\n";
-  out += "\r\n";
-  if (!head) out += res.body;
-  return out;
-}
 
 std::string peerAddress(const sockaddr_storage& addr) {
   char text[INET6_ADDRSTRLEN] = {};
@@ -269,7 +175,7 @@ struct EventServer::Impl {
     for (const auto& [k, v] : res.headers) {
       if (iequals(k, "Connection") && hasToken(v, "close")) keep = false;
     }
-    complete(job.conn, render(res, keep, job.head), !keep);
+    complete(job.conn, renderResponse(res, keep, job.head), !keep);
   }
 
   void complete(uint64_t conn, std::string bytes, bool close) {
@@ -322,7 +228,7 @@ struct EventServer::Impl {
   // closes after the write.
   bool refuse(uint64_t id, Conn& c, int status, std::string why) {
     c.in.clear();
-    c.out = render(Response{status, why + "\n"}, false, false);
+    c.out = renderResponse(Response{status, why + "\n"}, false, false);
     c.out_sent = 0;
     c.close_after_write = true;
     c.state = State::kWriting;
@@ -334,90 +240,12 @@ struct EventServer::Impl {
   // one. False when the connection is gone.
   bool parse(uint64_t id, Conn& c) {
     if (c.state != State::kReading || c.in.empty()) return true;
-    size_t head_end = c.in.find("\r\n\r\n");
-    size_t sep = 4;
-    if (head_end == std::string::npos) {
-      if (c.in.size() > options.max_head_bytes) {
-        return refuse(id, c, 431, "request head longer than " +
-                                      std::to_string(options.max_head_bytes) + " bytes");
-      }
-      return true;
+    ReadResult read = readRequest(c.in, limits);
+    if (auto* refusal = std::get_if<Refusal>(&read)) {
+      return refuse(id, c, refusal->status, std::move(refusal->why));
     }
-    if (head_end > options.max_head_bytes) {
-      return refuse(id, c, 431, "request head longer than " +
-                                    std::to_string(options.max_head_bytes) + " bytes");
-    }
-    std::string_view head(c.in.data(), head_end);
-    Job job;
-    job.conn = id;
-    Request& req = job.request;
-    req.remote_addr = c.peer;
-
-    size_t line_end = head.find("\r\n");
-    std::string_view line = head.substr(0, line_end);
-    size_t sp1 = line.find(' ');
-    size_t sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
-    if (sp1 == std::string_view::npos || sp2 == std::string_view::npos) {
-      return refuse(id, c, 400, "malformed request line");
-    }
-    req.method = std::string(line.substr(0, sp1));
-    std::string_view target = line.substr(sp1 + 1, sp2 - sp1 - 1);
-    std::string_view version = line.substr(sp2 + 1);
-    if (version != "HTTP/1.1" && version != "HTTP/1.0") {
-      return refuse(id, c, 400, "unsupported HTTP version");
-    }
-    if (target.empty() || target.front() != '/') return refuse(id, c, 400, "malformed target");
-    size_t q = target.find('?');
-    req.path = percentDecode(target.substr(0, q), false);
-    if (q != std::string_view::npos) {
-      std::string_view query = target.substr(q + 1);
-      while (!query.empty()) {
-        size_t amp = query.find('&');
-        std::string_view pair = query.substr(0, amp);
-        size_t eq = pair.find('=');
-        if (!pair.empty()) {
-          req.params.emplace(percentDecode(pair.substr(0, eq), true),
-                             eq == std::string_view::npos
-                                 ? std::string()
-                                 : percentDecode(pair.substr(eq + 1), true));
-        }
-        if (amp == std::string_view::npos) break;
-        query.remove_prefix(amp + 1);
-      }
-    }
-    std::string_view rest =
-        line_end == std::string_view::npos ? std::string_view() : head.substr(line_end + 2);
-    while (!rest.empty()) {
-      size_t e = rest.find("\r\n");
-      std::string_view h = rest.substr(0, e);
-      rest = e == std::string_view::npos ? std::string_view() : rest.substr(e + 2);
-      size_t colon = h.find(':');
-      if (colon == 0 || colon == std::string_view::npos || h.front() == ' ' ||
-          h.front() == '\t' || h.substr(0, colon).find(' ') != std::string_view::npos) {
-        return refuse(id, c, 400, "malformed header line");
-      }
-      if (req.headers.size() >= kMaxHeaders) return refuse(id, c, 431, "too many headers");
-      req.headers.emplace(std::string(h.substr(0, colon)), std::string(trim(h.substr(colon + 1))));
-    }
-    if (req.headers.count("Transfer-Encoding") > 0) {
-      return refuse(id, c, 501, "chunked request bodies are not accepted; send Content-Length");
-    }
-    size_t length = 0;
-    if (auto it = req.headers.find("Content-Length"); it != req.headers.end()) {
-      const std::string& v = it->second;
-      if (v.empty() || v.size() > 12 ||
-          !std::all_of(v.begin(), v.end(), [](char ch) { return ch >= '0' && ch <= '9'; })) {
-        return refuse(id, c, 400, "malformed Content-Length");
-      }
-      length = std::stoull(v);
-      if (length > options.max_body_bytes) {
-        return refuse(id, c, 413, "request body longer than " +
-                                      std::to_string(options.max_body_bytes) + " bytes");
-      }
-    }
-    const size_t total = head_end + sep + length;
-    if (c.in.size() < total) {
-      if (!c.continue_sent && hasToken(req.header("Expect"), "100-continue")) {
+    if (auto* more = std::get_if<NeedMore>(&read)) {
+      if (more->expect_continue && !c.continue_sent) {
         c.continue_sent = true;
         static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
         [[maybe_unused]] auto n =
@@ -425,17 +253,18 @@ struct EventServer::Impl {
       }
       return true;
     }
-    req.body = c.in.substr(head_end + sep, length);
-    c.in.erase(0, total);
+    ParsedRequest& parsed = std::get<ParsedRequest>(read);
+    c.in.erase(0, parsed.consumed);
     c.continue_sent = false;
-
-    const std::string connection = req.header("Connection");
-    job.keep_alive = version == "HTTP/1.1" ? !hasToken(connection, "close")
-                                           : hasToken(connection, "keep-alive");
-    job.head = req.method == "HEAD";
-    const std::string method = job.head ? "GET" : req.method;
+    Job job;
+    job.conn = id;
+    job.request = std::move(parsed.request);
+    job.request.remote_addr = c.peer;
+    job.keep_alive = parsed.keep_alive;
+    job.head = parsed.head;
+    const std::string method = job.head ? "GET" : job.request.method;
     for (const RouteEntry& r : routes) {
-      if (r.method == method && std::regex_match(req.path, r.path)) {
+      if (r.method == method && std::regex_match(job.request.path, r.path)) {
         job.route = &r;
         break;
       }
@@ -603,6 +432,7 @@ struct EventServer::Impl {
   }
 
   ServerOptions options;
+  WireLimits limits{options.max_head_bytes, options.max_body_bytes};
   const std::vector<RouteEntry>& routes;
   Clock& clock;
   int listen_fd = -1;

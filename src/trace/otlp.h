@@ -24,16 +24,14 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "exit/span.h"
 
 namespace lameduck::trace {
 
-using AttrValue = std::variant<std::string, int64_t, double, bool>;
-
-struct Attribute {
-  std::string key;
-  AttrValue value;
-};
-using Attributes = std::vector<Attribute>;
+// The attribute types are the ones steps record with (exit/span.h).
+using exit::AttrValue;
+using exit::Attribute;
+using exit::Attributes;
 
 // OTLP enum values, as integers on the wire.
 enum class SpanKind : int { kInternal = 1, kServer = 2, kClient = 3 };

@@ -5,17 +5,10 @@
 namespace lameduck::trace {
 namespace {
 
-Attributes convert(const exit::Attributes& in) {
-  Attributes out;
-  out.reserve(in.size());
-  for (const exit::Attribute& a : in) out.push_back({a.key, a.value});
-  return out;
-}
-
 std::vector<SpanEvent> convert(const std::vector<exit::SpanEvent>& in) {
   std::vector<SpanEvent> out;
   out.reserve(in.size());
-  for (const exit::SpanEvent& e : in) out.push_back({e.name, e.at, convert(e.attributes)});
+  for (const exit::SpanEvent& e : in) out.push_back({e.name, e.at, e.attributes});
   return out;
 }
 
@@ -119,7 +112,7 @@ std::vector<Span> exitSpans(const exit::Summary& summary, const log::Identity& w
     if (r.span_id.empty()) continue;
     Span step = spanAt(summary.trace_id, r.span_id, r.parent_span_id, r.name, r.started_wall,
                        r.started_wall + r.took);
-    step.attributes = convert(r.attributes);
+    step.attributes = r.attributes;
     step.attributes.push_back(
         {"lameduck.step.status", std::string(exit::stepStatusName(r.status))});
     if (!r.detail.empty()) step.attributes.push_back({"lameduck.step.detail", r.detail});
@@ -137,7 +130,7 @@ std::vector<Span> exitSpans(const exit::Summary& summary, const log::Identity& w
     for (const exit::ChildSpanReport& c : r.children) {
       if (c.span_id.empty()) continue;
       Span child = spanAt(summary.trace_id, c.span_id, r.span_id, c.name, c.start, c.end);
-      child.attributes = convert(c.attributes);
+      child.attributes = c.attributes;
       child.events = convert(c.events);
       child.status = statusOf(c.status);
       if (child.status == StatusCode::kError) child.status_message = c.status_message;
