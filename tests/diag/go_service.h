@@ -53,14 +53,27 @@ inline std::optional<GoService> startGoService(const TempDir& dir, const std::st
   return s;
 }
 
-// Starts GET /work/<kind> on a thread of its own and returns at once; the
-// request never finishes for the stuck kinds (the client gives up after
-// `timeout`).
-inline void startStuckRequest(int port, const std::string& kind,
-                              std::chrono::milliseconds timeout) {
-  std::thread([port, kind, timeout] {
-    (void)call(port, "GET", "/work/" + kind, {}, timeout);
-  }).detach();
-}
+// GET /work/<kind> requests, each on a thread of its own; for the stuck
+// kinds they never finish (each client gives up after its `timeout`). The
+// threads are joined when this object goes, so no request outlives the test
+// (a thread still in a call while the process exits would use destroyed
+// statics). Declare it BEFORE the GoService: the service then stops first and
+// every request returns at once with its connection closed.
+class StuckRequests {
+ public:
+  StuckRequests() = default;
+  StuckRequests(const StuckRequests&) = delete;
+  StuckRequests& operator=(const StuckRequests&) = delete;
+  ~StuckRequests() {
+    for (std::thread& t : threads_) t.join();
+  }
+  void start(int port, const std::string& kind, std::chrono::milliseconds timeout) {
+    threads_.emplace_back(
+        [port, kind, timeout] { (void)call(port, "GET", "/work/" + kind, {}, timeout); });
+  }
+
+ private:
+  std::vector<std::thread> threads_;
+};
 
 }  // namespace lameduck::testing

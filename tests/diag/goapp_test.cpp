@@ -38,12 +38,13 @@ diag::HttpDumpSource sourceFor(const GoService& s) {
 
 TEST(GoService, StuckHandlersAreNamedWithWaitReasonAndLine) {
   TempDir dir;
+  StuckRequests requests;  // joined after the service is gone
   auto app = startGoService(dir, "goapp", {});
   ASSERT_TRUE(app);
   auto source = sourceFor(*app);
   diag::Diagnosis diagnosis(source);
   for (const char* kind : {"sleep", "read", "mutex", "polite"}) {
-    startStuckRequest(app->port, kind, 30s);
+    requests.start(app->port, kind, 30s);
   }
   ASSERT_TRUE(waitUntil([&] { return inflight(app->port) == 4; }, 10s));
   ASSERT_TRUE(diagnosis.takeBaseline(5s));

@@ -50,9 +50,10 @@ std::string config(const std::string& goroutines, const std::string& extra = "")
 
 TEST(Diagnosis, AHandlerStuckAtTheDrainDeadlineIsNamedWithItsWaitAndLine) {
   TempDir dir;
+  StuckRequests requests;  // joined after the service is gone
   auto app = startGoService(dir, "goapp", {});
   ASSERT_TRUE(app);
-  startStuckRequest(app->port, "sleep", 60s);
+  requests.start(app->port, "sleep", 60s);
   ASSERT_TRUE(waitUntil([&] { return inflight(app->port) == 1; }, 10s));
 
   Daemon d(config(app->goroutineUrl()), std::nullopt, {}, {"app.base_url=" + app->baseUrl()});
@@ -156,9 +157,10 @@ TEST(Diagnosis, InANativeSidecarPodTheStuckAppIsReportedBeforeTheSidecarGetsSigt
 
 TEST(Diagnosis, ADeadDiagnosticsEndpointIsReportedAndCostsAtMostAppTimeout) {
   TempDir dir;
+  StuckRequests requests;  // joined after the service is gone
   auto app = startGoService(dir, "goapp", {});
   ASSERT_TRUE(app);
-  startStuckRequest(app->port, "sleep", 60s);
+  requests.start(app->port, "sleep", 60s);
   ASSERT_TRUE(waitUntil([&] { return inflight(app->port) == 1; }, 10s));
   int port = 0;
   const int fd = listenOnLoopback(port);
@@ -185,9 +187,10 @@ TEST(Diagnosis, ADeadDiagnosticsEndpointIsReportedAndCostsAtMostAppTimeout) {
 
 TEST(Diagnosis, AGarbageDiagnosticsEndpointIsReportedNotParsedAsADump) {
   TempDir dir;
+  StuckRequests requests;  // joined after the service is gone
   auto app = startGoService(dir, "goapp", {});
   ASSERT_TRUE(app);
-  startStuckRequest(app->port, "sleep", 60s);
+  requests.start(app->port, "sleep", 60s);
   ASSERT_TRUE(waitUntil([&] { return inflight(app->port) == 1; }, 10s));
   // The status hook answers JSON: not a goroutine dump.
   const std::string garbage = app->baseUrl() + "/lameduck/status";
