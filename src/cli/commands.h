@@ -2,6 +2,8 @@
 
 // The lameduck subcommands. Each takes the arguments after its name and
 // returns the process exit code.
+//
+// Each runs on the thread that calls it, once per process (main() picks one).
 
 #include <string>
 #include <vector>

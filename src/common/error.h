@@ -4,6 +4,8 @@
 // Status for calls without a value); exceptions thrown by libraries are caught
 // at the adapter that calls them and turned into an Error that says what and
 // where.
+//
+// Thread-safety: plain values, safe to copy and read from any thread.
 
 #include <version>
 // libstdc++ 12's <expected> is empty under clang 14 (the fuzz build); the

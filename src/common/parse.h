@@ -3,6 +3,8 @@
 // Parsers for the value formats lameduck accepts in config and on the command
 // line. Each returns an Error whose message says what is accepted; callers add
 // where the value came from.
+//
+// Thread-safety: pure functions, callable from any thread.
 
 #include <array>
 #include <cstdint>

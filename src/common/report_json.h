@@ -3,6 +3,8 @@
 // Helpers for the summary sections each component renders as JSON: times in
 // milliseconds rounded to the microsecond, and optional values as null.
 // Include only from a .cpp that renders a section (it pulls in nlohmann).
+//
+// Thread-safety: pure functions, callable from any thread.
 
 #include <cmath>
 #include <nlohmann/json.hpp>

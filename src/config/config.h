@@ -3,6 +3,10 @@
 // lameduck's configuration: the YAML shape of docs/configuration.md as typed values.
 // Every section is optional; a default-constructed Config is the embedded
 // default configuration (no app hooks, no Redis, no traffic backend).
+//
+// Thread-safety: loading is a pure function of the file, the --set words and
+// the environment; a loaded Config is a plain value, read-only once the
+// sidecar starts and shared by every thread.
 
 #include <cstdint>
 #include <map>

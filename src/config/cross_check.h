@@ -2,6 +2,8 @@
 
 // Checks that involve more than one key (private to src/config, except the
 // ones config.h exports for components that must refuse the same thing).
+//
+// Thread-safety: called by the loader on its own thread; no shared state.
 
 #include <yaml-cpp/yaml.h>
 

@@ -2,6 +2,8 @@
 
 // Reader of the app.diagnostics section, kept apart from load.cpp: it only
 // needs a YAML node and a way to report a problem at a node.
+//
+// Thread-safety: called by the loader on its own thread; no shared state.
 
 #include <functional>
 #include <string>

@@ -1,6 +1,8 @@
 #pragma once
 
 // --set key.path=value applied to a parsed document (private to src/config).
+//
+// Thread-safety: called by the loader on its own thread; no shared state.
 
 #include <yaml-cpp/yaml.h>
 

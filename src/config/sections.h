@@ -5,6 +5,8 @@
 // a key is absent, and reports every problem (with its position) to
 // `issues`. Checks that involve more than one section live in
 // cross_check.h, not here.
+//
+// Thread-safety: called by the loader on its own thread; no shared state.
 
 #include <yaml-cpp/yaml.h>
 

@@ -3,6 +3,8 @@
 // The reader of the `trace` section, kept apart from the rest of the config
 // loader. Internal to the config library (it exposes yaml-cpp): load.cpp calls
 // it for the `trace` key and records the failures it returns.
+//
+// Thread-safety: called by the loader on its own thread; no shared state.
 
 #include <yaml-cpp/yaml.h>
 

@@ -2,6 +2,9 @@
 
 // The exit-ordering section of the exit summary (`coordination`): plain
 // values, rendered to JSON here.
+//
+// Thread-safety: plain values and a pure rendering; the coordination steps
+// fill them on the exit thread and hand the rendered JSON to the engine.
 
 #include <cstdint>
 #include <optional>

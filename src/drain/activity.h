@@ -16,6 +16,8 @@
 // a load balancer's pooled keep-alive connection. ACKs and keepalive probes
 // are not data (the kernel's last_data_* timestamps ignore them; last_ack_recv
 // is never used). Connections in TIME_WAIT are history, not connections.
+//
+// Thread-safety: pure functions, callable from any thread.
 
 #include <cstdint>
 #include <optional>

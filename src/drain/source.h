@@ -5,6 +5,9 @@
 // under some seccomp profiles, in gVisor and on kernels without sock_diag;
 // the /proc reader works there but has no timestamps, so request bytes on an
 // existing connection cannot be seen.
+//
+// Thread-safety: the factory runs once at start; a source's read() has one
+// caller at a time (the drain wait, on the exit thread).
 
 #include <memory>
 #include <string>

@@ -4,6 +4,8 @@
 // span in the exit trace, and child spans under it), and the W3C trace
 // context of an exit. Plain
 // values: whoever exports the trace (src/trace) turns them into OTLP.
+//
+// Thread-safety: plain values, safe to copy and read from any thread.
 
 #include <cstdint>
 #include <optional>

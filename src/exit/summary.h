@@ -2,6 +2,9 @@
 
 // What an exit did: the record /prestop answers with, /status shows while the
 // exit runs, and the audit log keeps.
+//
+// Thread-safety: plain values and pure renderings; the engine owns the live
+// summary and hands out copies (exit/engine.h).
 
 #include <cstdint>
 #include <optional>

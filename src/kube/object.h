@@ -2,6 +2,8 @@
 
 // Which Kubernetes object lameduck talks about, and where it lives in the
 // REST API. No I/O here: these are pure functions over the reference.
+//
+// Thread-safety: pure functions, callable from any thread.
 
 #include <string>
 

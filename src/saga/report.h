@@ -7,6 +7,9 @@
 //
 // Plain value type, no locking: one owner (the hand-off step) fills it, then
 // hands a copy or its rendering on.
+//
+// Thread-safety: plain values and a pure rendering; the hand-off step fills
+// them on the exit thread and hands the rendered JSON to the engine.
 
 #include <cstddef>
 #include <cstdint>

@@ -2,6 +2,9 @@
 
 // The traffic shift's section of the exit summary (`traffic`): plain values,
 // rendered to JSON here.
+//
+// Thread-safety: plain values and a pure rendering; the shift step fills
+// them on the exit thread and hands the rendered JSON to the engine.
 
 #include <cstdint>
 #include <optional>
