@@ -17,6 +17,7 @@
 #include <memory>
 #include <thread>
 
+#include "integration/daemon.h"
 #include "support/harness.h"
 #include "support/keepalive.h"
 
@@ -41,56 +42,21 @@ struct PodOptions {
 // hooks, no Redis, no traffic backend. Both stopped by PID at the end.
 class Pod {
  public:
-  explicit Pod(const PodOptions& o = {}) {
-    app_ = std::make_unique<Process>(std::vector<std::string>{plainAppBinary(), "--listen", o.listen},
-                                     dir_.file("app.log"));
-    app_port_ = waitForAppPort(*app_).value_or(0);
-    if (app_port_ == 0) {
-      ADD_FAILURE() << "plain_app did not start:\n" << app_->output();
-      return;
-    }
-    // lameduck may run as another user: its spool directory must be its own
-    // to write, and the test's directory open to enter.
-    chmod(dir_.path().c_str(), 0755);
-    mkdir(dir_.file("spool").c_str(), 0777);
-    chmod(dir_.file("spool").c_str(), 0777);
-    std::vector<std::string> args = o.prefix;
-    for (const std::string& a :
-         {lameduckBinary(), std::string("run"), std::string("--set"),
-          std::string("admin.listen=127.0.0.1:0"), std::string("--set"),
-          std::string("metrics.listen=127.0.0.1:0"), std::string("--set"),
-          "compensation.spool=" + dir_.file("spool"), std::string("--set"),
-          "app.ports=[" + std::to_string(app_port_) + "]", std::string("--set"),
-          std::string("exit.grace_period=30s"), std::string("--set"),
-          std::string("drain.quiet_period=1s"), std::string("--set"),
-          std::string("drain.max_wait=15s")}) {
-      args.push_back(a);
-    }
-    for (const std::string& s : o.sets) {
-      args.push_back("--set");
-      args.push_back(s);
-    }
-    lameduck_ = std::make_unique<Process>(args, dir_.file("lameduck.log"), o.env);
-    auto admin = waitForLameduckPort(*lameduck_, "admin");
-    auto metrics = waitForLameduckPort(*lameduck_, "metrics");
-    if (!admin || !metrics) {
-      ADD_FAILURE() << "lameduck did not start:\n" << lameduck_->output();
-      return;
-    }
-    admin_port_ = *admin;
-    metrics_port_ = *metrics;
-  }
+  explicit Pod(const PodOptions& o = {})
+      : d_("exit: {grace_period: 30s}\ndrain: {quiet_period: 1s, max_wait: 15s}\n",
+           AppOptions{.track_port = true, .plain = true, .listen = o.listen}, o.env, o.sets,
+           o.prefix) {}
 
-  bool up() const { return app_port_ > 0 && admin_port_ > 0; }
-  int appPort() const { return app_port_; }
-  int metricsPort() const { return metrics_port_; }
-  Process& lameduck() { return *lameduck_; }
+  bool up() const { return d_.appPort() > 0 && d_.adminPort() > 0; }
+  int appPort() const { return d_.appPort(); }
+  int metricsPort() const { return d_.metricsPort(); }
+  Process& lameduck() { return d_.lameduck(); }
 
   // A keep-alive connection to the app that has made one request (the
   // app answered last: idle, as a load balancer's pooled connection).
   std::unique_ptr<KeepAliveConnection> pooledConnection(int family = AF_INET) {
     std::string error;
-    auto c = KeepAliveConnection::open(family, app_port_, error);
+    auto c = KeepAliveConnection::open(family, d_.appPort(), error);
     if (!c) {
       ADD_FAILURE() << error;
       return nullptr;
@@ -100,7 +66,7 @@ class Pod {
   }
 
   json status() {
-    auto r = call(admin_port_, "GET", "/status", {}, 5s);
+    auto r = call(d_.adminPort(), "GET", "/status", {}, 5s);
     if (!r) return nullptr;
     auto j = json::parse(r->body, nullptr, false);
     return j.is_discarded() ? json(nullptr) : j;
@@ -121,10 +87,10 @@ class Pod {
   // GET /prestop (blocks until the exit ended); the summary, and the
   // CLOCK_MONOTONIC time it came back in `done_ns`.
   json prestop(int64_t& done_ns) {
-    auto r = call(admin_port_, "GET", "/prestop", {}, 60s);
+    auto r = call(d_.adminPort(), "GET", "/prestop", {}, 60s);
     done_ns = monoNs();
     if (!r) {
-      ADD_FAILURE() << "/prestop failed: " << r.error().message << "\n" << lameduck_->output();
+      ADD_FAILURE() << "/prestop failed: " << r.error().message << "\n" << d_.lameduck().output();
       return nullptr;
     }
     auto j = json::parse(r->body, nullptr, false);
@@ -136,12 +102,7 @@ class Pod {
   }
 
  private:
-  TempDir dir_;
-  std::unique_ptr<Process> app_;
-  std::unique_ptr<Process> lameduck_;
-  int app_port_ = 0;
-  int admin_port_ = 0;
-  int metrics_port_ = 0;
+  Daemon d_;
 };
 
 // /prestop on a thread of its own, for tests that act while the exit runs.

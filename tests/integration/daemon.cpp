@@ -2,38 +2,54 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include <sstream>
 
 namespace lameduck::testing {
 
 Daemon::Daemon(const std::string& yaml, std::optional<AppOptions> app,
-               std::map<std::string, std::string> env, const std::vector<std::string>& sets) {
-  std::vector<std::string> args{lameduckBinary(), "run",
-                                "--config",       dir_.write("lameduck.yaml", yaml),
-                                "--set",          "admin.listen=127.0.0.1:0",
-                                "--set",          "metrics.listen=127.0.0.1:0",
-                                "--set",          "compensation.spool=" + spoolDir()};
+               std::map<std::string, std::string> env, const std::vector<std::string>& sets,
+               const std::vector<std::string>& prefix) {
+  if (!prefix.empty()) {
+    chmod(dir_.path().c_str(), 0755);
+    mkdir(spoolDir().c_str(), 0777);
+    chmod(spoolDir().c_str(), 0777);
+  }
+  std::vector<std::string> args = prefix;
+  for (std::string a : {lameduckBinary(), std::string("run"), std::string("--config"),
+                        dir_.write("lameduck.yaml", yaml), std::string("--set"),
+                        std::string("admin.listen=127.0.0.1:0"), std::string("--set"),
+                        std::string("metrics.listen=127.0.0.1:0"), std::string("--set"),
+                        "compensation.spool=" + spoolDir()}) {
+    args.push_back(std::move(a));
+  }
   if (app) {
-    std::vector<std::string> app_args{sampleAppBinary(),
-                                      "--listen",
-                                      "127.0.0.1:0",
-                                      "--hooks",
-                                      app->hooks,
-                                      "--compensations",
-                                      std::to_string(app->compensations),
-                                      "--bad-compensations",
-                                      std::to_string(app->bad_compensations),
-                                      "--check-spool",
-                                      spoolDir() + "/compensations.jsonl"};
+    std::vector<std::string> app_args =
+        app->plain ? std::vector<std::string>{plainAppBinary(), "--listen", app->listen}
+                   : std::vector<std::string>{sampleAppBinary(),
+                                              "--listen",
+                                              app->listen,
+                                              "--hooks",
+                                              app->hooks,
+                                              "--compensations",
+                                              std::to_string(app->compensations),
+                                              "--bad-compensations",
+                                              std::to_string(app->bad_compensations),
+                                              "--check-spool",
+                                              spoolDir() + "/compensations.jsonl"};
     app_ = std::make_unique<Process>(app_args, dir_.file("app.log"));
     auto port = waitForAppPort(*app_);
     if (!port) {
-      ADD_FAILURE() << "sample app did not start:\n" << app_->output();
+      ADD_FAILURE() << (app->plain ? "plain" : "sample") << " app did not start:\n"
+                    << app_->output();
       return;
     }
     app_port_ = *port;
-    args.push_back("--set");
-    args.push_back("app.base_url=http://127.0.0.1:" + std::to_string(app_port_));
+    if (!app->plain) {
+      args.push_back("--set");
+      args.push_back("app.base_url=http://127.0.0.1:" + std::to_string(app_port_));
+    }
   }
   args.push_back("--set");
   args.push_back(app && app->track_port ? "app.ports=[" + std::to_string(app_port_) + "]"

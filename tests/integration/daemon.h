@@ -19,6 +19,10 @@ struct AppOptions {
   // is emptied so that tests do not wait a quiet period they do not test.
   bool track_port = false;
   int bad_compensations = 0;
+  // tests/fixtures/plain_app instead of the sample app: an app without the
+  // drain protocol (no hooks, app.base_url unset).
+  bool plain = false;
+  std::string listen = "127.0.0.1:0";  // the app's address ("[::1]:0" for IPv6)
 };
 
 class Daemon {
@@ -26,10 +30,14 @@ class Daemon {
   // `yaml` is the config body; admin/metrics listen on 127.0.0.1:0 unless it
   // says otherwise. With `app`, a sample app is started first and
   // app.base_url points at it. `sets` are extra --set overrides
-  // ("key.path=value"), applied last.
+  // ("key.path=value"), applied last. With a `prefix`, lameduck runs under
+  // that command (setpriv, a seccomp wrapper), possibly as another user: the
+  // test's directory is then opened to everyone and the spool directory
+  // created writable for that user.
   explicit Daemon(const std::string& yaml, std::optional<AppOptions> app = std::nullopt,
                   std::map<std::string, std::string> env = {},
-                  const std::vector<std::string>& sets = {});
+                  const std::vector<std::string>& sets = {},
+                  const std::vector<std::string>& prefix = {});
 
   Process& lameduck() { return *lameduck_; }
   Process* app() { return app_.get(); }
