@@ -48,6 +48,65 @@ redisContext* ctx(void* p) { return static_cast<redisContext*>(p); }
 
 }  // namespace
 
+// Objects built for the reply being read; hiredis hands the reader's privdata
+// to every read task.
+struct ReplyBudget {
+  size_t objects = 0;
+  bool exceeded = false;
+};
+
+namespace {
+
+// hiredis's own reply builders (static in the library; read off a reader).
+const redisReplyObjectFunctions& hiredisBuilders() {
+  static const redisReplyObjectFunctions builders = [] {
+    redisReader* r = redisReaderCreate();
+    redisReplyObjectFunctions copy = *r->fn;
+    redisReaderFree(r);
+    return copy;
+  }();
+  return builders;
+}
+
+bool spend(const redisReadTask* task) {
+  auto* budget = static_cast<ReplyBudget*>(task->privdata);
+  if (budget == nullptr) return true;
+  if (++budget->objects > kMaxReplyObjects) budget->exceeded = true;
+  return !budget->exceeded;
+}
+
+// hiredis's builders behind the bounds; a null return makes the reader fail.
+void* boundedString(const redisReadTask* t, char* s, size_t len) {
+  return spend(t) ? hiredisBuilders().createString(t, s, len) : nullptr;
+}
+void* boundedArray(const redisReadTask* t, int elements) {
+  if (elements > kMaxReplyElements) {
+    if (auto* budget = static_cast<ReplyBudget*>(t->privdata)) budget->exceeded = true;
+    return nullptr;
+  }
+  return spend(t) ? hiredisBuilders().createArray(t, elements) : nullptr;
+}
+void* boundedInteger(const redisReadTask* t, long long value) {
+  return spend(t) ? hiredisBuilders().createInteger(t, value) : nullptr;
+}
+void* boundedNil(const redisReadTask* t) {
+  return spend(t) ? hiredisBuilders().createNil(t) : nullptr;
+}
+
+redisReplyObjectFunctions* boundedBuilders() {
+  static redisReplyObjectFunctions fns{boundedString, boundedArray, boundedInteger, boundedNil,
+                                       freeReplyObject};
+  return &fns;
+}
+
+std::string boundsMessage() {
+  return "a reply over lameduck's bounds (" + std::to_string(kMaxReplyElements) +
+         " elements in an array, " + std::to_string(kMaxReplyObjects) + " values, " +
+         std::to_string(kMaxReplyBytes >> 20) + " MiB)";
+}
+
+}  // namespace
+
 std::vector<std::pair<std::string, std::string>> fieldsOf(const RedisReply& entry) {
   std::vector<std::pair<std::string, std::string>> out;
   if (entry.elements.size() < 2) return out;
@@ -57,14 +116,18 @@ std::vector<std::pair<std::string, std::string>> fieldsOf(const RedisReply& entr
 }
 
 Result<RedisReply> parseReply(std::string_view resp) {
-  std::unique_ptr<redisReader, void (*)(redisReader*)> reader(redisReaderCreate(),
-                                                              redisReaderFree);
+  std::unique_ptr<redisReader, void (*)(redisReader*)> reader(
+      redisReaderCreateWithFunctions(boundedBuilders()), redisReaderFree);
   if (!reader) return makeError(ErrorCode::kInternal, "could not create a RESP reader");
+  if (resp.size() > kMaxReplyBytes) return makeError(ErrorCode::kBadResponse, boundsMessage());
+  ReplyBudget budget;
+  reader->privdata = &budget;
   if (redisReaderFeed(reader.get(), resp.data(), resp.size()) != REDIS_OK) {
     return makeError(ErrorCode::kBadResponse, "RESP reader refused the bytes");
   }
   void* raw = nullptr;
   if (redisReaderGetReply(reader.get(), &raw) != REDIS_OK) {
+    if (budget.exceeded) return makeError(ErrorCode::kBadResponse, boundsMessage());
     return makeError(ErrorCode::kBadResponse,
                      std::string("not a RESP reply: ") + reader->errstr);
   }
@@ -79,7 +142,13 @@ Result<RedisReply> parseReply(std::string_view resp) {
 }
 
 RedisClient::RedisClient(void* context, std::string where)
-    : ctx_(context), where_(std::move(where)) {}
+    : ctx_(context), where_(std::move(where)), budget_(std::make_unique<ReplyBudget>()) {
+  redisContext* c = ctx(ctx_);
+  if (c->reader != nullptr) {
+    c->reader->fn = boundedBuilders();
+    c->reader->privdata = budget_.get();
+  }
+}
 
 RedisClient::~RedisClient() {
   if (ctx_) redisFree(ctx(ctx_));
@@ -198,8 +267,26 @@ PipelineResult RedisClient::receive(size_t n) {
   out.replies.reserve(n);
   for (size_t i = 0; i < n; ++i) {
     void* raw = nullptr;
-    if (redisGetReply(c, &raw) != REDIS_OK || raw == nullptr) {
-      out.error = transportError(unanswered_.front());
+    *budget_ = ReplyBudget{};
+    // redisGetReply's loop, with a bound on what one reply may buffer.
+    while (raw == nullptr) {
+      if (redisGetReplyFromReader(c, &raw) != REDIS_OK) break;
+      if (raw != nullptr) break;
+      if (c->reader->len - c->reader->pos > kMaxReplyBytes) {
+        budget_->exceeded = true;
+        break;
+      }
+      if (redisBufferRead(c) != REDIS_OK) break;
+    }
+    if (raw == nullptr) {
+      if (budget_->exceeded) {
+        broken_ = true;
+        out.error = Error{ErrorCode::kBadResponse, "Redis " + where_ + ": " +
+                                                       unanswered_.front() + " got " +
+                                                       boundsMessage()};
+      } else {
+        out.error = transportError(unanswered_.front());
+      }
       return out;
     }
     unanswered_.pop_front();

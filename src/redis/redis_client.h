@@ -46,6 +46,15 @@ struct PipelineResult {
   std::optional<Error> error;
 };
 
+// Bounds on one reply: a wrong or hostile server must not make lameduck
+// allocate without limit (hiredis allocates an array's element table as soon
+// as it reads the length, and buffers a bulk string until all of it came).
+// A reply over a bound is refused (kBadResponse) and the connection is broken.
+inline constexpr int kMaxReplyElements = 100000;      // in one array
+inline constexpr size_t kMaxReplyObjects = 200000;    // in one reply, every level
+inline constexpr size_t kMaxReplyBytes = 16u << 20;   // unparsed bytes of one reply
+struct ReplyBudget;
+
 // Not thread-safe: one owner at a time. After a transport error (timeout,
 // connection lost) the client is broken and must be reconnected.
 class RedisClient {
@@ -80,6 +89,7 @@ class RedisClient {
 
   void* ctx_;  // redisContext*
   std::string where_;
+  std::unique_ptr<ReplyBudget> budget_;  // the reader's bound on one reply
   bool broken_ = false;
   std::deque<std::string> unanswered_;  // names of sent commands not answered yet
 };

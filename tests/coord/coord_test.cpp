@@ -5,9 +5,13 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <functional>
 #include <map>
 #include <mutex>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "coord/redis_backend.h"
@@ -15,6 +19,8 @@
 #include "coord/steps.h"
 #include "exit/engine.h"
 #include "fakes/exit.h"
+#include "redis/redis_client.h"
+#include "support/harness.h"
 #include "support/redis.h"
 
 namespace lameduck::coord {
@@ -753,6 +759,81 @@ TEST(RedisReplies, ScriptAnswersAreReadFromRespAndAnythingElseIsRefusedWithAMess
   EXPECT_FALSE(redis::parseReply("*2\r\n:1\r\n").has_value());     // cut off
   EXPECT_FALSE(redis::parseReply(":1\r\n:2\r\n").has_value());     // bytes follow
   EXPECT_FALSE(redis::parseReply("?garbage\r\n").has_value());     // not RESP
+}
+
+TEST(RedisReplies, AReplyOverTheBoundsIsRefusedBeforeItIsAllocated) {
+  // hiredis would allocate 3.6 GB for this array's element table at once.
+  auto huge = redis::parseReply("*455555555\r\n:1\r\n");
+  ASSERT_FALSE(huge.has_value());
+  EXPECT_THAT(huge.error().message, HasSubstr("over lameduck's bounds"));
+  // Every array under the element bound, but too many values in all.
+  std::string many = "*3\r\n";
+  for (int i = 0; i < 3; ++i) {
+    many += "*" + std::to_string(redis::kMaxReplyElements) + "\r\n";
+    for (int j = 0; j < redis::kMaxReplyElements; ++j) many += ":1\r\n";
+  }
+  auto refused = redis::parseReply(many);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_THAT(refused.error().message, HasSubstr("over lameduck's bounds"));
+  // The largest array allowed is read.
+  std::string largest = "*" + std::to_string(redis::kMaxReplyElements) + "\r\n";
+  for (int j = 0; j < redis::kMaxReplyElements; ++j) largest += ":1\r\n";
+  auto read = redis::parseReply(largest);
+  ASSERT_TRUE(read.has_value()) << read.error().message;
+  EXPECT_EQ(read->elements.size(), static_cast<size_t>(redis::kMaxReplyElements));
+}
+
+// A server that answers every command with `answer` (then `tail`, once).
+class HostileRedis {
+ public:
+  HostileRedis(std::string answer, size_t tail_bytes)
+      : answer_(std::move(answer)), tail_bytes_(tail_bytes) {
+    fd_ = testing::listenOnLoopback(port_);
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~HostileRedis() {
+    ::shutdown(fd_, SHUT_RDWR);
+    ::close(fd_);
+    thread_.join();
+  }
+  int port() const { return port_; }
+
+ private:
+  void serve() {
+    const int c = ::accept(fd_, nullptr, nullptr);
+    if (c < 0) return;
+    char buf[4096];
+    if (::recv(c, buf, sizeof buf, 0) > 0) {
+      (void)!::send(c, answer_.data(), answer_.size(), MSG_NOSIGNAL);
+      const std::string chunk(64 * 1024, 'x');
+      for (size_t sent = 0; sent < tail_bytes_; sent += chunk.size()) {
+        if (::send(c, chunk.data(), chunk.size(), MSG_NOSIGNAL) <= 0) break;
+      }
+    }
+    ::close(c);
+  }
+  std::string answer_;
+  size_t tail_bytes_;
+  int fd_ = -1;
+  int port_ = 0;
+  std::thread thread_;
+};
+
+TEST(RedisReplies, TheClientRefusesAHostileServersHugeReplyWithAMessage) {
+  for (auto [answer, tail] : {std::pair<std::string, size_t>{"*455555555\r\n", 0},
+                              std::pair<std::string, size_t>{"$100000000\r\n", 20u << 20}}) {
+    HostileRedis server(answer, tail);
+    config::RedisConfig cfg;
+    cfg.address = config::RedisAddress{"127.0.0.1", static_cast<uint16_t>(server.port()), ""};
+    cfg.timeout = 10s;
+    auto client = redis::RedisClient::connect(cfg);
+    ASSERT_TRUE(client.has_value()) << client.error().message;
+    auto r = (*client)->command({"PING"});
+    ASSERT_FALSE(r.has_value()) << answer;
+    EXPECT_EQ(r.error().code, ErrorCode::kBadResponse) << r.error().message;
+    EXPECT_THAT(r.error().message, HasSubstr("PING got a reply over lameduck's bounds"));
+    EXPECT_TRUE((*client)->broken());
+  }
 }
 
 }  // namespace

@@ -59,14 +59,21 @@ std::map<std::string, int> RedisServer::streamIds(const std::string& stream) con
   std::map<std::string, int> ids;
   auto client = redis::RedisClient::connect(config(5000ms));
   if (!client) return ids;
-  auto r = (*client)->command({"XRANGE", stream, "-", "+"});
-  if (!r) return ids;
-  for (const redis::RedisReply& entry : r->elements) {
-    for (const auto& [field, value] : redis::fieldsOf(entry)) {
-      if (field == "id") ids[value]++;
+  // Page by page: a whole stream of 10,000 entries is over the client's
+  // bound on one reply.
+  std::string start = "-";
+  for (;;) {
+    auto r = (*client)->command({"XRANGE", stream, start, "+", "COUNT", "1000"});
+    if (!r || r->elements.empty()) return ids;
+    for (const redis::RedisReply& entry : r->elements) {
+      for (const auto& [field, value] : redis::fieldsOf(entry)) {
+        if (field == "id") ids[value]++;
+      }
     }
+    const redis::RedisReply& last = r->elements.back();
+    if (last.elements.empty()) return ids;
+    start = "(" + last.elements[0].str;
   }
-  return ids;
 }
 
 std::string RedisServer::cli(const std::vector<std::string>& args) const {
