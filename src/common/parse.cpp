@@ -282,6 +282,13 @@ std::string percentEncode(std::string_view text, bool keep_dot) {
 
 }  // namespace
 
+std::optional<int64_t> parseWholeInt64(std::string_view text) {
+  int64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
 std::string urlEncode(std::string_view text) { return percentEncode(text, true); }
 std::string pathSegmentEncode(std::string_view text) { return percentEncode(text, false); }
 

@@ -8,6 +8,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -42,6 +43,10 @@ struct HttpUrl {
   std::string origin() const;  // scheme://host:port
 };
 Result<HttpUrl> parseHttpUrl(std::string_view text);
+
+// A decimal integer (an optional '-', then digits) that fills `text` exactly
+// and fits int64; nullopt for anything else ("", "+1", "12x", " 1").
+std::optional<int64_t> parseWholeInt64(std::string_view text);
 
 // Percent-encodes everything but RFC 3986 unreserved characters, for query
 // parameter values.

@@ -2,7 +2,6 @@
 
 #include <yaml-cpp/yaml.h>
 
-#include <charconv>
 #include <set>
 
 namespace lameduck::config {
@@ -94,16 +93,14 @@ void readDiagnostics(const YAML::Node& node, const std::string& path, Diagnostic
         }
         out.goroutines = std::move(*url);
       } else if (name == "max_bytes") {
-        int64_t bytes = 0;
-        auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), bytes);
-        if (v->empty() || ec != std::errc() || end != v->data() + v->size() ||
-            bytes < kMinDumpBytes || bytes > kMaxDumpBytes) {
+        const std::optional<int64_t> bytes = parseWholeInt64(*v);
+        if (!bytes || *bytes < kMinDumpBytes || *bytes > kMaxDumpBytes) {
           fail(value, key,
                "invalid byte count \"" + *v + "\"; expected a whole number from " +
                    std::to_string(kMinDumpBytes) + " to " + std::to_string(kMaxDumpBytes));
           continue;
         }
-        out.max_bytes = bytes;
+        out.max_bytes = *bytes;
       } else {
         auto d = parseDuration(*v);
         if (!d) {

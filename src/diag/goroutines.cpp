@@ -1,6 +1,6 @@
 #include "diag/goroutines.h"
 
-#include <charconv>
+#include "common/parse.h"
 
 namespace lameduck::diag {
 namespace {
@@ -12,10 +12,9 @@ constexpr std::string_view kOriginating = "[originating from goroutine ";
 
 // A non-negative decimal number that fills `text` exactly.
 std::optional<int64_t> number(std::string_view text) {
-  if (text.empty() || text.size() > 18) return std::nullopt;
-  int64_t value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size() || value < 0) return std::nullopt;
+  if (text.size() > 18) return std::nullopt;
+  const std::optional<int64_t> value = parseWholeInt64(text);
+  if (!value || *value < 0) return std::nullopt;
   return value;
 }
 

@@ -1,11 +1,11 @@
 #include "trace/exporter.h"
 
 #include <algorithm>
-#include <charconv>
 #include <mutex>
 
 #include "common/json_in.h"
 #include "common/log.h"
+#include "common/parse.h"
 #include "common/version.h"
 #include "http/http.h"
 
@@ -30,13 +30,9 @@ bool retryableStatus(int status) {
 std::optional<Duration> retryAfter(const http::Headers& headers) {
   auto it = headers.find("Retry-After");
   if (it == headers.end()) return std::nullopt;
-  const std::string& text = it->second;
-  int64_t seconds = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), seconds);
-  if (ec != std::errc() || end != text.data() + text.size() || seconds < 0 || seconds > 24 * 3600) {
-    return std::nullopt;
-  }
-  return std::chrono::seconds(seconds);
+  const std::optional<int64_t> seconds = parseWholeInt64(it->second);
+  if (!seconds || *seconds < 0 || *seconds > 24 * 3600) return std::nullopt;
+  return std::chrono::seconds(*seconds);
 }
 
 // The part of a refusal's body worth logging: short, one line.
@@ -61,9 +57,7 @@ PartialSuccess partialSuccess(std::string_view body) {
     if (auto n = (**r).int64()) {
       out.rejected_spans = std::max<int64_t>(0, *n);
     } else if (auto text = (**r).string()) {
-      int64_t v = 0;
-      auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), v);
-      if (ec == std::errc() && end == text->data() + text->size() && v > 0) out.rejected_spans = v;
+      if (auto v = parseWholeInt64(*text); v && *v > 0) out.rejected_spans = *v;
     }
   }
   if (auto m = (*partial)->optionalField("errorMessage"); m && *m) {

@@ -19,8 +19,6 @@ using nlohmann::json;
 constexpr size_t kMaxPrometheusAnswer = 4 * 1024 * 1024;
 constexpr size_t kMaxWebhookAnswer = 64 * 1024;
 constexpr size_t kMaxKubeObject = 4 * 1024 * 1024;
-// What the API client accepts (kube/client.cpp); a patch is a few levels deep.
-constexpr size_t kMaxPatchDepth = 64;
 
 Error bad(std::string what) {
   return Error{ErrorCode::kBadResponse, "prometheus query answer: " + std::move(what)};
@@ -224,7 +222,7 @@ Result<std::string> renderPatch(const std::string& patch_template, config::Patch
   out.append(patch_template, pos);
   // The depth bound comes first: quoting a bad operation back (op.dump())
   // recurses as deep as the text nests.
-  if (auto ok = checkJsonBounds(out, {kMaxKubeObject, kMaxPatchDepth}, "traffic.kubernetes.patch");
+  if (auto ok = checkJsonBounds(out, {.max_bytes = kMaxKubeObject}, "traffic.kubernetes.patch");
       !ok) {
     return makeError(ErrorCode::kInvalidArgument, ok.error().message);
   }

@@ -96,3 +96,19 @@ TEST(SimulatedClock, SleepAdvancesInstantly) {
 
 }  // namespace
 }  // namespace lameduck
+
+namespace lameduck {
+namespace {
+
+TEST(ParseWholeInt64, TakesOnlyADecimalIntegerThatFillsTheText) {
+  EXPECT_EQ(parseWholeInt64("120"), 120);
+  EXPECT_EQ(parseWholeInt64("-5"), -5);
+  EXPECT_EQ(parseWholeInt64("9223372036854775807"), INT64_MAX);
+  for (std::string_view bad : {"", "+1", " 1", "1 ", "12x", "0x10", "1.5",
+                               "9223372036854775808"}) {
+    EXPECT_FALSE(parseWholeInt64(bad).has_value()) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace lameduck
