@@ -17,13 +17,10 @@ Daemon::Daemon(const std::string& yaml, std::optional<AppOptions> app,
     chmod(spoolDir().c_str(), 0777);
   }
   std::vector<std::string> args = prefix;
-  for (std::string a : {lameduckBinary(), std::string("run"), std::string("--config"),
-                        dir_.write("lameduck.yaml", yaml), std::string("--set"),
-                        std::string("admin.listen=127.0.0.1:0"), std::string("--set"),
-                        std::string("metrics.listen=127.0.0.1:0"), std::string("--set"),
-                        "compensation.spool=" + spoolDir()}) {
-    args.push_back(std::move(a));
-  }
+  args.insert(args.end(), {lameduckBinary(), "run", "--config", dir_.write("lameduck.yaml", yaml),
+                           "--set", "admin.listen=127.0.0.1:0", "--set",
+                           "metrics.listen=127.0.0.1:0", "--set",
+                           "compensation.spool=" + spoolDir()});
   if (app) {
     std::vector<std::string> app_args =
         app->plain ? std::vector<std::string>{plainAppBinary(), "--listen", app->listen}
