@@ -43,6 +43,12 @@ std::string peerAddress(const sockaddr_storage& addr) {
   return text;
 }
 
+}  // namespace
+
+// Job and LanePool are members' types of EventServer::Impl, so they live in
+// the named namespace (a member of an anonymous-namespace type would give
+// Impl internal linkage parts).
+
 // A request that fully arrived, waiting for or running in a worker.
 struct Job {
   uint64_t conn = 0;
@@ -107,8 +113,6 @@ class LanePool {
   size_t idle_ = 0;
   bool stopping_ = false;
 };
-
-}  // namespace
 
 size_t raiseDescriptorLimit() {
   static std::once_flag once;

@@ -249,8 +249,9 @@ TEST(HttpAppClient, TellsTheCallerTheHttpStatusOfEachAnswer) {
 }
 
 TEST(HttpAppClient, LeavesTheHttpStatusAloneWhenNoAnswerCame) {
+  const testing::RefusingPort dead;
   config::AppConfig c;
-  c.base_url = HttpUrl{"http", "127.0.0.1", static_cast<uint16_t>(testing::freePort()), ""};
+  c.base_url = HttpUrl{"http", "127.0.0.1", static_cast<uint16_t>(dead.port()), ""};
   HttpAppClient client(c, SystemClock::instance(), {});
   int status = 0;
   EXPECT_FALSE(client.drain({1s, "", &status}));
@@ -336,9 +337,9 @@ TEST(HttpAppClient, TricklingHeadersCostAtMostTheTimeout) {
 }
 
 TEST(HttpAppClient, RefusedConnectionIsUnavailable) {
-  // A port that was free a moment ago: nothing listens there.
+  const testing::RefusingPort dead;
   config::AppConfig c;
-  c.base_url = HttpUrl{"http", "127.0.0.1", static_cast<uint16_t>(testing::freePort()), ""};
+  c.base_url = HttpUrl{"http", "127.0.0.1", static_cast<uint16_t>(dead.port()), ""};
   Observed seen;
   HttpAppClient client(c, SystemClock::instance(), seen.observer());
   auto r = client.drain({1s, ""});

@@ -9,6 +9,7 @@
 
 #include <filesystem>
 
+#include "config/errors.h"
 #include "support/harness.h"
 
 namespace lameduck::config {
@@ -17,11 +18,7 @@ namespace {
 using namespace std::chrono_literals;
 using ::testing::HasSubstr;
 
-std::string errorOf(std::string_view yaml, const std::vector<Override>& o = {}) {
-  auto c = parse(yaml, "test.yaml", o);
-  EXPECT_FALSE(c.has_value()) << "expected an error for:\n" << yaml;
-  return c ? "" : c.error().message;
-}
+using testing::errorOf;
 
 TEST(Config, EmbeddedDefaultsMatchTheDesign) {
   auto c = defaults();

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "config/config.h"
+#include "config/errors.h"
 
 namespace lameduck::config {
 namespace {
@@ -12,11 +13,7 @@ namespace {
 using namespace std::chrono_literals;
 using ::testing::HasSubstr;
 
-std::string errorOf(std::string_view yaml, const std::vector<Override>& o = {}) {
-  auto c = parse(yaml, "test.yaml", o);
-  EXPECT_FALSE(c.has_value()) << "expected an error for:\n" << yaml;
-  return c ? "" : c.error().message;
-}
+using testing::errorOf;
 
 TEST(DiagnosticsConfig, DefaultsAreOffWithSixteenMebibytesAndFiveSeconds) {
   auto c = defaults();

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "config/config.h"
+#include "config/errors.h"
 
 namespace lameduck::config {
 namespace {
@@ -14,11 +15,7 @@ using namespace std::chrono_literals;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-std::string errorOf(std::string_view yaml) {
-  auto c = parse(yaml, "test.yaml");
-  EXPECT_FALSE(c.has_value()) << "expected an error for:\n" << yaml;
-  return c ? "" : c.error().message;
-}
+using testing::errorOf;
 
 TEST(TraceConfig, OffByDefaultWithATwoSecondBound) {
   auto c = defaults();

@@ -128,11 +128,9 @@ TEST_F(FetchTest, ASlowAnswerEndsAtTheTimeout) {
 }
 
 TEST(Fetch, NothingListeningIsUnavailable) {
-  int port = 0;
-  const int fd = testing::listenOnLoopback(port);
-  ASSERT_GE(fd, 0);
-  ::close(fd);  // the port is free again: nothing listens
-  HttpDumpSource s(HttpUrl{"http", "127.0.0.1", static_cast<uint16_t>(port), ""}, 1 << 20,
+  const testing::RefusingPort dead;
+  ASSERT_GT(dead.port(), 0);
+  HttpDumpSource s(HttpUrl{"http", "127.0.0.1", static_cast<uint16_t>(dead.port()), ""}, 1 << 20,
                    SystemClock::instance());
   auto dump = s.fetch(2s);
   ASSERT_FALSE(dump);

@@ -7,7 +7,9 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
-namespace lameduck::diag {
+// Its own namespace: the fakes here share names with watcher_test.cpp's,
+// and the test binary is built as one translation unit.
+namespace lameduck::diag::step_tests {
 namespace {
 
 using namespace std::chrono_literals;
@@ -136,4 +138,4 @@ TEST(DeadlineDumpStep, AFailedDumpIsInTheSectionAndTheDetail) {
 }
 
 }  // namespace
-}  // namespace lameduck::diag
+}  // namespace lameduck::diag::step_tests

@@ -12,6 +12,13 @@
 
 namespace lameduck::testing {
 
+// A short exit for tests that do not measure its phases: 6 s grace, a
+// 500 ms app timeout, 20 ms polls.
+constexpr const char* kShortExit =
+    "exit: {grace_period: 6s, safety_margin: 1s, compensation_reserve: 1s}\n"
+    "app: {timeout: 500ms}\n"
+    "drain: {poll_interval: 20ms}\n";
+
 struct AppOptions {
   std::string hooks = "ok";
   int compensations = 0;

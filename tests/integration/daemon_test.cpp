@@ -16,11 +16,6 @@ namespace {
 using nlohmann::json;
 using ::testing::HasSubstr;
 
-constexpr const char* kShortExit =
-    "exit: {grace_period: 6s, safety_margin: 1s, compensation_reserve: 1s}\n"
-    "app: {timeout: 500ms}\n"
-    "drain: {poll_interval: 20ms}\n";
-
 int countAppEvents(Daemon& d, const std::string& name) {
   int n = 0;
   for (const json& j : jsonLines(d.app()->outputPath())) n += j.value("event", "") == name;
@@ -161,10 +156,11 @@ TEST(Daemon, AppClosingConnectionsGivesAClearErrorAndNoCrash) {
 
 TEST(Daemon, AppNotRunningFailsTheExitWithoutHanging) {
   // app.base_url points at a port nobody listens on.
+  const RefusingPort refusing;
   Daemon dead(
       "exit: {grace_period: 6s, safety_margin: 1s, compensation_reserve: 1s}\n"
-      "app: {base_url: \"http://127.0.0.1:" +
-      std::to_string(freePort()) + "\", timeout: 500ms}\n");
+      "app: {base_url: \"" +
+      refusing.url() + "\", timeout: 500ms}\n");
   ASSERT_GT(dead.adminPort(), 0);
   auto r = dead.admin("/prestop");
   ASSERT_TRUE(r);

@@ -162,12 +162,9 @@ TEST(Diagnosis, ADeadDiagnosticsEndpointIsReportedAndCostsAtMostAppTimeout) {
   ASSERT_TRUE(app);
   requests.start(app->port, "sleep", 60s);
   ASSERT_TRUE(waitUntil([&] { return inflight(app->port) == 1; }, 10s));
-  int port = 0;
-  const int fd = listenOnLoopback(port);
-  ASSERT_GE(fd, 0);
-  ::close(fd);  // nothing listens there now
-  const std::string dead =
-      "http://127.0.0.1:" + std::to_string(port) + "/debug/pprof/goroutine?debug=2";
+  const RefusingPort refusing;
+  ASSERT_GT(refusing.port(), 0);
+  const std::string dead = refusing.url() + "/debug/pprof/goroutine?debug=2";
   Daemon d(config(dead), std::nullopt, {}, {"app.base_url=" + app->baseUrl()});
   ASSERT_GT(d.adminPort(), 0);
   json summary = d.adminJson("/prestop");

@@ -17,11 +17,6 @@ namespace {
 
 using nlohmann::json;
 
-constexpr const char* kShortExit =
-    "exit: {grace_period: 6s, safety_margin: 1s, compensation_reserve: 1s}\n"
-    "app: {timeout: 500ms}\n"
-    "drain: {poll_interval: 20ms}\n";
-
 std::optional<json> waitForMessage(Process& p, const std::string& text,
                                    std::chrono::milliseconds timeout = 20s) {
   return waitForLine(

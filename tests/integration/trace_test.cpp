@@ -20,7 +20,8 @@ namespace {
 using nlohmann::json;
 using ::testing::HasSubstr;
 
-constexpr const char* kShortExit =
+// kShortExit without the quiet period: the exit ends as soon as the app is idle.
+constexpr const char* kShortExitNoQuietPeriod =
     "exit: {grace_period: 6s, safety_margin: 1s, compensation_reserve: 1s}\n"
     "app: {timeout: 500ms}\n"
     "drain: {poll_interval: 20ms, quiet_period: 0s}\n";
@@ -118,7 +119,7 @@ TEST_F(TraceTest, FullExitIsOneTraceWithEveryPhaseAndStepUnderItsParent) {
   // The traffic shift over a webhook, gated on the app's own error rate.
   WebhookReceiver lb;
   ASSERT_GT(lb.port(), 0);
-  Daemon d(std::string(kShortExit) +
+  Daemon d(std::string(kShortExitNoQuietPeriod) +
                "traffic:\n"
                "  backend: webhook\n"
                "  webhook: {url: \"" +
@@ -268,7 +269,7 @@ TEST_F(TraceTest, IncomingTraceparentMakesTheExitItsChild) {
   // needs its Redis.
   RedisServer redis;
   ASSERT_TRUE(redis.start());
-  Daemon d(kShortExit, AppOptions{"ok", 0}, kPodEnv,
+  Daemon d(kShortExitNoQuietPeriod, AppOptions{"ok", 0}, kPodEnv,
            {"trace.otlp.endpoint=" + collector->endpoint(), "coordination.service=checkout",
             "compensation.redis.address=unix:" + redis.socket()});
   ASSERT_GT(d.adminPort(), 0);
@@ -295,7 +296,7 @@ TEST_F(TraceTest, IncomingTraceparentMakesTheExitItsChild) {
 TEST_F(TraceTest, InvalidTraceparentIsIgnored) {
   auto collector = startCollector();
   ASSERT_TRUE(collector);
-  Daemon d(kShortExit, std::nullopt, kPodEnv, {"trace.otlp.endpoint=" + collector->endpoint()});
+  Daemon d(kShortExitNoQuietPeriod, std::nullopt, kPodEnv, {"trace.otlp.endpoint=" + collector->endpoint()});
   ASSERT_GT(d.adminPort(), 0);
   const std::string upper = "4BF92F3577B34DA6A3CE929D0E0E4736";
 
@@ -311,13 +312,10 @@ TEST_F(TraceTest, InvalidTraceparentIsIgnored) {
 }
 
 TEST_F(TraceTest, DeadEndpointCostsAtMostTheTimeoutAndIsCounted) {
-  int port = 0;
-  const int fd = listenOnLoopback(port);
-  ASSERT_GE(fd, 0);
-  close(fd);  // connections to it are refused from now on
-  Daemon d(
-      kShortExit, AppOptions{"ok", 0}, kPodEnv,
-      {"trace.otlp.endpoint=http://127.0.0.1:" + std::to_string(port), "trace.otlp.timeout=500ms"});
+  const RefusingPort refusing;  // connections to it are refused
+  ASSERT_GT(refusing.port(), 0);
+  Daemon d(kShortExitNoQuietPeriod, AppOptions{"ok", 0}, kPodEnv,
+           {"trace.otlp.endpoint=" + refusing.url(), "trace.otlp.timeout=500ms"});
   ASSERT_GT(d.adminPort(), 0);
 
   const json summary = prestop(d);

@@ -44,15 +44,15 @@ double share(const std::map<std::string, int64_t>& counts, const std::string& se
 }
 
 // Calls /prestop on a thread and keeps the answer.
-class PrestopCall {
+class AdminPrestopCall {
  public:
-  explicit PrestopCall(int admin_port)
+  explicit AdminPrestopCall(int admin_port)
       : thread_([this, admin_port] {
           auto r = call(admin_port, "GET", "/prestop", {}, 60s);
           std::lock_guard lock(mu_);
           body_ = r ? r->body : "";
         }) {}
-  ~PrestopCall() {
+  ~AdminPrestopCall() {
     if (thread_.joinable()) thread_.join();
   }
   json summary() {
@@ -92,7 +92,7 @@ TEST(HaproxyShift, TheWeightReallyChangesAndTrafficReallyMoves) {
   const int n = 300;
   auto before = sendThrough(*h, n);
   const std::string weight_before = h->weight("app1");
-  PrestopCall prestop(d.adminPort());
+  AdminPrestopCall prestop(d.adminPort());
   ASSERT_TRUE(waitUntil([&] { return h->weight("app1").starts_with("50 "); }, 20s, 20ms))
       << h->weight("app1") << d.lameduck().output();
   const std::string weight_half = h->weight("app1");

@@ -327,8 +327,9 @@ TEST_F(KubeClientTest, SlowAttemptIsAbandonedAfterTheRequestTimeoutAndRetried) {
 }
 
 TEST_F(KubeClientTest, UnreachableServerIsRetriedUntilTheDeadline) {
+  const testing::RefusingPort dead;
   ClusterConfig cfg = api_.clusterConfig();
-  cfg.server.port = static_cast<uint16_t>(testing::freePort());
+  cfg.server.port = static_cast<uint16_t>(dead.port());
   auto c = client(cfg);
   auto r = patchWeight(*c, "5", 1s);
   ASSERT_FALSE(r);

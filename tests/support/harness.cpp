@@ -197,6 +197,25 @@ int listenOnLoopback(int& port) {
   return fd;
 }
 
+RefusingPort::RefusingPort() {
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd_ < 0 || bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    return;
+  }
+  port_ = ntohs(a.sin_port);
+}
+
+RefusingPort::~RefusingPort() {
+  if (fd_ >= 0) close(fd_);
+}
+
+std::string RefusingPort::url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
 int freePort() {
   int port = 0;
   int fd = listenOnLoopback(port);

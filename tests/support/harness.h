@@ -106,6 +106,26 @@ namespace lameduck::testing {
 // listen on port 0 and report the port, like prometheus).
 int freePort();
 
+// A loopback TCP port where connections are refused for the object's
+// lifetime: the port is bound but never listened on, so no other process
+// (a test running beside this one) can take it the way it could take a
+// port that was merely free a moment ago.
+class RefusingPort {
+ public:
+  RefusingPort();
+  ~RefusingPort();
+  RefusingPort(const RefusingPort&) = delete;
+  RefusingPort& operator=(const RefusingPort&) = delete;
+  // 0 when no socket could be bound.
+  int port() const { return port_; }
+  // "http://127.0.0.1:<port>"
+  std::string url() const;
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
 // A TCP socket listening on 127.0.0.1 on a free port, which is stored in
 // `port`; -1 on failure. The caller closes it.
 int listenOnLoopback(int& port);

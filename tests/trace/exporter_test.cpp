@@ -11,6 +11,7 @@
 #include <map>
 
 #include "support/otlp.h"
+#include "trace/counting_observer.h"
 
 namespace lameduck::trace {
 namespace {
@@ -18,14 +19,10 @@ namespace {
 using namespace std::chrono_literals;
 using ::testing::HasSubstr;
 using ::testing::Not;
+using testing::CountingObserver;
 using testing::OtlpCollector;
 using testing::TempDir;
 
-class CountingObserver final : public ExportObserver {
- public:
-  void onTraceExport(std::string_view result) override { ++counts[std::string(result)]; }
-  std::map<std::string, int> counts;
-};
 
 config::OtlpConfig configFor(const std::string& endpoint, Duration timeout = 2s) {
   config::OtlpConfig c;
@@ -149,11 +146,9 @@ TEST_F(ExporterTest, BadRequestIsNeverRetried) {
 }
 
 TEST_F(ExporterTest, DeadEndpointCostsAtMostTheTimeout) {
-  int port = 0;
-  const int fd = testing::listenOnLoopback(port);
-  ASSERT_GE(fd, 0);
-  close(fd);  // nothing listens there now: connections are refused
-  Exporter exporter(configFor("http://127.0.0.1:" + std::to_string(port), 2s), clock_, observer_);
+  const testing::RefusingPort dead;
+  ASSERT_GT(dead.port(), 0);
+  Exporter exporter(configFor(dead.url(), 2s), clock_, observer_);
   const TimePoint start = clock_.now();
 
   ExportReport report = exporter.exportSpans(resource_, twoSpans(clock_));

@@ -9,11 +9,13 @@
 #include <map>
 
 #include "support/otlp.h"
+#include "trace/counting_observer.h"
 
 namespace lameduck::trace {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::CountingObserver;
 using testing::OtlpCollector;
 using testing::TempDir;
 
@@ -175,15 +177,6 @@ TEST(ExitSpans, ChildSpansOfAStepHangUnderItsSpanInsideItsTime) {
   EXPECT_EQ(children[1]->status_message, "setting weight 0% failed");
 }
 
-class CountingObserver final : public ExportObserver {
- public:
-  void onTraceExport(std::string_view result) override {
-    std::lock_guard lock(mu);
-    ++counts[std::string(result)];
-  }
-  std::mutex mu;
-  std::map<std::string, int> counts;
-};
 
 TEST(ExitTracer, ExportsTheExitAndLaterSpansInTheSameTrace) {
   TempDir dir;
