@@ -84,14 +84,16 @@ class FakeBackend final : public Backend {
   }
 
   Status publish(const PodRecord& pod, Duration ttl) override {
-    if (auto s = enter("publish"); !s) return s;
+    const Counted counted(*this, "publish");
+    if (auto s = enter(); !s) return s;
     std::lock_guard lock(mu_);
     published_.push_back(pod);
     putLocked(pod, ttl);
     return {};
   }
   Result<std::vector<PodRecord>> pods(const std::string& service) override {
-    if (auto s = enter("pods"); !s) return std::unexpected(s.error());
+    const Counted counted(*this, "pods");
+    if (auto s = enter(); !s) return std::unexpected(s.error());
     std::lock_guard lock(mu_);
     std::vector<PodRecord> out;
     for (auto& [name, entry] : pods_[service]) {
@@ -101,7 +103,8 @@ class FakeBackend final : public Backend {
   }
   Result<SlotAttempt> acquireSlot(const std::string& service, const std::string& holder,
                                   int64_t limit, Duration ttl) override {
-    if (auto s = enter("acquire"); !s) return std::unexpected(s.error());
+    const Counted counted(*this, "acquire");
+    if (auto s = enter(); !s) return std::unexpected(s.error());
     std::lock_guard lock(mu_);
     auto& slots = slots_[service];
     std::erase_if(slots, [&](const auto& kv) { return kv.second.second <= clock_.now(); });
@@ -121,7 +124,8 @@ class FakeBackend final : public Backend {
   }
   Result<bool> renewSlot(const std::string& service, const std::string& holder, int64_t token,
                          Duration ttl) override {
-    if (auto s = enter("renew"); !s) return std::unexpected(s.error());
+    const Counted counted(*this, "renew");
+    if (auto s = enter(); !s) return std::unexpected(s.error());
     std::lock_guard lock(mu_);
     auto& slots = slots_[service];
     auto it = slots.find(holder);
@@ -133,7 +137,8 @@ class FakeBackend final : public Backend {
   }
   Status releaseSlot(const std::string& service, const std::string& holder,
                      int64_t token) override {
-    if (auto s = enter("release"); !s) return s;
+    const Counted counted(*this, "release");
+    if (auto s = enter(); !s) return s;
     std::lock_guard lock(mu_);
     auto& slots = slots_[service];
     if (auto it = slots.find(holder); it != slots.end() && it->second.first == token) {
@@ -147,11 +152,27 @@ class FakeBackend final : public Backend {
     const std::string service = p.service, pod = p.pod;
     pods_[service][pod] = {std::move(p), clock_.now() + ttl};
   }
-  Status enter(const std::string& what) {
+  // Counts a call as it returns, after its effect: a test that sees the
+  // count sees what the call did.
+  class Counted {
+   public:
+    Counted(FakeBackend& fake, std::string what) : fake_(fake), what_(std::move(what)) {}
+    ~Counted() {
+      std::lock_guard lock(fake_.mu_);
+      fake_.calls_[what_]++;
+    }
+    Counted(const Counted&) = delete;
+    Counted& operator=(const Counted&) = delete;
+
+   private:
+    FakeBackend& fake_;
+    std::string what_;
+  };
+
+  Status enter() {
     std::vector<std::function<void()>> due;
     {
       std::lock_guard lock(mu_);
-      calls_[what]++;
       for (auto it = script_.begin(); it != script_.end();) {
         if (clock_.now() - t0_ >= it->first) {
           due.push_back(std::move(it->second));
@@ -646,7 +667,9 @@ class RedisStore : public ::testing::Test {
 
 TEST_F(RedisStore, RegistrationIsListedAndDisappearsAfterItsTtl) {
   PodRecord me{"users", "u-1", "Draining", {"db", "cache"}, "2026-01-01T00:00:00.000Z", 4};
-  ASSERT_TRUE(backend.publish(me, 400ms));
+  // Long enough to outlive the checks below on a loaded machine; the wait
+  // for its expiry allows 10 s.
+  ASSERT_TRUE(backend.publish(me, 2s));
   ASSERT_TRUE(backend.publish(PodRecord{"users", "u-2", "Ready", {}, "", std::nullopt}, 1h));
   auto pods = backend.pods("users");
   ASSERT_TRUE(pods) << pods.error().message;
@@ -703,7 +726,7 @@ TEST_F(RedisStore, SlotsAreCappedAndFencingTokensOnlyGrow) {
 }
 
 TEST_F(RedisStore, ACrashedHoldersLeaseExpiresAndCannotBeRenewedAfter) {
-  auto a = backend.acquireSlot("web", "w-a", 1, 300ms);
+  auto a = backend.acquireSlot("web", "w-a", 1, 2s);  // outlives the next line
   ASSERT_TRUE(a && a->acquired);
   EXPECT_FALSE(backend.acquireSlot("web", "w-b", 1, 1h)->acquired);
   Result<SlotAttempt> b = SlotAttempt{};

@@ -344,7 +344,9 @@ TEST_F(PlainServer, AnswersWhileHundredsOfConnectionsNeverFinishARequest) {
   testing::IdleClients slow(port_, 300, testing::IdleClients::Kind::kSlowloris, 50ms);
   Client c(HttpUrl{"http", "127.0.0.1", static_cast<uint16_t>(port_), ""}, SystemClock::instance());
   for (int i = 0; i < 50; ++i) {
-    auto r = c.send("GET", "/echo/x", "", "", {{"Connection", "close"}}, 1s);
+    // An answer at all is the point (latency is the admin bench's): a
+    // bound a loaded machine or a sanitizer cannot miss.
+    auto r = c.send("GET", "/echo/x", "", "", {{"Connection", "close"}}, 10s);
     ASSERT_TRUE(r) << r.error().message;
     EXPECT_EQ(r->status, 200);
   }

@@ -69,12 +69,19 @@ TEST(Daemon, HundredConcurrentPrestopCallersShareOneExit) {
 }
 
 TEST(Daemon, ReadyzTurns503FromDrainingOn) {
-  Daemon d(kShortExit, AppOptions{});
+  // A grace period long enough for a drain wait (13 s derived) that the
+  // slow request below fits in with room.
+  Daemon d(
+      "exit: {grace_period: 20s, safety_margin: 1s, compensation_reserve: 1s}\n"
+      "app: {timeout: 500ms}\n"
+      "drain: {poll_interval: 20ms}\n",
+      AppOptions{});
   ASSERT_GT(d.adminPort(), 0);
   EXPECT_EQ(d.adminStatus("/readyz"), 200);
   EXPECT_EQ(d.adminStatus("/healthz"), 200);
-  // Slow work in the app keeps the exit in Draining for a while.
-  std::thread work([&] { (void)call(d.appPort(), "GET", "/work?ms=1500"); });
+  // Slow work in the app keeps the exit in Draining while the test looks:
+  // 4 s, a window a loaded machine does not miss.
+  std::thread work([&] { (void)call(d.appPort(), "GET", "/work?ms=4000"); });
   ASSERT_TRUE(waitUntil(
       [&] {
         auto r = call(d.appPort(), "GET", "/lameduck/status");

@@ -102,7 +102,7 @@ struct StuckPod {
   bool start(const std::string& workers) {
     app = startGoService(dir, "goapp", {"-workers", workers, "-on-sigterm", "wait"});
     if (!app) return false;
-    d = std::make_unique<Daemon>(config(app->goroutineUrl(), "    after_sigterm: 2s\n"),
+    d = std::make_unique<Daemon>(config(app->goroutineUrl(), "    after_sigterm: 5s\n"),
                                  std::nullopt, std::map<std::string, std::string>{},
                                  std::vector<std::string>{"app.base_url=" + app->baseUrl()});
     if (d->adminPort() <= 0) return false;
@@ -128,7 +128,9 @@ TEST(Diagnosis, AServiceHangingAfterSigtermIsReportedAsStuck) {
   expectStuckReport(d, {"main.sleepLoop", "main.readForever"});
   // The sidecar stays while the app is alive.
   EXPECT_TRUE(d.lameduck().running());
-  EXPECT_GE(d.metric("lameduck_app_goroutines{wait_reason=\"sleep\"}"), 1);
+  // The metric is set just after the audit record is written.
+  EXPECT_TRUE(waitUntil(
+      [&] { return d.metric("lameduck_app_goroutines{wait_reason=\"sleep\"}") >= 1; }, 10s));
 }
 
 // A native sidecar (an init container that keeps running) gets SIGTERM
@@ -141,7 +143,8 @@ TEST(Diagnosis, InANativeSidecarPodTheStuckAppIsReportedBeforeTheSidecarGetsSigt
   Daemon& d = *pod.d;
   app->process->signal(SIGTERM);  // the app's SIGTERM; the sidecar gets none yet
   expectStuckReport(d, {"main.sleepLoop", "main.lockForever"});
-  EXPECT_GE(d.metric("lameduck_app_goroutines{wait_reason=\"semacquire\"}"), 1);
+  EXPECT_TRUE(waitUntil(
+      [&] { return d.metric("lameduck_app_goroutines{wait_reason=\"semacquire\"}") >= 1; }, 10s));
   // The kubelet kills the app at the end of its grace period, then sends the
   // sidecar SIGTERM: it leaves on its own, well before its budget ends.
   app->process->signal(SIGKILL);

@@ -21,11 +21,11 @@ std::unique_ptr<Prometheus> Prometheus::start(
   // prometheus cannot report a port it picked, so try a few free ones.
   for (int attempt = 0; attempt < 3 && !prom->process_; ++attempt) {
     const int port = freePort();
+    const std::string data = dir.file("prometheus-data-" + std::to_string(attempt));
     auto p = std::make_unique<Process>(
-        std::vector<std::string>{
-            "/usr/bin/prometheus", "--config.file=" + cfg,
-            "--storage.tsdb.path=" + dir.file("prometheus-data-" + std::to_string(attempt)),
-            "--web.listen-address=127.0.0.1:" + std::to_string(port)},
+        std::vector<std::string>{"/usr/bin/prometheus", "--config.file=" + cfg,
+                                 "--storage.tsdb.path=" + data,
+                                 "--web.listen-address=127.0.0.1:" + std::to_string(port)},
         dir.file("prometheus.log"));
     bool up = waitUntil(
         [&] {
@@ -33,7 +33,14 @@ std::unique_ptr<Prometheus> Prometheus::start(
           return (r && r->status == 200) || !p->running();
         },
         60s, 100ms);
+    // Another test's Prometheus may have taken the port in the meantime:
+    // this one's flags name this attempt's data directory.
+    bool ours = false;
     if (up && p->running()) {
+      auto flags = call(port, "GET", "/api/v1/status/flags", {}, 5s);
+      ours = flags && flags->status == 200 && flags->body.find(data) != std::string::npos;
+    }
+    if (ours) {
       prom->process_ = std::move(p);
       prom->port_ = port;
     }
