@@ -60,8 +60,6 @@ class ConnectionTracker {
   // A read that failed: never drained; the previous snapshot is kept.
   ConnectionVerdict unreadable(const Error& error);
 
-  // When the quiet period ends if nothing else arrives.
-  TimePoint quietUntil() const { return last_activity_ + rules_.quiet_period; }
   TimePoint lastActivity() const { return last_activity_; }
 
  private:

@@ -199,12 +199,12 @@ exit::StepResult DrainWaitStep::run(exit::StepContext& ctx) {
     not_drained = std::move(now_reasons);
     const TimePoint now = ctx.clock.now();
     if (now >= deadline) break;
-    // Wake at the next poll, or exactly when the quiet period would end.
-    TimePoint wake = std::min(poll_start + drain_.poll_interval, deadline);
-    if (connections_ && tracker.quietUntil() > now) {
-      wake = std::min(wake, std::max(now, tracker.quietUntil()));
-    }
-    ctx.clock.sleepUntil(wake);
+    // Wake at the next poll, never earlier: "data moved since the last
+    // poll" is judged over the time between two reads, and a read a few
+    // milliseconds after the last one (as an extra wake at the end of the
+    // quiet period was) would find a stream that writes every 10 ms idle.
+    // The exit comes at most one poll_interval after the quiet period.
+    ctx.clock.sleepUntil(std::min(poll_start + drain_.poll_interval, deadline));
   }
   return notDrained(ctx, started, not_drained);
 }
