@@ -94,12 +94,6 @@ TEST(SimulatedClock, SleepAdvancesInstantly) {
             "2023-11-14T22:13:20.123Z");
 }
 
-}  // namespace
-}  // namespace lameduck
-
-namespace lameduck {
-namespace {
-
 TEST(ParseWholeInt64, TakesOnlyADecimalIntegerThatFillsTheText) {
   EXPECT_EQ(parseWholeInt64("120"), 120);
   EXPECT_EQ(parseWholeInt64("-5"), -5);

@@ -71,11 +71,7 @@ TEST(Daemon, HundredConcurrentPrestopCallersShareOneExit) {
 TEST(Daemon, ReadyzTurns503FromDrainingOn) {
   // A grace period long enough for a drain wait (13 s derived) that the
   // slow request below fits in with room.
-  Daemon d(
-      "exit: {grace_period: 20s, safety_margin: 1s, compensation_reserve: 1s}\n"
-      "app: {timeout: 500ms}\n"
-      "drain: {poll_interval: 20ms}\n",
-      AppOptions{});
+  Daemon d(kShortExit, AppOptions{}, {}, {"exit.grace_period=20s"});
   ASSERT_GT(d.adminPort(), 0);
   EXPECT_EQ(d.adminStatus("/readyz"), 200);
   EXPECT_EQ(d.adminStatus("/healthz"), 200);

@@ -88,10 +88,7 @@ TEST(Drain, AnIdleOpenConnectionDoesNotHoldTheExit) {
 TEST(Drain, ANewConnectionRestartsTheQuietPeriod) {
   // A 3 s quiet period: the late request below must come inside it, a
   // window a loaded machine does not miss.
-  Daemon d(
-      "exit: {grace_period: 20s, safety_margin: 1s, compensation_reserve: 2s}\n"
-      "drain: {quiet_period: 3s, poll_interval: 20ms}\n",
-      AppOptions{.track_port = true});
+  Daemon d(kDrainConfig, AppOptions{.track_port = true}, {}, {"drain.quiet_period=3s"});
   ASSERT_GT(d.appPort(), 0);
   std::string body;
   std::thread prestop([&] { body = d.adminBody("/prestop"); });

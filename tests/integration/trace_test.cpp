@@ -296,7 +296,8 @@ TEST_F(TraceTest, IncomingTraceparentMakesTheExitItsChild) {
 TEST_F(TraceTest, InvalidTraceparentIsIgnored) {
   auto collector = startCollector();
   ASSERT_TRUE(collector);
-  Daemon d(kShortExitNoQuietPeriod, std::nullopt, kPodEnv, {"trace.otlp.endpoint=" + collector->endpoint()});
+  Daemon d(kShortExitNoQuietPeriod, std::nullopt, kPodEnv,
+           {"trace.otlp.endpoint=" + collector->endpoint()});
   ASSERT_GT(d.adminPort(), 0);
   const std::string upper = "4BF92F3577B34DA6A3CE929D0E0E4736";
 

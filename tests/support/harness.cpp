@@ -182,13 +182,17 @@ int runCommand(const std::vector<std::string>& argv, const std::string& output_p
 #include <time.h>
 
 namespace lameduck::testing {
-int listenOnLoopback(int& port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
+namespace {
+
+// A TCP socket of `type` bound to 127.0.0.1 on a port the kernel picks,
+// stored in `port`; -1 on failure.
+int bindLoopback(int type, int& port) {
+  int fd = socket(AF_INET, type, 0);
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   socklen_t len = sizeof a;
-  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || listen(fd, 16) != 0 ||
+  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
       getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
     if (fd >= 0) close(fd);
     return -1;
@@ -197,18 +201,18 @@ int listenOnLoopback(int& port) {
   return fd;
 }
 
-RefusingPort::RefusingPort() {
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd_ < 0 || bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-      getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-    return;
+}  // namespace
+
+int listenOnLoopback(int& port) {
+  int fd = bindLoopback(SOCK_STREAM, port);
+  if (fd >= 0 && listen(fd, 16) != 0) {
+    close(fd);
+    return -1;
   }
-  port_ = ntohs(a.sin_port);
+  return fd;
 }
+
+RefusingPort::RefusingPort() { fd_ = bindLoopback(SOCK_STREAM | SOCK_CLOEXEC, port_); }
 
 RefusingPort::~RefusingPort() {
   if (fd_ >= 0) close(fd_);
