@@ -27,6 +27,11 @@ std::vector<std::pair<std::string, std::string>> entryFields(const redis::RedisR
 std::optional<std::string> invalidEntry(const std::map<std::string, std::string>& fields) {
   if (field(fields, "id").empty()) return "invalid entry: no id (the idempotency key)";
   if (field(fields, "saga_id").empty()) return "invalid entry: no saga_id";
+  // The id travels as the Idempotency-Key header: a control character in it
+  // could end the header early (an added header, a smuggled request).
+  for (unsigned char c : field(fields, "id")) {
+    if (c < 0x20 || c == 0x7f) return "invalid entry: the id contains a control character";
+  }
   return std::nullopt;
 }
 

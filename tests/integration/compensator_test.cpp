@@ -332,6 +332,28 @@ TEST(Compensator, EntriesWithoutIdOrSagaIdAreDeadLetteredAsInvalid) {
   EXPECT_TRUE(waitUntil([&] { return pending(redis) == 0; }, 10s));
 }
 
+// The id is sent as the Idempotency-Key header: one with a line break would
+// add a header or smuggle a second request on the connection. It is
+// dead-lettered as invalid, and the target sees no request at all.
+TEST(Compensator, AnIdThatWouldBreakTheIdempotencyHeaderIsDeadLetteredUncalled) {
+  RedisServer redis;
+  Target target;
+  redis.cli({"XADD", "compensation_stream", "*", "id", "c-1\r\nX-Injected: 1", "saga_id", "o-1",
+             "action", "refund"});
+  redis.cli({"XADD", "compensation_stream", "*", "id",
+             "c-2\r\nContent-Length: 0\r\n\r\nPOST /admin/purge-all HTTP/1.1\r\nHost: x",
+             "saga_id", "o-2", "action", "refund"});
+  CompensatorProcess c(redis, target, "");
+  ASSERT_TRUE(waitUntil(
+      [&] { return redis.cli({"XLEN", "compensation_stream:dead"}) == "2\n"; }, 30s))
+      << c.process().output();
+  EXPECT_EQ(target.started(), 0);
+  EXPECT_EQ(target.adminCalls(), 0);
+  EXPECT_THAT(redis.cli({"XRANGE", "compensation_stream:dead", "-", "+"}),
+              HasSubstr("invalid entry: the id contains a control character"));
+  EXPECT_EQ(c.metric("lameduck_compensations_invalid_total"), 2);
+}
+
 TEST(Compensator, StreamValuesAreEncodedIntoTheActionUrl) {
   RedisServer redis;
   Target target;
