@@ -252,12 +252,17 @@ bool Compensator::process(redis::RedisClient& redis, const Entry& entry) {
       redis::PipelineResult acked = redis.pipeline(
           {{"XACK", config_.compensation.stream, config_.compensator.group, entry.stream_id},
            {"HDEL", attempts_key_, entry.stream_id}});
-      if (acked.error) {
+      const bool refused = !acked.error && (acked.replies.empty() || acked.replies[0].isError());
+      if (acked.error || refused) {
         // Applied but not acked: it is delivered again later, and the
-        // endpoint sees the same Idempotency-Key.
+        // endpoint sees the same Idempotency-Key. An error reply (the
+        // stream or group deleted under it) counts like a lost connection.
         observer_.onRedisError("XACK");
         log::warn("compensation applied but not acknowledged",
-                  {{"id", field(entry.fields, "id")}, {"error", acked.error->message}});
+                  {{"id", field(entry.fields, "id")},
+                   {"error", acked.error ? acked.error->message
+                             : acked.replies.empty() ? std::string("no reply")
+                                                     : acked.replies[0].str}});
         return false;
       }
       observer_.onApplied();
