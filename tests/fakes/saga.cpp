@@ -268,10 +268,9 @@ namespace {
 // timeout and fails.
 Status timedOut(SimulatedClock* clock, const app::Call& call, std::string_view what) {
   if (clock && call.timeout > Duration::zero()) clock->advance(call.timeout);
-  return makeError(ErrorCode::kDeadlineExceeded,
-                   "fake app: no answer to " + std::string(what) + " within " +
-                       std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(call.timeout).count()) +
-                       " ms");
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(call.timeout).count();
+  return makeError(ErrorCode::kDeadlineExceeded, "fake app: no answer to " + std::string(what) +
+                                                     " within " + std::to_string(ms) + " ms");
 }
 }  // namespace
 

@@ -118,10 +118,10 @@ class MemorySpoolFiles final : public saga::SpoolFiles {
 class FakeAppClient final : public app::AppClient {
  public:
   // --- setup and failure switches ---
-  bool pages = true;                        // false: ignores limit/after, answers everything
-  std::vector<std::string> rejected;        // refused entries, reported with the first page
-  std::optional<ErrorCode> fetch_error;     // every fetch fails with this code
-  int fail_fetch_of_page = 0;               // only that fetch (1-based) fails, ...
+  bool pages = true;                     // false: ignores limit/after, answers everything
+  std::vector<std::string> rejected;     // refused entries, reported with the first page
+  std::optional<ErrorCode> fetch_error;  // every fetch fails with this code
+  int fail_fetch_of_page = 0;            // only that fetch (1-based) fails, ...
   ErrorCode fail_fetch_code = ErrorCode::kUnavailable;  // ... with this code
   // That fetch (1-based) answers no entries but names a next cursor that
   // moves on ("skip-<n>").

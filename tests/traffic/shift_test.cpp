@@ -462,8 +462,10 @@ TEST(PrometheusAnswer, FieldsOfTheWrongTypeAreClearErrors) {
   };
   std::vector<Case> cases;
   const std::vector<std::pair<std::string, std::string>> wrong = {
-      {"42", "got an integer 42"}, {"0.5", "got a number 0.5"},
-      {"{\"a\":1}", "got an object"}, {"null", "got null"},
+      {"42", "got an integer 42"},
+      {"0.5", "got a number 0.5"},
+      {"{\"a\":1}", "got an object"},
+      {"null", "got null"},
       {"[\"success\"]", "got an array"}};
   for (const auto& [value, kind] : wrong) {
     cases.push_back({R"({"status":)" + value + R"(,"data":{"resultType":"vector","result":[]}})",
