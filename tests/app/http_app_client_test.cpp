@@ -165,6 +165,10 @@ TEST(ParseAnswers, TooLongIsRefusedNamingTheBound) {
 }
 
 // A real HTTP server standing in for the app, with one behaviour per path.
+// With `hang_`, the status hook holds each request on a gate the test keeps
+// closed until the server is destroyed (bounded at 10 s, so that a broken
+// test cannot keep the server from stopping), and counts what it held and
+// what it answered.
 class AppServer {
  public:
   AppServer() {
@@ -175,7 +179,9 @@ class AppServer {
     server_.route("GET", "/lameduck/status", [this](const http::Request&) {
       if (hang_) {
         std::unique_lock lock(mu_);
+        ++held_;
         cv_.wait_for(lock, 10s, [this] { return released_; });
+        ++answered_after_hold_;
       }
       return http::Response{200, status_body_, "application/json"};
     });
@@ -200,6 +206,16 @@ class AppServer {
   }
   std::string status_body_ = R"({"inflight": 0})";
   std::atomic<bool> hang_{false};
+  // Requests the status hook has held on the gate, and how many of those it
+  // has answered since.
+  int held() {
+    std::lock_guard lock(mu_);
+    return held_;
+  }
+  int answeredAfterHold() {
+    std::lock_guard lock(mu_);
+    return answered_after_hold_;
+  }
 
  private:
   http::Server server_;
@@ -207,6 +223,8 @@ class AppServer {
   std::mutex mu_;
   std::condition_variable cv_;
   bool released_ = false;
+  int held_ = 0;
+  int answered_after_hold_ = 0;
 };
 
 struct Observed {
@@ -269,11 +287,16 @@ TEST(HttpAppClient, HangingAppCostsAtMostTheTimeout) {
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, ErrorCode::kDeadlineExceeded) << r.error().message;
   EXPECT_NE(r.error().message.find("status hook"), std::string::npos);
-  // It waited for the timeout (not a quick failure) and then gave up. The
-  // upper bound only tells a timeout from a hang (the app never answers):
-  // a loaded machine may schedule the watchdog late, never by seconds.
+  // The call reached the app, which held it, and gave up by itself: it
+  // returned while the gate was still closed (the test opens it only when
+  // `app` is destroyed), so no answer ended it, however slow the machine.
+  // (On a loaded machine the server may reach the handler only after the
+  // client gave up: poll for it, with a bound.)
+  EXPECT_TRUE(testing::waitUntil([&] { return app.held() == 1; }, 10s))
+      << "the request never reached the app";
+  EXPECT_EQ(app.answeredAfterHold(), 0) << "the app answered before the call returned";
+  // And it waited for the timeout, not a quick failure.
   EXPECT_GE(took, 300ms);
-  EXPECT_LT(took, 300ms + 5s);
   EXPECT_EQ(seen.codes, std::vector<std::string>{"status:timeout"});
 }
 

@@ -18,6 +18,7 @@
 #include "coord/registry.h"
 #include "coord/steps.h"
 #include "exit/engine.h"
+#include "fakes/coord.h"
 #include "fakes/exit.h"
 #include "redis/redis_client.h"
 #include "support/harness.h"
@@ -30,210 +31,11 @@ using namespace std::chrono_literals;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-// An in-memory store on a simulated clock. Changes can be scripted at
-// offsets from the fake's creation; they apply before any call made at or
-// after their time. `down` makes every call fail as an unreachable Redis.
-class FakeBackend final : public Backend {
- public:
-  explicit FakeBackend(SimulatedClock& clock) : clock_(clock), t0_(clock.now()) {}
-
-  void put(PodRecord p, Duration ttl = 1h) {
-    std::lock_guard lock(mu_);
-    putLocked(std::move(p), ttl);
-  }
-  void remove(const std::string& service, const std::string& pod) {
-    std::lock_guard lock(mu_);
-    pods_[service].erase(pod);
-  }
-  void hold(const std::string& service, const std::string& holder, int64_t token,
-            Duration ttl = 1h) {
-    std::lock_guard lock(mu_);
-    slots_[service][holder] = {token, clock_.now() + ttl};
-    fence_ = std::max(fence_, token);
-  }
-  void release(const std::string& service, const std::string& holder) {
-    std::lock_guard lock(mu_);
-    slots_[service].erase(holder);
-  }
-  // Runs `change` (with the fake's lock not held) before the first call
-  // made `offset` or more after the fake was created.
-  void at(Duration offset, std::function<void()> change) {
-    std::lock_guard lock(mu_);
-    script_.emplace_back(offset, std::move(change));
-  }
-  void setDown(bool down) {
-    std::lock_guard lock(mu_);
-    down_ = down;
-  }
-
-  int calls(const std::string& what) {
-    std::lock_guard lock(mu_);
-    return calls_[what];
-  }
-  std::vector<PodRecord> published() {
-    std::lock_guard lock(mu_);
-    return published_;
-  }
-  std::map<std::string, int64_t> holders(const std::string& service) {
-    std::lock_guard lock(mu_);
-    std::map<std::string, int64_t> out;
-    for (auto& [h, lease] : slots_[service]) {
-      if (lease.second > clock_.now()) out[h] = lease.first;
-    }
-    return out;
-  }
-
-  Status publish(const PodRecord& pod, Duration ttl) override {
-    const Counted counted(*this, "publish");
-    if (auto s = enter(); !s) return s;
-    std::lock_guard lock(mu_);
-    published_.push_back(pod);
-    putLocked(pod, ttl);
-    return {};
-  }
-  Result<std::vector<PodRecord>> pods(const std::string& service) override {
-    const Counted counted(*this, "pods");
-    if (auto s = enter(); !s) return std::unexpected(s.error());
-    std::lock_guard lock(mu_);
-    std::vector<PodRecord> out;
-    for (auto& [name, entry] : pods_[service]) {
-      if (entry.second > clock_.now()) out.push_back(entry.first);
-    }
-    return out;
-  }
-  Result<SlotAttempt> acquireSlot(const std::string& service, const std::string& holder,
-                                  int64_t limit, Duration ttl) override {
-    const Counted counted(*this, "acquire");
-    if (auto s = enter(); !s) return std::unexpected(s.error());
-    std::lock_guard lock(mu_);
-    auto& slots = slots_[service];
-    std::erase_if(slots, [&](const auto& kv) { return kv.second.second <= clock_.now(); });
-    SlotAttempt out;
-    if (auto it = slots.find(holder); it != slots.end()) {
-      it->second.second = clock_.now() + ttl;
-      return SlotAttempt{true, it->second.first, {}};
-    }
-    if (static_cast<int64_t>(slots.size()) >= limit) {
-      for (auto& [h, lease] : slots) {
-        out.holders.push_back(h + " (token " + std::to_string(lease.first) + ")");
-      }
-      return out;
-    }
-    slots[holder] = {++fence_, clock_.now() + ttl};
-    return SlotAttempt{true, fence_, {}};
-  }
-  Result<bool> renewSlot(const std::string& service, const std::string& holder, int64_t token,
-                         Duration ttl) override {
-    const Counted counted(*this, "renew");
-    if (auto s = enter(); !s) return std::unexpected(s.error());
-    std::lock_guard lock(mu_);
-    auto& slots = slots_[service];
-    auto it = slots.find(holder);
-    if (it == slots.end() || it->second.first != token || it->second.second <= clock_.now()) {
-      return false;
-    }
-    it->second.second = clock_.now() + ttl;
-    return true;
-  }
-  Status releaseSlot(const std::string& service, const std::string& holder,
-                     int64_t token) override {
-    const Counted counted(*this, "release");
-    if (auto s = enter(); !s) return s;
-    std::lock_guard lock(mu_);
-    auto& slots = slots_[service];
-    if (auto it = slots.find(holder); it != slots.end() && it->second.first == token) {
-      slots.erase(it);
-    }
-    return {};
-  }
-
- private:
-  void putLocked(PodRecord p, Duration ttl) {
-    const std::string service = p.service, pod = p.pod;
-    pods_[service][pod] = {std::move(p), clock_.now() + ttl};
-  }
-  // Counts a call as it returns, after its effect: a test that sees the
-  // count sees what the call did.
-  class Counted {
-   public:
-    Counted(FakeBackend& fake, std::string what) : fake_(fake), what_(std::move(what)) {}
-    ~Counted() {
-      std::lock_guard lock(fake_.mu_);
-      fake_.calls_[what_]++;
-    }
-    Counted(const Counted&) = delete;
-    Counted& operator=(const Counted&) = delete;
-
-   private:
-    FakeBackend& fake_;
-    std::string what_;
-  };
-
-  Status enter() {
-    std::vector<std::function<void()>> due;
-    {
-      std::lock_guard lock(mu_);
-      for (auto it = script_.begin(); it != script_.end();) {
-        if (clock_.now() - t0_ >= it->first) {
-          due.push_back(std::move(it->second));
-          it = script_.erase(it);
-        } else {
-          ++it;
-        }
-      }
-    }
-    for (auto& change : due) change();
-    std::lock_guard lock(mu_);
-    if (down_) return makeError(ErrorCode::kUnavailable, "Redis unix:/x: cannot connect");
-    return {};
-  }
-
-  SimulatedClock& clock_;
-  TimePoint t0_;
-  std::mutex mu_;
-  bool down_ = false;
-  int64_t fence_ = 0;
-  std::map<std::string, std::map<std::string, std::pair<PodRecord, TimePoint>>> pods_;
-  std::map<std::string, std::map<std::string, std::pair<int64_t, TimePoint>>> slots_;
-  std::vector<std::pair<Duration, std::function<void()>>> script_;
-  std::map<std::string, int> calls_;
-  std::vector<PodRecord> published_;
-};
-
-class CountingObserver final : public Observer {
- public:
-  void onCoordinationWait(std::string_view reason, Duration took) override {
-    std::lock_guard lock(mu);
-    waits.emplace_back(std::string(reason), took);
-  }
-  void onCoordinationError() override { errors++; }
-  void onCoordinationCycle() override { cycles++; }
-  std::mutex mu;
-  std::vector<std::pair<std::string, Duration>> waits;
-  std::atomic<int> errors{0}, cycles{0};
-};
-
-class FakeKeeper final : public SlotKeeper {
- public:
-  void holdSlot(int64_t token) override { held.push_back(token); }
-  std::vector<int64_t> held;
-};
-
-class NullExitObserver final : public exit::ExitObserver {};
-
-// A later Draining step (the drain itself): records how much time it got.
-class DrainStandIn final : public exit::Step {
- public:
-  explicit DrainStandIn(Duration& given) : given_(given) {}
-  std::string_view name() const override { return "drain_stand_in"; }
-  exit::StepResult run(exit::StepContext& ctx) override {
-    given_ = ctx.remaining();
-    return exit::StepResult::ok();
-  }
-
- private:
-  Duration& given_;
-};
+using fakes::FakeCoordinationBackend;
+using fakes::RecordingCoordinationObserver;
+using fakes::FakeSlotKeeper;
+using fakes::NullExitObserver;
+using fakes::StandInStep;
 
 // budget 28 s (30 - 2), Draining 23 s, so coordination may wait 17.25 s and
 // the outage allowance is 5 s.
@@ -259,33 +61,27 @@ Settings settingsFor(std::string service, std::string pod, std::vector<std::stri
   return Settings::from(c, std::move(pod));
 }
 
-const exit::StepReport* findStep(const exit::Summary& s, std::string_view name) {
-  for (const exit::StepReport& r : s.steps) {
-    if (r.name == name) return &r;
-  }
-  return nullptr;
-}
-
+using fakes::findStep;
 using fakes::attributeAs;
 
 // One exit whose Draining phase is the coordination steps and a stand-in
 // for the drain. `during` (if set) runs at `during_at` into the exit, on
 // the exit thread, with the engine at hand (to look at /status).
 struct ExitRun {
-  ExitRun(SimulatedClock& c, FakeBackend& b, Settings s)
+  ExitRun(SimulatedClock& c, FakeCoordinationBackend& b, Settings s)
       : clock(c), backend(b), settings(std::move(s)) {}
   SimulatedClock& clock;
-  FakeBackend& backend;
+  FakeCoordinationBackend& backend;
   Settings settings;
-  CountingObserver observer;
-  FakeKeeper keeper;
+  RecordingCoordinationObserver observer;
+  FakeSlotKeeper keeper;
   Duration drain_given{-1};  // what the drain after the coordination steps got
 
   CoordRun run(std::optional<Duration> during_at = std::nullopt,
                std::function<void(exit::ExitEngine&)> during = {}) {
     ExitCoordination session(backend, settings, observer, &keeper);
     exit::ExitPlan plan;
-    plan.draining.push_back(std::make_unique<DrainStandIn>(drain_given));
+    plan.draining.push_back(std::make_unique<StandInStep>("drain_stand_in", drain_given));
     auto steps = makeSteps(session);
     plan.draining.insert(plan.draining.begin(), std::make_move_iterator(steps.begin()),
                          std::make_move_iterator(steps.end()));
@@ -313,7 +109,7 @@ PodRecord pod(std::string service, std::string name, std::string state,
 
 TEST(SlotStep, TakesAFreeSlotAtOnceAndHandsItToTheKeeper) {
   SimulatedClock clock;
-  FakeBackend backend(clock);
+  FakeCoordinationBackend backend(clock);
   ExitRun r{clock, backend, settingsFor("web", "w-1")};
   auto s = r.run();
   EXPECT_EQ(s.outcome, exit::Outcome::kCompleted);
@@ -333,7 +129,7 @@ TEST(SlotStep, TakesAFreeSlotAtOnceAndHandsItToTheKeeper) {
 
 TEST(SlotStep, WaitsWhileAllSlotsAreHeldAndShowsTheHoldersInStatus) {
   SimulatedClock clock;
-  FakeBackend backend(clock);
+  FakeCoordinationBackend backend(clock);
   backend.hold("web", "w-2", 7);
   backend.at(3s, [&] { backend.release("web", "w-2"); });
   ExitRun r{clock, backend, settingsFor("web", "w-1")};
@@ -368,7 +164,7 @@ TEST(SlotStep, WaitsWhileAllSlotsAreHeldAndShowsTheHoldersInStatus) {
 
 TEST(SlotStep, NoFreeSlotEndsInDeadlineNamingTheHoldersAndStillLeavesTimeToDrain) {
   SimulatedClock clock;
-  FakeBackend backend(clock);
+  FakeCoordinationBackend backend(clock);
   backend.hold("web", "w-2", 4);
   backend.hold("web", "w-3", 5);
   ExitRun r{clock, backend, settingsFor("web", "w-1", {}, 2)};
@@ -396,7 +192,7 @@ TEST(SlotStep, NoFreeSlotEndsInDeadlineNamingTheHoldersAndStillLeavesTimeToDrain
 
 TEST(SlotStep, UnreachableStoreMeansTheExitGoesOnAfterTheAllowance) {
   SimulatedClock clock;
-  FakeBackend backend(clock);
+  FakeCoordinationBackend backend(clock);
   backend.setDown(true);
   ExitRun r{clock, backend, settingsFor("web", "w-1", {"db"})};
   auto s = r.run();
@@ -421,7 +217,7 @@ TEST(SlotStep, UnreachableStoreMeansTheExitGoesOnAfterTheAllowance) {
 
 TEST(WaitForStep, WaitsUntilEveryPodIsTerminatedOrGone) {
   SimulatedClock clock;
-  FakeBackend backend(clock);
+  FakeCoordinationBackend backend(clock);
   backend.put(pod("users", "u-1", "Draining"));
   backend.put(pod("users", "u-2", "Ready"));
   backend.put(pod("other", "o-1", "Ready"));  // not waited for
@@ -449,17 +245,18 @@ TEST(WaitForStep, WaitsUntilEveryPodIsTerminatedOrGone) {
 
 TEST(WaitForStep, NothingRegisteredMeansNoWait) {
   SimulatedClock clock;
-  FakeBackend backend(clock);
+  FakeCoordinationBackend backend(clock);
   ExitRun r{clock, backend, settingsFor("", "a-1", {"users", "billing"})};
   auto s = r.run();
   EXPECT_EQ(s.outcome, exit::Outcome::kCompleted);
+  ASSERT_NE(findStep(s, "coordination_wait_for"), nullptr) << "no step coordination_wait_for in the summary";
   EXPECT_EQ(findStep(s, "coordination_wait_for")->took, Duration::zero());
   EXPECT_EQ(findStep(s, "coordination_slot"), nullptr);  // no service: no slot
 }
 
 TEST(WaitForStep, DeadlineNamesWhoWasStillAlive) {
   SimulatedClock clock;
-  FakeBackend backend(clock);
+  FakeCoordinationBackend backend(clock);
   backend.put(pod("users", "u-1", "Draining"));
   backend.put(pod("users", "u-2", "Terminated"));
   backend.put(pod("billing", "b-7", "Compensating"));
@@ -477,7 +274,7 @@ TEST(WaitForStep, DeadlineNamesWhoWasStillAlive) {
 
 TEST(WaitForStep, StoreLostMidWaitGoesOnAfterTheAllowance) {
   SimulatedClock clock;
-  FakeBackend backend(clock);
+  FakeCoordinationBackend backend(clock);
   backend.put(pod("users", "u-1", "Draining"));
   backend.at(1s, [&] { backend.setDown(true); });
   ExitRun r{clock, backend, settingsFor("", "a-1", {"users"})};
@@ -502,7 +299,7 @@ TEST(WaitForStep, StoreLostMidWaitGoesOnAfterTheAllowance) {
 
 TEST(WaitForStep, StoreBackWithinTheAllowanceKeepsWaiting) {
   SimulatedClock clock;
-  FakeBackend backend(clock);
+  FakeCoordinationBackend backend(clock);
   backend.put(pod("users", "u-1", "Draining"));
   backend.at(1s, [&] { backend.setDown(true); });
   backend.at(4s, [&] { backend.setDown(false); });
@@ -517,7 +314,7 @@ TEST(WaitForStep, StoreBackWithinTheAllowanceKeepsWaiting) {
 
 TEST(WaitForStep, CycleTheFirstServiceByNameGoesAhead) {
   SimulatedClock clock;
-  FakeBackend backend(clock);
+  FakeCoordinationBackend backend(clock);
   backend.put(pod("b", "b-1", "Draining", {"a"}));
   ExitRun r{clock, backend, settingsFor("a", "a-1", {"b"}, 0)};
   auto s = r.run();
@@ -536,7 +333,7 @@ TEST(WaitForStep, CycleTheFirstServiceByNameGoesAhead) {
 
 TEST(WaitForStep, CycleTheOthersWaitForTheFirstToTerminate) {
   SimulatedClock clock;
-  FakeBackend backend(clock);
+  FakeCoordinationBackend backend(clock);
   backend.put(pod("a", "a-1", "Draining", {"b"}));
   backend.at(2s, [&] { backend.put(pod("a", "a-1", "Terminated", {"b"})); });
   ExitRun r{clock, backend, settingsFor("b", "b-1", {"a"}, 0)};
@@ -551,7 +348,7 @@ TEST(WaitForStep, CycleTheOthersWaitForTheFirstToTerminate) {
 
 TEST(CoordinationTrace, ALongListOfPodsIsCutWithACount) {
   SimulatedClock clock;
-  FakeBackend backend(clock);
+  FakeCoordinationBackend backend(clock);
   for (int i = 0; i < 25; ++i) backend.put(pod("users", "u-" + std::to_string(i), "Draining"));
   backend.at(500ms, [&] { backend.setDown(true); });  // ends the wait after the allowance
   ExitRun r{clock, backend, settingsFor("", "a-1", {"users"})};
@@ -591,9 +388,9 @@ TEST(Settings, OutageAllowanceAndPollFollowTheBudgetAndHeartbeat) {
 
 TEST(Registry, RegistersAtStartAtEveryTransitionAndEveryHeartbeat) {
   SimulatedClock clock;
-  CountingObserver observer;
-  auto owned = std::make_unique<FakeBackend>(clock);
-  FakeBackend& store = *owned;
+  RecordingCoordinationObserver observer;
+  auto owned = std::make_unique<FakeCoordinationBackend>(clock);
+  FakeCoordinationBackend& store = *owned;
   Registry registry(clock, std::move(owned), settingsFor("web", "w-1", {"db"}), observer);
   registry.start();
   ASSERT_TRUE(testing::waitUntil([&] { return store.calls("publish") >= 1; }, 10s));
@@ -612,11 +409,13 @@ TEST(Registry, RegistersAtStartAtEveryTransitionAndEveryHeartbeat) {
 
 TEST(Registry, RenewsTheSlotEveryBeatAndReleasesItAtTerminated) {
   SimulatedClock clock;
-  CountingObserver observer;
-  auto owned = std::make_unique<FakeBackend>(clock);
-  FakeBackend& store = *owned;
+  RecordingCoordinationObserver observer;
+  auto owned = std::make_unique<FakeCoordinationBackend>(clock);
+  FakeCoordinationBackend& store = *owned;
   Settings settings = settingsFor("web", "w-1");
-  ASSERT_TRUE(store.acquireSlot("web", "w-1", 1, settings.ttl())->acquired);
+  auto first = store.acquireSlot("web", "w-1", 1, settings.ttl());
+  ASSERT_TRUE(first) << first.error().message;
+  ASSERT_TRUE(first->acquired);
   Registry registry(clock, std::move(owned), settings, observer);
   registry.start();
   registry.holdSlot(1);
@@ -640,9 +439,9 @@ TEST(Registry, RenewsTheSlotEveryBeatAndReleasesItAtTerminated) {
 
 TEST(Registry, StopsPromptlyAndRetriesAFailingStoreEveryBeat) {
   SimulatedClock clock;
-  CountingObserver observer;
-  auto owned = std::make_unique<FakeBackend>(clock);
-  FakeBackend& store = *owned;
+  RecordingCoordinationObserver observer;
+  auto owned = std::make_unique<FakeCoordinationBackend>(clock);
+  FakeCoordinationBackend& store = *owned;
   store.setDown(true);
   Settings settings = settingsFor("web", "w-1");
   settings.heartbeat = 1h;  // stop() must not wait for the next beat
@@ -692,9 +491,14 @@ TEST_F(RedisStore, RegistrationIsListedAndDisappearsAfterItsTtl) {
         return p && p->size() == 1;
       },
       10s));
-  EXPECT_EQ(backend.pods("users")->at(0).pod, "u-2");
+  auto users = backend.pods("users");
+  ASSERT_TRUE(users) << users.error().message;
+  ASSERT_EQ(users->size(), 1u);
+  EXPECT_EQ(users->at(0).pod, "u-2");
   EXPECT_THAT(redis.cli({"ZCARD", "lameduck:coord:{users}:pods"}), HasSubstr("1"));
-  EXPECT_TRUE(backend.pods("nobody")->empty());
+  auto nobody = backend.pods("nobody");
+  ASSERT_TRUE(nobody) << nobody.error().message;
+  EXPECT_TRUE(nobody->empty());
 }
 
 TEST_F(RedisStore, SlotsAreCappedAndFencingTokensOnlyGrow) {
@@ -710,25 +514,37 @@ TEST_F(RedisStore, SlotsAreCappedAndFencingTokensOnlyGrow) {
                                       "w-b (token " + std::to_string(b->token) + ")"));
   // A retried request (its answer was lost) gets the same slot back.
   auto again = backend.acquireSlot("web", "w-a", 2, 1h);
+  ASSERT_TRUE(again) << again.error().message;
   EXPECT_TRUE(again->acquired);
   EXPECT_EQ(again->token, a->token);
   // A stale token releases nothing; the right one does.
   ASSERT_TRUE(backend.releaseSlot("web", "w-a", a->token + 100));
-  EXPECT_FALSE(backend.acquireSlot("web", "w-c", 2, 1h)->acquired);
+  auto still_full = backend.acquireSlot("web", "w-c", 2, 1h);
+  ASSERT_TRUE(still_full) << still_full.error().message;
+  EXPECT_FALSE(still_full->acquired);
   ASSERT_TRUE(backend.releaseSlot("web", "w-a", a->token));
   auto c2 = backend.acquireSlot("web", "w-c", 2, 1h);
+  ASSERT_TRUE(c2) << c2.error().message;
   EXPECT_TRUE(c2->acquired);
   EXPECT_GT(c2->token, b->token);
-  EXPECT_EQ(*backend.renewSlot("web", "w-c", c2->token, 1h), true);
-  EXPECT_EQ(*backend.renewSlot("web", "w-a", a->token, 1h), false);  // released: lost
+  auto renewed = backend.renewSlot("web", "w-c", c2->token, 1h);
+  ASSERT_TRUE(renewed) << renewed.error().message;
+  EXPECT_TRUE(*renewed);
+  auto lost = backend.renewSlot("web", "w-a", a->token, 1h);
+  ASSERT_TRUE(lost) << lost.error().message;
+  EXPECT_FALSE(*lost);  // released: lost
   // Other services have slots of their own.
-  EXPECT_TRUE(backend.acquireSlot("db", "d-1", 1, 1h)->acquired);
+  auto db = backend.acquireSlot("db", "d-1", 1, 1h);
+  ASSERT_TRUE(db) << db.error().message;
+  EXPECT_TRUE(db->acquired);
 }
 
 TEST_F(RedisStore, ACrashedHoldersLeaseExpiresAndCannotBeRenewedAfter) {
   auto a = backend.acquireSlot("web", "w-a", 1, 2s);  // outlives the next line
   ASSERT_TRUE(a && a->acquired);
-  EXPECT_FALSE(backend.acquireSlot("web", "w-b", 1, 1h)->acquired);
+  auto refused = backend.acquireSlot("web", "w-b", 1, 1h);
+  ASSERT_TRUE(refused) << refused.error().message;
+  EXPECT_FALSE(refused->acquired);
   Result<SlotAttempt> b = SlotAttempt{};
   ASSERT_TRUE(testing::waitUntil(
       [&] {
@@ -737,7 +553,9 @@ TEST_F(RedisStore, ACrashedHoldersLeaseExpiresAndCannotBeRenewedAfter) {
       },
       10s, 50ms));
   EXPECT_GT(b->token, a->token);
-  EXPECT_EQ(*backend.renewSlot("web", "w-a", a->token, 1h), false);
+  auto renewed = backend.renewSlot("web", "w-a", a->token, 1h);
+  ASSERT_TRUE(renewed) << renewed.error().message;
+  EXPECT_FALSE(*renewed);
 }
 
 TEST_F(RedisStore, UnreachableRedisIsAnUnavailableError) {

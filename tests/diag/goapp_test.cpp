@@ -9,6 +9,7 @@
 #include "diag/diagnosis.h"
 #include "diag/go_service.h"
 #include "diag/watcher.h"
+#include "fakes/diag.h"
 
 namespace lameduck::testing {
 
@@ -72,12 +73,6 @@ TEST(GoService, StuckHandlersAreNamedWithWaitReasonAndLine) {
   }
 }
 
-class Recorder final : public diag::StuckObserver {
- public:
-  std::optional<diag::StuckReport> stuck;
-  void onShutdownStuck(const diag::StuckReport& s) override { stuck = s; }
-};
-
 TEST(GoService, AServiceHangingAfterSigtermIsReportedWithoutItsPoliteWorker) {
   TempDir dir;
   auto app = startGoService(
@@ -95,7 +90,7 @@ TEST(GoService, AServiceHangingAfterSigtermIsReportedWithoutItsPoliteWorker) {
       [](const nlohmann::json& j) { return j.value("event", "") == "polite_stopped"; }, 20s))
       << app->process->output();
   const TimePoint hook = SystemClock::instance().now();
-  Recorder recorder;
+  fakes::RecordingStuckObserver recorder;
   const uint16_t pprof = static_cast<uint16_t>(app->pprof_port);
   // after_sigterm 300 ms, fetch bound 1 s, deadline 3 s: the dump is taken
   // at after_sigterm (the deadline leaves room for the fetch).
@@ -128,7 +123,7 @@ TEST(GoService, AWellBehavedServiceExitsAndIsNotDumped) {
   ASSERT_TRUE(diagnosis.takeBaseline(5s));
   app->process->signal(SIGTERM);
   const TimePoint hook = SystemClock::instance().now();
-  Recorder recorder;
+  fakes::RecordingStuckObserver recorder;
   const uint16_t pprof = static_cast<uint16_t>(app->pprof_port);
   diag::ShutdownWatcher watcher(
       diagnosis, SystemClock::instance(),

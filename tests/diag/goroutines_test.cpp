@@ -157,7 +157,9 @@ TEST(ParseNewer, ReadsSyncReasonsCreatedInGoroutineElidedFramesAndAncestors) {
   EXPECT_EQ(g7->created_by->location(), "/usr/local/go/src/net/http/server.go:3285");
   EXPECT_EQ(g7->created_in_goroutine, 9);
 
+  ASSERT_NE(find(*dump, 12), nullptr) << "no goroutine 12 in the dump";
   EXPECT_EQ(find(*dump, 12)->wait_reason, "sync.WaitGroup.Wait");
+  ASSERT_NE(find(*dump, 13), nullptr) << "no goroutine 13 in the dump";
   EXPECT_EQ(find(*dump, 13)->wait_reason, "sync.RWMutex.RLock");
 
   const Goroutine* g20 = find(*dump, 20);
@@ -168,6 +170,7 @@ TEST(ParseNewer, ReadsSyncReasonsCreatedInGoroutineElidedFramesAndAncestors) {
   EXPECT_EQ(g20->frames.size(), 2u);
   EXPECT_EQ(g20->frames[1].location(), "/src/shop/cmd/shop/worker.go:25");
 
+  ASSERT_NE(find(*dump, 21), nullptr) << "no goroutine 21 in the dump";
   EXPECT_EQ(find(*dump, 21)->wait_reason, "synctest.Wait (durable)");
 
   const Goroutine* g22 = find(*dump, 22);

@@ -7,7 +7,10 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
-// Its own namespace: the fakes here share names with watcher_test.cpp's,
+#include "fakes/diag.h"
+#include "fakes/exit.h"
+
+// Its own namespace: its Fixture shares a name with watcher_test.cpp's,
 // and the test binary is built as one translation unit.
 namespace lameduck::diag::step_tests {
 namespace {
@@ -20,39 +23,14 @@ constexpr const char* kDump =
     "main.sleepLoop(...)\n\t/app/main.go:75\n"
     "created by net/http.(*Server).Serve\n\t/go/src/net/http/server.go:3102 +0x4db\n";
 
-class FakeSource final : public DumpSource {
- public:
-  std::vector<Result<Dump>> answers;
-  std::vector<Duration> timeouts;
-  Result<Dump> fetch(Duration timeout) override {
-    timeouts.push_back(timeout);
-    if (timeouts.size() > answers.size()) return makeError(ErrorCode::kUnavailable, "none left");
-    return answers[timeouts.size() - 1];
-  }
-  std::string source() const override {
-    return "http://127.0.0.1:6060/debug/pprof/goroutine?debug=2";
-  }
-};
-
-class Recorder final : public exit::ExitRecorder {
- public:
-  std::map<std::string, std::string> sections;
-  std::map<std::string, exit::AttrValue> attributes;
-  void section(std::string_view name, std::string json) override {
-    sections[std::string(name)] = std::move(json);
-  }
-  void attribute(std::string key, exit::AttrValue value) override {
-    attributes[std::move(key)] = std::move(value);
-  }
-  void event(std::string, exit::Attributes) override {}
-  void span(exit::ChildSpan) override {}
-};
+using fakes::FakeDumpSource;
+using fakes::RecordingExitRecorder;
 
 struct Fixture {
   SimulatedClock clock;
-  FakeSource source;
+  FakeDumpSource source;
   Diagnosis diagnosis{source};
-  Recorder recorder;
+  RecordingExitRecorder recorder;
   std::vector<exit::StepReport> earlier;
 
   exit::StepContext context(Duration left) {

@@ -7,6 +7,8 @@
 
 #include <optional>
 
+#include "fakes/diag.h"
+
 namespace lameduck::diag {
 namespace {
 
@@ -26,36 +28,16 @@ constexpr const char* kAfter =
     "main.sleepLoop(...)\n\t/app/main.go:75\n"
     "created by main.main\n\t/app/main.go:9 +0x25\n";
 
-class FakeSource final : public DumpSource {
- public:
-  std::vector<Result<Dump>> answers;  // one per fetch, in order
-  int fetches = 0;
-  Duration last_timeout{};
-  Result<Dump> fetch(Duration timeout) override {
-    last_timeout = timeout;
-    if (fetches >= static_cast<int>(answers.size())) {
-      return makeError(ErrorCode::kUnavailable, "no more answers");
-    }
-    return answers[fetches++];
-  }
-  std::string source() const override { return "fake://pprof"; }
-};
-
-class Recorder final : public StuckObserver {
- public:
-  std::optional<StuckReport> stuck;
-  std::optional<Error> failed;
-  void onShutdownStuck(const StuckReport& s) override { stuck = s; }
-  void onShutdownDumpFailed(const Error& e) override { failed = e; }
-};
+using fakes::FakeDumpSource;
+using fakes::RecordingStuckObserver;
 
 Dump parsed(const char* text) { return *parseGoroutines(text); }
 
 struct Fixture {
   SimulatedClock clock;
-  FakeSource source;
+  FakeDumpSource source;
   Diagnosis diagnosis{source};
-  Recorder recorder;
+  RecordingStuckObserver recorder;
   std::optional<TimePoint> gone_at;  // the app is alive until then
   int alive_checks = 0;
   WatchSettings settings{5s, 2s, 100ms};
@@ -79,7 +61,7 @@ TEST(Watcher, AnAppThatExitsBeforeAfterSigtermIsNotDumped) {
   auto result = f.watcher().run(hook, hook + 20s);
   EXPECT_EQ(result.outcome, WatchOutcome::kExited);
   EXPECT_FALSE(result.reported);
-  EXPECT_EQ(f.source.fetches, 1);  // the baseline only
+  EXPECT_EQ(f.source.fetches(), 1);  // the baseline only
   EXPECT_FALSE(f.recorder.stuck);
   EXPECT_LT(f.clock.now(), hook + 2s);
 }
@@ -93,8 +75,8 @@ TEST(Watcher, AnAppAliveAfterSigtermIsDumpedOnceAndWaitedFor) {
   auto result = f.watcher().run(hook, hook + 20s);
   EXPECT_EQ(result.outcome, WatchOutcome::kStuck);
   EXPECT_TRUE(result.reported);
-  EXPECT_EQ(f.source.fetches, 2);
-  EXPECT_EQ(f.source.last_timeout, 2s);  // app.timeout
+  EXPECT_EQ(f.source.fetches(), 2);
+  EXPECT_EQ(f.source.lastTimeout(), 2s);  // app.timeout
   ASSERT_TRUE(f.recorder.stuck);
   EXPECT_GE(f.recorder.stuck->after_hook, 5s);
   ASSERT_EQ(f.recorder.stuck->report.groups.size(), 1u);
@@ -124,7 +106,7 @@ TEST(Watcher, ADeadlineBeforeAfterSigtermStillDumpsWithinIt) {
   const TimePoint hook = f.clock.now();
   auto result = f.watcher().run(hook, hook + 3s);
   EXPECT_TRUE(result.reported);
-  EXPECT_EQ(f.source.last_timeout, 2s);  // taken early enough for a whole app.timeout
+  EXPECT_EQ(f.source.lastTimeout(), 2s);  // taken early enough for a whole app.timeout
   EXPECT_LT(f.recorder.stuck->after_hook, 3s);
   EXPECT_FALSE(f.recorder.stuck->report.goroutines_at_start);  // no baseline taken
   EXPECT_EQ(f.clock.now(), hook + 3s);

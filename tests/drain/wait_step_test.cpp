@@ -28,6 +28,7 @@ using exit::StepStatus;
 using exit::Summary;
 using fakes::FakeApp;
 using fakes::FakeConnections;
+using fakes::FakeFactsSource;
 using fakes::findStep;
 using fakes::RecordingObserver;
 
@@ -307,31 +308,6 @@ TEST(DrainWait, NeedsInflightZeroAndQuietConnectionsTogether) {
   EXPECT_GE(section(s, "drain")["drained_at_ms"].get<double>(), zero_at);
 }
 
-// A netlink-like source: connections with kernel facts, made from a
-// function of the time since the wait began.
-class FactsSource final : public ConnectionSource {
- public:
-  using Script = std::function<std::vector<ConnectionFacts>(Duration)>;
-  FactsSource(SimulatedClock& clock, Script script)
-      : clock_(clock), t0_(clock.now()), script_(std::move(script)) {}
-  Result<ConnectionSnapshot> read() override {
-    ConnectionSnapshot s;
-    s.source = SourceKind::kNetlink;
-    s.listening = 1;
-    s.connections = script_(clock_.now() - t0_);
-    for (const ConnectionFacts& f : s.connections) {
-      s.established.insert(f.key());
-      s.seen[f.key()].open = true;
-    }
-    return s;
-  }
-
- private:
-  SimulatedClock& clock_;
-  TimePoint t0_;
-  Script script_;
-};
-
 ConnectionFacts pooled(int n, uint32_t ms_in, uint32_t ms_out, uint64_t received) {
   ConnectionFacts f;
   f.source = SourceKind::kNetlink;
@@ -356,7 +332,7 @@ uint32_t msOf(Duration d) {
 
 TEST(DrainWait, AnIdlePoolOfKeepAliveConnectionsNeverHoldsTheExit) {
   SimulatedClock clock;
-  FactsSource conns(clock, [](Duration t) {
+  FakeFactsSource conns(clock, [](Duration t) {
     std::vector<ConnectionFacts> v;
     for (int i = 0; i < 3; ++i) v.push_back(pooled(i, 10000 + msOf(t), 9990 + msOf(t), 700));
     return v;
@@ -374,7 +350,7 @@ TEST(DrainWait, AnIdlePoolOfKeepAliveConnectionsNeverHoldsTheExit) {
 TEST(DrainWait, RequestBytesOnAnExistingConnectionRestartTheQuietPeriod) {
   SimulatedClock clock;
   // One pooled connection carries a quick request every 500 ms until 3 s.
-  FactsSource conns(clock, [](Duration t) {
+  FakeFactsSource conns(clock, [](Duration t) {
     const Duration last = std::min(t, Duration(3s)) - std::min(t, Duration(3s)) % Duration(500ms);
     const uint64_t requests = static_cast<uint64_t>(last / Duration(500ms));
     const uint32_t ago = msOf(t - last);
@@ -391,7 +367,7 @@ TEST(DrainWait, RequestBytesOnAnExistingConnectionRestartTheQuietPeriod) {
 
 TEST(DrainWait, ARequestThatNeverEndsHitsTheDeadlineNamingItsConnection) {
   SimulatedClock clock;
-  FactsSource conns(clock, [](Duration t) {
+  FakeFactsSource conns(clock, [](Duration t) {
     return std::vector<ConnectionFacts>{pooled(7, 50 + msOf(t), 900 + msOf(t), 300),
                                         pooled(8, 9000 + msOf(t), 8000 + msOf(t), 300)};
   });

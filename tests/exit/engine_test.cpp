@@ -61,6 +61,7 @@ TEST(ExitEngine, CompensationReserveIsKeptWhenDrainingOverruns) {
   EXPECT_EQ(s.phases[1].started_at, 27s);
   // 1 s of budget was left, but compensation still got the full reserve.
   EXPECT_EQ(comp_ptr->given, 5s);
+  ASSERT_NE(findStep(s, "handoff"), nullptr) << "no step handoff in the summary";
   EXPECT_EQ(findStep(s, "handoff")->status, StepStatus::kOk);
 }
 
@@ -191,6 +192,7 @@ TEST(ExitEngine, FailedStepFailsTheExitButTheExitGoesOn) {
   Summary s = engine.await();
   EXPECT_EQ(s.outcome, Outcome::kFailed);
   EXPECT_EQ(s.reason, "refused: answered 500");
+  ASSERT_NE(findStep(s, "terminate"), nullptr) << "no step terminate in the summary";
   EXPECT_EQ(findStep(s, "terminate")->status, StepStatus::kOk);
 }
 
@@ -335,7 +337,9 @@ TEST(ExitEngine, ChildSpansAreRecordedUnderTheStepInsideItsTime) {
   ASSERT_EQ(obs.steps.size(), 3u);
   EXPECT_EQ(obs.steps[1].children.size(), kMaxChildSpans);
   EXPECT_EQ(obs.steps[1].children[0].span_id, part.span_id);
+  ASSERT_NE(findStep(s, "after"), nullptr) << "no step after in the summary";
   EXPECT_TRUE(findStep(s, "after")->children.empty());
+  ASSERT_NE(findStep(s, "before"), nullptr) << "no step before in the summary";
   EXPECT_TRUE(findStep(s, "before")->children.empty());
 }
 
@@ -389,6 +393,7 @@ TEST(ExitEngine, AStepWithGraceStillRunsAfterThePhaseDeadline) {
   ExitEngine engine(clock, Budget{10s, 1s, 2s}, std::move(plan), obs);
   engine.trigger("prestop");
   Summary s = engine.await();
+  ASSERT_NE(findStep(s, "explain"), nullptr) << "no step explain in the summary";
   EXPECT_EQ(findStep(s, "explain")->status, StepStatus::kOk);
   EXPECT_EQ(explain_ptr->given, 2s);
 }

@@ -3,6 +3,15 @@
 // A fake of the app's drain protocol for unit tests, in simulated time.
 // Thread-safe for the counters only (the engine calls it from its exit
 // thread; tests read the counters after the exit).
+//
+// Why there are two fake apps: FakeApp scripts the exit's calls (drain,
+// status with in-flight figures, terminate, one unpaged compensations
+// answer) by failure mode — ok, hang for the whole timeout on the
+// simulated clock, HTTP 500, refused — for the engine, drain and app-step
+// tests. fakes/saga.h's FakeAppClient is the other half of the
+// compensation hand-off: entries by position, pages and cursors, acks that
+// remove entries, per-page failures; its drain/status/terminate do nothing.
+// One class doing both would mix two scripts no test needs together.
 
 #include <atomic>
 #include <deque>

@@ -1,7 +1,12 @@
 #pragma once
 
-// A scripted connection source for drain tests, in simulated time.
+// Scripted connection sources for drain tests, in simulated time: socket
+// tables (FakeConnections) and netlink-like connections with kernel facts
+// (FakeFactsSource), and the drain observer that ignores everything. Not
+// thread-safe: the drain reads them on the exit thread; tests set them up
+// before the exit.
 
+#include <functional>
 #include <set>
 #include <string>
 #include <utility>
@@ -45,6 +50,31 @@ class FakeConnections final : public drain::ConnectionSource {
   SimulatedClock& clock_;
   TimePoint t0_;
   std::vector<std::pair<Duration, std::set<std::string>>> script_;
+};
+
+// A netlink-like source: connections with kernel facts, made from a
+// function of the time since the source was created.
+class FakeFactsSource final : public drain::ConnectionSource {
+ public:
+  using Script = std::function<std::vector<drain::ConnectionFacts>(Duration)>;
+  FakeFactsSource(SimulatedClock& clock, Script script)
+      : clock_(clock), t0_(clock.now()), script_(std::move(script)) {}
+  Result<drain::ConnectionSnapshot> read() override {
+    drain::ConnectionSnapshot s;
+    s.source = drain::SourceKind::kNetlink;
+    s.listening = 1;
+    s.connections = script_(clock_.now() - t0_);
+    for (const drain::ConnectionFacts& f : s.connections) {
+      s.established.insert(f.key());
+      s.seen[f.key()].open = true;
+    }
+    return s;
+  }
+
+ private:
+  SimulatedClock& clock_;
+  TimePoint t0_;
+  Script script_;
 };
 
 // A drain observer that ignores everything.

@@ -1,10 +1,12 @@
 #pragma once
 
 // Fakes and helpers for tests of the exit engine and of steps: an observer
-// that records what it was told, a step that uses simulated time, and
-// readers of a summary.
+// that records what it was told, the one observer that ignores everything,
+// a recorder that keeps what a step reported, steps that use simulated time
+// or note the time they were given, and readers of a summary.
 
 #include <atomic>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -54,6 +56,46 @@ class RecordingObserver final : public exit::ExitObserver {
   std::vector<exit::PhaseTiming> phases_done;
   std::vector<StepReport> steps;
   std::atomic<int> exits{0};
+};
+
+// An exit observer that ignores everything: for an engine whose
+// notifications the test does not look at.
+class NullExitObserver final : public exit::ExitObserver {};
+
+// An ExitRecorder that keeps the sections and span attributes a step
+// reported (a later one replaces an earlier one of the same name), for
+// tests that run a step without an engine. Not thread-safe: read it after
+// the step returned.
+class RecordingExitRecorder final : public exit::ExitRecorder {
+ public:
+  void section(std::string_view name, std::string json) override {
+    sections[std::string(name)] = std::move(json);
+  }
+  void attribute(std::string key, exit::AttrValue value) override {
+    attributes[std::move(key)] = std::move(value);
+  }
+  void event(std::string, exit::Attributes) override {}
+  void span(exit::ChildSpan) override {}
+
+  std::map<std::string, std::string> sections;
+  std::map<std::string, exit::AttrValue> attributes;
+};
+
+// A step standing in for a later one (a drain after the steps under
+// test): notes how much time it was given and succeeds at once. `given`
+// must outlive the step.
+class StandInStep final : public exit::Step {
+ public:
+  StandInStep(std::string name, Duration& given) : name_(std::move(name)), given_(given) {}
+  std::string_view name() const override { return name_; }
+  exit::StepResult run(exit::StepContext& ctx) override {
+    given_ = ctx.remaining();
+    return exit::StepResult::ok();
+  }
+
+ private:
+  std::string name_;
+  Duration& given_;
 };
 
 // A step that uses time: it takes `takes`, or overruns its deadline by `overrun`.

@@ -115,6 +115,9 @@ class MemorySpoolFiles final : public saga::SpoolFiles {
 // The app's side of the drain protocol, pages included: entries in order,
 // the cursor is the position of the last entry of a page (as text), acked
 // entries are no longer offered.
+// (fakes/app.h's FakeApp is the other fake app: it scripts drain, status
+// and terminate by failure mode in simulated time; this one scripts the
+// compensation pages and acks of the hand-off. See there why two.)
 class FakeAppClient final : public app::AppClient {
  public:
   // --- setup and failure switches ---

@@ -187,7 +187,10 @@ TEST(ActivityDrain, IdlePooledKeepAliveConnectionsDoNotHoldTheExit) {
   EXPECT_EQ(summary["drain"]["new_connections"], 0) << summary;
   ASSERT_TRUE(summary["drain"]["wait_ms"].is_number()) << summary;
   EXPECT_GE(summary["drain"]["wait_ms"].get<double>(), 1000) << summary;  // the quiet period
-  EXPECT_LT(summary["drain"]["wait_ms"].get<double>(), 15000) << "ran into drain.max_wait";
+  // It ended by draining, by the sidecar's own account (a wait cut by
+  // drain.max_wait has no drained_at and a drain_wait step that is not ok),
+  // not by a wall-clock figure a loaded machine could stretch.
+  EXPECT_FALSE(summary["drain"]["drained_at_ms"].is_null()) << "ran into drain.max_wait";
   // The connections were open all along: each still answers.
   for (auto& c : pool) EXPECT_EQ(c->get("/", 10s), 200);
   EXPECT_EQ(metricValue(pod.metricsPort(), "lameduck_drain_connection_source{source=\"netlink\"}"),

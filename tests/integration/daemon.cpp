@@ -110,4 +110,23 @@ nlohmann::json Daemon::adminJson(const std::string& path, const http::Headers& h
   return j;
 }
 
+std::jthread slowAppRequest(Daemon& d, int ms) {
+  const int port = d.appPort();
+  std::jthread t([port, ms] {
+    const std::string path = "/work?ms=" + std::to_string(ms);
+    auto r = call(port, "GET", path);
+    EXPECT_TRUE(r && r->status == 200)
+        << "GET " << path << " on the app, in flight during the exit: "
+        << (r ? "answered " + std::to_string(r->status) : r.error().message);
+  });
+  EXPECT_TRUE(waitUntil(
+      [&] {
+        auto r = call(port, "GET", "/lameduck/status");
+        return r && r->body.find("\"inflight\":1") != std::string::npos;
+      },
+      10s))
+      << "the app never counted GET /work?ms=" << ms << " in flight";
+  return t;
+}
+
 }  // namespace lameduck::testing

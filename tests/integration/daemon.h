@@ -7,7 +7,9 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <thread>
 
+#include "support/checks.h"
 #include "support/harness.h"
 
 namespace lameduck::testing {
@@ -79,5 +81,12 @@ class Daemon {
   int metrics_port_ = 0;
   int app_port_ = 0;
 };
+
+// Keeps the sample app of `d` busy for `ms`: starts GET /work?ms=<ms> on a
+// thread and returns it once the app counts the request in flight (the test
+// fails if it never does, within 10 s). The request must end with 200: a
+// drain that cut it off fails the test, with the error. The thread joins
+// when destroyed, so that an ASSERT that returns early waits for it.
+std::jthread slowAppRequest(Daemon& d, int ms);
 
 }  // namespace lameduck::testing

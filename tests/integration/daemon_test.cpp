@@ -54,11 +54,12 @@ TEST(Daemon, HundredConcurrentPrestopCallersShareOneExit) {
     ASSERT_EQ(codes[i], 200) << "caller " << i;
     EXPECT_EQ(bodies[i], bodies[0]) << "caller " << i;
   }
-  json summary = json::parse(bodies[0]);
-  EXPECT_EQ(summary["outcome"], "completed") << bodies[0];
-  EXPECT_EQ(summary["state"], "Terminated");
-  EXPECT_EQ(summary["compensations"]["pending"], 3);
-  EXPECT_TRUE(summary["phases"].contains("draining"));
+  auto summary = parseJson(bodies[0], "the /prestop answer");
+  ASSERT_TRUE(summary);
+  EXPECT_EQ((*summary)["outcome"], "completed") << bodies[0];
+  EXPECT_EQ((*summary)["state"], "Terminated");
+  EXPECT_EQ((*summary)["compensations"]["pending"], 3);
+  EXPECT_TRUE((*summary)["phases"].contains("draining"));
   EXPECT_EQ(d.metric("lameduck_exits_total{outcome=\"completed\"}") +
                 d.metric("lameduck_exits_total{outcome=\"deadline\"}") +
                 d.metric("lameduck_exits_total{outcome=\"failed\"}"),
@@ -77,14 +78,8 @@ TEST(Daemon, ReadyzTurns503FromDrainingOn) {
   EXPECT_EQ(d.adminStatus("/healthz"), 200);
   // Slow work in the app keeps the exit in Draining while the test looks:
   // 4 s, a window a loaded machine does not miss.
-  std::thread work([&] { (void)call(d.appPort(), "GET", "/work?ms=4000"); });
-  ASSERT_TRUE(waitUntil(
-      [&] {
-        auto r = call(d.appPort(), "GET", "/lameduck/status");
-        return r && r->body.find("\"inflight\":1") != std::string::npos;
-      },
-      10s));
-  std::thread prestop([&] { (void)d.admin("/prestop"); });
+  std::jthread work = slowAppRequest(d, 4000);
+  std::jthread prestop([&] { EXPECT_EQ(d.adminStatus("/prestop"), 200); });
   EXPECT_TRUE(waitUntil([&] { return d.adminStatus("/readyz") == 503; }, 10s));
   // While the slow request runs, /status shows Draining with the app's figure.
   json status;
@@ -122,24 +117,32 @@ TEST(Daemon, SigtermWithHangingAppEndsWithDeadlineWithinTheBudget) {
   ASSERT_TRUE(exitRecord);
   EXPECT_EQ((*exitRecord)["outcome"], "deadline");
   EXPECT_EQ((*exitRecord)["trigger"], "SIGTERM");
-  json summary = json::parse((*exitRecord)["summary"].get<std::string>());
-  // The exit kept to its budget: at most the budget, the reserve that
-  // compensation keeps after an overrun, and one app call past a deadline.
-  // The exact accounting is tested in simulated time (tests/drain); here a
-  // wide margin for a loaded machine only guards against a hang.
-  const double budget = summary["budget_ms"].get<double>();
-  EXPECT_LE(summary["duration_ms"].get<double>(),
-            budget + summary["compensation_reserve_ms"].get<double>() + 500 + 5000)
-      << summary.dump();
+  auto summary = parseJson((*exitRecord).value("summary", ""), "the exit record's summary");
+  ASSERT_TRUE(summary);
+  // The budget ended the exit, not the app: lameduck exited while the app
+  // still held its hook calls (in hang mode it answers none until it is
+  // stopped, and it still runs), and no step that called it got an answer.
+  // The exact accounting of the budget is tested on the simulated clock
+  // (tests/drain, tests/exit); a wall-clock figure here would measure the
+  // machine.
+  EXPECT_TRUE(d.app()->running());
+  ASSERT_TRUE((*summary)["steps"].is_array()) << summary->dump();
+  int app_steps = 0;
+  for (const json& step : (*summary)["steps"]) {
+    if (!step.value("step", "").starts_with("app_")) continue;
+    ++app_steps;
+    EXPECT_NE(step.value("status", ""), "ok") << step;
+  }
+  EXPECT_GT(app_steps, 0) << summary->dump();
 }
 
 TEST(Daemon, GarbageAnsweringAppGivesAClearErrorAndNoCrash) {
   Daemon d(kShortExit, AppOptions{"garbage"});
   ASSERT_GT(d.adminPort(), 0);
   auto r = d.admin("/prestop");
-  ASSERT_TRUE(r);
-  json summary = json::parse(r->body);
-  EXPECT_THAT(summary["outcome"].get<std::string>(), ::testing::AnyOf("failed", "deadline"));
+  auto summary = jsonBody(r, "GET /prestop");
+  ASSERT_TRUE(summary) << d.lameduck().output();
+  EXPECT_THAT((*summary)["outcome"].get<std::string>(), ::testing::AnyOf("failed", "deadline"));
   EXPECT_THAT(r->body, HasSubstr("not valid JSON"));
   EXPECT_TRUE(d.lameduck().running());
   EXPECT_EQ(d.adminStatus("/healthz"), 200);
@@ -150,9 +153,9 @@ TEST(Daemon, AppClosingConnectionsGivesAClearErrorAndNoCrash) {
   Daemon d(kShortExit, AppOptions{"close"});
   ASSERT_GT(d.adminPort(), 0);
   auto r = d.admin("/prestop");
-  ASSERT_TRUE(r);
-  json summary = json::parse(r->body);
-  EXPECT_THAT(summary["outcome"].get<std::string>(), ::testing::AnyOf("failed", "deadline"));
+  auto summary = jsonBody(r, "GET /prestop");
+  ASSERT_TRUE(summary) << d.lameduck().output();
+  EXPECT_THAT((*summary)["outcome"].get<std::string>(), ::testing::AnyOf("failed", "deadline"));
   EXPECT_THAT(r->body, HasSubstr("connection closed before a complete answer"));
   EXPECT_TRUE(d.lameduck().running());
 }
@@ -166,10 +169,10 @@ TEST(Daemon, AppNotRunningFailsTheExitWithoutHanging) {
       refusing.url() + "\", timeout: 500ms}\n");
   ASSERT_GT(dead.adminPort(), 0);
   auto r = dead.admin("/prestop");
-  ASSERT_TRUE(r);
-  json summary = json::parse(r->body);
-  EXPECT_THAT(summary["outcome"].get<std::string>(), ::testing::AnyOf("failed", "deadline"));
-  EXPECT_THAT(summary["reason"].get<std::string>(), HasSubstr("cannot connect"));
+  auto summary = jsonBody(r, "GET /prestop");
+  ASSERT_TRUE(summary) << dead.lameduck().output();
+  EXPECT_THAT((*summary)["outcome"].get<std::string>(), ::testing::AnyOf("failed", "deadline"));
+  EXPECT_THAT((*summary)["reason"].get<std::string>(), HasSubstr("cannot connect"));
 }
 
 TEST(Daemon, WrongOrMissingTokenGets401AndIsCounted) {
@@ -182,11 +185,14 @@ TEST(Daemon, WrongOrMissingTokenGets401AndIsCounted) {
   EXPECT_EQ(d.adminStatus("/readyz"), 200);   // and no exit started
   EXPECT_EQ(d.metric("lameduck_admin_requests_denied_total{reason=\"token\"}"), 3.0);
   auto ok = d.admin("/prestop", {{"Authorization", "Bearer s3cret"}});
+  auto summary = jsonBody(ok, "GET /prestop with the token");
+  ASSERT_TRUE(summary) << d.lameduck().output();
   EXPECT_EQ(ok->status, 200);
   // A hook call is one request: the connection is not kept alive.
-  ASSERT_NE(ok->headers.find("Connection"), ok->headers.end());
-  EXPECT_EQ(ok->headers.find("Connection")->second, "close");
-  EXPECT_EQ(json::parse(ok->body)["outcome"], "completed");
+  auto connection = ok->headers.find("Connection");
+  ASSERT_NE(connection, ok->headers.end()) << "no Connection header in the answer";
+  EXPECT_EQ(connection->second, "close");
+  EXPECT_EQ((*summary)["outcome"], "completed");
 }
 
 TEST(Daemon, SourceOutsideTheAllowlistGets403) {

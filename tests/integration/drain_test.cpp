@@ -59,7 +59,9 @@ TEST(Drain, WithTheProcFallbackAnOpenConnectionHoldsTheExitUntilItCloses) {
   EXPECT_EQ(status["drain"]["source"], "proc") << status;
   close(client);
   prestop.join();
-  json summary = json::parse(body);
+  auto parsed = parseJson(body, "the /prestop answer");
+  ASSERT_TRUE(parsed);
+  json summary = *parsed;
   EXPECT_EQ(summary["outcome"], "completed") << body;
   EXPECT_EQ(summary["drain"]["connections"], 0);
   // Held past the quiet period (1 s): the status poll saw 1.5 s of the
@@ -100,7 +102,9 @@ TEST(Drain, ANewConnectionRestartsTheQuietPeriod) {
   ASSERT_TRUE(late);
   EXPECT_EQ(late->status, 200);
   prestop.join();
-  json summary = json::parse(body);
+  auto parsed = parseJson(body, "the /prestop answer");
+  ASSERT_TRUE(parsed);
+  json summary = *parsed;
   EXPECT_EQ(summary["outcome"], "completed") << body;
   EXPECT_GE(summary["drain"]["new_connections"].get<int>(), 1) << body;
   ASSERT_FALSE(summary["drain"]["last_new_connection_at_ms"].is_null());

@@ -21,12 +21,15 @@ using nlohmann::json;
 const char* kErrorRate =
     "sum(rate(sample_requests_total{code=\"500\"}[4s])) / sum(rate(sample_requests_total[4s]))";
 
-// Requests through haproxy's frontend until stopped.
+// Requests through haproxy's frontend until stopped. Their answers are
+// not looked at, on purpose: the apps answer 500 when told to, and what the
+// gate under test reads is the error rate Prometheus scrapes from the apps'
+// own counters.
 class Load {
  public:
   explicit Load(int port)
       : thread_([this, port] {
-          while (!stop_) (void)call(port, "GET", "/", {}, 2s);
+          while (!stop_) sendIgnoringTheAnswer(port);
         }) {}
   ~Load() {
     stop_ = true;
@@ -34,6 +37,11 @@ class Load {
   }
 
  private:
+  static void sendIgnoringTheAnswer(int port) {
+    const Result<http::ClientResponse> ignored = call(port, "GET", "/", {}, 2s);
+    static_cast<void>(ignored);
+  }
+
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };
@@ -67,8 +75,12 @@ struct Fleet {
     return waitUntil([&] { return accept(prometheus->firstValue(kErrorRate)); }, 60s, 250ms);
   }
   void setErrors(bool on) {
-    for (int port : {port1, port2})
-      (void)call(port, "POST", "/control/errors", {}, 2s, on ? "1" : "0");
+    for (int port : {port1, port2}) {
+      auto r = call(port, "POST", "/control/errors", {}, 2s, on ? "1" : "0");
+      EXPECT_TRUE(r && r->status == 200)
+          << "telling the app on port " << port << " to " << (on ? "fail" : "stop failing") << ": "
+          << (r ? "answered " + std::to_string(r->status) : r.error().message);
+    }
   }
   // app1 back to full weight for the next exit.
   void restore() {

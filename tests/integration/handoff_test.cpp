@@ -119,11 +119,11 @@ TEST(Handoff, PausedRedisSpoolsWithinTheBudgetWithoutHanging) {
   json s = d.adminJson("/prestop");
   EXPECT_EQ(s["compensations"]["spooled"], 20) << s;
   EXPECT_EQ(s["compensations"]["acked"], 20);
-  // Within the budget (7 s) plus one Redis timeout past a deadline; the
-  // accounting itself is tested in simulated time (tests/saga). The margin
-  // for a loaded machine only tells a bounded hand-off from a hang on the
-  // paused server (60 s).
-  EXPECT_LE(s["duration_ms"].get<double>(), 7000 + 300 + 5000) << s;
+  // Bounded, not hung: the exit answered while the test still held Redis
+  // paused (60 s, longer than the call's 30 s timeout, lifted only below),
+  // and it says why it spooled: Redis timed out. The accounting of the
+  // budget itself is tested in simulated time (tests/saga); a wall-clock
+  // figure here would measure the machine.
   EXPECT_GE(d.metric("lameduck_compensation_failures_total{reason=\"timeout\"}"), 1);
   redis.cli({"CLIENT", "UNPAUSE"});
 }
@@ -188,8 +188,9 @@ TEST(Handoff, LargeBatchesArePagedAndEachPageIsAckedOnceDurable) {
            {"app.base_url=http://127.0.0.1:" + std::to_string(*port)});
   ASSERT_GT(d.adminPort(), 0);
   auto res = d.admin("/prestop");
-  ASSERT_TRUE(res) << d.lameduck().output();
-  json s = json::parse(res->body);
+  auto parsed = jsonBody(res, "GET /prestop");
+  ASSERT_TRUE(parsed) << d.lameduck().output();
+  json s = *parsed;
   EXPECT_EQ(s["outcome"], "completed") << s;
   EXPECT_EQ(s["compensations"]["pending"], 2500);
   EXPECT_EQ(s["compensations"]["written"], 2500);
@@ -210,9 +211,9 @@ TEST(Handoff, LargeBatchesArePagedAndEachPageIsAckedOnceDurable) {
 TEST(Handoff, SpoolReplayReportsUnreadableLinesAndExitsNonZero) {
   Daemon d("", AppOptions{.compensations = 30});
   ASSERT_GT(d.adminPort(), 0);
-  auto res = d.admin("/prestop");
-  ASSERT_TRUE(res) << d.lameduck().output();
-  EXPECT_EQ(json::parse(res->body)["compensations"]["spooled"], 30);
+  auto summary = jsonBody(d.admin("/prestop"), "GET /prestop");
+  ASSERT_TRUE(summary) << d.lameduck().output();
+  EXPECT_EQ((*summary)["compensations"]["spooled"], 30);
   const std::string spool = d.spoolDir() + "/compensations.jsonl";
   {
     std::ofstream out(spool, std::ios::app);

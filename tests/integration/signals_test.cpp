@@ -80,8 +80,9 @@ TEST(Signals, SighupAndSigusr1AreLoggedAndSurvived) {
   EXPECT_EQ(ready->status, 200) << "SIGHUP/SIGUSR1 must not start the exit";
   // Still a working sidecar: a preStop runs a full exit.
   auto prestop = call(d.adminPort(), "GET", "/prestop", {}, 60s);
-  ASSERT_TRUE(prestop) << prestop.error().message;
-  EXPECT_EQ(json::parse(prestop->body)["outcome"], "completed") << prestop->body;
+  auto summary = jsonBody(prestop, "GET /prestop");
+  ASSERT_TRUE(summary) << d.lameduck().output();
+  EXPECT_EQ((*summary)["outcome"], "completed") << prestop->body;
 }
 
 TEST(Signals, SigquitRunsAFullExitToTerminated) {

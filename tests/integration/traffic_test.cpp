@@ -28,9 +28,18 @@ std::unique_ptr<Process> startSampleApp(const TempDir& dir, const std::string& n
 
 // Sends `n` requests through haproxy's frontend, each on a new connection,
 // and returns how many each server answered (from haproxy's own counters).
+// Every request must be answered 200 while the weights shift: a failed one
+// fails the test, with the first error.
 std::map<std::string, int64_t> sendThrough(const Haproxy& h, int n) {
   auto before = h.served();
-  for (int i = 0; i < n; ++i) (void)call(h.frontPort(), "GET", "/", {}, 2s);
+  int failed = 0;
+  std::string first_error;
+  for (int i = 0; i < n; ++i) {
+    auto r = call(h.frontPort(), "GET", "/", {}, 2s);
+    if (r && r->status == 200) continue;
+    if (failed++ == 0) first_error = r ? "answered " + std::to_string(r->status) : r.error().message;
+  }
+  EXPECT_EQ(failed, 0) << "requests through haproxy that failed; the first: " << first_error;
   auto after = h.served();
   std::map<std::string, int64_t> delta;
   for (const auto& [server, count] : after) delta[server] = count - before[server];
@@ -150,8 +159,9 @@ TEST(HaproxyShift, AnUnknownServerIsAClearFailureNamingIt) {
   auto h = Haproxy::start(hdir, {{"app1", port1}}, error);
   ASSERT_TRUE(h) << error;
   auto r = d.admin("/prestop");
-  ASSERT_TRUE(r);
-  json s = json::parse(r->body);
+  auto parsed = jsonBody(r, "GET /prestop");
+  ASSERT_TRUE(parsed) << d.lameduck().output();
+  json s = *parsed;
   EXPECT_EQ(s["outcome"], "failed");
   const std::string reason = s.value("reason", "");
   EXPECT_NE(reason.find("be_app/nosuch"), std::string::npos) << reason;
@@ -169,8 +179,9 @@ TEST(HaproxyShift, AStepAboveZeroNeverCutsOffAServerWithTheDefaultWeight) {
   auto h = Haproxy::start(hdir, {{"app1", port1}}, error);  // weight 1, haproxy's default
   ASSERT_TRUE(h) << error;
   auto r = d.admin("/prestop");
-  ASSERT_TRUE(r);
-  json s = json::parse(r->body);
+  auto parsed = jsonBody(r, "GET /prestop");
+  ASSERT_TRUE(parsed) << d.lameduck().output();
+  json s = *parsed;
   EXPECT_EQ(s["outcome"], "completed") << s.dump(2);
   const std::string first = s["traffic"]["steps"][0]["backend"];
   EXPECT_TRUE(first.starts_with("weight 1 (initial 1), nearest to 50%")) << first;
@@ -181,8 +192,9 @@ TEST(HaproxyShift, AnUnreachableSocketIsRetriedThenFailsWithinItsBound) {
   Daemon d(haproxyConfig(hdir.file("haproxy.sock"), "be_app/app1", "[{weight: 0}]") +
            "  timeout: 1s\n");
   auto r = call(d.adminPort(), "GET", "/prestop", {}, 30s);
-  ASSERT_TRUE(r);
-  json s = json::parse(r->body);
+  auto parsed = jsonBody(r, "GET /prestop");
+  ASSERT_TRUE(parsed) << d.lameduck().output();
+  json s = *parsed;
   EXPECT_EQ(s["outcome"], "failed");
   EXPECT_NE(s.value("reason", "").find("connect"), std::string::npos) << s.dump(2);
   EXPECT_GT(s["traffic"]["steps"][0]["attempts"].get<int>(), 1);
@@ -199,11 +211,13 @@ std::string webhookConfig(int port) {
 
 TEST(WebhookShift, PostsEachWeightWithPodAndTokenAndRetriesA503) {
   WebhookReceiver hook({503, 200});
+  ASSERT_GT(hook.port(), 0) << "the webhook receiver did not start";
   Daemon d(webhookConfig(hook.port()), std::nullopt,
            {{"POD_NAME", "web-7"}, {"POD_NAMESPACE", "shop"}});
   auto r = call(d.adminPort(), "GET", "/prestop", {}, 30s);
-  ASSERT_TRUE(r);
-  json s = json::parse(r->body);
+  auto parsed = jsonBody(r, "GET /prestop");
+  ASSERT_TRUE(parsed) << d.lameduck().output();
+  json s = *parsed;
   EXPECT_EQ(s["outcome"], "completed") << s.dump(2);
   auto got = hook.received();
   ASSERT_EQ(got.size(), 3u);
@@ -216,10 +230,12 @@ TEST(WebhookShift, PostsEachWeightWithPodAndTokenAndRetriesA503) {
 
 TEST(WebhookShift, ARefusalFailsTheShiftWithTheStatus) {
   WebhookReceiver hook({403});
+  ASSERT_GT(hook.port(), 0) << "the webhook receiver did not start";
   Daemon d(webhookConfig(hook.port()));
   auto r = call(d.adminPort(), "GET", "/prestop", {}, 30s);
-  ASSERT_TRUE(r);
-  json s = json::parse(r->body);
+  auto parsed = jsonBody(r, "GET /prestop");
+  ASSERT_TRUE(parsed) << d.lameduck().output();
+  json s = *parsed;
   EXPECT_EQ(s["outcome"], "failed");
   EXPECT_NE(s.value("reason", "").find("HTTP 403"), std::string::npos) << s.dump(2);
   EXPECT_EQ(hook.received().size(), 1u);

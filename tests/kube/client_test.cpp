@@ -10,7 +10,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "fakes/clock.h"
 #include "http/http.h"
+#include "support/checks.h"
 #include "support/harness.h"
 #include "support/kube.h"
 
@@ -21,6 +23,8 @@ using json = nlohmann::json;
 using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using lameduck::testing::jsonBody;
+using lameduck::testing::parseJson;
 
 const ObjectRef kIngress{"networking.k8s.io/v1", "Ingress", "shop", "app-canary", ""};
 const std::string kIngressPath = "/apis/networking.k8s.io/v1/namespaces/shop/ingresses/app-canary";
@@ -58,6 +62,16 @@ class KubeClientTest : public ::testing::Test {
     for (const auto& r : requests()) out.push_back(r.status);
     return out;
   }
+  // The ingress as the server holds it; a failed read fails the test and
+  // gives nullopt.
+  std::optional<json> ingressOnServer() {
+    auto o = api_.get(kIngress);
+    if (!o) {
+      ADD_FAILURE() << "reading the ingress from the test API server: " << o.error().message;
+      return std::nullopt;
+    }
+    return *o;
+  }
   std::string weightOnServer() {
     auto o = api_.get(kIngress);
     EXPECT_TRUE(o) << o.error().message;
@@ -76,11 +90,15 @@ class KubeClientTest : public ::testing::Test {
 
 TEST_F(KubeClientTest, MergePatchIsAppliedAndReadBack) {
   auto c = client();
-  const std::string rv_before = api_.get(kIngress)->at("metadata").at("resourceVersion");
+  auto before = ingressOnServer();
+  ASSERT_TRUE(before);
+  const std::string rv_before = (*before)["metadata"].value("resourceVersion", "");
   auto patched = patchWeight(*c, "5");
   ASSERT_TRUE(patched) << patched.error().message;
 
-  const json answer = json::parse(*patched);
+  const auto parsed = parseJson(*patched, "the PATCH answer");
+  ASSERT_TRUE(parsed);
+  const json answer = *parsed;
   EXPECT_EQ(answer["metadata"]["annotations"][kCanaryWeight], "5");
   EXPECT_EQ(answer["metadata"]["annotations"]["nginx.ingress.kubernetes.io/canary"], "true")
       << "a merge patch keeps what it does not mention";
@@ -89,7 +107,7 @@ TEST_F(KubeClientTest, MergePatchIsAppliedAndReadBack) {
 
   auto read = c->get(kIngress, in(10s));
   ASSERT_TRUE(read) << read.error().message;
-  EXPECT_EQ(json::parse(*read), answer);
+  EXPECT_EQ(parseJson(*read, "the GET answer"), answer);
 
   auto log = requests();
   ASSERT_EQ(log.size(), 2u);
@@ -97,7 +115,9 @@ TEST_F(KubeClientTest, MergePatchIsAppliedAndReadBack) {
   EXPECT_EQ(log[0].path, kIngressPath);
   EXPECT_EQ(log[0].content_type, "application/merge-patch+json");
   EXPECT_EQ(log[0].authorization, "Bearer " + api_.token());
-  EXPECT_EQ(json::parse(log[0].body)["metadata"]["annotations"][kCanaryWeight], "5");
+  const auto sent = parseJson(log[0].body, "the PATCH body the server received");
+  ASSERT_TRUE(sent);
+  EXPECT_EQ((*sent)["metadata"]["annotations"][kCanaryWeight], "5");
   EXPECT_EQ(log[1].method, "GET");
   EXPECT_EQ(log[1].path, kIngressPath);
 }
@@ -143,7 +163,9 @@ TEST_F(KubeClientTest, FailedJsonPatchTestCarriesTheServersMessageAndIsNotRetrie
               AllOf(HasSubstr("patch ingresses.networking.k8s.io \"app-canary\""),
                     HasSubstr("422 Invalid"), HasSubstr("test")));
   EXPECT_THAT(statuses(), ElementsAre(422));
-  EXPECT_EQ(api_.get(kIngress)->at("spec").at("ingressClassName"), "nginx");
+  auto after = ingressOnServer();
+  ASSERT_TRUE(after);
+  EXPECT_EQ((*after)["spec"]["ingressClassName"], "nginx");
 }
 
 TEST_F(KubeClientTest, PatchThatIsNotJsonIsRefusedBeforeSending) {
@@ -263,11 +285,14 @@ TEST_F(KubeClientTest, TooManyRequestsWaitsForRetryAfter) {
 
 TEST_F(KubeClientTest, RetryAfterPastTheDeadlineGivesUpAtOnce) {
   ASSERT_TRUE(api_.failNext(1, 429, 60));
-  auto c = client();
+  // The client's clock records its sleeps: "at once" is "without sleeping",
+  // whatever the machine's speed.
+  fakes::SleepRecordingClock clock(clock_);
+  Client c(api_.clusterConfig(), clock);
   const TimePoint deadline = in(20s);
-  auto r = c->patch(kIngress, config::PatchType::kMerge, "{}", deadline);
+  auto r = c.patch(kIngress, config::PatchType::kMerge, "{}", deadline);
   ASSERT_FALSE(r);
-  EXPECT_LT(clock_.now(), deadline) << "waited for a retry that could not happen in time";
+  EXPECT_TRUE(clock.sleeps().empty()) << "waited for a retry that could not happen in time";
   EXPECT_EQ(r.error().code, ErrorCode::kUnavailable);
   EXPECT_THAT(r.error().message,
               AllOf(HasSubstr("asked to retry after 1m"), HasSubstr("past the deadline"),
@@ -416,9 +441,10 @@ class TestApiServer : public KubeClientTest {
 
 TEST_F(TestApiServer, ErrorsAreKubernetesStatusObjects) {
   auto r = raw("GET", "/apis/networking.k8s.io/v1/namespaces/shop/ingresses/nope", "", "");
-  ASSERT_TRUE(r) << r.error().message;
+  auto r_json = jsonBody(r, "GET of a missing ingress");
+  ASSERT_TRUE(r_json);
   EXPECT_EQ(r->status, 404);
-  const json s = json::parse(r->body);
+  const json s = *r_json;
   EXPECT_EQ(s["kind"], "Status");
   EXPECT_EQ(s["apiVersion"], "v1");
   EXPECT_EQ(s["status"], "Failure");
@@ -427,48 +453,57 @@ TEST_F(TestApiServer, ErrorsAreKubernetesStatusObjects) {
   EXPECT_EQ(s["message"], "ingresses.networking.k8s.io \"nope\" not found");
 
   auto unauth = raw("GET", kIngressPath, "", "", "wrong");
-  ASSERT_TRUE(unauth);
+  auto unauth_json = jsonBody(unauth, "GET with a wrong token");
+  ASSERT_TRUE(unauth_json);
   EXPECT_EQ(unauth->status, 401);
-  EXPECT_EQ(json::parse(unauth->body)["reason"], "Unauthorized");
+  EXPECT_EQ((*unauth_json)["reason"], "Unauthorized");
 }
 
 TEST_F(TestApiServer, UnsupportedPatchTypeIs415) {
   auto r = raw("PATCH", kIngressPath, "{}", "application/strategic-merge-patch+json");
-  ASSERT_TRUE(r) << r.error().message;
+  auto r_json = jsonBody(r, "a strategic-merge PATCH");
+  ASSERT_TRUE(r_json);
   EXPECT_EQ(r->status, 415);
-  EXPECT_EQ(json::parse(r->body)["reason"], "UnsupportedMediaType");
+  EXPECT_EQ((*r_json)["reason"], "UnsupportedMediaType");
 }
 
 TEST_F(TestApiServer, StaleResourceVersionIs409AndUnchangedObjectKeepsItsVersion) {
-  const std::string rv = api_.get(kIngress)->at("metadata").at("resourceVersion");
+  auto before = ingressOnServer();
+  ASSERT_TRUE(before);
+  const std::string rv = (*before)["metadata"].value("resourceVersion", "");
   auto noop = raw("PATCH", kIngressPath, R"({"spec":{"ingressClassName":"nginx"}})",
                   "application/merge-patch+json");
-  ASSERT_TRUE(noop);
-  EXPECT_EQ(json::parse(noop->body)["metadata"]["resourceVersion"], rv) << "no change, no bump";
+  auto noop_json = jsonBody(noop, "a PATCH that changes nothing");
+  ASSERT_TRUE(noop_json);
+  EXPECT_EQ((*noop_json)["metadata"]["resourceVersion"], rv) << "no change, no bump";
   auto stale = raw("PATCH", kIngressPath, R"({"metadata":{"resourceVersion":"1"},"spec":{"x":1}})",
                    "application/merge-patch+json");
-  ASSERT_TRUE(stale);
+  auto stale_json = jsonBody(stale, "a PATCH with a stale resourceVersion");
+  ASSERT_TRUE(stale_json);
   EXPECT_EQ(stale->status, 409);
-  EXPECT_EQ(json::parse(stale->body)["reason"], "Conflict");
+  EXPECT_EQ((*stale_json)["reason"], "Conflict");
   auto current = raw("PATCH", kIngressPath,
                      R"({"metadata":{"resourceVersion":")" + rv + R"("},"spec":{"x":1}})",
                      "application/merge-patch+json");
-  ASSERT_TRUE(current);
+  auto current_json = jsonBody(current, "a PATCH with the current resourceVersion");
+  ASSERT_TRUE(current_json);
   EXPECT_EQ(current->status, 200);
-  EXPECT_NE(json::parse(current->body)["metadata"]["resourceVersion"], rv);
+  EXPECT_NE((*current_json)["metadata"]["resourceVersion"], rv);
 }
 
 TEST_F(TestApiServer, RenamingThroughAPatchIs422AndBadJsonIs400) {
   auto rename = raw("PATCH", kIngressPath, R"({"metadata":{"name":"other"}})",
                     "application/merge-patch+json");
-  ASSERT_TRUE(rename);
+  auto rename_json = jsonBody(rename, "a PATCH renaming the object");
+  ASSERT_TRUE(rename_json);
   EXPECT_EQ(rename->status, 422);
-  EXPECT_THAT(json::parse(rename->body)["message"].get<std::string>(),
+  EXPECT_THAT((*rename_json)["message"].get<std::string>(),
               HasSubstr("metadata.name: field is immutable"));
   auto bad = raw("PATCH", kIngressPath, "{", "application/merge-patch+json");
-  ASSERT_TRUE(bad);
+  auto bad_json = jsonBody(bad, "a PATCH that is not JSON");
+  ASSERT_TRUE(bad_json);
   EXPECT_EQ(bad->status, 400);
-  EXPECT_EQ(json::parse(bad->body)["reason"], "BadRequest");
+  EXPECT_EQ((*bad_json)["reason"], "BadRequest");
 }
 
 TEST_F(TestApiServer, MergePatchNullRemovesAField) {

@@ -287,6 +287,7 @@ TEST(Spool, ReplayKeepsOnlyWhatTheStreamDidNotConfirm) {
   ASSERT_TRUE(handed);
   EXPECT_EQ(handed->handed, 5);
   auto left = spool.read();
+  ASSERT_TRUE(left) << left.error().message;
   ASSERT_EQ(left->records.size(), 5u);
   EXPECT_EQ(left->records[0].id, "c-5");
   // The next takes the rest; the spool file is gone.
@@ -318,7 +319,9 @@ TEST(Replay, SpoolIntoRedisExactlyOnceEvenAfterAPartialReplay) {
   ASSERT_TRUE(handed) << handed.error().message;
   EXPECT_EQ(*handed, 1000);
   fakes::expectEveryIdOnce(redis.streamIds("s"), 1000);
-  EXPECT_TRUE(spool.read()->records.empty());
+  auto left = spool.read();
+  ASSERT_TRUE(left) << left.error().message;
+  EXPECT_TRUE(left->records.empty());
 }
 
 TEST(Replay, WithRedisDownTheSpoolStaysWhole) {
@@ -330,7 +333,9 @@ TEST(Replay, WithRedisDownTheSpoolStaysWhole) {
   auto handed = replaySpool(c, spool, nullptr);
   ASSERT_FALSE(handed);
   EXPECT_THAT(handed.error().message, HasSubstr("cannot connect"));
-  EXPECT_EQ(spool.read()->records.size(), 5u);
+  auto left = spool.read();
+  ASSERT_TRUE(left) << left.error().message;
+  EXPECT_EQ(left->records.size(), 5u);
 }
 
 TEST(Replay, RedisKilledMidBatchThenEveryIdLandsExactlyOnce) {

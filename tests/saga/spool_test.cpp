@@ -107,6 +107,7 @@ TEST(Spool, WhenCuttingBackFailsTooTheNextAppendRepairsTheTail) {
   files.fail_truncate = false;
   ASSERT_TRUE(spool.append(makeRecords(1, "c-")));
   auto contents = spool.read();
+  ASSERT_TRUE(contents) << contents.error().message;
   ASSERT_EQ(contents->records.size(), 2u);
   EXPECT_EQ(contents->records[1].id, "c-0");
   EXPECT_TRUE(contents->unreadable.empty());
@@ -146,6 +147,7 @@ TEST(Spool, ReplayStopsWritingWhenTheStreamFailsAndKeepsTheRestInOrder) {
   EXPECT_EQ(report->handed, 1);
   EXPECT_EQ(report->kept, 24);
   auto left = spool.read();
+  ASSERT_TRUE(left) << left.error().message;
   ASSERT_EQ(left->records.size(), 24u);
   EXPECT_EQ(left->records.front().id, "c-1");
   EXPECT_EQ(left->records.back().id, "c-24");
@@ -187,6 +189,7 @@ TEST(Spool, IdsKeepTheirExactText) {
   records[2].id = "007";
   ASSERT_TRUE(spool.append(records));
   auto contents = spool.read();
+  ASSERT_TRUE(contents) << contents.error().message;
   ASSERT_EQ(contents->records.size(), 3u);
   EXPECT_EQ(contents->records[0].id, "18446744073709551615");
   EXPECT_EQ(contents->records[1].id, "-1");

@@ -12,7 +12,7 @@ WebhookReceiver::WebhookReceiver(std::vector<int> statuses) : statuses_(std::mov
     return http::Response{status, "{}", "application/json"};
   });
   port_ = server_.bind(HostPort{"127.0.0.1", 0}).value_or(0);
-  (void)server_.start();
+  if (port_ != 0 && !server_.start()) port_ = 0;
 }
 
 std::vector<nlohmann::json> WebhookReceiver::received() const {

@@ -19,7 +19,7 @@ class WebhookReceiver {
  public:
   explicit WebhookReceiver(std::vector<int> statuses = {});
 
-  // 0 when the server could not bind.
+  // 0 when the server could not bind or start.
   int port() const { return port_; }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/weights"; }
   // The bodies received so far (a body that is not JSON is discarded json).

@@ -11,7 +11,7 @@
 #include <map>
 
 #include "support/otlp.h"
-#include "trace/counting_observer.h"
+#include "fakes/trace.h"
 
 namespace lameduck::trace {
 namespace {
@@ -19,7 +19,7 @@ namespace {
 using namespace std::chrono_literals;
 using ::testing::HasSubstr;
 using ::testing::Not;
-using testing::CountingObserver;
+using fakes::CountingExportObserver;
 using testing::OtlpCollector;
 using testing::TempDir;
 
@@ -63,7 +63,7 @@ class ExporterTest : public ::testing::Test {
 
   TempDir dir_;
   SimulatedClock clock_;
-  CountingObserver observer_;
+  CountingExportObserver observer_;
   Resource resource_ = Resource::forPod("checkout", log::Identity{}, "0.1.0");
 };
 

@@ -9,13 +9,13 @@
 #include <map>
 
 #include "support/otlp.h"
-#include "trace/counting_observer.h"
+#include "fakes/trace.h"
 
 namespace lameduck::trace {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::CountingObserver;
+using fakes::CountingExportObserver;
 using testing::OtlpCollector;
 using testing::TempDir;
 
@@ -97,6 +97,7 @@ TEST(ExitSpans, RootPhasesAndStepsWithTheEnginesIdsAndTimes) {
   EXPECT_EQ(draining->parent_span_id, root->span_id);
   EXPECT_EQ(draining->end, kT0 + 1ms + 2s);
   EXPECT_EQ(draining->status, StatusCode::kError);  // its drain step ran out of time
+  ASSERT_NE(byName(spans, "compensating"), nullptr) << "no span compensating";
   EXPECT_EQ(byName(spans, "compensating")->status, StatusCode::kOk);
 
   const Span* drain = byName(spans, "drain");
@@ -186,7 +187,7 @@ TEST(ExitTracer, ExportsTheExitAndLaterSpansInTheSameTrace) {
   config::OtlpConfig config;
   config.endpoint = *parseHttpUrl(collector->endpoint());
   SimulatedClock clock;
-  CountingObserver observer;
+  CountingExportObserver observer;
   ExitTracer tracer(config, clock, observer, Resource::forPod("", {}, "0.1.0"), {});
 
   Span late;

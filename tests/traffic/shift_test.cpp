@@ -14,6 +14,7 @@
 
 #include "exit/engine.h"
 #include "fakes/exit.h"
+#include "fakes/traffic.h"
 #include "traffic/gate.h"
 #include "traffic/kubernetes.h"
 
@@ -22,61 +23,10 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// Records every weight change; each call takes `takes` of simulated time and
-// answers from `errors` first (one per call) while there are any.
-class FakeBackend final : public Backend {
- public:
-  explicit FakeBackend(SimulatedClock& clock) : clock_(clock) {}
-  std::string_view name() const override { return "fake"; }
-  Result<std::string> setWeight(int64_t percent, Duration timeout) override {
-    clock_.advance(std::min(takes, timeout));
-    calls.push_back({percent, clock_.now()});
-    if (!errors.empty()) {
-      Error e = errors.front();
-      errors.pop_front();
-      return std::unexpected(e);
-    }
-    return "set " + std::to_string(percent);
-  }
-  struct Call {
-    int64_t weight;
-    TimePoint at;
-  };
-  std::vector<Call> calls;
-  std::deque<Error> errors;
-  Duration takes = 10ms;
-
- private:
-  SimulatedClock& clock_;
-};
-
-// Answers from `readings` in order (the last one repeats).
-class FakeGate final : public Gate {
- public:
-  explicit FakeGate(SimulatedClock& clock) : clock_(clock) {}
-  std::string_view name() const override { return "fake"; }
-  Result<GateReading> read(Duration) override {
-    reads.push_back(clock_.now());
-    Result<GateReading> r = readings.front();
-    if (readings.size() > 1) readings.pop_front();
-    return r;
-  }
-  std::deque<Result<GateReading>> readings{GateReading{0.0, "ok"}};
-  std::vector<TimePoint> reads;
-
- private:
-  SimulatedClock& clock_;
-};
-
-class CountingObserver final : public ShiftObserver, public exit::ExitObserver {
- public:
-  void onWeight(int64_t percent) override { weights.push_back(percent); }
-  void onTrafficStep(std::string_view result) override { steps.emplace_back(result); }
-  void onGateCheck(std::string_view result) override { checks.emplace_back(result); }
-  std::vector<int64_t> weights;
-  std::vector<std::string> steps;
-  std::vector<std::string> checks;
-};
+using fakes::FakeGate;
+using fakes::FakeTrafficBackend;
+using fakes::NullExitObserver;
+using fakes::RecordingShiftObserver;
 
 GateReading rate(double r) { return GateReading{r, "read " + std::to_string(r)}; }
 GateReading noData() { return GateReading{std::nullopt, "empty result"}; }
@@ -85,8 +35,9 @@ using fakes::attributeAs;
 struct Fixture {
   SimulatedClock clock;
   config::Config config;
-  CountingObserver observer;
-  FakeBackend* backend = nullptr;
+  RecordingShiftObserver observer;
+  NullExitObserver exit_observer;
+  FakeTrafficBackend* backend = nullptr;
   FakeGate* gate = nullptr;
 
   Fixture() {
@@ -106,7 +57,7 @@ struct Fixture {
 
   // Runs a whole exit whose only step is the shift; returns the summary.
   Run run(bool with_gate = true, Duration reserve_after = 2s) {
-    auto b = std::make_unique<FakeBackend>(clock);
+    auto b = std::make_unique<FakeTrafficBackend>(clock);
     backend = b.get();
     std::unique_ptr<Gate> g;
     if (with_gate) {
@@ -126,7 +77,7 @@ struct Fixture {
         clock,
         exit::Budget{config.exit.grace_period, config.exit.safety_margin,
                      config.exit.compensation_reserve},
-        std::move(plan), observer);
+        std::move(plan), exit_observer);
     start = clock.now();
     engine->trigger("test");
     Run r{engine->await(), shift->lastReport()};
