@@ -1,6 +1,7 @@
 // `lameduck compensator`: consumes the compensation stream until SIGTERM.
 
 #include "saga/compensator.h"
+#include "saga/metrics.h"
 
 #include <csignal>
 #include <cstdlib>
@@ -27,9 +28,11 @@ int compensator(const Args& args) {
   }
   std::string consumer = cfg->compensator.consumer;
   if (consumer.empty()) consumer = instanceName();
-  server::CompensatorMetrics metrics(kVersion, kCommit);
+  // A registry of its own: the compensator's /metrics carries no exit figures.
+  server::Exposition exposition(kVersion, kCommit);
+  saga::CompensatorMetrics metrics(exposition.registry());
   server::MetricsServer metrics_server(cfg->compensator.listen, "compensator.listen",
-                                       [&metrics] { return metrics.render(); });
+                                       [&exposition] { return exposition.render(); });
   if (auto port = metrics_server.start(); !port) {
     log::error("cannot start", {{"error", port.error().message}});
     return kExitFailed;
