@@ -1,7 +1,6 @@
 // `lameduck compensator`: consumes the compensation stream until SIGTERM.
 
 #include "saga/compensator.h"
-#include "saga/metrics.h"
 
 #include <csignal>
 #include <cstdlib>
@@ -12,6 +11,7 @@
 #include "cli/options.h"
 #include "common/log.h"
 #include "common/version.h"
+#include "saga/metrics.h"
 #include "server/endpoints.h"
 #include "server/metrics.h"
 

@@ -205,8 +205,8 @@ Result<std::unique_ptr<Sidecar>> Sidecar::create(const config::Config& config, C
   std::unique_ptr<Sidecar> s(new Sidecar(config, clock));
   const config::Config& c = config;
   if (c.app.base_url) {
-    s->app_ = std::make_unique<app::HttpAppClient>(c.app, clock,
-                                                   s->feature_metrics_.hooks.observer());
+    s->app_ =
+        std::make_unique<app::HttpAppClient>(c.app, clock, s->feature_metrics_.hooks.observer());
   }
   if (!c.app.ports.empty()) {
     // Socket diagnostics (netlink) when the kernel allows it, else /proc.
@@ -315,16 +315,16 @@ Result<exit::ExitPlan> Sidecar::plan() {
   }
   // 3: the traffic shift, before the app is told to drain.
   auto shift = traffic::makeShiftStep(c, app_.get(), who.pod, who.namespace_, clock_,
-                                       feature_metrics_.shift);
+                                      feature_metrics_.shift);
   if (!shift) return std::unexpected(shift.error());
   if (*shift) p.draining.push_back(std::move(*shift));
   // 4: tell the app to drain.
   if (app_) p.draining.push_back(std::make_unique<app::DrainHookStep>(*app_, t));
   // 5: wait until drained.
   if (app_ || connections_) {
-    p.draining.push_back(std::make_unique<drain::DrainWaitStep>(
-        app_.get(), connections_.get(), c.drain, t, c.exit.grace_period,
-        feature_metrics_.drain_wait));
+    p.draining.push_back(std::make_unique<drain::DrainWaitStep>(app_.get(), connections_.get(),
+                                                                c.drain, t, c.exit.grace_period,
+                                                                feature_metrics_.drain_wait));
     // 6: a drain that ran out of budget: what the unfinished work waits on.
     if (diagnosis_) {
       p.draining.push_back(std::make_unique<diag::DeadlineDumpStep>(*diagnosis_, t, "drain_wait"));

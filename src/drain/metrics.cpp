@@ -14,11 +14,12 @@ struct Metrics::Impl {
                      .Help("In-flight work the app last reported through its status hook")
                      .Register(registry)
                      .Add({})),
-        connections(
-            prometheus::BuildGauge()
-                .Name("lameduck_app_connections")
-                .Help("Connections on app.ports at the last read during an exit, by activity: busy (a request being worked on, data moving or queued) or idle (kept alive, nothing pending)")
-                .Register(registry)),
+        connections(prometheus::BuildGauge()
+                        .Name("lameduck_app_connections")
+                        .Help("Connections on app.ports at the last read during an exit, by "
+                              "activity: busy (a request being worked on, data moving or queued) "
+                              "or idle (kept alive, nothing pending)")
+                        .Register(registry)),
         source(prometheus::BuildGauge()
                    .Name("lameduck_drain_connection_source")
                    .Help("1 for the reader of the app's connections in use (netlink: socket "

@@ -26,7 +26,8 @@ TEST(CoordMetrics, RecordsWaitsByReasonErrorsAndCycles) {
   EXPECT_THAT(text, HasSubstr("lameduck_coordination_wait_seconds_count{reason=\"slot\"} 1"));
   EXPECT_THAT(text, HasSubstr("lameduck_coordination_wait_seconds_sum{reason=\"slot\"} 3"));
   EXPECT_THAT(text, HasSubstr("lameduck_coordination_wait_seconds_count{reason=\"wait_for\"} 2"));
-  EXPECT_THAT(text, HasSubstr("lameduck_coordination_wait_seconds_bucket{reason=\"slot\",le=\"300\"} 1"));
+  EXPECT_THAT(text,
+              HasSubstr("lameduck_coordination_wait_seconds_bucket{reason=\"slot\",le=\"300\"} 1"));
   EXPECT_THAT(text, ::testing::Not(HasSubstr("elsewhere")));
   EXPECT_THAT(text, HasSubstr("lameduck_coordination_errors_total 1"));
   EXPECT_THAT(text, HasSubstr("lameduck_coordination_cycles_total 1"));

@@ -18,8 +18,8 @@ TEST(TrafficMetrics, WeightStartsAtFullAndEveryResultExistsFromTheStart) {
   const std::string text = testing::exposition(registry);
   EXPECT_THAT(text, HasSubstr("lameduck_traffic_weight_percent 100"));
   for (const char* result : {"passed", "held", "continued", "failed"}) {
-    EXPECT_THAT(text, HasSubstr("lameduck_traffic_steps_total{result=\"" + std::string(result) +
-                                "\"} 0"));
+    EXPECT_THAT(
+        text, HasSubstr("lameduck_traffic_steps_total{result=\"" + std::string(result) + "\"} 0"));
   }
   for (const char* result : {"pass", "fail", "inconclusive"}) {
     EXPECT_THAT(text, HasSubstr("lameduck_traffic_gate_checks_total{result=\"" +
