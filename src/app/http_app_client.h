@@ -1,5 +1,11 @@
 #pragma once
 
+// The drain protocol over HTTP: AppClient (app/app_client.h) as configured
+// in `app` (base_url, hooks, max_response_bytes), and the parsers of the
+// hook answers. Each hook is one request on a keep-alive connection to the
+// app, bounded by the call's timeout; the terminate hook closes the
+// connection afterwards.
+
 #include <functional>
 #include <memory>
 #include <string_view>
@@ -15,9 +21,17 @@ namespace lameduck::app {
 using HookObserver = std::function<void(std::string_view hook, std::string_view code)>;
 
 // AppClient over HTTP, as configured in `app`. Thread-safe (calls are
-// serialised on one keep-alive connection).
+// serialised on one keep-alive connection); the observer is called on the
+// calling thread, once per request.
+//
+// Failure: every call fails as AppClient says (kUnavailable, kDeadlineExceeded,
+// kBadResponse; the message names the hook, and for an HTTP error status
+// the URL, the status and the answer), never throws.
 class HttpAppClient final : public AppClient {
  public:
+  // `config.base_url` must be set. `clock` must outlive the client; the
+  // client keeps a copy of `observer` (may be empty), so whatever it refers
+  // to must outlive the client too. The config is copied.
   HttpAppClient(const config::AppConfig& config, Clock& clock, HookObserver observer);
 
   Status drain(const Call& call) override;

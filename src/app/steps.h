@@ -6,8 +6,10 @@
 // the phase, and carries the traceparent of the step's own span. The step's
 // span says which hook was called (app.hook), the HTTP status of the answer
 // (http.response.status_code) and, when the call failed, the error
-// (app.hook.error, app.hook.error_kind). They run on the exit thread; the app
-// client is borrowed and must outlive them.
+// (app.hook.error, app.hook.error_kind). A call that ran out of time ends
+// the step `deadline`, any other failed call `failed`, with the client's
+// error as the detail. They run on the exit thread; the app client is
+// borrowed and must outlive them.
 
 #include "app/app_client.h"
 #include "exit/step.h"

@@ -3,7 +3,10 @@
 // The lameduck subcommands. Each takes the arguments after its name and
 // returns the process exit code.
 //
-// Each runs on the thread that calls it, once per process (main() picks one).
+// Each runs on the thread that calls it, once per process (main() picks one),
+// owns everything it builds and joins every thread it starts before it
+// returns. Failures are exit codes (below), with the reason logged or
+// printed.
 
 #include <string>
 #include <vector>

@@ -11,6 +11,7 @@
 #include "cli/options.h"
 #include "common/log.h"
 #include "common/version.h"
+#include "saga/metrics.h"
 #include "server/endpoints.h"
 #include "server/metrics.h"
 
@@ -27,9 +28,11 @@ int compensator(const Args& args) {
   }
   std::string consumer = cfg->compensator.consumer;
   if (consumer.empty()) consumer = instanceName();
-  server::CompensatorMetrics metrics(kVersion, kCommit);
+  // A registry of its own: the compensator's /metrics carries no exit figures.
+  server::Exposition exposition(kVersion, kCommit);
+  saga::CompensatorMetrics metrics(exposition.registry());
   server::MetricsServer metrics_server(cfg->compensator.listen, "compensator.listen",
-                                       [&metrics] { return metrics.render(); });
+                                       [&exposition] { return exposition.render(); });
   if (auto port = metrics_server.start(); !port) {
     log::error("cannot start", {{"error", port.error().message}});
     return kExitFailed;

@@ -1,6 +1,13 @@
 #pragma once
 
-// Command-line option parsing shared by the subcommands.
+// Command-line option parsing shared by the subcommands, and the start-up
+// they share (config, logging, the signal listener).
+//
+// Failure: parsing and loading return errors naming the argument or the
+// config key; the *ForCommand / startService helpers print why and give the
+// process exit code instead. Ownership: results are values; ServiceStart
+// owns its SignalListener. Thread-safety: called from the main thread,
+// before the command starts its own threads.
 
 #include <signal.h>
 

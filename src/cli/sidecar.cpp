@@ -19,7 +19,7 @@ namespace lameduck::cli {
 namespace {
 
 void replaySpoolAtStart(const config::CompensationConfig& config, saga::Spool& spool,
-                        server::Metrics& metrics) {
+                        saga::HandoffObserver& metrics) {
   auto contents = spool.read();
   if (!contents || (contents->records.empty() && contents->torn_lines == 0)) return;
   auto handed = saga::replaySpool(config, spool, &metrics);
@@ -191,6 +191,7 @@ Sidecar::Sidecar(const config::Config& config, Clock& clock)
     : config_(config),
       clock_(clock),
       metrics_(kVersion, kCommit),
+      feature_metrics_(metrics_.registry()),
       spool_(config.compensation.spool) {}
 
 Sidecar::~Sidecar() {
@@ -204,11 +205,8 @@ Result<std::unique_ptr<Sidecar>> Sidecar::create(const config::Config& config, C
   std::unique_ptr<Sidecar> s(new Sidecar(config, clock));
   const config::Config& c = config;
   if (c.app.base_url) {
-    server::Metrics& metrics = s->metrics_;
-    s->app_ = std::make_unique<app::HttpAppClient>(
-        c.app, clock, [&metrics](std::string_view hook, std::string_view code) {
-          metrics.hookRequest(hook, code);
-        });
+    s->app_ =
+        std::make_unique<app::HttpAppClient>(c.app, clock, s->feature_metrics_.hooks.observer());
   }
   if (!c.app.ports.empty()) {
     // Socket diagnostics (netlink) when the kernel allows it, else /proc.
@@ -225,7 +223,7 @@ Result<std::unique_ptr<Sidecar>> Sidecar::create(const config::Config& config, C
       log::info("connection activity source", {{"source", drain::sourceName(choice.kind)},
                                               {"reason", choice.reason}});
     }
-    s->metrics_.onConnectionSource(drain::sourceName(choice.kind));
+    s->feature_metrics_.drain_wait.onConnectionSource(drain::sourceName(choice.kind));
     s->connections_ = std::move(choice.source);
   }
   // Exit ordering: the registry thread and the exit thread each talk to
@@ -234,16 +232,16 @@ Result<std::unique_ptr<Sidecar>> Sidecar::create(const config::Config& config, C
   if (coordination.enabled()) {
     s->registry_ = std::make_unique<coord::Registry>(
         clock, std::make_unique<coord::RedisBackend>(c.compensation.redis), coordination,
-        s->metrics_);
+        s->feature_metrics_.ordering);
     s->coord_backend_ = std::make_unique<coord::RedisBackend>(c.compensation.redis);
-    s->coordination_ = std::make_unique<coord::ExitCoordination>(*s->coord_backend_, coordination,
-                                                                 s->metrics_, s->registry_.get());
+    s->coordination_ = std::make_unique<coord::ExitCoordination>(
+        *s->coord_backend_, coordination, s->feature_metrics_.ordering, s->registry_.get());
   }
   if (c.app.diagnostics.goroutines) {
     s->dumps_ = std::make_unique<diag::HttpDumpSource>(
         *c.app.diagnostics.goroutines, static_cast<size_t>(c.app.diagnostics.max_bytes), clock);
     s->diagnosis_ = std::make_unique<diag::Diagnosis>(*s->dumps_);
-    s->stuck_observers_.push_back(&s->metrics_);
+    s->stuck_observers_.push_back(&s->feature_metrics_.diagnosis);
   }
   if (c.metrics.pushgateway.url) {
     s->push_ = std::make_unique<server::FinalPush>(
@@ -253,7 +251,7 @@ Result<std::unique_ptr<Sidecar>> Sidecar::create(const config::Config& config, C
   // holds /prestop.
   if (c.trace.otlp.endpoint) {
     s->tracer_ = std::make_unique<trace::ExitTracer>(
-        c.trace.otlp, clock, s->metrics_,
+        c.trace.otlp, clock, s->feature_metrics_.exports,
         trace::Resource::forPod(c.coordination.service, log::identity(), kVersion),
         log::identity());
   }
@@ -316,15 +314,17 @@ Result<exit::ExitPlan> Sidecar::plan() {
     for (auto& step : coord::makeSteps(*coordination_)) p.draining.push_back(std::move(step));
   }
   // 3: the traffic shift, before the app is told to drain.
-  auto shift = traffic::makeShiftStep(c, app_.get(), who.pod, who.namespace_, clock_, metrics_);
+  auto shift = traffic::makeShiftStep(c, app_.get(), who.pod, who.namespace_, clock_,
+                                      feature_metrics_.shift);
   if (!shift) return std::unexpected(shift.error());
   if (*shift) p.draining.push_back(std::move(*shift));
   // 4: tell the app to drain.
   if (app_) p.draining.push_back(std::make_unique<app::DrainHookStep>(*app_, t));
   // 5: wait until drained.
   if (app_ || connections_) {
-    p.draining.push_back(std::make_unique<drain::DrainWaitStep>(
-        app_.get(), connections_.get(), c.drain, t, c.exit.grace_period, metrics_));
+    p.draining.push_back(std::make_unique<drain::DrainWaitStep>(app_.get(), connections_.get(),
+                                                                c.drain, t, c.exit.grace_period,
+                                                                feature_metrics_.drain_wait));
     // 6: a drain that ran out of budget: what the unfinished work waits on.
     if (diagnosis_) {
       p.draining.push_back(std::make_unique<diag::DeadlineDumpStep>(*diagnosis_, t, "drain_wait"));
@@ -334,7 +334,7 @@ Result<exit::ExitPlan> Sidecar::plan() {
   if (app_) {
     p.compensating.push_back(std::make_unique<saga::CompensationHandoffStep>(
         *app_, c, saga::Origin{c.coordination.service, who.namespace_, who.pod, who.revision},
-        spool_, metrics_));
+        spool_, feature_metrics_.handoff));
   }
   // Terminating: the terminate hook.
   if (app_) p.terminating.push_back(std::make_unique<app::TerminateHookStep>(*app_, t));
@@ -353,9 +353,10 @@ Status Sidecar::start() {
   // Whatever an earlier run spooled goes to the stream now, in the
   // background so that a slow Redis cannot delay readiness.
   if (config_.compensation.redis.address) {
-    replay_ = std::jthread([this] { replaySpoolAtStart(config_.compensation, spool_, metrics_); });
+    replay_ = std::jthread(
+        [this] { replaySpoolAtStart(config_.compensation, spool_, feature_metrics_.handoff); });
   } else if (auto contents = spool_.read(); contents && !contents->records.empty()) {
-    metrics_.onSpoolSize(static_cast<int64_t>(contents->records.size()));
+    feature_metrics_.handoff.onSpoolSize(static_cast<int64_t>(contents->records.size()));
   }
   if (auto port = admin_->start(); !port) return std::unexpected(port.error());
   if (auto port = metrics_server_->start(); !port) return std::unexpected(port.error());

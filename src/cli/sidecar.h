@@ -22,24 +22,52 @@
 #include <thread>
 
 #include "app/http_app_client.h"
+#include "app/metrics.h"
 #include "common/clock.h"
 #include "common/error.h"
 #include "config/config.h"
+#include "coord/metrics.h"
 #include "coord/registry.h"
 #include "coord/steps.h"
 #include "diag/diagnosis.h"
 #include "diag/fetch.h"
+#include "diag/metrics.h"
 #include "drain/connections.h"
+#include "drain/metrics.h"
 #include "exit/engine.h"
+#include "saga/metrics.h"
 #include "saga/spool.h"
 #include "server/endpoints.h"
 #include "server/metrics.h"
 #include "server/pushgateway.h"
+#include "trace/metrics.h"
 #include "trace/tracer.h"
+#include "traffic/metrics.h"
 
 namespace lameduck::cli {
 
 class AfterExitWatch;
+
+// Each feature component's metrics, all on the sidecar's registry (every
+// family is exposed, whatever is configured). Must not outlive the
+// registry; the observers of the components hold references into it.
+struct FeatureMetrics {
+  explicit FeatureMetrics(prometheus::Registry& registry)
+      : hooks(registry),
+        drain_wait(registry),
+        handoff(registry),
+        shift(registry),
+        ordering(registry),
+        diagnosis(registry),
+        exports(registry) {}
+  app::Metrics hooks;
+  drain::Metrics drain_wait;
+  saga::HandoffMetrics handoff;
+  traffic::Metrics shift;
+  coord::Metrics ordering;
+  diag::Metrics diagnosis;
+  trace::Metrics exports;
+};
 
 class Sidecar {
  public:
@@ -80,6 +108,7 @@ class Sidecar {
   const config::Config& config_;
   Clock& clock_;
   server::Metrics metrics_;
+  FeatureMetrics feature_metrics_;  // on metrics_'s registry
   std::unique_ptr<app::HttpAppClient> app_;               // app.base_url set
   std::unique_ptr<drain::ConnectionSource> connections_;  // app.ports set
   saga::Spool spool_;

@@ -47,7 +47,9 @@ sigset_t exitSignals();
 std::string signalName(int sig);
 
 // A thread that waits for SIGHUP and SIGUSR1 and logs what they mean. Start
-// it after logging is initialised. The destructor stops and joins it.
+// it after logging is initialised. The listener owns its thread; the
+// destructor stops and joins it. What a snapshot reads is borrowed (see
+// Snapshot).
 // Thread-safe: setSnapshot may be called from any thread at any time.
 class SignalListener {
  public:

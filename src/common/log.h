@@ -7,6 +7,8 @@
 //
 // Thread-safe. init() is called once by main before any thread logs; without
 // it records go to stdout as JSON at level info with an empty identity.
+// Logging never fails the caller (a record that cannot be written is
+// lost); the logger and the identity are process-wide, owned by this module.
 
 #include <concepts>
 #include <cstdint>

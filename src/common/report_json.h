@@ -4,7 +4,8 @@
 // milliseconds rounded to the microsecond, and optional values as null.
 // Include only from a .cpp that renders a section (it pulls in nlohmann).
 //
-// Thread-safety: pure functions, callable from any thread.
+// Thread-safety: pure functions over values, callable from any thread;
+// they never fail.
 
 #include <cmath>
 #include <nlohmann/json.hpp>

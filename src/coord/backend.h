@@ -3,6 +3,8 @@
 // The store behind exit ordering: a registry of live pods and a capped
 // lease ("exit slot") per service. The exit steps and the registry thread
 // see only this interface; RedisBackend implements it, tests use fakes.
+// Records are plain values; the interface says below how calls fail and
+// that an instance has one owner thread.
 
 #include <cstdint>
 #include <optional>

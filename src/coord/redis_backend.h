@@ -48,7 +48,9 @@ Result<SlotAttempt> slotAttemptFromReply(const redis::RedisReply& reply);
 Result<bool> renewalFromReply(const redis::RedisReply& reply);
 
 // Connects on first use and again after a transport error; each call is
-// bounded by config.timeout (plus the connect). Not thread-safe.
+// bounded by config.timeout (plus the connect). Errors as Backend says, and
+// kPermissionDenied for credentials Redis refuses. Owns its connection and
+// a copy of the config. Not thread-safe.
 class RedisBackend final : public Backend {
  public:
   explicit RedisBackend(config::RedisConfig config);

@@ -11,6 +11,11 @@
 // The store is advisory: a failed call is logged at warn (once per outage),
 // counted, and tried again at the next beat; it never delays the exit,
 // whose thread only records what changed and wakes this one.
+//
+// Ownership: the registry owns its backend and its thread; `clock` and
+// `observer` are borrowed and must outlive it. Thread-safety: start() and
+// stop() are called from one thread (the composition root's, the main
+// thread); holdSlot() and onTransition() from any thread.
 
 #include <condition_variable>
 #include <memory>

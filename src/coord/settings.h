@@ -2,6 +2,9 @@
 
 // Exit ordering settings (coordination.* plus this pod's name), the observer
 // that turns coordination events into metrics, and the slot keeper.
+//
+// Settings is a plain value (Settings::from never fails: the config was
+// checked when loaded); thread-safety of the interfaces is said at each.
 
 #include <string>
 #include <string_view>

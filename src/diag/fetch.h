@@ -37,10 +37,13 @@ class DumpSource {
 // The default path when the configured URL has none.
 inline constexpr const char* kDefaultGoroutinePath = "/debug/pprof/goroutine?debug=2";
 
+// Fails as DumpSource::fetch says; never throws. Owns its HTTP client (one
+// keep-alive connection and its watchdog thread, joined on destruction).
 class HttpDumpSource final : public DumpSource {
  public:
   // `url.path` is the request target, query included ("" → the default
-  // path); answers longer than `max_bytes` are refused.
+  // path); answers longer than `max_bytes` are refused. `clock` must
+  // outlive the source.
   HttpDumpSource(HttpUrl url, size_t max_bytes, Clock& clock);
   ~HttpDumpSource() override;
 

@@ -24,7 +24,8 @@
 // - Groups are keyed by (wait reason, function, file:line) and sorted by
 //   count, then longest wait, then function.
 //
-// Thread-safety: free functions over values; safe from any thread.
+// Thread-safety: free functions over values (nothing is kept), safe from
+// any thread; they never fail.
 
 #include <cstdint>
 #include <optional>

@@ -38,8 +38,8 @@ class BaselineStep final : public exit::Step {
 
 class DeadlineDumpStep final : public exit::Step {
  public:
-  // `drain_step` is the name of the drain wait step whose deadline triggers
-  // the dump.
+  // `diagnosis` must outlive the step; `drain_step` is the name of the drain
+  // wait step whose deadline triggers the dump.
   DeadlineDumpStep(Diagnosis& diagnosis, Duration timeout, std::string drain_step)
       : diagnosis_(diagnosis), timeout_(timeout), drain_step_(std::move(drain_step)) {}
   std::string_view name() const override { return "diagnosis"; }

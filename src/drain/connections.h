@@ -5,6 +5,8 @@
 // sockets without any change to the app. The parsers are pure functions; a
 // ConnectionSource is used by one thread at a time (the exit thread while
 // draining, then the main thread while it waits for the app to stop).
+// Sources own what they are given (paths, ports, the own-connection
+// callbacks, which must stay callable for the source's lifetime).
 
 #include <array>
 #include <compare>
@@ -188,8 +190,9 @@ class ConnectionSource {
 };
 
 // Reads <proc_root>/net/tcp and <proc_root>/net/tcp6. A missing tcp6 (IPv6
-// disabled) is fine; a missing or unreadable tcp is an error. `own_ports`
-// is asked on every read for the local ports of lameduck's own connections.
+// disabled) is fine; a missing or unreadable tcp is kUnavailable naming the
+// file. `own_ports` is asked on every read for the local ports of
+// lameduck's own connections.
 class ProcConnectionSource final : public ConnectionSource {
  public:
   using OwnPorts = std::function<std::set<uint16_t>()>;

@@ -86,9 +86,11 @@ Status dumpTcpSockets(int family, const NetlinkOptions& options, Clock& clock,
 // then IPv6 from then on (a kernel without IPv6 answers the second with an
 // error that is ignored),
 // and summarizes with lameduck's own connections left out. Snapshots have
-// source kNetlink and timestamps. Not thread-safe (one poller).
+// source kNetlink and timestamps. read() fails as dumpTcpSockets does.
+// Not thread-safe (one poller).
 class NetlinkConnectionSource final : public ConnectionSource {
  public:
+  // Keeps `options` and `own`; `clock` must outlive the source.
   NetlinkConnectionSource(NetlinkOptions options, Clock& clock, OwnConnections own);
   Result<ConnectionSnapshot> read() override;
 

@@ -3,7 +3,10 @@
 // The drain's sections of the exit summary: `app` (the figures the app
 // reported through its status hook while draining) and `drain` (what the
 // connection tracking saw). Plain values, rendered to JSON here so that the
-// exit engine only ever sees text.
+// exit engine only ever sees text; the renderings never fail.
+//
+// Thread-safety: plain values and pure renderings; the drain wait fills
+// them on the exit thread.
 
 #include <cstdint>
 #include <optional>

@@ -42,7 +42,8 @@ struct SourceChoice {
 // Tries one netlink read. Netlink is kept unless it is refused (an error for
 // which isNetlinkRefused holds) or disabled; a passing failure (timeout)
 // keeps netlink, since later reads may work. Never fails: /proc is always
-// the answer of last resort (its own errors surface on read()).
+// the answer of last resort (its own errors surface on read()). The caller
+// owns the source; a netlink source borrows `clock`, which must outlive it.
 SourceChoice chooseConnectionSource(const SourceOptions& options, Clock& clock);
 
 }  // namespace lameduck::drain

@@ -10,6 +10,8 @@
 // as busy: the fallback cannot tell an idle pooled connection from a request
 // being worked on.
 //
+// Failure: none of its own; a read that failed is judged not drained
+// (unreadable()). Ownership: keeps a copy of the previous snapshot.
 // Thread-safety: none; one poller owns it.
 
 #include <cstdint>

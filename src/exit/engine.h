@@ -17,6 +17,14 @@
 // Every exit is one trace: a root span `exit`, a child span per phase and a
 // grandchild per step; the ids are in the summary and handed to observers,
 // and a step's context carries the traceparent of its own span.
+//
+// Failure: no call fails. What went wrong in an exit is in its Summary: a
+// step's failure or lateness is recorded and the exit goes on, and the
+// outcome says whether it completed, failed or ran out of budget. Steps
+// must not throw.
+//
+// Ownership: the engine owns the plan's steps and its exit thread (joined
+// by the destructor); the clock and the observer are borrowed.
 
 #include <atomic>
 #include <condition_variable>
@@ -93,7 +101,7 @@ class ObserverList final : public ExitObserver {
 
 class ExitEngine final : private ExitRecorder {
  public:
-  // `observer` must outlive the engine.
+  // `clock` and `observer` must outlive the engine.
   ExitEngine(Clock& clock, const Budget& budget, ExitPlan plan, ExitObserver& observer);
   // Waits for a running exit to end (it is bounded by its budget).
   ~ExitEngine() override;

@@ -52,7 +52,7 @@ struct ChildSpanOf {
 };
 
 // A finished part of a step's work, recorded as a child span of the step's
-// span (ExitRecorder::span): one weight of the traffic shift, say. Times are
+// span (ExitRecorder::span): one round of a step that repeats, say. Times are
 // on the exit's clock (StepContext::clock), so a step builds it from the
 // same now() it waits with.
 using ChildSpan = ChildSpanOf<TimePoint>;

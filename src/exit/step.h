@@ -3,11 +3,10 @@
 // A step of an exit phase, and what it may write into the exit's record.
 //
 // The engine runs the steps of each phase in order, gives each the phase's
-// deadline, and records what it returned. Features (exit ordering, traffic
-// shift, drain, compensation hand-off, diagnosis) are steps in their own
-// components: each owns a section of the summary, which it replaces as it
-// goes, and the details of its span in the exit trace. The engine does not
-// know what any step does.
+// deadline, and records what it returned. Every step lives in a component
+// of its own: it owns a section of the summary, which it replaces as it
+// goes, and the details of its span in the exit trace. The engine knows
+// sections only by name and does not know what any step does.
 
 #include <memory>
 #include <string>
@@ -45,6 +44,8 @@ class ExitRecorder {
 inline constexpr size_t kMaxChildSpans = 128;
 inline constexpr size_t kMaxSpanEvents = 128;
 
+// Given to Step::run for the run only: a step must not keep the context,
+// the recorder or the pointers in it after run() returned.
 struct StepContext {
   Clock& clock;
   TimePoint exit_started;
@@ -87,7 +88,8 @@ struct StepResult {
 
 // Steps run on the engine's exit thread only; they must return by
 // ctx.deadline (plus at most one bounded call), never throw, and report
-// problems in the result.
+// problems in the result. The plan (and so the engine) owns its steps;
+// what a step borrows from its component must outlive the engine.
 class Step {
  public:
   virtual ~Step() = default;
@@ -95,8 +97,8 @@ class Step {
   virtual StepResult run(StepContext& ctx) = 0;
   // How long the step may still run once the phase's deadline has passed.
   // Zero for almost every step: a step that comes too late is reported,
-  // not run. A step that explains an overrun (a diagnosis of what held the
-  // phase) gets a bounded grace; the compensation reserve is kept anyway.
+  // not run. A step that explains an overrun (what held the phase up) gets
+  // a bounded grace; the compensation reserve is kept anyway.
   virtual Duration grace() const { return Duration::zero(); }
 };
 

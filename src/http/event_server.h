@@ -16,8 +16,9 @@
 // body max_body_bytes; at most max_connections are open, and at the cap the
 // longest-idle (or longest-incomplete) connection is shed for a new one.
 //
-// Thread-safety: bind/start/stop from one owner thread; handlers run on
-// worker threads.
+// Ownership: the server owns its sockets, its event thread and its
+// workers; `routes` and `options` are copied. Thread-safety: bind/start/stop
+// from one owner thread; handlers run on worker threads.
 
 #include <memory>
 #include <regex>
@@ -42,8 +43,16 @@ class EventServer {
   EventServer(const EventServer&) = delete;
   EventServer& operator=(const EventServer&) = delete;
 
+  // Listens on `address` (port 0: any free port; no host: every address,
+  // IPv6 dual-stack first) and returns the port bound. Fails with
+  // kUnavailable naming the address and the reason (unknown host, port in
+  // use, no permission). A second bind replaces the first listener.
   Result<int> bind(const HostPort& address);
+  // Starts the event thread. Fails with kFailedPrecondition when not bound
+  // or already started, kUnavailable when the wake pipe cannot be made.
   Status start();
+  // Closes the listener and every connection after the handlers in flight
+  // returned; joins the event thread. Idempotent; the destructor calls it.
   void stop();
 
  private:

@@ -90,7 +90,9 @@ enum class Lane {
   kSlow,   // handlers that block for long (/prestop); never delay the quick lane
 };
 
-// Thread-safe after start(); routes must be added before it.
+// Thread-safe after start(); routes must be added before it, from the
+// thread that owns the server (bind, start and stop too). Owns its sockets
+// and threads; handlers are copied and must stay callable until stop().
 class Server {
  public:
   explicit Server(ServerOptions options = {});
@@ -106,9 +108,12 @@ class Server {
 
   // Binds; port 0 picks a free port. Returns the bound port. Raises the
   // process's soft descriptor limit to its hard limit (once), so that
-  // thousands of connections can be open.
+  // thousands of connections can be open. Fails with kUnavailable naming
+  // the address (port in use, unknown host, no permission); kInvalidArgument
+  // when the TLS files cannot be loaded.
   Result<int> bind(const HostPort& address);
-  // Serves on a background thread until stop().
+  // Serves on a background thread until stop(). Fails with
+  // kFailedPrecondition when not bound or already started.
   Status start();
   // Idempotent; waits for handlers in flight to return.
   void stop();

@@ -43,9 +43,11 @@ struct RetryPolicy {
 };
 
 // Thread-safe; calls share one keep-alive connection and are serialised.
+// Owns its HTTP client (the connection and its watchdog thread).
 class Client {
  public:
-  // Logs at warn when TLS verification is off.
+  // Logs at warn when TLS verification is off. `clock` must outlive the
+  // client; constructing never fails (a bad token or CA shows in the calls).
   Client(ClusterConfig config, Clock& clock, RetryPolicy retry = {});
   ~Client();
   Client(const Client&) = delete;

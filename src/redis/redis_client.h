@@ -56,7 +56,8 @@ inline constexpr size_t kMaxReplyBytes = 16u << 20;   // unparsed bytes of one r
 struct ReplyBudget;
 
 // Not thread-safe: one owner at a time. After a transport error (timeout,
-// connection lost) the client is broken and must be reconnected.
+// connection lost) the client is broken and must be reconnected. Owns its
+// connection (closed on destruction); nothing is borrowed.
 class RedisClient {
  public:
   ~RedisClient();
@@ -67,7 +68,11 @@ class RedisClient {
   // kInvalidArgument (no address configured).
   static Result<std::unique_ptr<RedisClient>> connect(const config::RedisConfig& config);
 
-  // One command. A Redis error reply is a reply, not an Error.
+  // One command. A Redis error reply is a reply, not an Error. Transport
+  // errors (they break the client; the message names the server and the
+  // command): kDeadlineExceeded when no answer came within config.timeout,
+  // kUnavailable when the connection failed; a reply over the bounds below
+  // is kBadResponse.
   Result<RedisReply> command(const std::vector<std::string>& argv);
   // Sends every command, then reads the replies in order. Replies read
   // before a transport error are kept, so callers know which commands ran.

@@ -5,11 +5,9 @@
 // JSON text the summary carries under "compensations" (keys: pending,
 // rejected, written, duplicates, spooled, acked, rejected_reasons).
 //
-// Plain value type, no locking: one owner (the hand-off step) fills it, then
-// hands a copy or its rendering on.
-//
-// Thread-safety: plain values and a pure rendering; the hand-off step fills
-// them on the exit thread and hands the rendered JSON to the engine.
+// Thread-safety and ownership: plain values, no locking, and a pure
+// rendering that never fails; one owner (the hand-off step, on the exit
+// thread) fills the report and hands its rendered JSON to the engine.
 
 #include <cstddef>
 #include <cstdint>

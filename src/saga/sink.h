@@ -5,6 +5,10 @@
 // (StreamSink). The hand-off never opens Redis itself; RedisStreamConnector
 // is the real one, tests use FakeStreamConnector (tests/fakes/saga.h) with
 // failure switches (Redis down, a write cut off part-way, a refused write).
+//
+// Ownership: connect() hands the caller the sink. A sink may refer to the
+// connector that made it (the fake's do), so it must not outlive it; the
+// Redis sink owns its connection and a copy of the stream settings.
 
 #include <memory>
 #include <string>
@@ -18,7 +22,7 @@
 
 namespace lameduck::saga {
 
-// One connection to the stream. Not thread-safe: one owner.
+// One connection to the stream. Not thread-safe: one owner. Never throws.
 class StreamSink {
  public:
   virtual ~StreamSink() = default;
@@ -42,7 +46,8 @@ class StreamConnector {
 };
 
 // Over a real Redis, as configured in `compensation` (address, credentials,
-// stream, maxlen). The configured timeout is the longest any call may take.
+// stream, maxlen; copied). The configured timeout is the longest any call
+// may take; no time left fails with kDeadlineExceeded.
 class RedisStreamConnector final : public StreamConnector {
  public:
   explicit RedisStreamConnector(config::CompensationConfig config);

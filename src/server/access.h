@@ -3,7 +3,10 @@
 // Who may call the admin endpoints that change or reveal exit state
 // (/prestop, /status): an optional bearer token and an optional list of
 // source networks. Probes (/healthz, /readyz) stay open so that the kubelet
-// can always reach them. Immutable once built: safe from any thread.
+// can always reach them. Immutable once built (it copies the token and the
+// networks): safe from any thread. check() never fails: every request gets
+// a verdict, and an address that is in no allowed network (or is not an
+// address) is refused.
 
 #include <string>
 #include <vector>

@@ -27,9 +27,11 @@ class AdminServer {
               Duration prestop_wait);
   ~AdminServer();
 
-  // Binds and serves in the background; returns the bound port.
+  // Binds and serves in the background; returns the bound port. Fails as
+  // http::Server::bind does (kUnavailable: port in use, ...), the message
+  // prefixed with "admin.listen: ".
   Result<int> start();
-  void stop();
+  void stop();  // idempotent; waits for handlers in flight
 
  private:
   http::Response guarded(const http::Request& req,
@@ -50,8 +52,9 @@ class MetricsServer {
   // `key_path` names the config key in errors.
   MetricsServer(const HostPort& listen, std::string key_path, std::function<std::string()> render);
   ~MetricsServer();
+  // As AdminServer::start, the message prefixed with the config key.
   Result<int> start();
-  void stop();
+  void stop();  // idempotent
 
  private:
   HostPort listen_;

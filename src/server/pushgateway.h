@@ -15,6 +15,11 @@
 // from the app's own shutdown after the hook returned. The sidecar waits for
 // it before leaving, at most metrics.pushgateway.timeout. A failed push is
 // logged at warn and counted in lameduck_pushgateway_push_failures_total.
+//
+// Ownership: FinalPush borrows the metrics and the clock, which must outlive
+// it, and owns its push thread (joined by wait() or the destructor).
+// Thread-safety: start() and onExitDone() from any thread; wait() from the
+// owner's thread.
 
 #include <memory>
 #include <string>

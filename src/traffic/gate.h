@@ -15,9 +15,14 @@ namespace lameduck::traffic {
 
 // A Prometheus instant query (GET <url>/api/v1/query). A vector result takes
 // the worst (highest) series; a scalar is used as is. An empty result, NaN
-// or ±Inf (0/0 when there is no traffic) is no data.
+// or ±Inf (0/0 when there is no traffic) is no data. Errors: the HTTP
+// client's (kUnavailable, kDeadlineExceeded) naming the Prometheus origin;
+// kBadResponse for a status other than 200 or an answer that is not a
+// query result.
 class PrometheusGate final : public Gate {
  public:
+  // Owns its HTTP client (one keep-alive connection); `clock` must outlive
+  // the gate.
   PrometheusGate(const HttpUrl& url, std::string query, Clock& clock);
   std::string_view name() const override { return "prometheus"; }
   Result<GateReading> read(Duration timeout) override;
@@ -32,7 +37,8 @@ class PrometheusGate final : public Gate {
 Result<GateReading> parsePrometheusAnswer(std::string_view body);
 
 // The app's own figure: the status hook's "error_rate" (0..1, null when it
-// has no traffic).
+// has no traffic). Errors: those of AppClient::status. `app` must outlive
+// the gate.
 class AppGate final : public Gate {
  public:
   explicit AppGate(app::AppClient& app) : app_(app) {}

@@ -19,9 +19,13 @@ Result<std::string> haproxyCommand(const std::string& socket, const std::string&
 // an absolute weight (`set weight <backend>/<server> <n>`, at least 1 for a
 // step above 0), and verifies it with `get weight`; at 0 also `set server
 // ... state drain`, so the server takes no new connections at all (weight 0
-// alone still lets persistent sessions through).
+// alone still lets persistent sessions through). All of it within the
+// call's timeout. Errors: those of haproxyCommand; kFailedPrecondition when
+// HAProxy refuses a command (no such backend or server; the message quotes
+// its answer); kUnavailable when the weight read back differs (transient).
 class HaproxyBackend final : public Backend {
  public:
+  // Copies `config`; `clock` must outlive the backend.
   HaproxyBackend(const config::HaproxyConfig& config, Clock& clock);
   std::string_view name() const override { return "haproxy"; }
   Result<std::string> setWeight(int64_t percent, Duration timeout) override;

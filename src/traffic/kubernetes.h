@@ -33,6 +33,8 @@ Result<std::string> renderPatch(const std::string& patch_template, config::Patch
 // so the shift retries them too.
 class KubernetesBackend final : public Backend {
  public:
+  // Copies `config` and `cluster`; `clock` must outlive the backend (its
+  // API client borrows it too).
   KubernetesBackend(const config::KubernetesTrafficConfig& config, kube::ClusterConfig cluster,
                     std::string pod, std::string pod_namespace, Clock& clock);
   std::string_view name() const override { return "kubernetes"; }

@@ -19,6 +19,13 @@
 // span (weight, planned hold, attempts, gate result, error rate and checks,
 // result; a `gate_held` event for each check that held the weight), and the
 // shift's span says when the holds were shortened (`budget_shortened`).
+//
+// Failure: a weight that cannot be set (retries spent, or a permanent
+// refusal) ends the step `failed`, naming the weight and the backend's
+// error; nothing throws. Ownership: the step owns its backend and gate and
+// borrows the observer (and, through them, the app client and clock given
+// to makeShiftStep), which must outlive it. Thread-safety: runs on the exit
+// thread only.
 
 #include <memory>
 #include <optional>
@@ -78,11 +85,6 @@ class ShiftStep final : public exit::Step {
   ShiftObserver& observer_;
   std::optional<TrafficReport> last_;
 };
-
-// What can be checked of the traffic config without reaching anything: for
-// the kubernetes backend, the object's REST path and the patch template.
-// Used by check-config (makeShiftStep checks the same, plus token and CA).
-Status checkTrafficConfig(const config::Config& config);
 
 }  // namespace lameduck::traffic
 

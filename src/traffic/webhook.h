@@ -12,8 +12,13 @@
 
 namespace lameduck::traffic {
 
+// Errors: those of webhookAnswer, and the HTTP client's (kUnavailable,
+// kDeadlineExceeded: transient) when no answer came back.
 class WebhookBackend final : public Backend {
  public:
+  // `config.url` must be set; what is needed of `config` is copied. Owns
+  // its HTTP client (one keep-alive connection); `clock` must outlive the
+  // backend.
   WebhookBackend(const config::WebhookConfig& config, std::string pod, std::string pod_namespace,
                  Clock& clock);
   std::string_view name() const override { return "webhook"; }

@@ -47,14 +47,12 @@ TEST(AccessPolicy, SourceNetworksAreCheckedFirst) {
   EXPECT_EQ(p.check("192.168.0.1", ""), Access::kSourceDenied);
 }
 
+// The exit engine's own metrics; each feature component tests its own
+// (tests/<component>/metrics_test.cpp).
 TEST(Metrics, ExposesTheContractNames) {
   Metrics m("0.1.0", "abc");
   m.onTransition(exit::State::kReady, exit::State::kDraining);
-  m.hookRequest("drain", "200");
   m.adminDenied("token");
-  m.onAppFigures(app::Figures{4, 9, 0, std::nullopt});
-  m.onConnections(9, 2);
-  m.onConnectionActivity(7, 2);
   exit::Summary s;
   s.outcome = exit::Outcome::kDeadline;
   s.elapsed = std::chrono::milliseconds(1500);
@@ -70,18 +68,13 @@ TEST(Metrics, ExposesTheContractNames) {
   EXPECT_THAT(text, HasSubstr("lameduck_exit_phase_duration_seconds_count{phase=\"draining\"} 1"));
   EXPECT_THAT(text, HasSubstr("lameduck_exits_total{outcome=\"deadline\"} 1"));
   EXPECT_THAT(text, HasSubstr("lameduck_exits_total{outcome=\"completed\"} 0"));
-  EXPECT_THAT(text, HasSubstr("lameduck_app_inflight 4"));
-  EXPECT_THAT(text, HasSubstr("lameduck_app_connections{activity=\"busy\"} 7"));
-  EXPECT_THAT(text, HasSubstr("lameduck_app_connections{activity=\"idle\"} 2"));
-  EXPECT_THAT(text, HasSubstr("lameduck_app_new_connections_total 2"));
-  EXPECT_THAT(text, HasSubstr("lameduck_hook_requests_total{code=\"200\",hook=\"drain\"} 1"));
   EXPECT_THAT(text, HasSubstr("lameduck_admin_requests_denied_total{reason=\"token\"} 1"));
   EXPECT_THAT(text, HasSubstr("lameduck_build_info{commit=\"abc\",version=\"0.1.0\"} 1"));
 }
 
 TEST(Metrics, ExpositionPassesPromtool) {
   Metrics m("0.1.0", "abc");
-  m.hookRequest("status", "timeout");
+  m.adminDenied("source");
   exit::PhaseTiming compensating;
   compensating.phase = exit::Phase::kCompensating;
   compensating.took = std::chrono::milliseconds(10);
@@ -102,17 +95,6 @@ TEST(Pushgateway, GroupPathIsJobNamespacePodWithBase64ForOddValues) {
   EXPECT_EQ(pushgatewayGroupPath({"a/b c", "", "ab?"}),
             "/metrics/job@base64/YS9iIGM=/pod@base64/YWI_");
   EXPECT_EQ(pushgatewayGroupPath({"j", "", ""}), "/metrics/job/j/pod@base64/=");
-}
-
-TEST(Metrics, CountsTraceExportsByResult) {
-  Metrics m("0.1.0", "abc");
-  trace::ExportObserver& observer = m;
-  observer.onTraceExport(trace::kExportOk);
-  observer.onTraceExport(trace::kExportFailed);
-  observer.onTraceExport(trace::kExportFailed);
-  const std::string text = m.render();
-  EXPECT_THAT(text, HasSubstr("lameduck_trace_exports_total{result=\"ok\"} 1"));
-  EXPECT_THAT(text, HasSubstr("lameduck_trace_exports_total{result=\"failed\"} 2"));
 }
 
 }  // namespace

@@ -1,0 +1,35 @@
+#pragma once
+
+// The exit trace's Prometheus metric: lameduck_trace_exports_total{result} (README.md, "Metrics").
+//
+// Ownership: the families are registered on a registry the caller owns,
+// which must outlive this object. Failure: the constructor throws (from
+// prometheus-cpp) when one of these names is already registered with
+// another type — a programming error, seen at start-up. Thread-safety:
+// every call is thread-safe and quick.
+
+#include <memory>
+
+#include "trace/exporter.h"
+
+namespace prometheus {
+class Registry;
+}
+
+namespace lameduck::trace {
+
+class Metrics final : public ExportObserver {
+ public:
+  explicit Metrics(prometheus::Registry& registry);
+  ~Metrics() override;
+  Metrics(const Metrics&) = delete;
+  Metrics& operator=(const Metrics&) = delete;
+
+  void onTraceExport(std::string_view result) override;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace lameduck::trace
