@@ -11,6 +11,7 @@
 #include "cli/options.h"
 #include "common/log.h"
 #include "common/version.h"
+#include "redis/redis_client.h"
 #include "server/endpoints.h"
 #include "server/metrics.h"
 
@@ -34,7 +35,8 @@ int compensator(const Args& args) {
     log::error("cannot start", {{"error", port.error().message}});
     return kExitFailed;
   }
-  saga::Compensator worker(*cfg, consumer, metrics, SystemClock::instance());
+  saga::Compensator worker(*cfg, consumer, metrics, SystemClock::instance(),
+                           &redis::RedisClient::connect);
   std::thread signal_thread([&] {
     int sig = 0;
     sigwait(&signals, &sig);
