@@ -1,7 +1,5 @@
 #include "cli/sidecar.h"
 
-#include <mutex>
-
 #include "app/steps.h"
 #include "cli/options.h"
 #include "common/log.h"

@@ -63,6 +63,20 @@ class Pushgateway {
     return j["data"];
   }
 
+  // The first group pushed, waiting up to `timeout`; null when none came.
+  json firstGroup(std::chrono::milliseconds timeout) {
+    json first;
+    waitUntil(
+        [&] {
+          json all = groups();
+          if (all.empty()) return false;
+          first = all[0];
+          return true;
+        },
+        timeout, 50ms);
+    return first;
+  }
+
  private:
   TempDir dir_;
   int port_ = 0;
@@ -96,16 +110,8 @@ TEST(Pushgateway, FinalExitMetricsArePushedGroupedByPod) {
 
   auto r = d.admin("/prestop");
   ASSERT_TRUE(r && r->status == 200);
-  json group;
-  ASSERT_TRUE(waitUntil(
-      [&] {
-        json groups = pgw.groups();
-        if (groups.empty()) return false;
-        group = groups[0];
-        return true;
-      },
-      20s, 50ms))
-      << d.lameduck().output() << pgw.log();
+  const json group = pgw.firstGroup(20s);
+  ASSERT_FALSE(group.is_null()) << d.lameduck().output() << pgw.log();
   EXPECT_EQ(pgw.groups().size(), 1u);
   EXPECT_EQ(group["labels"]["job"], "checkout-exits");
   EXPECT_EQ(group["labels"]["namespace"], "shop");
@@ -188,16 +194,8 @@ TEST(Pushgateway, WithTheAfterSigtermDiagnosisThePushWaitsForTheWatchAndCarriesI
   EXPECT_TRUE(pgw.groups().empty()) << pgw.groups().dump();
   app->process->signal(SIGKILL);  // the end of the app's grace period
   ASSERT_TRUE(app->process->waitExit(10s));
-  json group;
-  ASSERT_TRUE(waitUntil(
-      [&] {
-        json groups = pgw.groups();
-        if (groups.empty()) return false;
-        group = groups[0];
-        return true;
-      },
-      20s, 50ms))
-      << d.lameduck().output() << pgw.log();
+  const json group = pgw.firstGroup(20s);
+  ASSERT_FALSE(group.is_null()) << d.lameduck().output() << pgw.log();
   EXPECT_EQ(group["labels"]["pod"], "stuck-0");
   auto sleeping = sampleIn(group, "lameduck_app_goroutines", "wait_reason", "sleep");
   ASSERT_TRUE(sleeping) << group.dump();
