@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "common/version.h"
 #include "saga/metrics.h"
+#include "redis/redis_client.h"
 #include "server/endpoints.h"
 #include "server/metrics.h"
 
@@ -37,7 +38,8 @@ int compensator(const Args& args) {
     log::error("cannot start", {{"error", port.error().message}});
     return kExitFailed;
   }
-  saga::Compensator worker(*cfg, consumer, metrics, SystemClock::instance());
+  saga::Compensator worker(*cfg, consumer, metrics, SystemClock::instance(),
+                           &redis::RedisClient::connect);
   std::thread signal_thread([&] {
     int sig = 0;
     sigwait(&signals, &sig);

@@ -30,11 +30,11 @@ struct ConfigOptions {
 
 // Accepts --config F, --config=F, --set k=v, --set=k=v; positional only when
 // `positional_file` is true. Anything else is an error naming the argument.
-Result<ConfigOptions> parseConfigOptions(const std::vector<std::string>& args,
-                                         bool positional_file);
+[[nodiscard]] Result<ConfigOptions> parseConfigOptions(const std::vector<std::string>& args,
+                                                       bool positional_file);
 
 // Loads the file, or the embedded defaults when there is none.
-Result<config::Config> loadConfig(const ConfigOptions& options);
+[[nodiscard]] Result<config::Config> loadConfig(const ConfigOptions& options);
 
 struct LoadedConfig {
   ConfigOptions options;
@@ -44,8 +44,9 @@ struct LoadedConfig {
 // Parses --config/--set (and a positional file when `positional_file`) and
 // loads the config. On failure prints why, prefixed with the command, and
 // returns the exit code.
-std::expected<LoadedConfig, int> loadForCommand(const std::vector<std::string>& args,
-                                                const std::string& command, bool positional_file);
+[[nodiscard]] std::expected<LoadedConfig, int> loadForCommand(const std::vector<std::string>& args,
+                                                              const std::string& command,
+                                                              bool positional_file);
 
 // What a long-running subcommand (run, compensator) starts from.
 struct ServiceStart {
@@ -64,8 +65,8 @@ struct ServiceStart {
 // of this (so only the command's own sigwait sees them: no handler runs
 // concurrently with, or after, the destruction of what it would touch). On
 // failure prints why and returns the exit code.
-std::expected<ServiceStart, int> startService(const std::vector<std::string>& args,
-                                              const std::string& command);
+[[nodiscard]] std::expected<ServiceStart, int> startService(const std::vector<std::string>& args,
+                                                            const std::string& command);
 
 // This process's name among its peers (compensator consumer, exit-ordering
 // registry): POD_NAME, else the host name and the process id.

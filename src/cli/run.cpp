@@ -35,7 +35,9 @@ int run(const Args& args) {
   const config::Config& c = start->loaded.config;
   const sigset_t& signals = start->signals;
 
-  auto sidecar = Sidecar::create(c, SystemClock::instance());
+  // SIGUSR1 logs the exit's state; the sidecar withdraws that snapshot
+  // before anything it reads is gone.
+  auto sidecar = Sidecar::create(c, SystemClock::instance(), start->listener.get());
   if (!sidecar) {
     log::error("cannot start", {{"error", sidecar.error().message}});
     return kExitUsage;
@@ -57,19 +59,7 @@ int run(const Args& args) {
 
   for (const std::string& w : config::warnings(c)) log::warn("configuration", {{"detail", w}});
 
-  // SIGUSR1 logs the exit state; the listener lets go of the engine before
-  // the sidecar is gone, on every way out.
   exit::ExitEngine& engine = (*sidecar)->engine();
-  if (start->listener) {
-    start->listener->setSnapshot([&engine] { return exit::toJson(engine.snapshot()); });
-  }
-  struct ReleaseSnapshot {
-    SignalListener* listener;
-    ~ReleaseSnapshot() {
-      if (listener) listener->setSnapshot({});
-    }
-  } release{start->listener.get()};
-
   siginfo_t info{};
   int sig = -1;
   while (sig < 0) {

@@ -1,7 +1,5 @@
 #include "cli/sidecar.h"
 
-#include <mutex>
-
 #include "app/steps.h"
 #include "cli/options.h"
 #include "common/log.h"
@@ -13,23 +11,24 @@
 #include "drain/wait_step.h"
 #include "http/http.h"
 #include "saga/handoff.h"
+#include "saga/redis_stream.h"
 #include "traffic/shift.h"
 
 namespace lameduck::cli {
 namespace {
 
-void replaySpoolAtStart(const config::CompensationConfig& config, saga::Spool& spool,
-                        saga::HandoffObserver& metrics) {
+void replaySpoolAtStart(saga::StreamConnector& stream, const std::string& stream_name,
+                        saga::Spool& spool, saga::HandoffObserver& metrics) {
   auto contents = spool.read();
   if (!contents || (contents->records.empty() && contents->torn_lines == 0)) return;
-  auto handed = saga::replaySpool(config, spool, &metrics);
-  if (handed) {
+  auto replayed = saga::replaySpool(stream, spool, &metrics);
+  if (replayed) {
     log::info("spooled compensations replayed into the stream",
-              {{"count", *handed}, {"stream", config.stream}});
+              {{"count", replayed->handed}, {"stream", stream_name}});
   } else {
-    metrics.onFailure(saga::failureReason(handed.error()));
+    metrics.onFailure(saga::failureReason(replayed.error()));
     log::warn("spool replay failed; the records stay in the spool",
-              {{"error", handed.error().message}, {"spool", spool.path()}});
+              {{"error", replayed.error().message}, {"spool", spool.path()}});
   }
 }
 
@@ -62,125 +61,6 @@ void waitForAppListenersGone(Clock& clock, drain::ConnectionSource& source, Time
   }
 }
 
-// The after-SIGTERM diagnosis as a span of the exit's trace, a child of
-// the root `exit` span, sent after the exit's own spans.
-class StuckSpan final : public diag::StuckObserver {
- public:
-  StuckSpan(trace::ExitTracer& tracer, exit::ExitEngine& engine)
-      : tracer_(tracer), engine_(engine) {}
-  void onShutdownStuck(const diag::StuckReport& stuck) override {
-    const exit::Summary exit = engine_.snapshot();
-    trace::Span span;
-    span.trace_id = exit.trace_id;
-    span.span_id = exit::newSpanId();
-    span.parent_span_id = exit.span_id;
-    span.name = "app_shutdown_stuck";
-    span.start = stuck.taken - std::chrono::duration_cast<WallTime::duration>(stuck.fetch_took);
-    span.end = stuck.taken;
-    int64_t stuck_goroutines = 0, not_cancellable = 0;
-    for (const diag::Group& g : stuck.report.groups) {
-      stuck_goroutines += g.count;
-      if (!g.cancellable) not_cancellable += g.count;
-    }
-    span.attributes = {{"after_hook_ms", static_cast<int64_t>(toMillis(stuck.after_hook))},
-                       {"goroutines", stuck.report.goroutines_at_end},
-                       {"stuck_goroutines", stuck_goroutines},
-                       {"not_cancellable", not_cancellable}};
-    for (const diag::Group& g : stuck.report.groups) {
-      span.events.push_back(trace::SpanEvent{
-          "stuck_goroutines",
-          stuck.taken,
-          {{"count", g.count},
-           {"wait_reason", g.wait_reason},
-           {"minutes", g.minutes},
-           {"function", g.function},
-           {"location", g.location},
-           {"created_by", g.created_by},
-           {"cancellable", g.cancellable}}});
-    }
-    span.status = trace::StatusCode::kError;
-    span.status_message = "the app was still running after SIGTERM";
-    (void)tracer_.exportLater(std::move(span));
-  }
-
- private:
-  trace::ExitTracer& tracer_;
-  exit::ExitEngine& engine_;
-};
-
-}  // namespace
-
-// Dump (3) of the diagnosis. The watch starts when the exit is done — the
-// hook has answered and the kubelet sends the app SIGTERM — on a thread of
-// its own: in a native-sidecar pod the sidecar's own SIGTERM comes only
-// after the app has gone, too late to see it stuck. Thread-safety:
-// onExitDone() on the exit thread, join() and the destructor on the main
-// thread; the connection source is only read here until join() returned.
-class AfterExitWatch final : public exit::ExitObserver {
- public:
-  // `observers` is read when the exit is done (all are added by then);
-  // it, `diagnosis` and `clock` must outlive the watch.
-  AfterExitWatch(diag::Diagnosis& diagnosis, Clock& clock, diag::AliveCheck alive,
-                 diag::WatchSettings settings, const std::vector<diag::StuckObserver*>& observers)
-      : diagnosis_(diagnosis),
-        clock_(clock),
-        alive_(std::move(alive)),
-        settings_(settings),
-        observers_(observers) {}
-  ~AfterExitWatch() override {
-    stop();
-    join();
-  }
-  AfterExitWatch(const AfterExitWatch&) = delete;
-  AfterExitWatch& operator=(const AfterExitWatch&) = delete;
-
-  void onExitDone(const exit::Summary& summary) override {
-    const TimePoint answered = clock_.now();
-    // The budget counts from the start of the exit.
-    const TimePoint deadline = answered - summary.elapsed + summary.budget;
-    std::lock_guard lock(mu_);
-    if (watcher_ || stopped_) return;  // one exit per process
-    watcher_ =
-        std::make_unique<diag::ShutdownWatcher>(diagnosis_, clock_, alive_, settings_, observers_);
-    thread_ = std::jthread([watcher = watcher_.get(), answered, deadline] {
-      const diag::WatchResult watched = watcher->run(answered, deadline);
-      log::info("after-SIGTERM watch done", {{"outcome", diag::watchOutcomeName(watched.outcome)},
-                                             {"detail", watched.detail}});
-    });
-  }
-
-  // Ends a running watch within one poll interval; none starts afterwards.
-  void stop() {
-    std::lock_guard lock(mu_);
-    stopped_ = true;
-    if (watcher_) watcher_->stop();
-  }
-
-  // Blocks until the watch is over: the app gone, or the budget over.
-  // Returns at once when no exit has finished.
-  void join() {
-    std::jthread thread;
-    {
-      std::lock_guard lock(mu_);
-      thread = std::move(thread_);
-    }
-    if (thread.joinable()) thread.join();
-  }
-
- private:
-  diag::Diagnosis& diagnosis_;
-  Clock& clock_;
-  const diag::AliveCheck alive_;
-  const diag::WatchSettings settings_;
-  const std::vector<diag::StuckObserver*>& observers_;
-  std::mutex mu_;
-  bool stopped_ = false;
-  std::unique_ptr<diag::ShutdownWatcher> watcher_;  // made when the exit is done
-  std::jthread thread_;
-};
-
-namespace {
-
 exit::Budget budgetOf(const config::ExitConfig& c) {
   return exit::Budget{c.grace_period, c.safety_margin, c.compensation_reserve};
 }
@@ -194,14 +74,9 @@ Sidecar::Sidecar(const config::Config& config, Clock& clock)
       feature_metrics_(metrics_.registry()),
       spool_(config.compensation.spool) {}
 
-Sidecar::~Sidecar() {
-  if (after_exit_) {
-    after_exit_->stop();
-    after_exit_->join();
-  }
-}
-
-Result<std::unique_ptr<Sidecar>> Sidecar::create(const config::Config& config, Clock& clock) {
+// Builds the members in the order they are declared.
+Result<std::unique_ptr<Sidecar>> Sidecar::create(const config::Config& config, Clock& clock,
+                                                 SignalListener* listener) {
   std::unique_ptr<Sidecar> s(new Sidecar(config, clock));
   const config::Config& c = config;
   if (c.app.base_url) {
@@ -220,11 +95,16 @@ Result<std::unique_ptr<Sidecar>> Sidecar::create(const config::Config& config, C
       log::warn("connection activity from /proc: idle connections count as busy",
                 {{"source", drain::sourceName(choice.kind)}, {"reason", choice.reason}});
     } else {
-      log::info("connection activity source", {{"source", drain::sourceName(choice.kind)},
-                                              {"reason", choice.reason}});
+      log::info("connection activity source",
+                {{"source", drain::sourceName(choice.kind)}, {"reason", choice.reason}});
     }
     s->feature_metrics_.drain_wait.onConnectionSource(drain::sourceName(choice.kind));
     s->connections_ = std::move(choice.source);
+  }
+  // The compensation stream: the hand-off and the spool replay know only
+  // the connector's interface.
+  if (c.compensation.redis.address) {
+    s->stream_ = std::make_unique<saga::RedisStreamConnector>(c.compensation);
   }
   // Exit ordering: the registry thread and the exit thread each talk to
   // Redis over a connection of their own.
@@ -241,11 +121,6 @@ Result<std::unique_ptr<Sidecar>> Sidecar::create(const config::Config& config, C
     s->dumps_ = std::make_unique<diag::HttpDumpSource>(
         *c.app.diagnostics.goroutines, static_cast<size_t>(c.app.diagnostics.max_bytes), clock);
     s->diagnosis_ = std::make_unique<diag::Diagnosis>(*s->dumps_);
-    s->stuck_observers_.push_back(&s->feature_metrics_.diagnosis);
-  }
-  if (c.metrics.pushgateway.url) {
-    s->push_ = std::make_unique<server::FinalPush>(
-        c.metrics.pushgateway, server::podGrouping(c.metrics.pushgateway), s->metrics_, clock);
   }
   // The exit trace goes out on the tracer's own thread: the collector never
   // holds /prestop.
@@ -255,17 +130,17 @@ Result<std::unique_ptr<Sidecar>> Sidecar::create(const config::Config& config, C
         trace::Resource::forPod(c.coordination.service, log::identity(), kVersion),
         log::identity());
   }
-  // The metrics record the final figures before the push sends them.
-  std::vector<exit::ExitObserver*> observers{&s->metrics_};
-  if (s->registry_) observers.push_back(s->registry_.get());
-  // With the after-SIGTERM diagnosis, the push waits for it (finish()), so
-  // that lameduck_app_goroutines is part of the pod's last word.
-  if (s->push_ && !s->diagnosis_) observers.push_back(s->push_.get());
-  if (s->tracer_) observers.push_back(s->tracer_.get());
   if (s->diagnosis_) {
-    // The after-SIGTERM watch starts when the exit is done; it stays while
-    // the app is alive (its diagnostics endpoint accepts connections, or
-    // app.ports listen), bounded by the budget.
+    // A stuck app is told to the metrics (lameduck_app_goroutines) and, with
+    // tracing on, to the exit trace (a span of its own).
+    std::vector<diag::StuckObserver*> stuck{&s->feature_metrics_.diagnosis};
+    if (s->tracer_) {
+      s->stuck_span_ = std::make_unique<diag::StuckSpan>(*s->tracer_);
+      stuck.push_back(s->stuck_span_.get());
+    }
+    // The after-SIGTERM watch stays while the app is alive (its diagnostics
+    // endpoint accepts connections, or app.ports listen), bounded by the
+    // budget.
     const HttpUrl& url = *c.app.diagnostics.goroutines;
     drain::ConnectionSource* connections = s->connections_.get();
     diag::AliveCheck alive = [url, connections](Duration timeout) {
@@ -274,22 +149,33 @@ Result<std::unique_ptr<Sidecar>> Sidecar::create(const config::Config& config, C
       auto snap = connections->read();
       return !snap || snap->listening > 0;  // unreadable tables: still there
     };
-    s->after_exit_ = std::make_unique<AfterExitWatch>(
+    s->after_exit_ = std::make_unique<diag::AfterExitWatch>(
         *s->diagnosis_, clock, std::move(alive),
         diag::WatchSettings{c.app.diagnostics.after_sigterm, c.app.timeout, c.drain.poll_interval},
-        s->stuck_observers_);
-    observers.push_back(s->after_exit_.get());
+        std::move(stuck));
   }
-  s->observers_ = std::make_unique<exit::ObserverList>(std::move(observers));
+  if (c.metrics.pushgateway.url) {
+    // With the after-SIGTERM diagnosis, the push waits for the watch, so
+    // that lameduck_app_goroutines is part of the pod's last word; the
+    // watch's wait is bounded by the exit budget.
+    server::PushReady ready;
+    if (diag::AfterExitWatch* watch = s->after_exit_.get()) {
+      ready = [watch] {
+        if (!watch->waitOver()) {
+          log::warn("the after-SIGTERM watch outlasted the exit budget; pushing without it");
+        }
+      };
+    }
+    s->push_ = std::make_unique<server::FinalPush>(c.metrics.pushgateway,
+                                                   server::podGrouping(c.metrics.pushgateway),
+                                                   s->metrics_, clock, std::move(ready));
+  }
 
-  auto plan = s->plan();
-  if (!plan) return std::unexpected(plan.error());
-  s->engine_ =
-      std::make_unique<exit::ExitEngine>(clock, budgetOf(c.exit), std::move(*plan), *s->observers_);
-  if (s->tracer_ && s->diagnosis_) {
-    s->stuck_span_ = std::make_unique<StuckSpan>(*s->tracer_, *s->engine_);
-    s->stuck_observers_.push_back(s->stuck_span_.get());
-  }
+  auto lifecycle = s->plan();
+  if (!lifecycle) return std::unexpected(lifecycle.error());
+  s->observers_ = std::make_unique<exit::ObserverList>(std::move(lifecycle->observers));
+  s->engine_ = std::make_unique<exit::ExitEngine>(clock, budgetOf(c.exit),
+                                                  std::move(lifecycle->steps), *s->observers_);
   // A hook caller waits at most the exit budget plus the reserve (which
   // compensation may use past an overrun) and a little slack.
   const Duration prestop_wait =
@@ -297,47 +183,78 @@ Result<std::unique_ptr<Sidecar>> Sidecar::create(const config::Config& config, C
   s->admin_ =
       std::make_unique<server::AdminServer>(c.admin, *s->engine_, s->metrics_, prestop_wait);
   s->metrics_server_ = std::make_unique<server::MetricsServer>(c.metrics, s->metrics_);
+  if (listener) {
+    exit::ExitEngine& engine = *s->engine_;
+    s->snapshot_.emplace(*listener, [&engine] { return exit::toJson(engine.snapshot()); });
+  }
   return s;
 }
 
-Result<exit::ExitPlan> Sidecar::plan() {
+Result<Sidecar::Lifecycle> Sidecar::plan() {
   const config::Config& c = config_;
   const Duration t = c.app.timeout;
   const log::Identity& who = log::identity();
-  exit::ExitPlan p;
-  // Draining. 1: readiness turns 503 when the engine is triggered.
-  // The app's goroutine dump as the diagnosis baseline, before anything
-  // changes for the app.
+  Lifecycle life;
+  exit::ExitPlan& p = life.steps;
+
+  // ---- Draining ----
+  // 1. /readyz turns 503. Not a step: the engine's state leaves Ready inside
+  //    trigger(), before the exit thread runs any step, and the admin server
+  //    answers /readyz from that state (server/endpoints.h).
+  //    Before anything else changes for the app: the diagnosis baseline,
+  //    dump (1) of the app's goroutines.
   if (diagnosis_) p.draining.push_back(std::make_unique<diag::BaselineStep>(*diagnosis_, t));
-  // 2: exit ordering (the exit slot, then wait_for).
+  // 2. Exit ordering: the exit slot, then coordination.wait_for.
   if (coordination_) {
     for (auto& step : coord::makeSteps(*coordination_)) p.draining.push_back(std::move(step));
   }
-  // 3: the traffic shift, before the app is told to drain.
+  // 3. The traffic shift, before the app is told to drain.
   auto shift = traffic::makeShiftStep(c, app_.get(), who.pod, who.namespace_, clock_,
                                       feature_metrics_.shift);
   if (!shift) return std::unexpected(shift.error());
   if (*shift) p.draining.push_back(std::move(*shift));
-  // 4: tell the app to drain.
+  // 4. Tell the app to drain.
   if (app_) p.draining.push_back(std::make_unique<app::DrainHookStep>(*app_, t));
-  // 5: wait until drained.
+  // 5. Wait until drained.
   if (app_ || connections_) {
-    p.draining.push_back(std::make_unique<drain::DrainWaitStep>(app_.get(), connections_.get(),
-                                                                c.drain, t, c.exit.grace_period,
-                                                                feature_metrics_.drain_wait));
-    // 6: a drain that ran out of budget: what the unfinished work waits on.
+    p.draining.push_back(std::make_unique<drain::DrainWaitStep>(
+        app_.get(), connections_.get(), c.drain, t, c.exit.grace_period,
+        feature_metrics_.drain_wait));
+    //    A drain that ran out of budget: what the unfinished work waits on
+    //    (dump (2)).
     if (diagnosis_) {
       p.draining.push_back(std::make_unique<diag::DeadlineDumpStep>(*diagnosis_, t, "drain_wait"));
     }
   }
-  // Compensating: hand the app's pending compensations off durably.
+
+  // ---- Compensating ----
+  // Fetch the pending compensations, write them durably (the stream, else
+  // the spool), acknowledge what is durable.
   if (app_) {
     p.compensating.push_back(std::make_unique<saga::CompensationHandoffStep>(
-        *app_, c, saga::Origin{c.coordination.service, who.namespace_, who.pod, who.revision},
-        spool_, feature_metrics_.handoff));
+        *app_, t, stream_.get(),
+        saga::Origin{c.coordination.service, who.namespace_, who.pod, who.revision}, spool_,
+        feature_metrics_.handoff));
   }
-  // Terminating: the terminate hook.
+
+  // ---- Terminated ----
+  // 1. The terminate hook.
   if (app_) p.terminating.push_back(std::make_unique<app::TerminateHookStep>(*app_, t));
+  // 2. The audit event `exit`: the engine writes it once the last step is
+  //    done and the state is Terminated (exit ordering's registry, which
+  //    follows every transition, registers the pod as Terminated then).
+  // 3. Final metrics pushed. The observers are told the exit is done in
+  //    this order: the metrics record the final figures; the trace is
+  //    queued for export; the after-SIGTERM watch starts; the final push
+  //    starts — after the watch, which it waits for before it renders the
+  //    metrics.
+  life.observers.push_back(&metrics_);
+  if (registry_) life.observers.push_back(registry_.get());
+  if (tracer_) life.observers.push_back(tracer_.get());
+  if (after_exit_) life.observers.push_back(after_exit_.get());
+  if (push_) life.observers.push_back(push_.get());
+  // 4. /prestop answers: every caller of the engine's await() gets the
+  //    summary once the observers have been told.
 
   p.sections = {drain::appSectionDefault(),
                 drain::drainSectionDefault(),
@@ -345,16 +262,17 @@ Result<exit::ExitPlan> Sidecar::plan() {
                 {traffic::kTrafficSection, "null"},
                 coord::sectionDefault()};
   if (diagnosis_) p.sections.push_back({std::string(diag::kDiagnosisSection), "null"});
-  return p;
+  return life;
 }
 
 Status Sidecar::start() {
   if (registry_) registry_->start();
   // Whatever an earlier run spooled goes to the stream now, in the
   // background so that a slow Redis cannot delay readiness.
-  if (config_.compensation.redis.address) {
+  if (stream_) {
     replay_ = std::jthread(
-        [this] { replaySpoolAtStart(config_.compensation, spool_, feature_metrics_.handoff); });
+        [this] { replaySpoolAtStart(*stream_, config_.compensation.stream, spool_,
+                                               feature_metrics_.handoff); });
   } else if (auto contents = spool_.read(); contents && !contents->records.empty()) {
     feature_metrics_.handoff.onSpoolSize(static_cast<int64_t>(contents->records.size()));
   }
@@ -367,19 +285,28 @@ void Sidecar::finish() {
   const TimePoint deadline = *engine_->startedAt() + config_.exit.budget();
   // The after-SIGTERM watch, started when the exit was done, ends when the
   // app is gone or the budget is over.
-  if (after_exit_) after_exit_->join();
-  if (push_ && diagnosis_) push_->start();
+  if (after_exit_ && !after_exit_->waitOver()) {
+    log::warn("the after-SIGTERM watch outlasted the exit budget; stopping it");
+    after_exit_->stop();
+  }
   if (connections_) {
     // The sidecar never dies before the app: in a classic pod both get
     // SIGTERM, and an app still serving needs the sidecar until it is done.
     waitForAppListenersGone(clock_, *connections_, deadline, config_.drain.poll_interval);
   }
   // The final metrics reach the Pushgateway before the process leaves (the
-  // push is bounded by metrics.pushgateway.timeout).
-  if (push_) (void)push_->wait();
+  // push is bounded by metrics.pushgateway.timeout; it logs how it went).
+  if (push_) push_->wait();
   // The exit's spans reach the collector before the process leaves, or the
   // export gives up within trace.otlp.timeout.
-  if (tracer_) (void)tracer_->flush(config_.trace.otlp.timeout + std::chrono::seconds(1));
+  if (tracer_) {
+    const Duration wait = config_.trace.otlp.timeout + std::chrono::seconds(1);
+    if (!tracer_->flush(wait)) {
+      log::warn(
+          "leaving before the exit trace reached the collector",
+          {{"waited_ms", toMillis(wait)}, {"endpoint", config_.trace.otlp.endpoint->origin()}});
+    }
+  }
   // The last registration (Terminated) and the slot release are written
   // before the process goes.
   if (registry_) registry_->stop();

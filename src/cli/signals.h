@@ -74,4 +74,21 @@ class SignalListener {
   std::thread thread_;
 };
 
+// Gives a listener a snapshot for as long as the lease lives and clears it
+// on destruction (a snapshot in progress finishes first: both hold the
+// listener's lock). Make it a member of whatever the snapshot reads,
+// declared after what it reads. The listener must outlive the lease.
+class SnapshotLease {
+ public:
+  SnapshotLease(SignalListener& listener, SignalListener::Snapshot snapshot) : listener_(listener) {
+    listener_.setSnapshot(std::move(snapshot));
+  }
+  ~SnapshotLease() { listener_.setSnapshot({}); }
+  SnapshotLease(const SnapshotLease&) = delete;
+  SnapshotLease& operator=(const SnapshotLease&) = delete;
+
+ private:
+  SignalListener& listener_;
+};
+
 }  // namespace lameduck::cli

@@ -13,7 +13,7 @@
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "saga/handoff.h"
-#include "saga/sink.h"
+#include "saga/redis_stream.h"
 
 namespace lameduck::cli {
 

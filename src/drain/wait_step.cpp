@@ -184,8 +184,17 @@ exit::StepResult DrainWaitStep::run(exit::StepContext& ctx) {
   AppPoll app_state;
   std::string not_drained = "nothing read yet";
   if (connections_) {
-    // The baseline: connections open before the wait are not arrivals.
-    if (auto first = connections_->read()) (void)tracker.observe(*first, ctx.clock.now());
+    // The baseline: connections open before the wait are not arrivals. Its
+    // verdict is no answer yet (the quiet period only starts now).
+    if (auto first = connections_->read()) {
+      const ConnectionVerdict baseline = tracker.observe(*first, ctx.clock.now());
+      log::debug("drain wait starts", {{"busy", baseline.busy}, {"idle", baseline.idle}});
+    } else {
+      log::warn(
+          "no connection baseline for the drain wait: connections open before it may "
+          "count as new arrivals",
+          {{"error", first.error().message}});
+    }
   }
   for (;;) {
     const TimePoint poll_start = ctx.clock.now();

@@ -75,14 +75,17 @@ enum class CallVerdict {
 };
 CallVerdict classifyCall(const Result<int>& status);
 
-// Connects to Redis (the real one: redis::RedisClient::connect).
+// Connects to Redis; the caller injects it (`lameduck compensator` gives
+// redis::RedisClient::connect, tests a fake that fails on demand).
 using RedisConnect =
     std::function<Result<std::unique_ptr<redis::RedisClient>>(const config::RedisConfig&)>;
 
 class Compensator {
  public:
+  // `observer` and `clock` must outlive the compensator; `connect` is
+  // called for every (re)connection, from the thread that runs run().
   Compensator(const config::Config& config, std::string consumer, CompensatorObserver& observer,
-              Clock& clock, RedisConnect connect = &redis::RedisClient::connect);
+              Clock& clock, RedisConnect connect);
   ~Compensator();
 
   // Runs until stop(). Errors only for what retrying cannot fix (no Redis

@@ -293,26 +293,11 @@ HandoffResult CompensationHandoff::run(const HandoffCall& call) {
   return result;
 }
 
-namespace {
-
-std::unique_ptr<StreamConnector> connectorFor(const config::CompensationConfig& c) {
-  if (!c.redis.address) return nullptr;
-  return std::make_unique<RedisStreamConnector>(c);
-}
-
-}  // namespace
-
 CompensationHandoffStep::CompensationHandoffStep(app::AppClient& app, Duration app_timeout,
                                                  StreamConnector* stream, Origin origin,
                                                  Spool& spool, HandoffObserver& observer,
                                                  HandoffOptions options)
     : handoff_(app, app_timeout, stream, std::move(origin), spool, observer, options) {}
-
-CompensationHandoffStep::CompensationHandoffStep(app::AppClient& app, const config::Config& config,
-                                                 Origin origin, Spool& spool,
-                                                 HandoffObserver& observer)
-    : owned_stream_(connectorFor(config.compensation)),
-      handoff_(app, config.app.timeout, owned_stream_.get(), std::move(origin), spool, observer) {}
 
 exit::StepResult CompensationHandoffStep::run(exit::StepContext& ctx) {
   HandoffResult r = handoff_.run({ctx.clock, ctx.deadline, ctx.traceparent, &ctx.record});
@@ -371,18 +356,6 @@ Result<ReplayReport> replaySpool(StreamConnector& stream, Spool& spool, HandoffO
                                             " stay in the spool: " + write_error->message);
   }
   return report;
-}
-
-Result<int64_t> replaySpool(const config::CompensationConfig& config, Spool& spool,
-                            HandoffObserver* observer) {
-  if (!config.redis.address) {
-    return makeError(ErrorCode::kFailedPrecondition,
-                     "no Redis configured (compensation.redis.address); the spool stays as it is");
-  }
-  RedisStreamConnector stream(config);
-  auto report = replaySpool(stream, spool, observer);
-  if (!report) return std::unexpected(report.error());
-  return report->handed;
 }
 
 }  // namespace lameduck::saga

@@ -30,7 +30,6 @@
 #include <string_view>
 
 #include "app/app_client.h"
-#include "config/config.h"
 #include "exit/step.h"
 #include "saga/record.h"
 #include "saga/report.h"
@@ -107,8 +106,8 @@ class CompensationHandoff {
   HandoffOptions options_;
 };
 
-// The hand-off as an exit step. The two-argument-config constructor makes
-// the real Redis connector when compensation.redis.address is set. Its span
+// The hand-off as an exit step; the caller injects the stream connector
+// (null: the spool is the sink) and owns it. Its span
 // carries the counts (compensation.fetched, .written, .duplicates, .spooled,
 // .acked, .pages, .rejected) and the sink (compensation.sink: redis or
 // spool), and an event `fell_back_to_spool` (count, page, reason) for each
@@ -118,13 +117,10 @@ class CompensationHandoffStep final : public exit::Step {
   CompensationHandoffStep(app::AppClient& app, Duration app_timeout, StreamConnector* stream,
                           Origin origin, Spool& spool, HandoffObserver& observer,
                           HandoffOptions options = {});
-  CompensationHandoffStep(app::AppClient& app, const config::Config& config, Origin origin,
-                          Spool& spool, HandoffObserver& observer);
   std::string_view name() const override { return "compensation_handoff"; }
   exit::StepResult run(exit::StepContext& ctx) override;
 
  private:
-  std::unique_ptr<StreamConnector> owned_stream_;
   CompensationHandoff handoff_;
 };
 
@@ -135,10 +131,6 @@ class CompensationHandoffStep final : public exit::Step {
 // message says how many were replayed; the rest stay spooled), or the spool
 // file itself failed.
 Result<ReplayReport> replaySpool(StreamConnector& stream, Spool& spool, HandoffObserver* observer);
-// The same over the configured Redis; returns how many records the stream
-// took. kFailedPrecondition when no Redis is configured.
-Result<int64_t> replaySpool(const config::CompensationConfig& config, Spool& spool,
-                            HandoffObserver* observer);
 
 // A short reason label for metrics, from an error.
 std::string_view failureReason(const Error& e);

@@ -23,19 +23,9 @@
 
 #include "redis/redis_client.h"
 #include "saga/record.h"
+#include "saga/sink.h"
 
 namespace lameduck::saga {
-
-struct WriteResult {
-  // Ids the stream now holds (written by this call, or found already
-  // written), in the order of the records given to write().
-  std::vector<std::string> confirmed;
-  int64_t written = 0;
-  int64_t duplicates = 0;
-  // Set when some records were not confirmed (transport error or an error
-  // reply); every record not in `confirmed` must be treated as not written.
-  std::optional<Error> error;
-};
 
 class StreamWriter {
  public:

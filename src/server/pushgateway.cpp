@@ -71,11 +71,12 @@ PushGrouping podGrouping(const config::PushgatewayConfig& config) {
 }
 
 struct FinalPush::Impl {
-  Impl(const config::PushgatewayConfig& c, PushGrouping g, Metrics& m, Clock& clk)
+  Impl(const config::PushgatewayConfig& c, PushGrouping g, Metrics& m, Clock& clk, PushReady r)
       : config(c),
         grouping(std::move(g)),
         metrics(m),
         clock(clk),
+        ready(std::move(r)),
         failures(prometheus::BuildCounter()
                      .Name("lameduck_pushgateway_push_failures_total")
                      .Help("Pushes of the final exit metrics to the Pushgateway that failed")
@@ -86,11 +87,11 @@ struct FinalPush::Impl {
   PushGrouping grouping;
   Metrics& metrics;
   Clock& clock;
+  PushReady ready;
   prometheus::Counter& failures;
   std::mutex mu;
   bool started = false;  // guarded by mu
   std::thread thread;
-  Status result;  // written by the push thread, read after join
 
   Status push(const std::string& body) {
     const HttpUrl& url = *config.url;
@@ -109,38 +110,39 @@ struct FinalPush::Impl {
 };
 
 FinalPush::FinalPush(const config::PushgatewayConfig& config, PushGrouping grouping,
-                     Metrics& metrics, Clock& clock)
-    : impl_(std::make_unique<Impl>(config, std::move(grouping), metrics, clock)) {}
+                     Metrics& metrics, Clock& clock, PushReady ready)
+    : impl_(std::make_unique<Impl>(config, std::move(grouping), metrics, clock, std::move(ready))) {
+}
 
-FinalPush::~FinalPush() { (void)wait(); }
+FinalPush::~FinalPush() { wait(); }
 
 void FinalPush::start() {
   std::lock_guard lock(impl_->mu);
   if (impl_->started) return;
   impl_->started = true;
-  std::string body = impl_->metrics.render();
-  impl_->thread = std::thread([impl = impl_.get(), body = std::move(body)] {
+  impl_->thread = std::thread([impl = impl_.get()] {
+    if (impl->ready) impl->ready();
+    const std::string body = impl->metrics.render();
     const TimePoint began = impl->clock.now();
     const std::string target =
         impl->config.url->origin() + impl->config.url->path + pushgatewayGroupPath(impl->grouping);
-    impl->result = impl->push(body);
-    if (impl->result) {
+    const Status result = impl->push(body);
+    if (result) {
       log::info("final exit metrics pushed",
                 {{"pushgateway", target}, {"took_ms", toMillis(impl->clock.now() - began)}});
     } else {
       impl->failures.Increment();
       log::warn("pushing the final exit metrics failed; they are lost with this pod",
                 {{"pushgateway", target},
-                 {"error", impl->result.error().message},
+                 {"error", result.error().message},
                  {"timeout_ms", toMillis(impl->config.timeout)}});
     }
   });
 }
 
-Status FinalPush::wait() {
+void FinalPush::wait() {
   std::lock_guard lock(impl_->mu);
   if (impl_->thread.joinable()) impl_->thread.join();
-  return impl_->result;
 }
 
 }  // namespace lameduck::server

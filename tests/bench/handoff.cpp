@@ -25,6 +25,7 @@
 #include <iostream>
 #include <regex>
 
+#include "saga/redis_stream.h"
 #include "saga/spool.h"
 #include "support/harness.h"
 #include "support/redis.h"
@@ -291,10 +292,11 @@ int main(int argc, char** argv) {
   config::CompensationConfig cc;
   cc.redis = redis.config(std::chrono::milliseconds(10'000));
   auto r0 = std::chrono::steady_clock::now();
-  auto handed = saga::replaySpool(cc, spool, nullptr);
+  saga::RedisStreamConnector stream(cc);
+  auto handed = saga::replaySpool(stream, spool, nullptr);
   double replay_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - r0).count();
   std::printf("replay of a %d-record spool: %.1f ms (%lld records into the stream)\n", count,
-              replay_ms, handed ? static_cast<long long>(*handed) : -1LL);
+              replay_ms, handed ? static_cast<long long>(handed->handed) : -1LL);
   return 0;
 }

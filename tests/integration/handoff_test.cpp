@@ -146,8 +146,15 @@ TEST(Handoff, NoRedisConfiguredMeansTheSpoolIsTheSinkAndReplayCommandEmptiesIt) 
   json s = d.adminJson("/prestop");
   EXPECT_EQ(s["compensations"]["spooled"], 30) << s;
   EXPECT_EQ(ackEvent(d)["in_spool"], 30);
-  RedisServer redis;
+  // Without Redis configured the command refuses, naming the key, and the
+  // spool stays whole (the replay below finds all 30).
   std::string out = d.dir().file("replay.txt");
+  EXPECT_EQ(runCommand(
+                {lameduckBinary(), "spool", "replay", "--set", "compensation.spool=" + d.spoolDir()},
+                out),
+            1);
+  EXPECT_THAT(readFile(out), HasSubstr("no Redis configured (compensation.redis.address)"));
+  RedisServer redis;
   EXPECT_EQ(runCommand(
                 {lameduckBinary(), "spool", "replay", "--set", "compensation.spool=" + d.spoolDir(),
                  "--set", "compensation.redis.address=unix:" + redis.socket()},

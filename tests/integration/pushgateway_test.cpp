@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include "diag/go_service.h"
 #include "integration/daemon.h"
 
 namespace lameduck::testing {
@@ -62,6 +63,20 @@ class Pushgateway {
     return j["data"];
   }
 
+  // The first group pushed, waiting up to `timeout`; null when none came.
+  json firstGroup(std::chrono::milliseconds timeout) {
+    json first;
+    waitUntil(
+        [&] {
+          json all = groups();
+          if (all.empty()) return false;
+          first = all[0];
+          return true;
+        },
+        timeout, 50ms);
+    return first;
+  }
+
  private:
   TempDir dir_;
   int port_ = 0;
@@ -95,16 +110,8 @@ TEST(Pushgateway, FinalExitMetricsArePushedGroupedByPod) {
 
   auto r = d.admin("/prestop");
   ASSERT_TRUE(r && r->status == 200);
-  json group;
-  ASSERT_TRUE(waitUntil(
-      [&] {
-        json groups = pgw.groups();
-        if (groups.empty()) return false;
-        group = groups[0];
-        return true;
-      },
-      20s, 50ms))
-      << d.lameduck().output() << pgw.log();
+  const json group = pgw.firstGroup(20s);
+  ASSERT_FALSE(group.is_null()) << d.lameduck().output() << pgw.log();
   EXPECT_EQ(pgw.groups().size(), 1u);
   EXPECT_EQ(group["labels"]["job"], "checkout-exits");
   EXPECT_EQ(group["labels"]["namespace"], "shop");
@@ -155,6 +162,46 @@ TEST(Pushgateway, AGatewayThatNeverAnswersCostsOnlyTheTimeoutAndIsCounted) {
   d.lameduck().signal(SIGTERM);
   EXPECT_EQ(d.lameduck().waitExit(20s), 0);
   close(silent);
+}
+
+// With the after-SIGTERM diagnosis the push is an exit observer like the
+// others, but it waits for the watch: it goes out only once the stuck app
+// is gone, and the pod's last word names what held the app.
+TEST(Pushgateway, WithTheAfterSigtermDiagnosisThePushWaitsForTheWatchAndCarriesIt) {
+  Pushgateway pgw;
+  ASSERT_TRUE(pgw.up()) << pgw.log();
+  TempDir dir;
+  auto app = startGoService(dir, "goapp", {"-workers", "sleep", "-on-sigterm", "wait"});
+  ASSERT_TRUE(app);
+  Daemon d("exit: {grace_period: 30s, safety_margin: 1s, compensation_reserve: 1s}\n"
+           "drain: {max_wait: 2s, quiet_period: 0s, poll_interval: 50ms}\n"
+           "app:\n"
+           "  timeout: 2s\n"
+           "  diagnostics: {goroutines: \"" +
+               app->goroutineUrl() +
+               "\", after_sigterm: 1s}\n"
+               "metrics: {pushgateway: {url: \"http://127.0.0.1:" +
+               std::to_string(pgw.port()) + "\"}}\n",
+           std::nullopt, {{"POD_NAME", "stuck-0"}}, {"app.base_url=" + app->baseUrl()});
+  ASSERT_GT(d.adminPort(), 0);
+  auto r = d.admin("/prestop");
+  ASSERT_TRUE(r && r->status == 200);
+  app->process->signal(SIGTERM);  // the kubelet, once the hook answered
+  ASSERT_TRUE(waitUntil(
+      [&] { return d.metric("lameduck_app_goroutines{wait_reason=\"sleep\"}") >= 1; }, 20s))
+      << d.lameduck().output();
+  // The app is still alive, so the watch is still on: nothing pushed yet.
+  EXPECT_TRUE(pgw.groups().empty()) << pgw.groups().dump();
+  app->process->signal(SIGKILL);  // the end of the app's grace period
+  ASSERT_TRUE(app->process->waitExit(10s));
+  const json group = pgw.firstGroup(20s);
+  ASSERT_FALSE(group.is_null()) << d.lameduck().output() << pgw.log();
+  EXPECT_EQ(group["labels"]["pod"], "stuck-0");
+  auto sleeping = sampleIn(group, "lameduck_app_goroutines", "wait_reason", "sleep");
+  ASSERT_TRUE(sleeping) << group.dump();
+  EXPECT_GE(std::stod(*sleeping), 1.0);
+  d.lameduck().signal(SIGTERM);
+  EXPECT_TRUE(d.lameduck().waitExit(20s)) << d.lameduck().output();
 }
 
 }  // namespace

@@ -809,16 +809,8 @@ TEST(Replay, AnUnreadableSpoolIsAnErrorAndNothingIsWritten) {
   expectReplayRefusedSpoolUntouched(s, "cannot read");
 }
 
-TEST(Replay, WithoutRedisConfiguredTheSpoolStaysAsItIs) {
-  Spooled s(5);
-  config::CompensationConfig settings;  // no compensation.redis.address
-  auto handed = replaySpool(settings, s.spool, &s.observer);
-  ASSERT_FALSE(handed);
-  EXPECT_EQ(handed.error().code, ErrorCode::kFailedPrecondition);
-  EXPECT_THAT(handed.error().message, HasSubstr("compensation.redis.address"));
-  EXPECT_TRUE(s.untouched());
-  EXPECT_FALSE(s.observer.spoolSize());
-}
+// Replay without Redis configured is the `spool replay` command's check:
+// tests/integration/handoff_test.cpp.
 
 }  // namespace
 }  // namespace lameduck::saga

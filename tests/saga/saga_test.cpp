@@ -18,6 +18,7 @@
 #include "fakes/ids.h"
 #include "redis/redis_client.h"
 #include "saga/handoff.h"
+#include "saga/redis_stream.h"
 #include "saga/spool.h"
 #include "saga/stream_writer.h"
 #include "support/redis.h"
@@ -315,9 +316,10 @@ TEST(Replay, SpoolIntoRedisExactlyOnceEvenAfterAPartialReplay) {
     auto first = makeRecords(300);
     ASSERT_FALSE(w.write(**client, first).error);
   }
-  auto handed = replaySpool(c, spool, nullptr);
+  RedisStreamConnector stream(c);
+  auto handed = replaySpool(stream, spool, nullptr);
   ASSERT_TRUE(handed) << handed.error().message;
-  EXPECT_EQ(*handed, 1000);
+  EXPECT_EQ(handed->handed, 1000);
   fakes::expectEveryIdOnce(redis.streamIds("s"), 1000);
   auto left = spool.read();
   ASSERT_TRUE(left) << left.error().message;
@@ -330,7 +332,8 @@ TEST(Replay, WithRedisDownTheSpoolStaysWhole) {
   ASSERT_TRUE(spool.append(makeRecords(5)));
   config::CompensationConfig c;
   c.redis.address = config::RedisAddress{"", 0, dir.file("no-redis.sock")};
-  auto handed = replaySpool(c, spool, nullptr);
+  RedisStreamConnector stream(c);
+  auto handed = replaySpool(stream, spool, nullptr);
   ASSERT_FALSE(handed);
   EXPECT_THAT(handed.error().message, HasSubstr("cannot connect"));
   auto left = spool.read();
@@ -375,7 +378,8 @@ TEST(Replay, RedisKilledMidBatchThenEveryIdLandsExactlyOnce) {
   }
   ASSERT_TRUE(spool.append(rest));
   ASSERT_TRUE(redis.start());  // back with its append-only file
-  auto handed = replaySpool(c, spool, nullptr);
+  RedisStreamConnector stream(c);
+  auto handed = replaySpool(stream, spool, nullptr);
   ASSERT_TRUE(handed) << handed.error().message;
   fakes::expectEveryIdOnce(redis.streamIds("s"), kN);
 }

@@ -7,6 +7,7 @@
 #include "server/metrics.h"
 #include "server/pushgateway.h"
 #include <atomic>
+#include <mutex>
 #include <thread>
 
 #include "support/harness.h"
@@ -95,6 +96,45 @@ TEST(Pushgateway, GroupPathIsJobNamespacePodWithBase64ForOddValues) {
   EXPECT_EQ(pushgatewayGroupPath({"a/b c", "", "ab?"}),
             "/metrics/job@base64/YS9iIGM=/pod@base64/YWI_");
   EXPECT_EQ(pushgatewayGroupPath({"j", "", ""}), "/metrics/job/j/pod@base64/=");
+}
+
+// The push renders the metrics only once `ready` has returned: what is
+// recorded while it waits (the after-SIGTERM diagnosis, in the sidecar) is
+// part of the pod's last word. A real HTTP server on loopback stands in for
+// the Pushgateway.
+TEST(Pushgateway, ThePushWaitsForReadyAndCarriesWhatWasRecordedMeanwhile) {
+  const PushGrouping grouping{"lameduck", "", "web-0"};
+  std::mutex mu;
+  std::vector<std::string> bodies;
+  http::Server gateway;
+  gateway.route("PUT", pushgatewayGroupPath(grouping), [&](const http::Request& req) {
+    std::lock_guard lock(mu);
+    bodies.push_back(req.body);
+    return http::Response{200, ""};
+  });
+  auto port = gateway.bind(HostPort{"127.0.0.1", 0});
+  ASSERT_TRUE(port) << port.error().message;
+  ASSERT_TRUE(gateway.start());
+  config::PushgatewayConfig config;
+  config.url = *parseHttpUrl("http://127.0.0.1:" + std::to_string(*port));
+  config.timeout = std::chrono::seconds(10);
+  Metrics metrics("0.1.0", "abc");
+  std::atomic<bool> ready_ran{false};
+  FinalPush push(config, grouping, metrics, SystemClock::instance(), [&] {
+    exit::Summary done;
+    done.state = exit::State::kTerminated;
+    done.outcome = exit::Outcome::kCompleted;
+    metrics.onExitDone(done);  // recorded after the push was started
+    ready_ran = true;
+  });
+  push.onExitDone(exit::Summary{});
+  push.wait();
+  gateway.stop();
+  EXPECT_TRUE(ready_ran);
+  std::lock_guard lock(mu);
+  ASSERT_EQ(bodies.size(), 1u);
+  EXPECT_THAT(bodies[0], HasSubstr("lameduck_exits_total{outcome=\"completed\"} 1"));
+  EXPECT_THAT(bodies[0], HasSubstr("lameduck_pushgateway_push_failures_total 0"));
 }
 
 }  // namespace
