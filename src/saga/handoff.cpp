@@ -4,6 +4,7 @@
 
 #include "common/log.h"
 #include "common/parse.h"
+#include "config/rules.h"
 
 namespace lameduck::saga {
 
@@ -372,9 +373,8 @@ Result<ReplayReport> replaySpool(StreamConnector& stream, Spool& spool, HandoffO
 
 Result<int64_t> replaySpool(const config::CompensationConfig& config, Spool& spool,
                             HandoffObserver* observer) {
-  if (!config.redis.address) {
-    return makeError(ErrorCode::kFailedPrecondition,
-                     "no Redis configured (compensation.redis.address); the spool stays as it is");
+  if (auto ok = config::requireRedisAddress(config.redis, "spool replay"); !ok) {
+    return std::unexpected(ok.error());
   }
   RedisStreamConnector stream(config);
   auto report = replaySpool(stream, spool, observer);
