@@ -10,7 +10,7 @@
 namespace lameduck::config {
 namespace {
 
-Status invalid(std::string message) {
+Status refuse(std::string message) {
   return makeError(ErrorCode::kInvalidArgument, std::move(message));
 }
 
@@ -29,7 +29,7 @@ constexpr JsonLimits kPatchLimits{.max_bytes = 4 * 1024 * 1024, .max_depth = 64}
 
 Status checkApiVersion(std::string_view text) {
   if (text.empty()) {
-    return invalid("must not be empty; expected v1 or group/version, e.g. networking.k8s.io/v1");
+    return refuse("must not be empty; expected v1 or group/version, e.g. networking.k8s.io/v1");
   }
   const size_t slash = text.find('/');
   const std::string_view version = slash == std::string_view::npos ? text : text.substr(slash + 1);
@@ -37,26 +37,26 @@ Status checkApiVersion(std::string_view text) {
   if (lowerDns(version) && version.find('.') == std::string_view::npos &&
       (slash == std::string_view::npos || lowerDns(group)))
     return {};
-  return invalid("invalid apiVersion " + quoted(text) +
+  return refuse("invalid apiVersion " + quoted(text) +
                  "; expected v1 for the core API or group/version, e.g. networking.k8s.io/v1");
 }
 
 Status checkKind(std::string_view kind) {
-  if (kind.empty()) return invalid("must not be empty; expected a kind like Ingress");
+  if (kind.empty()) return refuse("must not be empty; expected a kind like Ingress");
   if (std::all_of(kind.begin(), kind.end(), [](unsigned char c) { return std::isalnum(c); }))
     return {};
-  return invalid("invalid kind " + quoted(kind) + "; kinds must be letters and digits, like HTTPRoute");
+  return refuse("invalid kind " + quoted(kind) + "; kinds must be letters and digits, like HTTPRoute");
 }
 
 Status checkObjectName(std::string_view value) {
-  if (value.empty()) return invalid("must not be empty");
+  if (value.empty()) return refuse("must not be empty");
   if (value == "." || value == "..") {
-    return invalid(quoted(value) + " is not a name; names are letters, digits, '-' and '.'");
+    return refuse(quoted(value) + " is not a name; names are letters, digits, '-' and '.'");
   }
   for (char c : value) {
     const auto u = static_cast<unsigned char>(c);
     if (c == '/' || c == '%' || c == '?' || c == '#' || std::isspace(u) || std::iscntrl(u)) {
-      return invalid(quoted(value) + " contains '" + std::string(1, c) +
+      return refuse(quoted(value) + " contains '" + std::string(1, c) +
                      "'; names are letters, digits, '-', '.' (and ':' for some kinds)");
     }
   }
@@ -104,20 +104,20 @@ Status checkPatchBody(std::string_view body, PatchType type) {
   // bad operation back recurses as deep as the text nests.
   auto doc = JsonDoc::parse(body, "rendered patch", kPatchLimits);
   if (!doc) {
-    return invalid(doc.error().message + "; " +
+    return refuse(doc.error().message + "; " +
                    (type == PatchType::kJson ? "a JSON patch must be a JSON array of operations"
                                              : "a merge patch must be a JSON object"));
   }
   if (type == PatchType::kMerge) {
     if (doc->isObject()) return {};
-    return invalid("a merge patch must be a JSON object, got " + quoteExcerpt(body, 200));
+    return refuse("a merge patch must be a JSON object, got " + quoteExcerpt(body, 200));
   }
   if (!doc->isArray()) {
-    return invalid("a JSON patch must be a JSON array of operations, got " +
+    return refuse("a JSON patch must be a JSON array of operations, got " +
                    quoteExcerpt(body, 200));
   }
   auto ops = doc->elements();
-  if (!ops) return invalid(ops.error().message);
+  if (!ops) return refuse(ops.error().message);
   for (const JsonValue& op : *ops) {
     bool complete = op.isObject();
     if (complete) {
@@ -126,7 +126,7 @@ Status checkPatchBody(std::string_view body, PatchType type) {
       complete = o && *o && p && *p;
     }
     if (!complete) {
-      return invalid("every JSON patch operation needs \"op\" and \"path\", got " + op.text(200));
+      return refuse("every JSON patch operation needs \"op\" and \"path\", got " + op.text(200));
     }
   }
   return {};
@@ -142,10 +142,10 @@ Status requireRedisAddress(const RedisConfig& redis, std::string_view who) {
 Status checkUnixSocketPath(std::string_view path) {
   constexpr size_t kMax = sizeof(sockaddr_un{}.sun_path) - 1;
   if (path.empty() || path.front() != '/') {
-    return invalid("the socket path " + quoted(path) + " must be absolute, e.g. /run/haproxy.sock");
+    return refuse("the socket path " + quoted(path) + " must be absolute, e.g. /run/haproxy.sock");
   }
   if (path.size() > kMax) {
-    return invalid("the socket path is " + std::to_string(path.size()) + " bytes long; at most " +
+    return refuse("the socket path is " + std::to_string(path.size()) + " bytes long; at most " +
                    std::to_string(kMax) + " fit a unix socket address");
   }
   return {};
