@@ -4,7 +4,6 @@
 
 #include "cli/commands.h"
 #include "cli/options.h"
-#include "traffic/shift.h"
 
 namespace lameduck::cli {
 
@@ -13,11 +12,6 @@ int checkConfig(const Args& args) {
   if (!loaded) return loaded.error();
   const ConfigOptions* options = &loaded->options;
   const config::Config* cfg = &loaded->config;
-  if (auto ok = traffic::checkTrafficConfig(*cfg); !ok) {
-    std::cerr << (options->file ? *options->file : std::string("<embedded defaults>")) << ": "
-              << ok.error().message << "\n";
-    return kExitUsage;
-  }
   const std::string source = options->file ? *options->file : std::string("<embedded defaults>");
   // Advice goes to stderr and does not change the exit code.
   for (const std::string& w : config::warnings(*cfg)) {

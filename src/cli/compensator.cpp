@@ -11,6 +11,7 @@
 #include "cli/options.h"
 #include "common/log.h"
 #include "common/version.h"
+#include "config/rules.h"
 #include "saga/metrics.h"
 #include "redis/redis_client.h"
 #include "server/endpoints.h"
@@ -23,8 +24,8 @@ int compensator(const Args& args) {
   if (!start) return start.error();
   const config::Config* cfg = &start->loaded.config;
   sigset_t signals = start->signals;
-  if (!cfg->compensation.redis.address) {
-    log::error("the compensator needs compensation.redis.address");
+  if (auto ok = config::requireRedisAddress(cfg->compensation.redis, "the compensator"); !ok) {
+    log::error(ok.error().message);
     return kExitUsage;
   }
   std::string consumer = cfg->compensator.consumer;

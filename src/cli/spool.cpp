@@ -12,6 +12,7 @@
 
 #include "cli/commands.h"
 #include "cli/options.h"
+#include "config/rules.h"
 #include "saga/handoff.h"
 #include "saga/redis_stream.h"
 
@@ -31,9 +32,8 @@ int spool(const Args& args) {
     std::cerr << "lameduck spool replay: " << before.error().message << "\n";
     return kExitFailed;
   }
-  if (!cfg->compensation.redis.address) {
-    std::cerr << "lameduck spool replay: no Redis configured (compensation.redis.address); the "
-                 "spool stays as it is\n";
+  if (auto ok = config::requireRedisAddress(cfg->compensation.redis, "spool replay"); !ok) {
+    std::cerr << "lameduck spool replay: " << ok.error().message << "; the spool stays as it is\n";
     return kExitFailed;
   }
   saga::RedisStreamConnector stream(cfg->compensation);

@@ -200,7 +200,7 @@ struct ActionConfig {
 // `lameduck compensator`: the consumer side of the stream.
 struct CompensatorConfig {
   std::string group = "lameduck-compensator";
-  std::string consumer;  // empty: POD_NAME, else the host name
+  std::string consumer;  // empty: POD_NAME, else the host name + "-" + pid
   int64_t max_attempts = 5;
   Duration backoff = 1s;       // before the first retry; doubles each time
   Duration max_backoff = 30s;  // cap
@@ -251,7 +251,10 @@ struct ConfigIssue {
   int line = 0;          // 1-based; 0 when the key has no position (--set, cross-checks)
   int column = 0;        // 1-based
   std::string message;   // names the bad value and what is accepted
-  std::string str(std::string_view source) const;  // "file:line:col: key: message"
+  bool from_set = false;  // the value came from --set: no file position is given
+  // "file:line:col: key: message", "file: key: message" without a position,
+  // "--set key: message" for a value from --set.
+  std::string str(std::string_view source) const;
 };
 
 // Overrides given as key.path=value (the CLI's --set); applied before

@@ -13,7 +13,6 @@
 #include "config/cross_check.h"
 #include "config/overrides.h"
 #include "config/sections.h"
-#include "config/trace.h"
 #include "config/yaml_reader.h"
 
 namespace lameduck::config {
@@ -30,9 +29,7 @@ void readConfig(Issues& issues, const YAML::Node& root, Config& c) {
   top.field("traffic", section(issues, readTraffic, c.traffic));
   top.field("coordination", section(issues, readCoordination, c.coordination));
   top.field("compensator", section(issues, readCompensator, c.compensator));
-  top.field("trace", [&](const YAML::Node& n, const std::string& p) {
-    for (const SectionFailure& f : readTrace(n, p, c.trace)) issues.fail(f.at, f.path, f.message);
-  });
+  top.field("trace", section(issues, readTrace, c.trace));
   top.field("log", section(issues, readLog, c.log));
   top.finish();
 }
@@ -77,6 +74,7 @@ std::string RedisAddress::str() const {
 }
 
 std::string ConfigIssue::str(std::string_view source) const {
+  if (from_set) return "--set " + key_path + ": " + message;
   std::string where(source);
   if (line > 0) where += ":" + std::to_string(line) + ":" + std::to_string(column);
   return where + ": " + key_path + ": " + message;

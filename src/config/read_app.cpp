@@ -1,7 +1,6 @@
 // The app section: the drain-protocol hooks, the ports whose
-// connections are tracked, and the goroutine diagnostics (diagnostics.cpp).
+// connections are tracked, and the goroutine diagnostics (app.diagnostics).
 
-#include "config/diagnostics.h"
 #include "config/sections.h"
 
 namespace lameduck::config::detail {
@@ -26,6 +25,52 @@ void readHooks(Issues& issues, const YAML::Node& node, const std::string& path, 
   h.finish();
 }
 
+// The smallest dump worth fetching (a few goroutines) and the largest that
+// is sane to hold in memory during an exit.
+constexpr int64_t kMinDumpBytes = 4096;
+constexpr int64_t kMaxDumpBytes = int64_t{1} << 30;
+
+void readGoroutinesUrl(Issues& issues, const YAML::Node& n, const std::string& path,
+                       std::optional<HttpUrl>& out) {
+  auto v = scalar(issues, n, path, "a URL");
+  if (!v) return;
+  if (v->empty()) {  // "${UNSET}": not configured
+    out.reset();
+    return;
+  }
+  // The query (?debug=2) is part of the request target; parseHttpUrl takes
+  // none, so it is split off and put back on the path.
+  const size_t q = v->find('?');
+  const std::string query = q == std::string::npos ? "" : v->substr(q);
+  auto url = query.find('#') != std::string::npos
+                 ? parseHttpUrl(*v)  // refused with its own message
+                 : parseHttpUrl(std::string_view(*v).substr(0, q));
+  if (!url) {
+    issues.fail(n, path,
+                url.error().message + "; e.g. http://127.0.0.1:6060/debug/pprof/goroutine?debug=2");
+    return;
+  }
+  url->path += query;
+  if (url->path.find("debug=1") != std::string::npos ||
+      url->path.find("debug=0") != std::string::npos) {
+    issues.fail(n, path, "\"" + *v + "\" asks for a dump without wait reasons; use ?debug=2");
+    return;
+  }
+  out = std::move(*url);
+}
+
+void readDiagnostics(Issues& issues, const YAML::Node& node, const std::string& path,
+                     DiagnosticsConfig& out) {
+  MapReader d(issues, node, path);
+  d.field("goroutines", [&](const YAML::Node& n, const std::string& p) {
+    readGoroutinesUrl(issues, n, p, out.goroutines);
+  });
+  d.field("max_bytes",
+          integer(issues, out.max_bytes, kMinDumpBytes, kMaxDumpBytes, "a byte count"));
+  d.field("after_sigterm", duration(issues, out.after_sigterm, ZeroOk::kNo));
+  d.finish();
+}
+
 }  // namespace
 
 void readApp(Issues& issues, const YAML::Node& node, const std::string& path, AppConfig& out) {
@@ -42,11 +87,7 @@ void readApp(Issues& issues, const YAML::Node& node, const std::string& path, Ap
                          if (port > 0) out.ports.push_back(static_cast<uint16_t>(port));
                        },
                        [&] { out.ports.clear(); }));
-  m.field("diagnostics", [&](const YAML::Node& n, const std::string& p) {
-    readDiagnostics(n, p, out.diagnostics, [&](auto& at, auto& kp, std::string msg) {
-      issues.fail(at, kp, std::move(msg));
-    });
-  });
+  m.field("diagnostics", section(issues, readDiagnostics, out.diagnostics));
   m.finish();
 }
 

@@ -2,13 +2,21 @@
 
 #include <algorithm>
 
+#include "config/rules.h"
 #include "config/sections.h"
 
 namespace lameduck::config::detail {
 namespace {
 
 Status checkHaproxySocket(std::string_view text) {
-  if (text.starts_with("unix:") && text.size() > 6 && text[5] == '/') return {};
+  if (text.starts_with("unix:") && text.size() > 6 && text[5] == '/') {
+    if (auto ok = checkUnixSocketPath(text.substr(5)); !ok) {
+      return makeError(ErrorCode::kInvalidArgument, "invalid HAProxy socket \"" +
+                                                        std::string(text) +
+                                                        "\": " + ok.error().message);
+    }
+    return {};
+  }
   if (text.starts_with("tcp:")) {
     auto hp = parseHostPort(text.substr(4));
     if (hp && hp->port != 0) return {};
@@ -28,23 +36,10 @@ Status checkHaproxyServer(std::string_view v) {
   return {};
 }
 
-// "v1" or "group/version" (networking.k8s.io/v1): what the REST path is made of.
-Status checkApiVersion(std::string_view text) {
-  const size_t slash = text.find('/');
-  const std::string_view version = slash == std::string_view::npos ? text : text.substr(slash + 1);
-  const std::string_view group = slash == std::string_view::npos ? "" : text.substr(0, slash);
-  auto lowerDns = [](std::string_view s) {
-    return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
-      return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.';
-    });
-  };
-  if (lowerDns(version) && version.find('.') == std::string_view::npos &&
-      (slash == std::string_view::npos || lowerDns(group)))
-    return {};
-  return makeError(ErrorCode::kInvalidArgument,
-                   "invalid apiVersion \"" + std::string(text) +
-                       "\"; expected v1 for the core API or group/version, e.g. "
-                       "networking.k8s.io/v1");
+// Namespace and resource may be empty (cluster-scoped; plural derived from
+// the kind).
+Status checkOptionalObjectName(std::string_view text) {
+  return text.empty() ? Status{} : checkObjectName(text);
 }
 
 void readHaproxy(Issues& issues, const YAML::Node& node, const std::string& path,
@@ -60,14 +55,23 @@ void readKubernetes(Issues& issues, const YAML::Node& node, const std::string& p
   MapReader k(issues, node, path);
   k.field("api_version", checked(issues, out.api_version, "an apiVersion like networking.k8s.io/v1",
                                  checkApiVersion));
-  k.field("kind", str(issues, out.kind, false));
-  k.field("namespace", str(issues, out.namespace_));
-  k.field("name", str(issues, out.name, false));
+  k.field("kind", checked(issues, out.kind, "a kind like Ingress", checkKind));
+  k.field("namespace",
+          checked(issues, out.namespace_, "a namespace name", checkOptionalObjectName));
+  k.field("name", checked(issues, out.name, "an object name", checkObjectName));
   k.field("patch_type",
           choice<PatchType>(issues, out.patch_type,
                             {{"merge", PatchType::kMerge}, {"json", PatchType::kJson}}));
-  k.field("patch", str(issues, out.patch, false));
-  k.field("resource", str(issues, out.resource));
+  // After patch_type: the template is rendered (with sample values) and its
+  // JSON checked for that type.
+  k.field("patch", checked(issues, out.patch, "a JSON patch template", [&](std::string_view v) -> Status {
+    if (v.empty()) return makeError(ErrorCode::kInvalidArgument, "must not be empty");
+    auto probe = renderPatchTemplate(v, out.patch_type, {0, "pod", "namespace"});
+    if (!probe) return std::unexpected(probe.error());
+    return {};
+  }));
+  k.field("resource",
+          checked(issues, out.resource, "a plural resource name", checkOptionalObjectName));
   k.field("server", [&](const YAML::Node& vn, const std::string& vp) {
     optionalParsed<HttpUrl>(issues, out.server, parseHttpUrl)(vn, vp);
     if (out.server && out.server->scheme != "https") {

@@ -31,6 +31,7 @@ void readTraffic(Issues& issues, const YAML::Node& node, const std::string& path
                  TrafficConfig& out);
 void readCoordination(Issues& issues, const YAML::Node& node, const std::string& path,
                       CoordinationConfig& out);
+void readTrace(Issues& issues, const YAML::Node& node, const std::string& path, TraceConfig& out);
 void readLog(Issues& issues, const YAML::Node& node, const std::string& path, LogConfig& out);
 
 // The whole document: every section above, and unknown top-level keys.

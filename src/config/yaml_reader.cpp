@@ -46,6 +46,61 @@ void scrub(std::string& message, const std::string& secret) {
   }
 }
 
+bool looksStructured(const std::string& text) {
+  return !text.empty() && (text.front() == '[' || text.front() == '{');
+}
+
+// A --set value holds at most a few levels (traffic.steps: a list of maps).
+constexpr int kMaxSetDepth = 16;
+
+bool depthOver(const YAML::Node& n, int left) {
+  if (!n.IsMap() && !n.IsSequence()) return false;
+  if (left == 0) return true;
+  for (auto it = n.begin(); it != n.end(); ++it) {
+    if (n.IsMap() ? depthOver(it->first, left - 1) || depthOver(it->second, left - 1)
+                  : depthOver(*it, left - 1)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// A copy of a tree parsed from a --set value without its positions: they
+// are offsets in the --set text, not in the config file, and would be
+// reported as file positions. New nodes carry no mark.
+YAML::Node unmarked(const YAML::Node& n) {
+  YAML::Node out;
+  switch (n.Type()) {
+    case YAML::NodeType::Map:
+      out = YAML::Node(YAML::NodeType::Map);
+      for (auto it = n.begin(); it != n.end(); ++it) {
+        out.force_insert(unmarked(it->first), unmarked(it->second));  // keeps duplicates
+      }
+      break;
+    case YAML::NodeType::Sequence:
+      out = YAML::Node(YAML::NodeType::Sequence);
+      for (auto it = n.begin(); it != n.end(); ++it) out.push_back(unmarked(*it));
+      break;
+    case YAML::NodeType::Scalar:
+      out = YAML::Node(n.Scalar());
+      break;
+    default:
+      out = YAML::Node(YAML::NodeType::Null);
+      break;
+  }
+  out.SetTag(n.Tag());
+  return out;
+}
+
+// A --set text that was to be a map or list but did not parse may hold a
+// secret key's value ("{password: x, bogus"): not printed when it names one.
+bool mentionsSecretKey(const std::string& text) {
+  for (std::string_view secret : kSecretKeys) {
+    if (text.find(secret) != std::string::npos) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 bool isSecretPath(std::string_view path) {
@@ -66,9 +121,11 @@ void Issues::fail(const YAML::Node& at, const std::string& path, std::string mes
     if (auto expanded = expandEnv(at.Scalar(), kHidden)) scrub(issue.message, *expanded);
   }
   const YAML::Mark mark = at.Mark();
-  if (mark.line >= 0) {  // nodes made from --set carry no position
+  if (mark.line >= 0) {
     issue.line = mark.line + 1;
     issue.column = mark.column + 1;
+  } else {
+    issue.from_set = true;  // nodes made from --set carry no position
   }
   issues_.push_back(std::move(issue));
 }
@@ -100,6 +157,11 @@ std::string describe(const YAML::Node& node, const std::string& path) {
       return "null";
     case YAML::NodeType::Scalar:
       if (isSecretPath(path)) return "a string (value hidden)";
+      if (node.Tag() == kSetTag && looksStructured(node.Scalar()) &&
+          mentionsSecretKey(node.Scalar())) {
+        return "a --set text that is not a valid YAML flow map or list (value hidden: it names "
+               "a secret key)";
+      }
       return "\"" + node.Scalar() + "\"";
     default:
       return "nothing";
@@ -111,9 +173,12 @@ YAML::Node structured(const YAML::Node& node) {
   // invalid node on which anything else throws.
   if (!node.IsDefined() || !node.IsScalar() || node.Tag() != kSetTag) return node;
   const std::string& text = node.Scalar();
-  if (text.empty() || (text.front() != '[' && text.front() != '{')) return node;
+  if (!looksStructured(text)) return node;
   try {
-    return YAML::Load(text);
+    const YAML::Node parsed = YAML::Load(text);
+    // Deeper than any setting: reported as the string it is.
+    if (depthOver(parsed, kMaxSetDepth)) return node;
+    return unmarked(parsed);
   } catch (const YAML::Exception&) {
     return node;  // reported as the string it is: "expected a list, got ..."
   }
@@ -215,16 +280,18 @@ Reader duration(Issues& issues, Duration& out, ZeroOk zero) {
   };
 }
 
-Reader integer(Issues& issues, int64_t& out, int64_t min, int64_t max) {
-  return [&issues, &out, min, max](const YAML::Node& n, const std::string& path) {
-    auto v = scalar(issues, n, path, "an integer");
+Reader integer(Issues& issues, int64_t& out, int64_t min, int64_t max, std::string_view expected) {
+  // "an integer" → "integer", for "invalid integer ...".
+  const std::string noun(expected.substr(expected.find(' ') + 1));
+  return [&issues, &out, min, max, expected, noun](const YAML::Node& n, const std::string& path) {
+    auto v = scalar(issues, n, path, expected);
     if (!v) return;
     errno = 0;
     char* end = nullptr;
     long long value = std::strtoll(v->c_str(), &end, 10);
     if (v->empty() || *end != '\0' || errno == ERANGE) {
       issues.fail(n, path,
-                  "invalid integer \"" + *v + "\"; expected a whole number from " +
+                  "invalid " + noun + " \"" + *v + "\"; expected a whole number from " +
                       std::to_string(min) + " to " + std::to_string(max));
       return;
     }

@@ -56,11 +56,15 @@ class Issues {
 };
 
 // "a map", "a list", "null", the quoted scalar — or, for a secret path, "a
-// string (value hidden)".
+// string (value hidden)"; a --set text meant as a flow map or list that did
+// not parse is not quoted when it names a secret key.
 std::string describe(const YAML::Node& node, const std::string& path);
 
 // A --set value given where a list or map is expected: parsed as flow YAML
-// ("[8080, 9090]"). Anything else is returned as it is.
+// ("[8080, 9090]"), without positions (offsets in the --set text are no
+// file positions: errors under it name the --set). Anything else, and a
+// text that does not parse or nests deeper than a setting does, is returned
+// as it is.
 YAML::Node structured(const YAML::Node& node);
 
 // The scalar text of `node` with ${ENV} expanded, or nullopt after reporting
@@ -97,7 +101,10 @@ enum class ZeroOk { kNo, kYes };
 Reader str(Issues& issues, std::string& out, bool allow_empty = true);
 Reader boolean(Issues& issues, bool& out);
 Reader duration(Issues& issues, Duration& out, ZeroOk zero);
-Reader integer(Issues& issues, int64_t& out, int64_t min, int64_t max);
+// A whole number from min to max; `expected` names it in messages ("a byte
+// count": "expected a byte count, got a list", "invalid byte count ...").
+Reader integer(Issues& issues, int64_t& out, int64_t min, int64_t max,
+               std::string_view expected = "an integer");
 Reader number(Issues& issues, double& out, double min, double max);
 // A string checked by `check` (its error message is reported as it is).
 Reader checked(Issues& issues, std::string& out, std::string_view expected,

@@ -3,24 +3,12 @@
 #include <algorithm>
 #include <cctype>
 
+#include "config/rules.h"
+
 namespace lameduck::kube {
 namespace {
 
 bool isVowel(char c) { return c == 'a' || c == 'e' || c == 'i' || c == 'o' || c == 'u'; }
-
-// Empty when `value` can be one path segment; else why not.
-std::string segmentProblem(const std::string& value) {
-  if (value.empty()) return "must not be empty";
-  if (value == "." || value == "..") return "\"" + value + "\" is not a name";
-  for (char c : value) {
-    const auto u = static_cast<unsigned char>(c);
-    if (c == '/' || c == '%' || c == '?' || c == '#' || std::isspace(u) || std::iscntrl(u)) {
-      return "\"" + value + "\" contains '" + std::string(1, c) +
-             "'; names are letters, digits, '-', '.' (and ':' for some kinds)";
-    }
-  }
-  return "";
-}
 
 }  // namespace
 
@@ -62,32 +50,27 @@ std::string pluralOf(const ObjectRef& ref) {
 }
 
 Result<std::string> restPath(const ObjectRef& ref) {
-  auto bad = [&](const std::string& field, const std::string& why) {
-    return makeError(ErrorCode::kInvalidArgument, "Kubernetes object " + field + ": " + why +
-                                                      " (object " + ref.api_version + " " +
-                                                      ref.kind + " \"" + ref.name + "\")");
+  // The config loader applies the same rules to traffic.kubernetes; these
+  // guard references made elsewhere.
+  auto bad = [&](const std::string& field, const Error& why) {
+    return makeError(ErrorCode::kInvalidArgument, "Kubernetes object " + field + ": " +
+                                                      why.message + " (object " + ref.api_version +
+                                                      " " + ref.kind + " \"" + ref.name + "\")");
   };
+  if (auto ok = config::checkApiVersion(ref.api_version); !ok) return bad("apiVersion", ok.error());
+  if (ref.resource.empty()) {
+    if (auto ok = config::checkKind(ref.kind); !ok) return bad("kind", ok.error());
+  } else if (auto ok = config::checkObjectName(ref.resource); !ok) {
+    return bad("resource", ok.error());
+  }
+  if (auto ok = config::checkObjectName(ref.name); !ok) return bad("name", ok.error());
+  if (!ref.namespace_.empty()) {
+    if (auto ok = config::checkObjectName(ref.namespace_); !ok) return bad("namespace", ok.error());
+  }
   const size_t slash = ref.api_version.find('/');
   const std::string group = ref.group();
   const std::string version =
       slash == std::string::npos ? ref.api_version : ref.api_version.substr(slash + 1);
-  if (ref.api_version.empty()) return bad("apiVersion", "must not be empty");
-  if (slash != std::string::npos &&
-      (group.empty() || !segmentProblem(group).empty() || version.find('/') != std::string::npos))
-    return bad("apiVersion", "\"" + ref.api_version + "\" is not v1 or group/version");
-  if (auto why = segmentProblem(version); !why.empty()) return bad("apiVersion version", why);
-  if (ref.resource.empty()) {
-    if (ref.kind.empty()) return bad("kind", "must not be empty (or set resource)");
-    if (!std::all_of(ref.kind.begin(), ref.kind.end(),
-                     [](unsigned char c) { return std::isalnum(c); }))
-      return bad("kind", "\"" + ref.kind + "\" must be letters and digits, like HTTPRoute");
-  } else if (auto why = segmentProblem(ref.resource); !why.empty()) {
-    return bad("resource", why);
-  }
-  if (auto why = segmentProblem(ref.name); !why.empty()) return bad("name", why);
-  if (!ref.namespace_.empty()) {
-    if (auto why = segmentProblem(ref.namespace_); !why.empty()) return bad("namespace", why);
-  }
 
   std::string path = group.empty() ? "/api/" + version : "/apis/" + group + "/" + version;
   if (!ref.namespace_.empty()) path += "/namespaces/" + ref.namespace_;

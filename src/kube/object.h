@@ -45,8 +45,10 @@ std::string pluralOf(const ObjectRef& ref);
 //   grouped, namespaced:   /apis/<group>/<version>/namespaces/<ns>/<plural>/<name>
 //   cluster-scoped:        the same without namespaces/<ns>
 // Fails with kInvalidArgument naming the field when apiVersion, kind, name,
-// namespace or resource is empty where required or holds characters that
-// cannot be a path segment (/, %, ?, #, whitespace, "." or "..").
+// namespace or resource breaks its rule in config/rules.h (the rules the
+// config loader applies to traffic.kubernetes): empty where required, or
+// characters that cannot be a path segment (/, %, ?, #, whitespace, "." or
+// "..").
 Result<std::string> restPath(const ObjectRef& ref);
 
 }  // namespace lameduck::kube

@@ -7,6 +7,8 @@
 #include <cstring>
 #include <memory>
 
+#include "config/rules.h"
+
 namespace lameduck::redis {
 namespace {
 
@@ -167,8 +169,8 @@ Error RedisClient::transportError(const std::string& during) {
 }
 
 Result<std::unique_ptr<RedisClient>> RedisClient::connect(const config::RedisConfig& config) {
-  if (!config.address) {
-    return makeError(ErrorCode::kInvalidArgument, "compensation.redis.address is not set");
+  if (auto ok = config::requireRedisAddress(config, "the Redis client"); !ok) {
+    return std::unexpected(ok.error());
   }
   const config::RedisAddress& a = *config.address;
   const timeval tv = toTimeval(config.timeout);

@@ -2,6 +2,7 @@
 
 #include "common/log.h"
 #include "common/parse.h"
+#include "config/rules.h"
 #include "http/http.h"
 
 namespace lameduck::saga {
@@ -288,9 +289,8 @@ bool Compensator::process(redis::RedisClient& redis, const Entry& entry) {
 }
 
 Status Compensator::run() {
-  if (!config_.compensation.redis.address) {
-    return makeError(ErrorCode::kInvalidArgument,
-                     "the compensator needs compensation.redis.address");
+  if (auto ok = config::requireRedisAddress(config_.compensation.redis, "the compensator"); !ok) {
+    return ok;
   }
   config::RedisConfig rc = config_.compensation.redis;
   // A blocking read must not look like a timeout.

@@ -4,6 +4,7 @@
 
 #include "common/log.h"
 #include "common/parse.h"
+#include "config/rules.h"
 
 namespace lameduck::saga {
 

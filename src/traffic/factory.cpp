@@ -6,19 +6,6 @@
 
 namespace lameduck::traffic {
 
-Status checkTrafficConfig(const config::Config& config) {
-  const config::TrafficConfig& t = config.traffic;
-  if (t.backend != config::TrafficBackend::kKubernetes) return {};
-  if (auto path = kube::restPath(kube::objectRef(t.kubernetes)); !path) {
-    return std::unexpected(path.error());
-  }
-  if (auto probe = renderPatch(t.kubernetes.patch, t.kubernetes.patch_type, {0, "pod", "ns"});
-      !probe) {
-    return std::unexpected(probe.error());
-  }
-  return {};
-}
-
 Result<std::unique_ptr<exit::Step>> makeShiftStep(const config::Config& config, app::AppClient* app,
                                                   const std::string& pod,
                                                   const std::string& namespace_, Clock& clock,
@@ -35,15 +22,11 @@ Result<std::unique_ptr<exit::Step>> makeShiftStep(const config::Config& config, 
       backend = std::make_unique<WebhookBackend>(t.webhook, pod, namespace_, clock);
       break;
     case config::TrafficBackend::kKubernetes: {
-      // Both checked at start, so that a missing token or a broken patch
-      // template fails the sidecar's start, not the exit.
+      // Read at start, so that a missing token or CA fails the sidecar's
+      // start, not the exit. The object and the patch template were
+      // checked with the config.
       auto cluster = kube::clusterConfig(t.kubernetes);
       if (!cluster) return std::unexpected(cluster.error());
-      if (auto probe =
-              renderPatch(t.kubernetes.patch, t.kubernetes.patch_type, {0, pod, namespace_});
-          !probe) {
-        return std::unexpected(probe.error());
-      }
       backend = std::make_unique<KubernetesBackend>(t.kubernetes, std::move(*cluster), pod,
                                                     namespace_, clock);
       break;

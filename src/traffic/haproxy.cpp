@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "common/parse.h"
+#include "config/rules.h"
 
 namespace lameduck::traffic {
 namespace {
@@ -61,8 +62,10 @@ Result<int> connectTo(const std::string& socket, Clock& clock, TimePoint deadlin
   if (socket.starts_with("unix:")) {
     const std::string path = socket.substr(5);
     sockaddr_un un{};
-    if (path.size() >= sizeof(un.sun_path)) {
-      return std::unexpected(sysError(ErrorCode::kInvalidArgument, socket, "path too long"));
+    // The config loader refuses such a path (traffic.haproxy.socket); this
+    // keeps the copy below in bounds whatever the caller gives.
+    if (auto ok = config::checkUnixSocketPath(path); !ok) {
+      return std::unexpected(sysError(ErrorCode::kInvalidArgument, socket, ok.error().message));
     }
     un.sun_family = AF_UNIX;
     std::memcpy(un.sun_path, path.c_str(), path.size() + 1);

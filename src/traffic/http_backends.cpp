@@ -188,69 +188,10 @@ Result<std::string> webhookAnswer(std::string_view where, int status, std::strin
 
 Result<std::string> renderPatch(const std::string& patch_template, config::PatchType type,
                                 const PatchValues& values) {
-  std::string out;
-  size_t pos = 0;
-  for (;;) {
-    size_t open = patch_template.find("{{", pos);
-    if (open == std::string::npos) break;
-    size_t close = patch_template.find("}}", open + 2);
-    if (close == std::string::npos) {
-      return makeError(ErrorCode::kInvalidArgument, "traffic.kubernetes.patch: \"{{\" at offset " +
-                                                        std::to_string(open) +
-                                                        " is never closed with \"}}\"");
-    }
-    std::string name = patch_template.substr(open + 2, close - open - 2);
-    name.erase(0, name.find_first_not_of(' '));
-    name.erase(name.find_last_not_of(' ') + 1);
-    out.append(patch_template, pos, open - pos);
-    if (name == "weight") {
-      out += std::to_string(values.weight);
-    } else if (name == "inverse_weight") {
-      out += std::to_string(100 - values.weight);
-    } else if (name == "pod_name") {
-      out += values.pod_name;
-    } else if (name == "namespace") {
-      out += values.namespace_;
-    } else {
-      return makeError(
-          ErrorCode::kInvalidArgument,
-          "traffic.kubernetes.patch: unknown placeholder {{" + name +
-              "}}; known: {{weight}}, {{inverse_weight}}, {{pod_name}}, {{namespace}}");
-    }
-    pos = close + 2;
-  }
-  out.append(patch_template, pos);
-  // The depth bound comes first: quoting a bad operation back (op.dump())
-  // recurses as deep as the text nests.
-  if (auto ok = checkJsonBounds(out, {.max_bytes = kMaxKubeObject}, "traffic.kubernetes.patch");
-      !ok) {
-    return makeError(ErrorCode::kInvalidArgument, ok.error().message);
-  }
-  json doc = json::parse(out, nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded()) {
+  auto out = config::renderPatchTemplate(patch_template, type, values);
+  if (!out) {
     return makeError(ErrorCode::kInvalidArgument,
-                     "traffic.kubernetes.patch is not valid JSON once rendered: " + shortBody(out));
-  }
-  if (type == config::PatchType::kMerge && !doc.is_object()) {
-    return makeError(
-        ErrorCode::kInvalidArgument,
-        "traffic.kubernetes.patch: a merge patch must be a JSON object, got " + shortBody(out));
-  }
-  if (type == config::PatchType::kJson) {
-    if (!doc.is_array()) {
-      return makeError(ErrorCode::kInvalidArgument,
-                       "traffic.kubernetes.patch: a JSON patch must be an array of operations, "
-                       "got " +
-                           shortBody(out));
-    }
-    for (const json& op : doc) {
-      if (!op.is_object() || !op.contains("op") || !op.contains("path")) {
-        return makeError(ErrorCode::kInvalidArgument,
-                         "traffic.kubernetes.patch: every JSON patch operation needs \"op\" and "
-                         "\"path\", got " +
-                             shortBody(op.dump(-1, ' ', false, json::error_handler_t::replace)));
-      }
-    }
+                     "traffic.kubernetes.patch: " + out.error().message);
   }
   return out;
 }

@@ -7,22 +7,16 @@
 #include <memory>
 
 #include "config/config.h"
+#include "config/rules.h"
 #include "kube/client.h"
 #include "traffic/backend.h"
 
 namespace lameduck::traffic {
 
-struct PatchValues {
-  int64_t weight = 0;
-  std::string pod_name;
-  std::string namespace_;
-};
+using PatchValues = config::PatchValues;
 
-// Replaces {{weight}}, {{inverse_weight}} (100 - weight), {{pod_name}} and
-// {{namespace}} (spaces inside the braces allowed) and checks that the result
-// is JSON of the right shape (an object for merge patches, an array of
-// operations for JSON patches). Errors name the unknown placeholder or the
-// JSON problem.
+// config::renderPatchTemplate (the rule the config loader checks the template with)
+// with "traffic.kubernetes.patch: " before its errors, for the exit report.
 Result<std::string> renderPatch(const std::string& patch_template, config::PatchType type,
                                 const PatchValues& values);
 

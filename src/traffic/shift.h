@@ -99,9 +99,4 @@ Result<std::unique_ptr<exit::Step>> makeShiftStep(const config::Config& config, 
                                                   const std::string& namespace_, Clock& clock,
                                                   ShiftObserver& observer);
 
-// What can be checked of the traffic config without reaching anything: for
-// the kubernetes backend, the object's REST path and the patch template.
-// Used by check-config (makeShiftStep checks the same, plus token and CA).
-Status checkTrafficConfig(const config::Config& config);
-
 }  // namespace lameduck::traffic

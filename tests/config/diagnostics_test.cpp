@@ -70,7 +70,8 @@ TEST(DiagnosticsConfig, BadValuesNameKeyPositionValueAndWhatIsAccepted) {
   EXPECT_THAT(e, HasSubstr("test.yaml:3:16: app.diagnostics.max_bytes"));
   EXPECT_THAT(e, HasSubstr("\"12k\""));
   EXPECT_THAT(e, HasSubstr("from 4096 to 1073741824"));
-  EXPECT_THAT(errorOf("app:\n  diagnostics:\n    max_bytes: 10\n"), HasSubstr("from 4096"));
+  EXPECT_THAT(errorOf("app:\n  diagnostics:\n    max_bytes: 10\n"),
+              HasSubstr("value 10 out of range; expected 4096 to 1073741824"));
 
   e = errorOf("app:\n  diagnostics:\n    after_sigterm: 5\n");
   EXPECT_THAT(e, HasSubstr("app.diagnostics.after_sigterm"));

@@ -92,7 +92,7 @@ TEST(RestPath, ReferencesThatCannotBePathsAreRefusedByField) {
   EXPECT_THAT(err({"", "Service", "default", "web", ""}),
               HasSubstr("apiVersion: must not be empty"));
   EXPECT_THAT(err({"a/b/v1", "Service", "default", "web", ""}),
-              HasSubstr("\"a/b/v1\" is not v1 or group/version"));
+              HasSubstr("apiVersion: invalid apiVersion \"a/b/v1\""));
   EXPECT_THAT(err({"v1", "", "default", "web", ""}), HasSubstr("kind: must not be empty"));
   EXPECT_THAT(err({"v1", "Ser vice", "default", "web", ""}),
               HasSubstr("must be letters and digits"));
