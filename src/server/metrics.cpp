@@ -259,6 +259,11 @@ void Metrics::onFailure(std::string_view reason) {
   impl_->comp_failures.Add({{"reason", std::string(reason)}}).Increment();
 }
 
+void Metrics::onFailures(std::string_view reason, int64_t count) {
+  std::lock_guard lock(impl_->mu);
+  impl_->comp_failures.Add({{"reason", std::string(reason)}}).Increment(static_cast<double>(count));
+}
+
 void Metrics::onSpoolSize(int64_t records) {
   impl_->spooled_gauge->Set(static_cast<double>(records));
 }
