@@ -21,9 +21,14 @@ std::string quote(std::string_view body) { return quoteExcerpt(body); }
 // How http::Client says that an answer was longer than its bound.
 constexpr std::string_view kOverBound = "longer than the bound of";
 
-}  // namespace
-
-namespace {
+// The types nlohmann's SAX interface expects a reader to name.
+struct SaxTypes {
+  using number_integer_t = json::number_integer_t;
+  using number_unsigned_t = json::number_unsigned_t;
+  using number_float_t = json::number_float_t;
+  using string_t = json::string_t;
+  using binary_t = json::binary_t;
+};
 
 // Reads the status answer event by event (nlohmann's SAX interface, which
 // is iterative) and keeps only the top-level members lameduck uses, as
@@ -31,14 +36,8 @@ namespace {
 // time to read them. A kept string is cut to kKeptStringBytes (only an
 // error message quotes it); a kept container is kept empty (only its type
 // matters). The last of duplicate keys wins, as in a document.
-class StatusReader {
+class StatusReader : public SaxTypes {
  public:
-  using number_integer_t = json::number_integer_t;
-  using number_unsigned_t = json::number_unsigned_t;
-  using number_float_t = json::number_float_t;
-  using string_t = json::string_t;
-  using binary_t = json::binary_t;
-
   static constexpr size_t kKeptStringBytes = 64;
 
   bool null() { return keep(json(nullptr)); }
@@ -68,7 +67,9 @@ class StatusReader {
 
   bool rootIsObject() const { return root_is_object_; }
   // The members kept, as a small document's text.
-  std::string keptText() const { return kept_.dump(-1, ' ', false, json::error_handler_t::replace); }
+  std::string keptText() const {
+    return kept_.dump(-1, ' ', false, json::error_handler_t::replace);
+  }
 
  private:
   bool keep(json v) {
@@ -151,14 +152,8 @@ namespace {
 // built as a document, one entry at a time, bounded by kMaxPayloadValues
 // and kMaxCompensationBytes), and an invalid JSON text as a whole is an
 // error. Refused entries beyond kMaxRejectedListed are only counted.
-class CompensationsReader {
+class CompensationsReader : public SaxTypes {
  public:
-  using number_integer_t = json::number_integer_t;
-  using number_unsigned_t = json::number_unsigned_t;
-  using number_float_t = json::number_float_t;
-  using string_t = json::string_t;
-  using binary_t = json::binary_t;
-
   bool null() { return scalar(nullptr); }
   bool boolean(bool v) { return scalar(v); }
   bool number_integer(number_integer_t v) { return scalar(v); }
@@ -327,7 +322,6 @@ class CompensationsReader {
   }
 
  private:
-
   // Counts the entry's text as it is read, and drops its payload document
   // as soon as a bound is passed: the entry will be refused.
   void countBytes(size_t n) {

@@ -60,7 +60,8 @@ exit::StepResult FetchCompensationsStep::run(exit::StepContext& ctx) {
   log::info("compensations pending", {{"count", batch->valid.size()}, {"rejected", rejected}});
   std::string detail = std::to_string(batch->valid.size()) + " pending";
   if (rejected > 0) {
-    detail += ", " + std::to_string(rejected) + " rejected (first: " + batch->rejected.front() + ")";
+    detail +=
+        ", " + std::to_string(rejected) + " rejected (first: " + batch->rejected.front() + ")";
   }
   return exit::StepResult::ok(detail);
 }

@@ -173,14 +173,15 @@ TEST(Daemon, HugeAnswersOfTinyValuesStayUnderThePodsMemoryLimit) {
   AppOptions app;
   app.bloat = 16 << 20;
   Daemon d(kShortExit, app, {},
-           {"app.max_response_bytes=" + std::to_string((16 << 20) + 4096), "app.timeout=10s",
-            "exit.grace_period=60s"});
+           {"app.max_response_bytes=" + std::to_string((16 << 20) + 4096), "app.timeout=30s",
+            "exit.grace_period=120s"});
   ASSERT_GT(d.adminPort(), 0);
-  auto r = call(d.adminPort(), "GET", "/prestop", {}, 120s);
+  auto r = call(d.adminPort(), "GET", "/prestop", {}, 180s);
   ASSERT_TRUE(r) << r.error().message;
   json summary = json::parse(r->body);
   EXPECT_EQ(summary["outcome"], "completed") << r->body.substr(0, 2000);
-  EXPECT_GT(summary["compensations"]["rejected"].get<int64_t>(), 8'000'000) << r->body.substr(0, 2000);
+  EXPECT_GT(summary["compensations"]["rejected"].get<int64_t>(), 8'000'000)
+      << r->body.substr(0, 2000);
   const int64_t peak_kb = peakRssKb(d.lameduck().pid());
   ASSERT_GT(peak_kb, 0);
   EXPECT_LT(peak_kb, 64 * 1024) << "peak RSS " << peak_kb << " kB, over the chart's 64Mi";

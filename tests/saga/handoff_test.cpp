@@ -305,10 +305,12 @@ TEST(Handoff, AFloodOfRejectedEntriesLogsAFewAndOneSummary) {
   EXPECT_EQ(w.observer.failures("rejected"), 100'000);
   size_t one_by_one = 0;
   size_t summaries = 0;
-  for (size_t at = 0; (at = out.find("compensation_rejected", at)) != std::string::npos; ++at) {
+  const std::string each = "\"event\":\"compensation_rejected\"";
+  const std::string summary = "\"event\":\"compensations_rejected\"";
+  for (size_t at = 0; (at = out.find(each, at)) != std::string::npos; ++at) {
     ++one_by_one;
   }
-  for (size_t at = 0; (at = out.find("compensations_rejected", at)) != std::string::npos; ++at) {
+  for (size_t at = 0; (at = out.find(summary, at)) != std::string::npos; ++at) {
     ++summaries;
   }
   EXPECT_EQ(one_by_one, 10u) << out.substr(0, 2000);

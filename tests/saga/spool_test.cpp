@@ -208,7 +208,8 @@ TEST(Spool, TheLargestEntryFitsTheLineBound) {
   for (size_t i = 0; i < quotes; ++i) c.payload_json += "\\\"";
   c.payload_json += "\"";
   ASSERT_LE(c.payload_json.size() + 20, app::kMaxCompensationBytes);
-  ASSERT_TRUE(spool.append({makeRecord(c, Origin{"svc", "ns", "pod", "rev"}, "2026-01-01T00:00:00Z")}));
+  ASSERT_TRUE(
+      spool.append({makeRecord(c, Origin{"svc", "ns", "pod", "rev"}, "2026-01-01T00:00:00Z")}));
   EXPECT_GT(files.content(spool.path()).size(), 2 * quotes * 2);
   auto read = spool.read();
   ASSERT_TRUE(read) << read.error().message;
@@ -216,7 +217,8 @@ TEST(Spool, TheLargestEntryFitsTheLineBound) {
   EXPECT_EQ(read->records[0].payload, c.payload_json);
   EXPECT_TRUE(read->unreadable.empty());
   // A line past the bound is unreadable, and kept as it is.
-  files.setContent(spool.path(), files.content(spool.path()) + std::string(kMaxSpoolLineBytes + 1, 'x') + "\n");
+  files.setContent(spool.path(), files.content(spool.path()) +
+                                     std::string(kMaxSpoolLineBytes + 1, 'x') + "\n");
   auto stats = spool.scan();
   ASSERT_TRUE(stats);
   EXPECT_EQ(stats->records, 1);
