@@ -8,6 +8,7 @@
 
 #include "cli/commands.h"
 #include "cli/signals.h"
+#include "common/memory.h"
 #include "common/version.h"
 
 namespace {
@@ -50,6 +51,9 @@ int main(int argc, char** argv) {
   // (Redis, the app, a scraper) is an error value from write(), never a
   // reason to die. What each signal means: src/cli/signals.h.
   lameduck::cli::blockHandledSignals();
+  // Then, also before any thread: freed large blocks go back to the system
+  // (src/common/memory.h), so memory follows what is live.
+  lameduck::boundHeapGrowth();
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
     std::cout << kUsage;

@@ -6,7 +6,11 @@
 // from several threads (the exit thread and, for the traffic gate, a shift
 // step on it); calls may be serialised inside.
 
+#include <algorithm>
+#include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <iterator>
 #include <optional>
 #include <string>
 #include <vector>
@@ -35,10 +39,26 @@ struct Compensation {
   std::string payload_json;  // the payload as JSON text ("{}" when absent)
 };
 
+// Bounds on one entry of a compensations answer (docs/compensation.md,
+// "Bounds"); an entry over one is rejected, so it is never written or acked.
+// Its text (id, saga_id, step, action and the payload as JSON text) at most:
+inline constexpr size_t kMaxCompensationBytes = 1024 * 1024;
+// Values in one payload, member names included: the payload is re-encoded
+// through a small document (~100 bytes a value), one entry at a time.
+inline constexpr size_t kMaxPayloadValues = 16 * 1024;
+// Refused entries listed one by one; the rest are only counted, so an answer
+// of a million non-entries costs a counter, not a million messages.
+inline constexpr size_t kMaxRejectedListed = 100;
+
 struct CompensationBatch {
   std::vector<Compensation> valid;
-  // One line per refused entry: its index, id if any, and why.
+  // One line per refused entry: its index, id if any, and why; at most
+  // kMaxRejectedListed of them (the first ones).
   std::vector<std::string> rejected;
+  // Refused entries beyond those listed in `rejected`.
+  size_t rejected_unlisted = 0;
+
+  size_t rejectedCount() const { return rejected.size() + rejected_unlisted; }
 };
 
 // Paged hand-off (docs/compensation.md, "Paged hand-off"): which page to
@@ -55,6 +75,10 @@ struct CompensationPage {
   // app that does not page answers everything in one last page).
   std::optional<std::string> next;
 };
+
+// Receives valid entries of a page while the answer is read, a chunk at a
+// time; the entries may be moved from.
+using EntryChunkSink = std::function<void(std::vector<Compensation>& chunk)>;
 
 // Per-call settings.
 struct Call {
@@ -86,6 +110,30 @@ class AppClient {
     auto batch = compensations(call);
     if (!batch) return std::unexpected(batch.error());
     return CompensationPage{std::move(*batch), std::nullopt};
+  }
+
+  // One page whose valid entries go to `sink`, at most `chunk` (0: all) at a time,
+  // as the answer is read: a large page is never held as entries all at
+  // once (docs/compensation.md, "Memory"). The answer is checked as a whole
+  // (bounds, valid JSON, its shape, `next`) before any entry is handed
+  // over, so a refused answer hands over nothing. The page returned has an
+  // empty batch.valid; its rejections and `next` are as compensationsPage's.
+  // The default slices what compensationsPage returns.
+  virtual Result<CompensationPage> streamCompensationsPage(const PageRequest& page,
+                                                           const Call& call, size_t chunk,
+                                                           const EntryChunkSink& sink) {
+    auto got = compensationsPage(page, call);
+    if (!got) return got;
+    std::vector<Compensation>& all = got->batch.valid;
+    const size_t step = chunk > 0 ? chunk : all.size();
+    for (size_t start = 0; start < all.size(); start += step) {
+      const size_t end = std::min(all.size(), start + step);
+      std::vector<Compensation> part(std::make_move_iterator(all.begin() + start),
+                                     std::make_move_iterator(all.begin() + end));
+      sink(part);
+    }
+    all.clear();
+    return got;
   }
 };
 

@@ -1,5 +1,9 @@
 #include "app/http_app_client.h"
 
+#include <algorithm>
+#include <cstdint>
+#include <type_traits>
+
 #include <nlohmann/json.hpp>
 
 #include "common/json_in.h"
@@ -14,16 +18,105 @@ constexpr size_t kMaxAnswerDepth = 64;
 
 std::string quote(std::string_view body) { return quoteExcerpt(body); }
 
+// How http::Client says that an answer was longer than its bound.
+constexpr std::string_view kOverBound = "longer than the bound of";
+
+// The types nlohmann's SAX interface expects a reader to name.
+struct SaxTypes {
+  using number_integer_t = json::number_integer_t;
+  using number_unsigned_t = json::number_unsigned_t;
+  using number_float_t = json::number_float_t;
+  using string_t = json::string_t;
+  using binary_t = json::binary_t;
+};
+
+// Reads the status answer event by event (nlohmann's SAX interface, which
+// is iterative) and keeps only the top-level members lameduck uses, as
+// small values: unknown fields, of any size or shape, cost nothing but the
+// time to read them. A kept string is cut to kKeptStringBytes (only an
+// error message quotes it); a kept container is kept empty (only its type
+// matters). The last of duplicate keys wins, as in a document.
+class StatusReader : public SaxTypes {
+ public:
+  static constexpr size_t kKeptStringBytes = 64;
+
+  bool null() { return keep(json(nullptr)); }
+  bool boolean(bool v) { return keep(json(v)); }
+  bool number_integer(number_integer_t v) { return keep(json(v)); }
+  bool number_unsigned(number_unsigned_t v) { return keep(json(v)); }
+  bool number_float(number_float_t v, const string_t&) { return keep(json(v)); }
+  bool string(string_t& v) { return keep(json(v.substr(0, kKeptStringBytes))); }
+  bool binary(binary_t&) { return keep(json(nullptr)); }  // JSON text has none
+  bool start_object(std::size_t) { return open(json::value_t::object); }
+  bool start_array(std::size_t) { return open(json::value_t::array); }
+  bool end_object() { return close(); }
+  bool end_array() { return close(); }
+  bool key(string_t& k) {
+    if (depth_ == 1) {
+      wanted_ = false;
+      for (const char* name : {"inflight", "connections", "queued", "error_rate"}) {
+        if (k == name) {
+          key_ = name;
+          wanted_ = true;
+        }
+      }
+    }
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const json::exception&) { return false; }
+
+  bool rootIsObject() const { return root_is_object_; }
+  // The members kept, as a small document's text.
+  std::string keptText() const {
+    return kept_.dump(-1, ' ', false, json::error_handler_t::replace);
+  }
+
+ private:
+  bool keep(json v) {
+    if (depth_ == 1 && wanted_) kept_[key_] = std::move(v);
+    return true;
+  }
+  bool open(json::value_t type) {
+    if (depth_ == 0) root_is_object_ = type == json::value_t::object;
+    keep(json(type));
+    ++depth_;
+    return true;
+  }
+  bool close() {
+    --depth_;
+    return true;
+  }
+
+  size_t depth_ = 0;
+  bool root_is_object_ = false;
+  bool wanted_ = false;  // the current top-level member is one lameduck reads
+  std::string key_;
+  json kept_ = json::object();
+};
+
 }  // namespace
 
 Result<Figures> parseStatus(std::string_view body, size_t max_bytes) {
-  auto doc = JsonDoc::parse(body, "status hook answer", {max_bytes, kMaxAnswerDepth});
-  if (!doc) return std::unexpected(doc.error());
-  if (!doc->isObject()) {
+  constexpr std::string_view kWhat = "status hook answer";
+  // No document is built from the answer itself, so the number of its
+  // values is not bounded (only its size and depth).
+  if (auto ok = checkJsonBounds(body, {max_bytes, kMaxAnswerDepth, SIZE_MAX}, kWhat); !ok) {
+    return std::unexpected(ok.error());
+  }
+  StatusReader reader;
+  if (!json::sax_parse(body.begin(), body.end(), &reader)) {
+    return makeError(ErrorCode::kBadResponse,
+                     std::string(kWhat) + ": not valid JSON: " + quote(body));
+  }
+  if (!reader.rootIsObject()) {
     return makeError(
         ErrorCode::kBadResponse,
         "status hook answer must be a JSON object like {\"inflight\": 0}, got " + quote(body));
   }
+  // The kept members, at most four small values, read back as a document
+  // for the checked accessors and their messages.
+  auto doc = JsonDoc::parse(reader.keptText(), std::string(kWhat));
+  if (!doc) return std::unexpected(doc.error());
   Figures f;
   for (auto [key, out] : {std::pair{"inflight", &f.inflight},
                           {"connections", &f.connections},
@@ -56,16 +149,11 @@ namespace {
 // more in allocations than the hand-off's Redis write. The result is the
 // same as reading the document: the last of duplicate keys wins, `payload`
 // is re-encoded exactly as a document's dump() would (it is the only part
-// built as a document, and a small one), and an invalid JSON text as a
-// whole is an error.
-class CompensationsReader {
+// built as a document, one entry at a time, bounded by kMaxPayloadValues
+// and kMaxCompensationBytes), and an invalid JSON text as a whole is an
+// error. Refused entries beyond kMaxRejectedListed are only counted.
+class CompensationsReader : public SaxTypes {
  public:
-  using number_integer_t = json::number_integer_t;
-  using number_unsigned_t = json::number_unsigned_t;
-  using number_float_t = json::number_float_t;
-  using string_t = json::string_t;
-  using binary_t = json::binary_t;
-
   bool null() { return scalar(nullptr); }
   bool boolean(bool v) { return scalar(v); }
   bool number_integer(number_integer_t v) { return scalar(v); }
@@ -88,6 +176,7 @@ class CompensationsReader {
   bool end_array() { return close(); }
   bool key(string_t& k) {
     if (frames_.back() == Frame::kPayload) {
+      countPayloadValue(k);
       payload_key_ = k;
     } else if (frames_.back() != Frame::kSkip) {
       key_ = k;
@@ -95,6 +184,8 @@ class CompensationsReader {
     return true;
   }
   bool parse_error(std::size_t, const std::string&, const json::exception&) { return false; }
+
+  explicit CompensationsReader(EntryStream* stream = nullptr) : stream_(stream) {}
 
   // Once the whole text is read: was there a "compensations" array?
   bool listFound() const { return root_is_object_ && list_found_; }
@@ -139,16 +230,19 @@ class CompensationsReader {
         if (key_ == "compensations") list_found_ = false;
         break;
       case Frame::kList:
-        reject(where(std::nullopt) + ": not a JSON object");
+        reject([&] { return where(std::nullopt) + ": not a JSON object"; });
         break;
       case Frame::kEntry:
         if (key_ == "payload") {
-          entry_.payload = json(v);
+          countPayloadValue(v);
+          if (!oversize_) entry_.payload = json(v);
         } else if (auto* field = textField()) {
           *field = text(v);
+          if (*field) countBytes((*field)->size());
         }
         break;
       case Frame::kPayload:
+        countPayloadValue(v);
         addToPayload(json(v));
         break;
       case Frame::kSkip:
@@ -166,6 +260,9 @@ class CompensationsReader {
     } else {
       switch (frames_.back()) {
         case Frame::kRoot:
+          if (key_ == "compensations" && stream_ && lists_seen_++ < stream_->skip_lists) {
+            break;  // a later "compensations" member counts, not this one
+          }
           if (key_ == "compensations") {  // the last such key is the one that counts
             batch_ = {};
             index_ = 0;
@@ -176,21 +273,26 @@ class CompensationsReader {
         case Frame::kList:
           if (object) {
             entry_ = {};
+            entry_bytes_ = 0;
+            payload_values_ = 0;
+            oversize_ = false;
             frame = Frame::kEntry;
           } else {
-            reject(where(std::nullopt) + ": not a JSON object");
+            reject([&] { return where(std::nullopt) + ": not a JSON object"; });
           }
           break;
         case Frame::kEntry:
           if (key_ == "payload") {
-            entry_.payload = json(type);
-            payload_stack_.assign(1, &*entry_.payload);
+            countPayloadValue(nullptr);
+            if (!oversize_) entry_.payload = json(type);
+            payload_stack_.assign(1, oversize_ ? nullptr : &*entry_.payload);
             frame = Frame::kPayload;
           } else if (auto* field = textField()) {
             *field = std::nullopt;  // a container where text belongs
           }
           break;
         case Frame::kPayload:
+          countPayloadValue(nullptr);
           payload_stack_.push_back(addToPayload(json(type)));
           frame = Frame::kPayload;
           break;
@@ -207,11 +309,44 @@ class CompensationsReader {
     frames_.pop_back();
     if (done == Frame::kEntry) finishEntry();
     if (done == Frame::kPayload) payload_stack_.pop_back();
+    if (stream_ && stream_->chunk > 0 && batch_.valid.size() >= stream_->chunk) flush();
     return true;
   }
 
-  // Adds `v` to the payload container being read; returns where it went.
+ public:
+  // Hands the valid entries read so far to the stream's sink, if any.
+  void flush() {
+    if (!stream_ || batch_.valid.empty()) return;
+    (*stream_->sink)(batch_.valid);
+    batch_.valid.clear();
+  }
+
+ private:
+  // Counts the entry's text as it is read, and drops its payload document
+  // as soon as a bound is passed: the entry will be refused.
+  void countBytes(size_t n) {
+    entry_bytes_ += n;
+    if (entry_bytes_ > kMaxCompensationBytes) drop();
+  }
+  template <class T>
+  void countPayloadValue(const T& v) {
+    if (++payload_values_ > kMaxPayloadValues) drop();
+    if constexpr (std::is_same_v<T, std::string>) {
+      countBytes(v.size() + 2);
+    } else {
+      countBytes(8);  // a number or literal; the exact size is checked once encoded
+    }
+  }
+  void drop() {
+    if (oversize_) return;
+    oversize_ = true;
+    entry_.payload.reset();  // payload_stack_ is not read again for this entry
+  }
+
+  // Adds `v` to the payload container being read; returns where it went
+  // (null once the entry is over a bound).
   json* addToPayload(json v) {
+    if (oversize_) return nullptr;
     json& parent = *payload_stack_.back();
     if (parent.is_array()) {
       parent.push_back(std::move(v));
@@ -224,12 +359,19 @@ class CompensationsReader {
 
   std::string where(const std::optional<std::string>& id) const {
     std::string w = "entry " + std::to_string(index_);
-    if (id) w += " (id " + *id + ")";
+    // An id is cut short here: a message must not grow with what the app sent.
+    if (id) w += " (id " + id->substr(0, 100) + (id->size() > 100 ? "...)" : ")");
     return w;
   }
 
-  void reject(std::string why) {
-    batch_.rejected.push_back(std::move(why));
+  // `why` makes the reason; it is only called for the entries listed.
+  template <class Why>
+  void reject(Why why) {
+    if (batch_.rejected.size() < kMaxRejectedListed) {
+      batch_.rejected.push_back(why());
+    } else {
+      ++batch_.rejected_unlisted;
+    }
     ++index_;
   }
 
@@ -240,7 +382,14 @@ class CompensationsReader {
       if (!*value || (*value)->empty()) missing += (missing.empty() ? "" : ", ") + std::string(key);
     }
     if (!missing.empty()) {
-      reject(where(entry_.id) + ": missing or empty " + missing);
+      reject([&] { return where(entry_.id) + ": missing or empty " + missing; });
+      return;
+    }
+    if (payload_values_ > kMaxPayloadValues) {
+      reject([&] {
+        return where(entry_.id) + ": payload has more than " + std::to_string(kMaxPayloadValues) +
+               " JSON values";
+      });
       return;
     }
     Compensation c;
@@ -248,7 +397,20 @@ class CompensationsReader {
     c.saga_id = std::move(*entry_.saga_id);
     c.action = std::move(*entry_.action);
     c.step = std::move(entry_.step).value_or("");
-    c.payload_json = (!entry_.payload || entry_.payload->is_null()) ? "{}" : entry_.payload->dump();
+    if (!oversize_) {
+      c.payload_json =
+          (!entry_.payload || entry_.payload->is_null()) ? "{}" : entry_.payload->dump();
+      entry_.payload.reset();
+    }
+    const size_t bytes =
+        c.id.size() + c.saga_id.size() + c.step.size() + c.action.size() + c.payload_json.size();
+    if (oversize_ || bytes > kMaxCompensationBytes) {
+      reject([&] {
+        return where(c.id) + ": more than " + std::to_string(kMaxCompensationBytes) +
+               " bytes (id, saga_id, step, action and payload together)";
+      });
+      return;
+    }
     batch_.valid.push_back(std::move(c));
     ++index_;
   }
@@ -261,18 +423,29 @@ class CompensationsReader {
   bool list_found_ = false;
   size_t index_ = 0;  // of the list element being read
   Entry entry_;
+  size_t entry_bytes_ = 0;     // text of the entry being read, as counted so far
+  size_t payload_values_ = 0;  // values in its payload so far
+  bool oversize_ = false;      // over a bound: its payload is no longer kept
+  EntryStream* stream_ = nullptr;
+  size_t lists_seen_ = 0;  // "compensations" members of the root so far
   CompensationBatch batch_;
 };
 
 }  // namespace
 
-Result<CompensationBatch> parseCompensations(std::string_view body, size_t max_bytes) {
-  if (auto ok = checkJsonBounds(body, {max_bytes, kMaxAnswerDepth}, "compensations hook answer");
+Result<CompensationBatch> readCompensations(std::string_view body, size_t max_bytes,
+                                            EntryStream* stream) {
+  // The entries are read without a document (payloads one at a time, each
+  // bounded), so the number of values is not bounded here.
+  if (auto ok = checkJsonBounds(body, {max_bytes, kMaxAnswerDepth, SIZE_MAX},
+                                "compensations hook answer");
       !ok) {
     return std::unexpected(ok.error());
   }
-  CompensationsReader reader;
-  if (!json::sax_parse(body.begin(), body.end(), &reader)) {
+  CompensationsReader reader(stream);
+  const bool read = json::sax_parse(body.begin(), body.end(), &reader);
+  if (read && reader.listFound()) reader.flush();
+  if (!read) {
     return makeError(ErrorCode::kBadResponse,
                      "compensations hook answer is not valid JSON: " + quote(body));
   }
@@ -282,6 +455,10 @@ Result<CompensationBatch> parseCompensations(std::string_view body, size_t max_b
         "compensations hook answer must be {\"compensations\": [...]}, got " + quote(body));
   }
   return reader.take();
+}
+
+Result<CompensationBatch> parseCompensations(std::string_view body, size_t max_bytes) {
+  return readCompensations(body, max_bytes, nullptr);
 }
 
 HttpAppClient::HttpAppClient(const config::AppConfig& config, Clock& clock, HookObserver observer)
@@ -307,8 +484,17 @@ Result<http::ClientResponse> HttpAppClient::send(std::string_view hook, const st
     if (observer_) {
       observer_(hook, res.error().code == ErrorCode::kDeadlineExceeded ? "timeout" : "unreachable");
     }
-    return std::unexpected(
-        Error{res.error().code, std::string(hook) + " hook: " + res.error().message});
+    std::string message = std::string(hook) + " hook: " + res.error().message;
+    // The HTTP client names the bound; only here is it known which setting
+    // it comes from.
+    if (res.error().message.find(kOverBound) != std::string::npos) {
+      message += " (app.max_response_bytes";
+      message += hook == "compensations"
+                     ? "; an app with more pending compensations should page its answer: "
+                       "docs/compensation.md, \"Paged hand-off\")"
+                     : ")";
+    }
+    return std::unexpected(Error{res.error().code, std::move(message)});
   }
   if (observer_) observer_(hook, std::to_string(res->status));
   if (call.http_status) *call.http_status = res->status;

@@ -41,6 +41,9 @@ class HttpAppClient final : public AppClient {
   Status terminate(const Call& call) override;
   // GET <compensations>?limit=N[&after=<cursor>] (src/app/paged.cpp).
   Result<CompensationPage> compensationsPage(const PageRequest& page, const Call& call) override;
+  Result<CompensationPage> streamCompensationsPage(const PageRequest& page, const Call& call,
+                                                   size_t chunk,
+                                                   const EntryChunkSink& sink) override;
 
  private:
   Result<http::ClientResponse> send(std::string_view hook, const std::string& method,
@@ -66,5 +69,23 @@ Result<CompensationBatch> parseCompensations(std::string_view body,
 // null; src/app/paged.cpp). Bounded and checked like parseCompensations.
 Result<CompensationPage> parseCompensationsPage(std::string_view body,
                                                 size_t max_bytes = 16 * 1024 * 1024);
+// The same answer, its valid entries handed to `sink` `chunk` at a time as
+// they are read (AppClient::streamCompensationsPage): two passes, the first
+// checks the whole answer and finds `next`, so a refused answer hands over
+// nothing.
+Result<CompensationPage> streamCompensationsAnswer(std::string_view body, size_t max_bytes,
+                                                   size_t chunk, const EntryChunkSink& sink);
+
+// Internal to src/app: the entries pass. With a stream, valid entries go to
+// its sink `chunk` (0: all) at a time and the first `skip_lists`
+// "compensations" members of the root that are containers are skipped (the
+// last one counts, as in a document).
+struct EntryStream {
+  size_t chunk = 0;
+  const EntryChunkSink* sink = nullptr;
+  size_t skip_lists = 0;
+};
+Result<CompensationBatch> readCompensations(std::string_view body, size_t max_bytes,
+                                            EntryStream* stream);
 
 }  // namespace lameduck::app

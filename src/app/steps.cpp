@@ -42,23 +42,26 @@ exit::StepResult FetchCompensationsStep::run(exit::StepContext& ctx) {
   auto batch = app_.compensations({ctx.callTimeout(timeout_), ctx.traceparent, &http_status});
   recordCall(ctx, "compensations", http_status, batch);
   if (!batch) return fromError(batch.error());
+  const size_t rejected = batch->rejectedCount();
   ctx.record.attribute("compensation.pending", static_cast<int64_t>(batch->valid.size()));
-  ctx.record.attribute("compensation.rejected", static_cast<int64_t>(batch->rejected.size()));
+  ctx.record.attribute("compensation.rejected", static_cast<int64_t>(rejected));
   nlohmann::ordered_json section = {{"pending", batch->valid.size()},
-                                    {"rejected", batch->rejected.size()},
+                                    {"rejected", rejected},
                                     {"rejected_reasons", batch->rejected}};
   ctx.record.section(
       "compensations",
       section.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace));
-  for (const std::string& why : batch->rejected) {
-    log::warn("compensation entry rejected", {{"reason", why}});
+  // The first few reasons one by one (each names the entry's index), then
+  // the count: log volume does not follow what the app sends.
+  constexpr size_t kLoggedReasons = 10;
+  for (size_t i = 0; i < batch->rejected.size() && i < kLoggedReasons; ++i) {
+    log::warn("compensation entry rejected", {{"reason", batch->rejected[i]}});
   }
-  log::info("compensations pending",
-            {{"count", batch->valid.size()}, {"rejected", batch->rejected.size()}});
+  log::info("compensations pending", {{"count", batch->valid.size()}, {"rejected", rejected}});
   std::string detail = std::to_string(batch->valid.size()) + " pending";
-  if (!batch->rejected.empty()) {
-    detail += ", " + std::to_string(batch->rejected.size()) +
-              " rejected (first: " + batch->rejected.front() + ")";
+  if (rejected > 0) {
+    detail +=
+        ", " + std::to_string(rejected) + " rejected (first: " + batch->rejected.front() + ")";
   }
   return exit::StepResult::ok(detail);
 }

@@ -26,8 +26,14 @@ Status checkJsonBounds(std::string_view text, const JsonLimits& limits, std::str
                          " bytes, more than the bound of " + std::to_string(limits.max_bytes));
   }
   size_t depth = 0;
+  // Strings (values and member names), containers and the first character
+  // of each number or literal: in a valid text, exactly the values and
+  // member names a parser would build. An invalid text fails to parse at
+  // its first error, after building at most the values of the valid part.
+  size_t values = 0;
   bool in_string = false;
   bool escaped = false;
+  bool in_token = false;  // inside a number or literal
   for (size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];
     if (in_string) {
@@ -38,9 +44,17 @@ Status checkJsonBounds(std::string_view text, const JsonLimits& limits, std::str
       } else if (c == '"') {
         in_string = false;
       }
-    } else if (c == '"') {
+      continue;
+    }
+    const bool token_char = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+                            (c >= 'A' && c <= 'Z') || c == '-' || c == '+' || c == '.';
+    if (token_char && !in_token) ++values;
+    in_token = token_char;
+    if (c == '"') {
       in_string = true;
+      ++values;
     } else if (c == '{' || c == '[') {
+      ++values;
       if (++depth > limits.max_depth) {
         return makeError(ErrorCode::kBadResponse,
                          std::string(what) + ": nested deeper than " +
@@ -50,6 +64,13 @@ Status checkJsonBounds(std::string_view text, const JsonLimits& limits, std::str
     } else if ((c == '}' || c == ']') && depth > 0) {
       --depth;
     }
+  }
+  if (values > limits.max_values) {
+    return makeError(ErrorCode::kBadResponse,
+                     std::string(what) + ": " + std::to_string(values) +
+                         " JSON values and member names, more than the bound of " +
+                         std::to_string(limits.max_values) + " (parsed, each costs up to " +
+                         std::to_string(kJsonBytesPerValue) + " bytes of memory)");
   }
   return {};
 }

@@ -4,8 +4,12 @@
 // Prometheus, the Kubernetes API, webhooks). Outside JSON is hostile: it may
 // be huge, nested 100,000 deep (a recursive dump() or compare would blow the
 // stack), or have any type where a field is expected. So:
-//   - every text is checked against a size bound and a nesting-depth bound
-//     before any parser sees it (checkJsonBounds);
+//   - every text is checked against a size bound, a nesting-depth bound and
+//     a bound on the number of values before any parser sees it
+//     (checkJsonBounds). The last one bounds a parsed document's memory: a
+//     value costs the document up to ~100 bytes whatever its text (`{}` is 2
+//     bytes of text but ~85 bytes parsed), so 16 MiB of `[{},{},...]` would
+//     take ~600 MB, far past the pod's memory limit;
 //   - a parsed document is read through JsonValue, whose accessors return
 //     Result and never throw; an error names the document, the path and
 //     both types: `status hook answer: inflight: expected an integer, got a
@@ -27,15 +31,27 @@
 
 namespace lameduck {
 
+// What one value (or object member name) costs a parsed document at most,
+// besides its text: measured with nlohmann/json 3.11 on 64-bit glibc
+// (an empty object in an array ~85 bytes, a member `"k": 0` ~96 for two).
+inline constexpr size_t kJsonBytesPerValue = 96;
+
 struct JsonLimits {
   size_t max_bytes = 16 * 1024 * 1024;
   // Containers inside containers; the answers lameduck reads need < 10.
   size_t max_depth = 64;
+  // Values, member names included. 65,536 keeps a document under ~6 MiB
+  // (kJsonBytesPerValue each) plus its strings; the documents lameduck
+  // parses (a Prometheus vector, a Kubernetes object, a collector answer)
+  // have hundreds.
+  size_t max_values = 64 * 1024;
 };
 
-// kBadResponse when `text` is longer than max_bytes or nests objects and
-// arrays deeper than max_depth (counted outside strings). It does not check
-// that the text is valid JSON. `what` names the document in the message.
+// kBadResponse when `text` is longer than max_bytes, nests objects and
+// arrays deeper than max_depth, or holds more than max_values values and
+// member names (all counted outside strings, in one pass). It does not check
+// that the text is valid JSON. `what` names the document in the message,
+// which also names the bound and the value found.
 Status checkJsonBounds(std::string_view text, const JsonLimits& limits, std::string_view what);
 
 class JsonDoc;

@@ -81,8 +81,12 @@ struct AppConfig {
   Duration timeout = 2s;  // also bounds each goroutine dump fetch
   std::vector<uint16_t> ports{8080};
   // The largest hook answer read; a longer one is refused (the exit goes on
-  // without it). 16 MiB holds ~80,000 typical compensations in one answer.
-  int64_t max_response_bytes = 16 * 1024 * 1024;
+  // without it). An answer of N bytes costs up to ~2N while it arrives (its
+  // text grows by doubling) on top of ~12 MB at rest: 8 MiB keeps the peak
+  // near 30 MB, under the chart's 64Mi limit with half of it to spare, and
+  // holds ~65,000 typical compensations (~120 bytes each); an app with more
+  // should page (docs/compensation.md, "Paged hand-off").
+  int64_t max_response_bytes = 8 * 1024 * 1024;
   DiagnosticsConfig diagnostics;
 };
 

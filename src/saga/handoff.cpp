@@ -1,5 +1,6 @@
 #include "saga/handoff.h"
 
+#include <algorithm>
 #include <iterator>
 
 #include "common/log.h"
@@ -7,6 +8,12 @@
 #include "config/rules.h"
 
 namespace lameduck::saga {
+namespace {
+
+// Refused entries that get an audit line of their own, per exit.
+constexpr int64_t kRejectedAuditLines = 10;
+
+}  // namespace
 
 std::string_view failureReason(const Error& e) {
   switch (e.code) {
@@ -122,23 +129,21 @@ std::vector<std::string> CompensationHandoff::writeToStream(
   return confirmed;
 }
 
-bool CompensationHandoff::handlePage(Exit& exit, app::CompensationBatch batch) {
+void CompensationHandoff::handleRejected(Exit& exit, app::CompensationBatch& batch) {
+  // The first few refused entries each get an audit line (the reason names
+  // the entry's index); the rest are counted, and run() writes one summary
+  // line: an answer of a million non-entries costs a counter, not a million
+  // log lines and the exit's budget.
   for (std::string& why : batch.rejected) {
-    log::audit("compensation_rejected", {{"reason", why}});
-    observer_.onFailure("rejected");
+    if (exit.report.rejected < kRejectedAuditLines) {
+      log::audit("compensation_rejected", {{"reason", why}});
+    }
     exit.report.addRejected(std::move(why));
   }
-  exit.report.pending += static_cast<int64_t>(batch.valid.size());
-  // An app that does not page may answer everything at once: it is handed
-  // off in chunks of a page, each acked once durable, and each entry's
-  // memory is released as its chunk is done.
-  const size_t chunk =
-      options_.page_size > 0 ? static_cast<size_t>(options_.page_size) : batch.valid.size();
-  for (size_t start = 0; start < batch.valid.size(); start += chunk) {
-    const size_t end = std::min(batch.valid.size(), start + chunk);
-    if (!handleChunk(exit, batch.valid, start, end)) return false;
+  exit.report.rejected += static_cast<int64_t>(batch.rejected_unlisted);
+  if (batch.rejectedCount() > 0) {
+    observer_.onFailures("rejected", static_cast<int64_t>(batch.rejectedCount()));
   }
-  return true;
 }
 
 bool CompensationHandoff::handleChunk(Exit& exit, std::vector<app::Compensation>& entries,
@@ -212,10 +217,32 @@ HandoffResult CompensationHandoff::run(const HandoffCall& call) {
   std::optional<std::string> cursor;
   std::string stopped;  // why paging stopped early, if it did
   bool deadline = false;
+  // Each page's valid entries arrive while its answer is read, a chunk of
+  // page_size at a time, each written and acked before the next is read: an
+  // app that answers everything at once costs its answer's text, not that
+  // plus all its entries. After a chunk failed, later ones are only counted.
+  const size_t chunk = options_.page_size > 0 ? static_cast<size_t>(options_.page_size) : 0;
   for (int64_t page_no = 1;; ++page_no) {
+    bool page_counted = false;
+    bool chunks_ok = true;
+    size_t handed = 0;
+    Duration handling{};
+    auto sink = [&](std::vector<app::Compensation>& entries) {
+      if (!page_counted) {
+        ++exit.report.pages;
+        page_counted = true;
+      }
+      exit.report.pending += static_cast<int64_t>(entries.size());
+      handed += entries.size();
+      if (!chunks_ok) return;
+      const TimePoint h0 = clock.now();
+      chunks_ok = handleChunk(exit, entries, 0, entries.size());
+      handling += clock.now() - h0;
+    };
     const TimePoint t0 = clock.now();
-    auto page = app_.compensationsPage({options_.page_size, cursor}, exit.appCall(app_timeout_));
-    fetch_time += clock.now() - t0;
+    auto page = app_.streamCompensationsPage({options_.page_size, cursor},
+                                             exit.appCall(app_timeout_), chunk, sink);
+    fetch_time += clock.now() - t0 - handling;
     if (!page) {
       deadline = page.error().code == ErrorCode::kDeadlineExceeded;
       if (page_no == 1) {
@@ -230,9 +257,10 @@ HandoffResult CompensationHandoff::run(const HandoffCall& call) {
       break;
     }
     result.fetched = true;
-    ++exit.report.pages;
-    const bool empty = page->batch.valid.empty() && page->batch.rejected.empty();
-    if (!handlePage(exit, std::move(page->batch))) break;
+    if (!page_counted) ++exit.report.pages;
+    const bool empty = handed == 0 && page->batch.rejectedCount() == 0;
+    handleRejected(exit, page->batch);
+    if (!chunks_ok) break;
     if (!page->next) break;
     if (empty || page->next == cursor) {
       // A cursor that does not move would loop until the deadline. What the
@@ -252,6 +280,12 @@ HandoffResult CompensationHandoff::run(const HandoffCall& call) {
     }
   }
   const CompensationReport& report = exit.report;
+  if (report.rejected > 0) {
+    log::audit("compensations_rejected",
+               {{"count", report.rejected},
+                {"audited", std::min<int64_t>(report.rejected, kRejectedAuditLines)},
+                {"first", report.rejected_reasons.empty() ? "" : report.rejected_reasons.front()}});
+  }
   if (report.spooled > 0) {
     if (auto lines = spool_.lineCount()) observer_.onSpoolSize(*lines);
   }

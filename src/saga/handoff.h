@@ -44,6 +44,11 @@ class HandoffObserver {
   virtual ~HandoffObserver() = default;
   virtual void onWritten(std::string_view sink, int64_t count) = 0;  // "redis" or "spool"
   virtual void onFailure(std::string_view reason) = 0;
+  // `count` failures of one reason at once (a page's refused entries: an
+  // answer may hold millions). The default calls onFailure `count` times.
+  virtual void onFailures(std::string_view reason, int64_t count) {
+    for (int64_t i = 0; i < count; ++i) onFailure(reason);
+  }
   virtual void onSpoolSize(int64_t records) = 0;
   virtual void onWriteDuration(Duration took) = 0;
 };
@@ -87,8 +92,8 @@ class CompensationHandoff {
 
  private:
   struct Exit;  // the state of one run()
-  // Writes and acks one page. False when the hand-off must stop.
-  bool handlePage(Exit& exit, app::CompensationBatch batch);
+  // Reports a page's refused entries (batch.valid went through handleChunk).
+  void handleRejected(Exit& exit, app::CompensationBatch& batch);
   // Writes and acks entries[begin, end) (moved from). False: stop.
   bool handleChunk(Exit& exit, std::vector<app::Compensation>& entries, size_t begin, size_t end);
   // Writes to the stream until everything is confirmed, the attempts are

@@ -58,6 +58,11 @@ void HandoffMetrics::onFailure(std::string_view reason) {
   impl_->failures.Add({{"reason", std::string(reason)}}).Increment();
 }
 
+void HandoffMetrics::onFailures(std::string_view reason, int64_t count) {
+  std::lock_guard lock(impl_->mu);
+  impl_->failures.Add({{"reason", std::string(reason)}}).Increment(static_cast<double>(count));
+}
+
 void HandoffMetrics::onSpoolSize(int64_t records) {
   impl_->spooled.Set(static_cast<double>(records));
 }

@@ -34,6 +34,7 @@ class HandoffMetrics final : public HandoffObserver {
 
   void onWritten(std::string_view sink, int64_t count) override;
   void onFailure(std::string_view reason) override;
+  void onFailures(std::string_view reason, int64_t count) override;
   void onSpoolSize(int64_t records) override;
   void onWriteDuration(Duration took) override;
 

@@ -1,6 +1,10 @@
 #include "saga/record.h"
 
+#include <cstdint>
+
 #include <nlohmann/json.hpp>
+
+#include "common/json_in.h"
 
 namespace lameduck::saga {
 
@@ -73,6 +77,11 @@ bool nestsDeeperThan(std::string_view text, int limit) {
 Result<CompensationRecord> fromJsonLine(std::string_view line) {
   if (nestsDeeperThan(line, 4)) {
     return makeError(ErrorCode::kBadResponse, "spool line nests deeper than a record does");
+  }
+  // A record is one flat object of a dozen members: a line of many small
+  // values is garbage, and parsed it would cost ~100 bytes a value.
+  if (auto ok = checkJsonBounds(line, {SIZE_MAX, SIZE_MAX, 256}, "spool line"); !ok) {
+    return std::unexpected(ok.error());
   }
   auto j = nlohmann::json::parse(line, nullptr, false);
   if (j.is_discarded() || !j.is_object()) {

@@ -227,6 +227,23 @@ Result<ReplayReport> Spool::replay(const BatchWriter& write, size_t batch) {
   auto tmp = files_.open(tmp_path, SpoolFiles::Mode::kCreate);
   if (!tmp) return std::unexpected(tmp.error());
   SpoolFile& out = **tmp;
+  // A replay that fails part-way (the disk full, a read error) leaves the
+  // spool as it was and removes what it wrote aside, not to hold the space.
+  bool replaced = false;
+  struct RemoveAside {
+    SpoolFiles& files;
+    Result<std::unique_ptr<SpoolFile>>& file;
+    const std::string& path;
+    const bool& done;
+    ~RemoveAside() {
+      if (done) return;
+      file->reset();
+      if (auto st = files.remove(path); !st) {
+        log::warn("could not remove the file a failed spool replay wrote aside",
+                  {{"file", path}, {"error", st.error().message}});
+      }
+    }
+  } remove_aside{files_, tmp, tmp_path, replaced};
 
   bool writing = true;
   std::vector<CompensationRecord> pending;
@@ -284,11 +301,13 @@ Result<ReplayReport> Spool::replay(const BatchWriter& write, size_t batch) {
   if (report.kept == 0 && report.unreadable == 0) {
     tmp->reset();
     if (auto st = files_.remove(tmp_path); !st) return std::unexpected(st.error());
+    replaced = true;
     if (auto st = files_.remove(path_); !st) return std::unexpected(st.error());
   } else {
     if (auto st = out.sync(); !st) return std::unexpected(st.error());
     tmp->reset();
     if (auto st = files_.rename(tmp_path, path_); !st) return std::unexpected(st.error());
+    replaced = true;
   }
   if (auto st = files_.syncDir(dir_); !st) return std::unexpected(st.error());
   return report;

@@ -21,7 +21,8 @@
 //   same order, what the stream did not confirm plus every unreadable line;
 //   it drops a torn tail. The report counts each kind. The file is replaced
 //   atomically (write aside, fsync, rename, fsync the directory) and only
-//   after the stream confirmed what is dropped.
+//   after the stream confirmed what is dropped. A replay that fails part-way
+//   removes the file it was writing aside (the disk may be full).
 // - Memory is bounded by one write buffer (64 KiB), one line and one replay
 //   batch: neither append nor replay holds the whole file.
 //
@@ -46,8 +47,12 @@
 
 namespace lameduck::saga {
 
-// Lines longer than this are unreadable (no record comes near it).
-inline constexpr size_t kMaxSpoolLineBytes = 64 * 1024 * 1024;
+// Lines longer than this are unreadable: no record comes near it. A record
+// holds one app entry, at most app::kMaxCompensationBytes of text (larger
+// entries are refused when the app's answer is read), which its line escapes
+// to at most twice that (JSON text inside a JSON string: each byte becomes at
+// most two), plus the origin fields and the keys.
+inline constexpr size_t kMaxSpoolLineBytes = 2 * app::kMaxCompensationBytes + 64 * 1024;
 
 struct SpoolContents {
   std::vector<CompensationRecord> records;

@@ -164,6 +164,107 @@ TEST(ParseAnswers, TooLongIsRefusedNamingTheBound) {
   EXPECT_NE(c.error().message.find("more than the bound of 4096"), std::string::npos);
 }
 
+// The status answer is read for its four figures only: unknown members of
+// any size or shape are skipped, never built.
+TEST(ParseStatus, UnknownMembersOfManyTinyValuesCostNothing) {
+  std::string body = R"({"inflight": 2, "x": [)";
+  for (int i = 0; i < 1'000'000; ++i) body += i == 0 ? "{}" : ",{}";
+  body += R"(], "queued": 1, "pad": ")" + std::string(1 << 20, 'x') + "\"}";
+  auto f = parseStatus(body);
+  ASSERT_TRUE(f) << f.error().message;
+  EXPECT_EQ(f->inflight, 2);
+  EXPECT_EQ(f->queued, 1);
+  // The last of duplicate keys wins; a long wrong-typed value is quoted short.
+  auto dup = parseStatus(R"({"inflight": 1, "inflight": 4})");
+  ASSERT_TRUE(dup);
+  EXPECT_EQ(dup->inflight, 4);
+  auto bad = parseStatus(R"({"inflight": ")" + std::string(5000, 'y') + "\"}");
+  ASSERT_FALSE(bad);
+  EXPECT_LT(bad.error().message.size(), 200u) << bad.error().message;
+  EXPECT_NE(bad.error().message.find("inflight: expected a non-negative integer, got a string"),
+            std::string::npos);
+  auto inner = parseStatus(R"({"nested": {"inflight": "x"}, "connections": [1]})");
+  ASSERT_FALSE(inner);
+  EXPECT_EQ(inner.error().message,
+            "status hook answer: connections: expected a non-negative integer, got an array");
+}
+
+// 100,000 non-entries: bounded rejections (the first ones listed with their
+// index, the rest counted), and a valid entry after them still counts.
+TEST(ParseCompensations, ManyRejectedEntriesAreListedUpToABoundAndCounted) {
+  std::string body = R"({"compensations": [)";
+  for (int i = 0; i < 100'000; ++i) body += "0,";
+  body += R"({"id": "c", "saga_id": "s", "action": "a"}]})";
+  auto b = parseCompensations(body);
+  ASSERT_TRUE(b) << b.error().message;
+  ASSERT_EQ(b->valid.size(), 1u);
+  EXPECT_EQ(b->valid[0].id, "c");
+  ASSERT_EQ(b->rejected.size(), kMaxRejectedListed);
+  EXPECT_EQ(b->rejected[0], "entry 0: not a JSON object");
+  EXPECT_EQ(b->rejected[99], "entry 99: not a JSON object");
+  EXPECT_EQ(b->rejected_unlisted, 100'000u - kMaxRejectedListed);
+  EXPECT_EQ(b->rejectedCount(), 100'000u);
+}
+
+TEST(ParseCompensations, AnEntryOverABoundIsRejectedAndTheOthersKept) {
+  std::string many = "[";
+  for (size_t i = 0; i <= kMaxPayloadValues; ++i) many += i == 0 ? "{}" : ",{}";
+  many += "]";
+  const std::string huge = "\"" + std::string(kMaxCompensationBytes, 'z') + "\"";
+  const std::string long_id(kMaxCompensationBytes + 1, '7');
+  auto b = parseCompensations(R"({"compensations": [
+      {"id": "c1", "saga_id": "s", "action": "a", "payload": )" + many + R"(},
+      {"id": "c2", "saga_id": "s", "action": "a", "payload": {"k": )" + huge + R"(}},
+      {"id": ")" + long_id + R"(", "saga_id": "s", "action": "a"},
+      {"id": "c4", "saga_id": "s", "action": "a", "payload": {"k": [1, 2]}}]})");
+  ASSERT_TRUE(b) << b.error().message;
+  ASSERT_EQ(b->valid.size(), 1u);
+  EXPECT_EQ(b->valid[0].id, "c4");
+  EXPECT_EQ(b->valid[0].payload_json, R"({"k":[1,2]})");
+  ASSERT_EQ(b->rejected.size(), 3u);
+  EXPECT_EQ(b->rejected[0], "entry 0 (id c1): payload has more than 16384 JSON values");
+  EXPECT_EQ(b->rejected[1],
+            "entry 1 (id c2): more than 1048576 bytes (id, saga_id, step, action and payload "
+            "together)");
+  // The message quotes the start of the id, not all of it.
+  EXPECT_EQ(b->rejected[2].rfind("entry 2 (id " + std::string(100, '7') + "...): more than", 0),
+            0u)
+      << b->rejected[2].substr(0, 200);
+}
+
+// The streamed reading hands the entries over a chunk at a time, and only
+// once the whole answer is known to be good.
+TEST(StreamCompensations, HandsEntriesOverInChunksAfterCheckingTheWholeAnswer) {
+  std::vector<std::vector<std::string>> chunks;
+  EntryChunkSink sink = [&](std::vector<Compensation>& entries) {
+    std::vector<std::string> ids;
+    for (Compensation& c : entries) ids.push_back(c.id);
+    chunks.push_back(ids);
+  };
+  auto entry = [](const std::string& id) {
+    return R"({"id": ")" + id + R"(", "saga_id": "s", "action": "a"})";
+  };
+  const std::string body = R"({"compensations": [)" + entry("old") + R"(], "next": "n7",
+      "compensations": [)" + entry("c1") + "," + entry("c2") + ", 5, " + entry("c3") + "," +
+                           entry("c4") + "," + entry("c5") + "]}";
+  auto page = streamCompensationsAnswer(body, 1 << 20, 2, sink);
+  ASSERT_TRUE(page) << page.error().message;
+  EXPECT_EQ(page->next, "n7");
+  EXPECT_TRUE(page->batch.valid.empty());
+  ASSERT_EQ(page->batch.rejected.size(), 1u);
+  EXPECT_EQ(page->batch.rejected[0], "entry 2: not a JSON object");
+  const std::vector<std::vector<std::string>> want{{"c1", "c2"}, {"c3", "c4"}, {"c5"}};
+  EXPECT_EQ(chunks, want);  // the first "compensations" member does not count
+
+  chunks.clear();
+  for (const std::string& refused : std::vector<std::string>{
+           body.substr(0, body.size() - 1), R"({"compensations": [], "compensations": 1})",
+        R"({"compensations": [)" + entry("c1") + R"(], "next": 5})", std::string("[]")}) {
+    EXPECT_FALSE(streamCompensationsAnswer(refused, 1 << 20, 2, sink)) << refused;
+  }
+  EXPECT_TRUE(chunks.empty());  // nothing of a refused answer was handed over
+}
+
 // A real HTTP server standing in for the app, with one behaviour per path.
 // With `hang_`, the status hook holds each request on a gate the test keeps
 // closed until the server is destroyed (bounded at 10 s, so that a broken
@@ -319,6 +420,9 @@ TEST(HttpAppClient, AnswerLongerThanMaxResponseBytesIsRefused) {
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, ErrorCode::kBadResponse);
   EXPECT_NE(r.error().message.find("longer than the bound of 4096 bytes"), std::string::npos)
+      << r.error().message;
+  // It names the setting that sets the bound.
+  EXPECT_NE(r.error().message.find("(app.max_response_bytes)"), std::string::npos)
       << r.error().message;
   app.status_body_ = R"({"inflight": 2})";
   auto ok = client.status({2s, ""});

@@ -294,7 +294,10 @@ Result<app::CompensationPage> FakeAppClient::fetch(const app::PageRequest& page,
     return out;
   }
   const bool first = !page.after;
-  if (first) out.batch.rejected = rejected;
+  if (first) {
+    out.batch.rejected = rejected;
+    out.batch.rejected_unlisted = rejected_unlisted;
+  }
   int64_t after = -1;
   if (paged && page.after) {
     // A cursor this app never gave out reads as "from the start".
@@ -372,6 +375,10 @@ void RecordingHandoffObserver::onWritten(std::string_view sink, int64_t count) {
 void RecordingHandoffObserver::onFailure(std::string_view reason) {
   std::lock_guard lock(mu_);
   failures_[std::string(reason)]++;
+}
+void RecordingHandoffObserver::onFailures(std::string_view reason, int64_t count) {
+  std::lock_guard lock(mu_);
+  failures_[std::string(reason)] += count;
 }
 void RecordingHandoffObserver::onSpoolSize(int64_t records) {
   std::lock_guard lock(mu_);

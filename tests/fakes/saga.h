@@ -123,6 +123,7 @@ class FakeAppClient final : public app::AppClient {
   // --- setup and failure switches ---
   bool pages = true;                     // false: ignores limit/after, answers everything
   std::vector<std::string> rejected;     // refused entries, reported with the first page
+  size_t rejected_unlisted = 0;          // more refused entries, only counted (first page)
   std::optional<ErrorCode> fetch_error;  // every fetch fails with this code
   int fail_fetch_of_page = 0;            // only that fetch (1-based) fails, ...
   ErrorCode fail_fetch_code = ErrorCode::kUnavailable;  // ... with this code
@@ -174,6 +175,7 @@ class RecordingHandoffObserver final : public saga::HandoffObserver {
  public:
   void onWritten(std::string_view sink, int64_t count) override;
   void onFailure(std::string_view reason) override;
+  void onFailures(std::string_view reason, int64_t count) override;
   void onSpoolSize(int64_t records) override;
   void onWriteDuration(Duration) override {}
 

@@ -5,13 +5,17 @@
 // outcome back from that summary. Built by the fuzz preset, run by
 // tests/fuzz/run (`tests/fuzz/run app_answers`).
 // Properties: never crashes or throws; ids of accepted compensations are
-// never empty; the summary built from any answer reads back.
+// never empty and each within the entry bound; refusals are listed up to
+// their bound; the summary built from any answer reads back; the streamed
+// reading (chunks of 3) accepts exactly what the paged parser accepts and
+// hands over the same entries, in order.
 
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "app/http_app_client.h"
 #include "app/steps.h"
@@ -51,6 +55,38 @@ class Recorder final : public exit::ExitRecorder {
 void checkBatch(const app::CompensationBatch& batch) {
   for (const auto& c : batch.valid) {
     if (c.id.empty() || c.saga_id.empty() || c.action.empty()) std::abort();
+    if (c.id.size() + c.saga_id.size() + c.step.size() + c.action.size() + c.payload_json.size() >
+        app::kMaxCompensationBytes) {
+      std::abort();
+    }
+  }
+  if (batch.rejected.size() > app::kMaxRejectedListed) std::abort();
+  if (batch.rejected_unlisted > 0 && batch.rejected.size() != app::kMaxRejectedListed) std::abort();
+}
+
+void checkStreamed(std::string_view text,
+                   const lameduck::Result<app::CompensationPage>& page) {
+  std::vector<app::Compensation> streamed;
+  auto streamed_page = app::streamCompensationsAnswer(
+      text, 1 << 20, 3, [&](std::vector<app::Compensation>& chunk) {
+        if (chunk.empty() || chunk.size() > 3) std::abort();
+        for (auto& c : chunk) streamed.push_back(std::move(c));
+      });
+  if (page.has_value() != streamed_page.has_value()) std::abort();
+  if (!page) {
+    if (!streamed.empty()) std::abort();  // a refused answer hands nothing over
+    return;
+  }
+  if (!streamed_page->batch.valid.empty() || streamed.size() != page->batch.valid.size() ||
+      streamed_page->next != page->next ||
+      streamed_page->batch.rejectedCount() != page->batch.rejectedCount()) {
+    std::abort();
+  }
+  for (size_t i = 0; i < streamed.size(); ++i) {
+    if (streamed[i].id != page->batch.valid[i].id ||
+        streamed[i].payload_json != page->batch.valid[i].payload_json) {
+      std::abort();
+    }
   }
 }
 
@@ -91,9 +127,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     checkBatch(*batch);
     runStep(*batch);
   }
-  if (auto page = app::parseCompensationsPage(text, 1 << 20)) {
+  auto page = app::parseCompensationsPage(text, 1 << 20);
+  if (page) {
     checkBatch(page->batch);
     if (page->next && page->next->empty()) std::abort();
   }
+  checkStreamed(text, page);
   return 0;
 }

@@ -35,6 +35,9 @@ Daemon::Daemon(const std::string& yaml, std::optional<AppOptions> app,
                                               std::to_string(app->bad_compensations),
                                               "--check-spool",
                                               spoolDir() + "/compensations.jsonl"};
+    if (app->bloat > 0 && !app->plain) {
+      app_args.insert(app_args.end(), {"--bloat", std::to_string(app->bloat)});
+    }
     app_ = std::make_unique<Process>(app_args, dir_.file("app.log"));
     auto port = waitForAppPort(*app_);
     if (!port) {

@@ -32,6 +32,9 @@ struct AppOptions {
   // drain protocol (no hooks, app.base_url unset).
   bool plain = false;
   std::string listen = "127.0.0.1:0";  // the app's address ("[::1]:0" for IPv6)
+  // Status and compensations answers of ~this many bytes of tiny values
+  // (sample_app --bloat); 0: normal answers.
+  size_t bloat = 0;
 };
 
 class Daemon {

@@ -160,6 +160,39 @@ TEST(Daemon, AppClosingConnectionsGivesAClearErrorAndNoCrash) {
   EXPECT_TRUE(d.lameduck().running());
 }
 
+// VmHWM (peak resident memory) of a process, in kB; -1 when unreadable.
+int64_t peakRssKb(pid_t pid) {
+  const std::string status = readFile("/proc/" + std::to_string(pid) + "/status");
+  const auto at = status.find("VmHWM:");
+  return at == std::string::npos ? -1 : std::atoll(status.c_str() + at + 6);
+}
+
+// Memory does not follow what the app sends: 16 MiB answers of tiny values
+// (a status answer padded with `[{},{},...]`, a compensations answer of
+// `[0,0,...]`, 8 million non-entries) are read in bounded memory, the
+// refusals are counted rather than logged one by one, and the exit ends.
+// The bound checked is memory (the chart's limit), not time.
+TEST(Daemon, HugeAnswersOfTinyValuesStayUnderThePodsMemoryLimit) {
+  AppOptions app;
+  app.bloat = 16 << 20;
+  Daemon d(kShortExit, app, {},
+           {"app.max_response_bytes=" + std::to_string((16 << 20) + 4096), "app.timeout=30s",
+            "exit.grace_period=120s"});
+  ASSERT_GT(d.adminPort(), 0);
+  auto r = call(d.adminPort(), "GET", "/prestop", {}, 180s);
+  ASSERT_TRUE(r) << r.error().message;
+  json summary = json::parse(r->body);
+  EXPECT_EQ(summary["outcome"], "completed") << r->body.substr(0, 2000);
+  EXPECT_GT(summary["compensations"]["rejected"].get<int64_t>(), 8'000'000)
+      << r->body.substr(0, 2000);
+  const int64_t peak_kb = peakRssKb(d.lameduck().pid());
+  ASSERT_GT(peak_kb, 0);
+  EXPECT_LT(peak_kb, 64 * 1024) << "peak RSS " << peak_kb << " kB, over the chart's 64Mi";
+  int audited = 0;
+  for (const json& a : auditRecords(d)) audited += a.value("event", "") == "compensation_rejected";
+  EXPECT_EQ(audited, 10);
+}
+
 TEST(Daemon, AppNotRunningFailsTheExitWithoutHanging) {
   // app.base_url points at a port nobody listens on.
   const RefusingPort refusing;

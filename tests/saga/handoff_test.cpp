@@ -314,6 +314,38 @@ TEST(Handoff, ManyRejectedKeepABoundedListOfReasons) {
   EXPECT_EQ(r.report.rejected_reasons.size(), CompensationReport::kMaxRejectedReasons);
 }
 
+// 100,000 refused entries cost a counter: ten audit lines of their own and
+// one summary line, not one line each.
+TEST(Handoff, AFloodOfRejectedEntriesLogsAFewAndOneSummary) {
+  World w(3);
+  for (size_t i = 0; i < app::kMaxRejectedListed; ++i) {
+    w.app.rejected.push_back("entry " + std::to_string(i) + ": not a JSON object");
+  }
+  w.app.rejected_unlisted = 100'000 - app::kMaxRejectedListed;
+  ::testing::internal::CaptureStdout();
+  HandoffResult r = w.run();
+  const std::string out = ::testing::internal::GetCapturedStdout();
+  EXPECT_EQ(r.verdict, HandoffResult::Verdict::kOk) << r.detail;
+  EXPECT_EQ(r.report.rejected, 100'000);
+  EXPECT_EQ(r.report.acked, 3);
+  EXPECT_EQ(w.observer.failures("rejected"), 100'000);
+  size_t one_by_one = 0;
+  size_t summaries = 0;
+  const std::string each = "\"event\":\"compensation_rejected\"";
+  const std::string summary = "\"event\":\"compensations_rejected\"";
+  for (size_t at = 0; (at = out.find(each, at)) != std::string::npos; ++at) {
+    ++one_by_one;
+  }
+  for (size_t at = 0; (at = out.find(summary, at)) != std::string::npos; ++at) {
+    ++summaries;
+  }
+  EXPECT_EQ(one_by_one, 10u) << out.substr(0, 2000);
+  EXPECT_EQ(summaries, 1u);
+  EXPECT_NE(out.find("\"count\":100000"), std::string::npos);
+  EXPECT_NE(out.find("entry 9: not a JSON object"), std::string::npos);
+  EXPECT_EQ(out.find("entry 10: not a JSON object"), std::string::npos);
+}
+
 TEST(Handoff, TheFirstFetchFailingLeavesEverythingWithTheApp) {
   World w(10);
   w.app.fetch_error = ErrorCode::kUnavailable;

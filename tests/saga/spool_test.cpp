@@ -168,6 +168,65 @@ TEST(Spool, AReplayWhoseRenameFailsLeavesTheSpoolAsItWas) {
   EXPECT_EQ(files.content(spool.path()), before);
 }
 
+TEST(Spool, AReplayThatFailsPartWayRemovesWhatItWroteAside) {
+  MemorySpoolFiles files;
+  Spool spool("/s", files);
+  ASSERT_TRUE(spool.append(makeRecords(200)));
+  const std::string before = files.content(spool.path());
+  // The disk fills up while the replay writes aside what the stream kept.
+  files.capacity = static_cast<int64_t>(before.size()) + 100;
+  auto report = spool.replay([](const std::vector<CompensationRecord>&) { return BatchOutcome{}; });
+  ASSERT_FALSE(report);
+  EXPECT_THAT(report.error().message, HasSubstr("No space left on device"));
+  EXPECT_EQ(files.content(spool.path()), before);
+  EXPECT_FALSE(files.fileExists(spool.path() + ".tmp"));
+  // Once there is space again, the replay goes through.
+  files.capacity.reset();
+  auto again = spool.replay(confirmAll);
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_EQ(again->handed, 200);
+}
+
+TEST(Spool, AReplayWhoseRenameFailsRemovesWhatItWroteAside) {
+  MemorySpoolFiles files;
+  Spool spool("/s", files);
+  ASSERT_TRUE(spool.append(makeRecords(5)));
+  files.fail_rename = true;
+  auto report = spool.replay([](const std::vector<CompensationRecord>&) { return BatchOutcome{}; });
+  ASSERT_FALSE(report);
+  EXPECT_FALSE(files.fileExists(spool.path() + ".tmp"));
+}
+
+// The line bound follows from the entry bound: the largest entry the app
+// may hand over, escaped as badly as it can be, still reads back.
+TEST(Spool, TheLargestEntryFitsTheLineBound) {
+  static_assert(kMaxSpoolLineBytes < 8 * 1024 * 1024, "a line must not cost the pod's memory");
+  MemorySpoolFiles files;
+  Spool spool("/s", files);
+  app::Compensation c{"id-1", "saga-1", "step", "refund", ""};
+  // A JSON string of quotes: each escapes to 2 bytes in the payload, 4 in the line.
+  const size_t quotes = (app::kMaxCompensationBytes - 100) / 2;
+  c.payload_json = "\"";
+  for (size_t i = 0; i < quotes; ++i) c.payload_json += "\\\"";
+  c.payload_json += "\"";
+  ASSERT_LE(c.payload_json.size() + 20, app::kMaxCompensationBytes);
+  ASSERT_TRUE(
+      spool.append({makeRecord(c, Origin{"svc", "ns", "pod", "rev"}, "2026-01-01T00:00:00Z")}));
+  EXPECT_GT(files.content(spool.path()).size(), 2 * quotes * 2);
+  auto read = spool.read();
+  ASSERT_TRUE(read) << read.error().message;
+  ASSERT_EQ(read->records.size(), 1u);
+  EXPECT_EQ(read->records[0].payload, c.payload_json);
+  EXPECT_TRUE(read->unreadable.empty());
+  // A line past the bound is unreadable, and kept as it is.
+  files.setContent(spool.path(), files.content(spool.path()) +
+                                     std::string(kMaxSpoolLineBytes + 1, 'x') + "\n");
+  auto stats = spool.scan();
+  ASSERT_TRUE(stats);
+  EXPECT_EQ(stats->records, 1);
+  EXPECT_EQ(stats->unreadable, 1);
+}
+
 TEST(Spool, HostileLinesAreUnreadableNotFatal) {
   MemorySpoolFiles files;
   Spool spool("/s", files);
