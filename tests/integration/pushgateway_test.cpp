@@ -132,7 +132,9 @@ TEST(Pushgateway, FinalExitMetricsArePushedGroupedByPod) {
 std::optional<json> failedPushAfterPrestop(Daemon& d) {
   auto r = d.admin("/prestop");
   EXPECT_TRUE(r && r->status == 200);
-  if (r) EXPECT_THAT(r->body, HasSubstr("\"outcome\":\"completed\""));
+  if (r) {
+    EXPECT_THAT(r->body, HasSubstr("\"outcome\":\"completed\""));
+  }
   return waitForLine(
       d.lameduck().outputPath(),
       [](const json& j) {
