@@ -1,7 +1,10 @@
 #include "http/http.h"
 
+#include <fcntl.h>
 #include <httplib.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -244,18 +247,23 @@ void Server::stop() {
 }
 
 struct Client::Impl {
-  Impl(const HttpUrl& url, Clock& c, TlsOptions t)
+  Impl(const HttpUrl& url, Clock& c, TlsOptions t, std::shared_ptr<Resolver> r)
       : origin(url.origin()),
         https(url.scheme == "https"),
         tls(std::move(t)),
         host(url.host),
+        resolver(r ? std::move(r) : systemResolver()),
         client(origin),
         clock(c) {
     client.set_keep_alive(true);
     // Without it a POST on a reused connection waits ~40 ms for the peer's
     // delayed ACK (Nagle), because httplib writes headers and body apart.
     client.set_tcp_nodelay(true);
-    client.set_socket_options(bindAndRecordClientPort);
+    // Called by httplib with each new socket, before it connects.
+    client.set_socket_options([this](socket_t sock) {
+      bindAndRecordClientPort(sock);
+      adopt(sock);
+    });
     if (https) {
       ignoreSigpipe();
       client.enable_server_certificate_verification(!tls.insecure_skip_verify);
@@ -290,10 +298,30 @@ struct Client::Impl {
     if (watchdog.joinable()) watchdog.join();
   }
 
-  // Arms the watchdog for one call: at `deadline` it shuts the connection
-  // down (httplib's stop(), which is safe while a request is in flight), so
-  // a peer trickling bytes cannot stretch the call past its deadline the way
-  // it can stretch httplib's per-read timeouts. Returns at once.
+  // Keeps a duplicate of a socket httplib has just made for this call, so
+  // that the watchdog can shut it down. httplib connects and runs the TLS
+  // handshake while it holds its socket mutex, which its stop() needs too,
+  // and its handshake wait starts over with every byte received: a peer
+  // trickling its ServerHello would hold stop() off for as long as it likes.
+  // shutdown(2) on the duplicate acts on the socket itself and fails every
+  // wait on it (connect, handshake, read, write) at once, with no lock; a
+  // duplicate (not the number httplib holds) cannot meet another socket
+  // that reused a closed descriptor's number. Runs on the calling thread.
+  void adopt(socket_t sock) {
+    const int dup = ::fcntl(sock, F_DUPFD_CLOEXEC, 0);
+    std::lock_guard lock(sock_mu);
+    if (dup >= 0) {
+      if (sock_dup >= 0) ::close(sock_dup);  // an earlier address's socket
+      sock_dup = dup;
+    }
+    if (sock_cut) ::shutdown(sock, SHUT_RDWR);  // the deadline passed already
+  }
+
+  // Arms the watchdog for one call: at `deadline` it shuts the call's
+  // socket down (see adopt()) and calls httplib's stop(), which shuts down
+  // a kept-alive connection in use, so a peer trickling bytes cannot
+  // stretch the call past its deadline the way it can stretch httplib's
+  // per-read timeouts. Returns at once.
   void arm(TimePoint deadline) {
     std::lock_guard lock(watch_mu);
     if (!watchdog.joinable()) watchdog = std::thread([this] { watch(); });
@@ -304,14 +332,18 @@ struct Client::Impl {
     watch_cv.notify_all();
   }
 
-  // Disarms; true when the watchdog cut the call off. Once it returns, the
-  // watchdog can no longer touch this call's connection (stop() runs under
-  // watch_mu).
+  // Disarms and closes the call's socket duplicate; true when the watchdog
+  // cut the call off. Once it returns, the watchdog can no longer touch this
+  // call's connection (it acts under watch_mu).
   bool disarm() {
     std::lock_guard lock(watch_mu);
     watch_armed = false;
     ++watch_generation;
     watch_cv.notify_all();
+    std::lock_guard sock_lock(sock_mu);
+    if (sock_dup >= 0) ::close(sock_dup);
+    sock_dup = -1;
+    sock_cut = false;
     return watch_fired;
   }
 
@@ -329,10 +361,16 @@ struct Client::Impl {
       if (!woken) {
         watch_fired = true;
         watch_armed = false;
+        {
+          std::lock_guard sock_lock(sock_mu);
+          sock_cut = true;
+          if (sock_dup >= 0) ::shutdown(sock_dup, SHUT_RDWR);
+        }
         // Under watch_mu: disarm() waits for this, so the next call's
         // connection is never the one shut down. stop() takes httplib's
-        // socket mutex, which the calling thread never holds while it waits
-        // for watch_mu.
+        // socket mutex; the calling thread never holds it while it waits
+        // for watch_mu, and holds it only briefly now that its socket is
+        // shut down (adopt() takes sock_mu only, never watch_mu).
         client.stop();
       }
     }
@@ -342,6 +380,7 @@ struct Client::Impl {
   bool https;
   TlsOptions tls;
   std::string host;
+  std::shared_ptr<Resolver> resolver;
   std::mutex mu;
   httplib::Client client;
   Clock& clock;
@@ -354,10 +393,16 @@ struct Client::Impl {
   bool watch_armed = false;
   bool watch_fired = false;
   bool watch_quit = false;
+
+  // Taken after watch_mu, or alone; nothing is waited for while it is held.
+  std::mutex sock_mu;
+  int sock_dup = -1;      // a duplicate of the socket this call made
+  bool sock_cut = false;  // the deadline passed: a socket made now is shut at once
 };
 
-Client::Client(const HttpUrl& origin, Clock& clock, TlsOptions tls)
-    : impl_(std::make_unique<Impl>(origin, clock, std::move(tls))) {}
+Client::Client(const HttpUrl& origin, Clock& clock, TlsOptions tls,
+               std::shared_ptr<Resolver> resolver)
+    : impl_(std::make_unique<Impl>(origin, clock, std::move(tls), std::move(resolver))) {}
 
 Client::~Client() = default;
 
@@ -375,10 +420,22 @@ Result<ClientResponse> Client::send(const std::string& method, const std::string
   httplib::Client& c = impl_->client;
   Clock& clock = impl_->clock;
   const TimePoint deadline = clock.now() + timeout;
-  auto [s, us] = secUsec(timeout);
-  c.set_connection_timeout(s, us);
-  c.set_read_timeout(s, us);
-  c.set_write_timeout(s, us);
+  const std::string target = method + " " + impl_->origin + path;
+  // A new connection needs the host's addresses: looked up here, within the
+  // deadline (httplib's own lookup blocks without one), and pinned for
+  // httplib, which still sends the host name for TLS (SNI) and checks the
+  // certificate against it. A kept-alive connection needs no lookup.
+  std::vector<std::string> addresses;
+  if (!isIpLiteral(impl_->host) && !c.is_socket_open()) {
+    auto found = resolveWithin(impl_->resolver, impl_->host, clock, deadline);
+    if (!found && found.error().code == ErrorCode::kDeadlineExceeded) {
+      return makeError(ErrorCode::kDeadlineExceeded, target + ": no complete answer within " +
+                                                         formatDuration(timeout) + " (" +
+                                                         found.error().message + ")");
+    }
+    if (!found) return makeError(found.error().code, target + ": " + found.error().message);
+    addresses = std::move(*found);
+  }
 
   httplib::Request req;
   req.method = method;
@@ -411,10 +468,24 @@ Result<ClientResponse> Client::send(const std::string& method, const std::string
     answer.append(data, len);
     return true;
   };
-  impl_->arm(deadline);
-  httplib::Result res = c.send(req);
-  const bool cut_off = impl_->disarm();
-  const std::string target = method + " " + impl_->origin + path;
+  // Each address in turn while they refuse the connection, all within the
+  // one deadline; httplib's own timeouts get what is left of it.
+  bool cut_off = false;
+  httplib::Result res{nullptr, httplib::Error::Unknown};
+  for (size_t i = 0;; ++i) {
+    if (i < addresses.size()) c.set_hostname_addr_map({{impl_->host, addresses[i]}});
+    // At least 1 µs: a zero timeout means "none" to SO_RCVTIMEO.
+    auto [s, us] =
+        secUsec(std::max<Duration>(deadline - clock.now(), std::chrono::microseconds(1)));
+    c.set_connection_timeout(s, us);
+    c.set_read_timeout(s, us);
+    c.set_write_timeout(s, us);
+    impl_->arm(deadline);
+    res = c.send(req);
+    cut_off = impl_->disarm();
+    const bool refused = !res && res.error() == httplib::Error::Connection;
+    if (!refused || cut_off || i + 1 >= addresses.size() || clock.now() >= deadline) break;
+  }
   if (too_big) {
     // Whatever is left unread would poison a reused connection.
     c.stop();

@@ -17,6 +17,7 @@
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/parse.h"
+#include "common/resolve.h"
 
 namespace lameduck::http {
 
@@ -146,21 +147,31 @@ inline constexpr size_t kDefaultMaxResponseBytes = 1024 * 1024;
 
 // One connection target (scheme://host:port), keep-alive reused between
 // calls. Thread-safe: calls are serialised. Owns one watchdog thread
-// (started by the first call) that enforces call deadlines.
+// (started by the first call) that enforces call deadlines. `resolver`
+// (null: the system's) looks up the host name for each new connection; an
+// IP literal is never looked up.
 class Client {
  public:
-  Client(const HttpUrl& origin, Clock& clock, TlsOptions tls = {});
+  Client(const HttpUrl& origin, Clock& clock, TlsOptions tls = {},
+         std::shared_ptr<Resolver> resolver = nullptr);
   ~Client();
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
 
   // Sends one request. ONE deadline, `timeout`, covers the whole exchange:
-  // connect, TLS handshake, sending, the status line and headers, and the
-  // body. A peer that trickles its headers or body a byte at a time is cut
-  // off at the deadline (a watchdog shuts the connection down), so the call
-  // returns no later than about `timeout` after it started.
+  // the DNS lookup (when a new connection is needed), connect, the TLS
+  // handshake, sending, the status line and headers, and the body. A peer
+  // that trickles its handshake, headers or body a byte at a time is cut off
+  // at the deadline (a watchdog shuts the socket down, which fails every
+  // wait on it at once), and a DNS lookup is abandoned at the deadline, so
+  // the call returns no later than about `timeout` after it started. When the
+  // host has several addresses and one refuses the connection, the next is
+  // tried within the same deadline. The TLS handshake checks the certificate
+  // against the host name of the URL, never the address.
   // Fails with kUnavailable when the peer cannot be reached or closes the
-  // connection, kDeadlineExceeded when the timeout runs out, kBadResponse
+  // connection (or the host name does not resolve), kDeadlineExceeded when
+  // the timeout runs out (the message names the URL, and the host when the
+  // DNS lookup was what ran out), kBadResponse
   // when the body is longer than `max_response_bytes` (the message names the
   // bound; the rest is not read); an HTTP error status is not an Error. Over
   // https, a server certificate that does not verify (wrong CA, wrong host

@@ -3,17 +3,22 @@
 #include <hiredis/hiredis.h>
 #include <sys/time.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <memory>
 
+#include "common/clock.h"
+#include "common/parse.h"
+#include "common/resolve.h"
 #include "config/rules.h"
 
 namespace lameduck::redis {
 namespace {
 
+// At least 1 µs: a zero timeout means "none" to SO_RCVTIMEO.
 timeval toTimeval(Duration d) {
-  auto us = std::chrono::duration_cast<std::chrono::microseconds>(d).count();
+  auto us = std::max<int64_t>(1, std::chrono::duration_cast<std::chrono::microseconds>(d).count());
   return timeval{static_cast<time_t>(us / 1'000'000), static_cast<suseconds_t>(us % 1'000'000)};
 }
 
@@ -143,8 +148,11 @@ Result<RedisReply> parseReply(std::string_view resp) {
   return out;
 }
 
-RedisClient::RedisClient(void* context, std::string where)
-    : ctx_(context), where_(std::move(where)), budget_(std::make_unique<ReplyBudget>()) {
+RedisClient::RedisClient(void* context, std::string where, Duration timeout)
+    : ctx_(context),
+      where_(std::move(where)),
+      timeout_(timeout),
+      budget_(std::make_unique<ReplyBudget>()) {
   redisContext* c = ctx(ctx_);
   if (c->reader != nullptr) {
     c->reader->fn = boundedBuilders();
@@ -156,55 +164,121 @@ RedisClient::~RedisClient() {
   if (ctx_) redisFree(ctx(ctx_));
 }
 
+TimePoint RedisClient::now() { return SystemClock::instance().now(); }
+
+std::optional<Error> RedisClient::limitNextIo(TimePoint deadline, const std::string& during) {
+  const Duration left = deadline - now();
+  if (left <= Duration::zero()) return deadlineError(during);
+  if (redisSetTimeout(ctx(ctx_), toTimeval(left)) != REDIS_OK) return transportError(during);
+  return std::nullopt;
+}
+
+Error RedisClient::deadlineError(const std::string& during) {
+  broken_ = true;
+  const std::string late = "no complete reply to " + during + " within " + formatDuration(timeout_);
+  return Error{ErrorCode::kDeadlineExceeded,
+               "Redis " + where_ + ": " +
+                   (connecting_ ? "cannot connect: " + late +
+                                      " (connecting, AUTH and SELECT share the timeout)"
+                                : late)};
+}
+
 Error RedisClient::transportError(const std::string& during) {
   broken_ = true;
   redisContext* c = ctx(ctx_);
   const bool timeout = c->err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK);
+  if (timeout) return deadlineError(during);
   std::string detail = c->errstr[0] ? c->errstr : "connection error";
-  if (timeout) {
-    return Error{ErrorCode::kDeadlineExceeded,
-                 "Redis " + where_ + ": no answer to " + during + " within the timeout"};
-  }
   return Error{ErrorCode::kUnavailable, "Redis " + where_ + ": " + during + " failed: " + detail};
 }
+
+namespace {
+
+// A TCP connection to one of the addresses of `host` (looked up within the
+// deadline: hiredis's own lookup has none), or the last error.
+redisContext* connectTcp(const config::RedisAddress& a, TimePoint deadline, Duration timeout,
+                         std::string& failure, bool& timed_out) {
+  Clock& clock = SystemClock::instance();
+  auto addresses = resolveWithin(systemResolver(), a.host, clock, deadline);
+  if (!addresses) {
+    timed_out = addresses.error().code == ErrorCode::kDeadlineExceeded;
+    failure = addresses.error().message +
+              (timed_out ? " (the timeout of " + formatDuration(timeout) + " ran out)" : "");
+    return nullptr;
+  }
+  failure = "no address";
+  for (const std::string& ip : *addresses) {
+    const Duration left = deadline - clock.now();
+    if (left <= Duration::zero()) {
+      failure = "timed out after " + formatDuration(timeout);
+      timed_out = true;
+      return nullptr;
+    }
+    redisContext* c = redisConnectWithTimeout(ip.c_str(), a.port, toTimeval(left));
+    if (c == nullptr) {
+      failure = "cannot allocate a connection";
+      return nullptr;
+    }
+    if (!c->err) return c;
+    failure = c->errstr;
+    timed_out = std::strstr(c->errstr, "timed out") != nullptr;
+    redisFree(c);
+  }
+  return nullptr;
+}
+
+}  // namespace
 
 Result<std::unique_ptr<RedisClient>> RedisClient::connect(const config::RedisConfig& config) {
   if (auto ok = config::requireRedisAddress(config, "the Redis client"); !ok) {
     return std::unexpected(ok.error());
   }
   const config::RedisAddress& a = *config.address;
-  const timeval tv = toTimeval(config.timeout);
-  redisContext* c = a.unix_path.empty() ? redisConnectWithTimeout(a.host.c_str(), a.port, tv)
-                                        : redisConnectUnixWithTimeout(a.unix_path.c_str(), tv);
-  if (c == nullptr) return makeError(ErrorCode::kInternal, "Redis: cannot allocate a connection");
-  std::unique_ptr<RedisClient> client(new RedisClient(c, a.str()));
+  // One deadline for the connection, AUTH and SELECT together.
+  const TimePoint deadline = now() + config.timeout;
+  redisContext* c = nullptr;
+  if (a.unix_path.empty()) {
+    std::string failure;
+    bool timed_out = false;
+    c = connectTcp(a, deadline, config.timeout, failure, timed_out);
+    if (c == nullptr) {
+      return makeError(timed_out ? ErrorCode::kDeadlineExceeded : ErrorCode::kUnavailable,
+                       "Redis " + a.str() + ": cannot connect: " + failure);
+    }
+  } else {
+    c = redisConnectUnixWithTimeout(a.unix_path.c_str(), toTimeval(config.timeout));
+    if (c == nullptr) return makeError(ErrorCode::kInternal, "Redis: cannot allocate a connection");
+  }
+  std::unique_ptr<RedisClient> client(new RedisClient(c, a.str(), config.timeout));
   if (c->err) {
     const bool timeout = std::strstr(c->errstr, "timed out") != nullptr;
     return makeError(timeout ? ErrorCode::kDeadlineExceeded : ErrorCode::kUnavailable,
                      "Redis " + a.str() + ": cannot connect: " + c->errstr);
   }
-  redisSetTimeout(c, tv);
+  client->connecting_ = true;
   if (!config.password.empty()) {
     std::vector<std::string> auth{"AUTH"};
     if (!config.username.empty()) auth.push_back(config.username);
     auth.push_back(config.password);
-    auto r = client->command(auth);
-    if (!r) return std::unexpected(r.error());
-    if (r->isError()) {
+    PipelineResult r = client->exchange({auth}, deadline);
+    if (r.error) return std::unexpected(*r.error);
+    if (r.replies.front().isError()) {
       return makeError(ErrorCode::kPermissionDenied,
                        "Redis " + a.str() + ": authentication as \"" +
                            (config.username.empty() ? std::string("default") : config.username) +
-                           "\" refused: " + r->str);
+                           "\" refused: " + r.replies.front().str);
     }
   }
   if (config.db != 0) {
-    auto r = client->command({"SELECT", std::to_string(config.db)});
-    if (!r) return std::unexpected(r.error());
-    if (r->isError()) {
+    PipelineResult r = client->exchange({{"SELECT", std::to_string(config.db)}}, deadline);
+    if (r.error) return std::unexpected(*r.error);
+    if (r.replies.front().isError()) {
       return makeError(ErrorCode::kInvalidArgument, "Redis " + a.str() + ": SELECT " +
-                                                        std::to_string(config.db) + ": " + r->str);
+                                                        std::to_string(config.db) + ": " +
+                                                        r.replies.front().str);
     }
   }
+  client->connecting_ = false;
   return client;
 }
 
@@ -215,16 +289,28 @@ Result<RedisReply> RedisClient::command(const std::vector<std::string>& argv) {
 }
 
 PipelineResult RedisClient::pipeline(const std::vector<std::vector<std::string>>& commands) {
+  return exchange(commands, now() + timeout_);
+}
+
+PipelineResult RedisClient::exchange(const std::vector<std::vector<std::string>>& commands,
+                                     TimePoint deadline) {
   if (!broken_ && !unanswered_.empty()) {
     return {{},
             Error{ErrorCode::kFailedPrecondition,
                   "Redis " + where_ + ": replies of earlier commands were not read yet"}};
   }
-  if (auto sent = send(commands); !sent) return {{}, sent.error()};
-  return receive(commands.size());
+  if (auto sent = sendUntil(commands, deadline); !sent) return {{}, sent.error()};
+  return receiveUntil(commands.size(), deadline);
 }
 
 Status RedisClient::send(const std::vector<std::vector<std::string>>& commands) {
+  return sendUntil(commands, now() + timeout_);
+}
+
+PipelineResult RedisClient::receive(size_t n) { return receiveUntil(n, now() + timeout_); }
+
+Status RedisClient::sendUntil(const std::vector<std::vector<std::string>>& commands,
+                              TimePoint deadline) {
   if (broken_) {
     return makeError(ErrorCode::kUnavailable, "Redis " + where_ + ": connection is broken");
   }
@@ -244,8 +330,10 @@ Status RedisClient::send(const std::vector<std::vector<std::string>>& commands) 
       return std::unexpected(transportError(commands.front().front()));
     }
   }
-  // Write it all now, so Redis works on it while the caller goes on.
+  // Write it all now, so Redis works on it while the caller goes on. Each
+  // write may block only for what is left of the deadline.
   for (int done = 0; !done;) {
+    if (auto late = limitNextIo(deadline, commands.front().front())) return std::unexpected(*late);
     if (redisBufferWrite(c, &done) != REDIS_OK) {
       return std::unexpected(transportError(commands.front().front()));
     }
@@ -254,7 +342,7 @@ Status RedisClient::send(const std::vector<std::vector<std::string>>& commands) 
   return {};
 }
 
-PipelineResult RedisClient::receive(size_t n) {
+PipelineResult RedisClient::receiveUntil(size_t n, TimePoint deadline) {
   PipelineResult out;
   if (broken_) {
     out.error = Error{ErrorCode::kUnavailable, "Redis " + where_ + ": connection is broken"};
@@ -270,13 +358,19 @@ PipelineResult RedisClient::receive(size_t n) {
   for (size_t i = 0; i < n; ++i) {
     void* raw = nullptr;
     *budget_ = ReplyBudget{};
-    // redisGetReply's loop, with a bound on what one reply may buffer.
+    // redisGetReply's loop, with a bound on what one reply may buffer, and
+    // each read blocking only for what is left of the deadline: a server
+    // trickling its reply cannot stretch the exchange read by read.
     while (raw == nullptr) {
       if (redisGetReplyFromReader(c, &raw) != REDIS_OK) break;
       if (raw != nullptr) break;
       if (c->reader->len - c->reader->pos > kMaxReplyBytes) {
         budget_->exceeded = true;
         break;
+      }
+      if (auto late = limitNextIo(deadline, unanswered_.front())) {
+        out.error = std::move(late);
+        return out;
       }
       if (redisBufferRead(c) != REDIS_OK) break;
     }

@@ -1,8 +1,16 @@
 #pragma once
 
 // A small synchronous Redis client over hiredis: connect (with AUTH and
-// SELECT), single commands and pipelines, each bounded by a timeout. The only
-// place that includes hiredis.
+// SELECT), single commands and pipelines. The only place that includes
+// hiredis.
+//
+// Deadlines: each exchange has ONE deadline, the configured timeout, for all
+// of it, not one per read: connecting (the DNS lookup included), AUTH and
+// SELECT share one; a command or a pipeline has one for sending every
+// command and reading every reply; send() and receive() one each. A server
+// that trickles its reply a byte at a time is cut off at the deadline (each
+// read may block only for what is left of it). The timeout is real time
+// (socket timeouts), not a Clock's.
 
 #include <cstdint>
 #include <deque>
@@ -13,6 +21,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/clock.h"
 #include "common/error.h"
 #include "config/config.h"
 
@@ -62,38 +71,55 @@ class RedisClient {
  public:
   ~RedisClient();
 
-  // Connects within config.timeout, authenticates (username + password, or
-  // password only) and selects config.db. Errors: kUnavailable (refused,
-  // unreachable), kDeadlineExceeded, kPermissionDenied (bad credentials),
-  // kInvalidArgument (no address configured).
+  // Connects, authenticates (username + password, or password only) and
+  // selects config.db, all within config.timeout; each later exchange gets
+  // config.timeout too. Errors: kUnavailable (refused, unreachable, the host
+  // does not resolve), kDeadlineExceeded (naming what was waited for),
+  // kPermissionDenied (bad credentials), kInvalidArgument (no address
+  // configured).
   static Result<std::unique_ptr<RedisClient>> connect(const config::RedisConfig& config);
 
   // One command. A Redis error reply is a reply, not an Error. Transport
   // errors (they break the client; the message names the server and the
-  // command): kDeadlineExceeded when no answer came within config.timeout,
-  // kUnavailable when the connection failed; a reply over the bounds below
-  // is kBadResponse.
+  // command): kDeadlineExceeded when the whole reply was not complete within
+  // config.timeout, kUnavailable when the connection failed; a reply over
+  // the bounds below is kBadResponse.
   Result<RedisReply> command(const std::vector<std::string>& argv);
-  // Sends every command, then reads the replies in order. Replies read
-  // before a transport error are kept, so callers know which commands ran.
+  // Sends every command, then reads the replies in order, all within one
+  // timeout. Replies read before a transport error are kept, so callers
+  // know which commands ran.
   PipelineResult pipeline(const std::vector<std::vector<std::string>>& commands);
 
   // The two halves of pipeline(), for callers that keep Redis busy with
   // one batch while they prepare the next: send() writes the commands
   // without reading anything; receive(n) reads the replies of the next `n`
   // commands sent. Every sent command's reply must be received before
-  // command() or pipeline() is used again (they fail otherwise).
+  // command() or pipeline() is used again (they fail otherwise). Each call
+  // has the timeout for all of it: send() for writing every command,
+  // receive(n) for all n replies.
   Status send(const std::vector<std::vector<std::string>>& commands);
   PipelineResult receive(size_t n);
 
   bool broken() const { return broken_; }
 
  private:
-  explicit RedisClient(void* context, std::string where);
+  RedisClient(void* context, std::string where, Duration timeout);
+  static TimePoint now();
+  PipelineResult exchange(const std::vector<std::vector<std::string>>& commands,
+                          TimePoint deadline);
+  Status sendUntil(const std::vector<std::vector<std::string>>& commands, TimePoint deadline);
+  PipelineResult receiveUntil(size_t n, TimePoint deadline);
+  // Lets the next read or write block for what is left until `deadline`.
+  // The error (the client is then broken) when nothing is left or the
+  // socket refused the timeout; `during` names the command.
+  std::optional<Error> limitNextIo(TimePoint deadline, const std::string& during);
   Error transportError(const std::string& during);
+  Error deadlineError(const std::string& during);
 
   void* ctx_;  // redisContext*
   std::string where_;
+  Duration timeout_;
+  bool connecting_ = false;  // in connect(): AUTH and SELECT
   std::unique_ptr<ReplyBudget> budget_;  // the reader's bound on one reply
   bool broken_ = false;
   std::deque<std::string> unanswered_;  // names of sent commands not answered yet

@@ -7,16 +7,16 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <optional>
 #include <thread>
 
 #include "support/harness.h"
 #include "support/idle_clients.h"
 #include "support/tls.h"
+#include "support/trickle.h"
 
 namespace lameduck::http {
 namespace {
@@ -171,63 +171,8 @@ TEST(Server, StopRightAfterStartReturns) {
   }
 }
 
-// A raw TCP server that reads a request and then answers `answer` one byte
-// every `gap`, until the client hangs up or the server is destroyed.
-class TricklingServer {
- public:
-  TricklingServer(std::string answer, std::chrono::milliseconds gap)
-      : answer_(std::move(answer)), gap_(gap) {
-    listen_fd_ = testing::listenOnLoopback(port_);
-    thread_ = std::thread([this] { serve(); });
-  }
-  ~TricklingServer() {
-    stop_ = true;
-    thread_.join();
-    ::close(listen_fd_);
-  }
-  int port() const { return port_; }
-  // Bytes the client had taken when it hung up.
-  size_t sent() const { return sent_.load(); }
-
- private:
-  // Waits until `fd` is readable or the server stops; false when stopping.
-  bool waitReadable(int fd) {
-    while (!stop_) {
-      pollfd p{fd, POLLIN, 0};
-      if (::poll(&p, 1, 20) > 0) return true;
-    }
-    return false;
-  }
-  void serve() {
-    if (!waitReadable(listen_fd_)) return;
-    int fd = ::accept(listen_fd_, nullptr, nullptr);
-    if (fd < 0) return;
-    std::string request;
-    char buf[4096];
-    while (request.find("\r\n\r\n") == std::string::npos && waitReadable(fd)) {
-      ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-      if (n <= 0) break;
-      request.append(buf, static_cast<size_t>(n));
-    }
-    for (size_t i = 0; !stop_; i = (i + 1) % answer_.size()) {
-      if (::send(fd, &answer_[i], 1, MSG_NOSIGNAL) != 1) break;
-      ++sent_;
-      pollfd p{fd, POLLIN, 0};  // readable now: the client hung up
-      if (::poll(&p, 1, static_cast<int>(gap_.count())) > 0) {
-        if (::recv(fd, buf, sizeof buf, MSG_DONTWAIT) <= 0) break;
-      }
-    }
-    ::close(fd);
-  }
-
-  std::string answer_;
-  std::chrono::milliseconds gap_;
-  int listen_fd_ = -1;
-  int port_ = 0;
-  std::atomic<bool> stop_{false};
-  std::atomic<size_t> sent_{0};
-  std::thread thread_;
-};
+using testing::TrickleAfter;
+using testing::TricklingServer;
 
 Result<ClientResponse> get(int port, std::chrono::milliseconds timeout,
                            size_t max_bytes = kDefaultMaxResponseBytes) {
@@ -261,6 +206,132 @@ TEST(ClientDeadline, BodyTrickledEndsAtTheDeadline) {
   auto r = get(server.port(), 500ms);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, ErrorCode::kDeadlineExceeded) << r.error().message;
+}
+
+TEST(ClientDeadline, TlsHandshakeTrickledEndsAtTheDeadlineNamingTheUrl) {
+  // httplib runs the handshake under the lock its stop() needs, and waits
+  // afresh for every byte: only shutting the socket down ends this.
+  const std::string hello = testing::tlsServerHelloStart();
+  TricklingServer server(hello, 200ms, TrickleAfter::kFirstBytes);
+  const HttpUrl url{"https", "127.0.0.1", static_cast<uint16_t>(server.port()), ""};
+  Client client(url, SystemClock::instance());
+  auto r = client.send("GET", "/hook", "", "", {}, 600ms);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kDeadlineExceeded) << r.error().message;
+  EXPECT_THAT(r.error().message,
+              AllOf(HasSubstr("GET " + url.origin() + "/hook"), HasSubstr("within 600ms")));
+  EXPECT_LT(server.sent(), hello.size()) << "the server was still trickling";
+  EXPECT_TRUE(testing::waitUntil([&] { return server.hungUp(); }, 10s))
+      << "the client closed the connection";
+}
+
+// A resolver that answers from a table, or blocks until released.
+class FakeResolver : public Resolver {
+ public:
+  explicit FakeResolver(std::map<std::string, std::vector<std::string>> table)
+      : table_(std::move(table)) {}
+  Result<std::vector<std::string>> resolve(const std::string& host) override {
+    std::unique_lock lock(mu_);
+    ++lookups_;
+    if (hang_) cv_.wait(lock, [&] { return !hang_; });
+    auto it = table_.find(host);
+    if (it == table_.end()) return makeError(ErrorCode::kUnavailable, "unknown host " + host);
+    return it->second;
+  }
+  void hang(bool on) {
+    {
+      std::lock_guard lock(mu_);
+      hang_ = on;
+    }
+    cv_.notify_all();
+  }
+  int lookups() {
+    std::lock_guard lock(mu_);
+    return lookups_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<std::string, std::vector<std::string>> table_;
+  bool hang_ = false;
+  int lookups_ = 0;
+};
+
+TEST(ClientDeadline, HangingDnsLookupEndsAtTheDeadlineNamingTheHost) {
+  auto resolver = std::make_shared<FakeResolver>(
+      std::map<std::string, std::vector<std::string>>{{"hook.test", {"127.0.0.1"}}});
+  resolver->hang(true);
+  Client client(HttpUrl{"https", "hook.test", 8443, ""}, SystemClock::instance(), {}, resolver);
+  auto r = client.send("POST", "/events", "{}", "", {}, 300ms);
+  resolver->hang(false);  // the abandoned lookup may end now
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kDeadlineExceeded) << r.error().message;
+  EXPECT_THAT(r.error().message,
+              AllOf(HasSubstr("POST https://hook.test:8443/events: no complete answer within 300ms"),
+                    HasSubstr("no answer from the DNS resolver for host hook.test")));
+}
+
+TEST(ClientDeadline, PinnedAddressKeepsTheHostNameForTlsAndTriesTheNextAddress) {
+  // hook.test resolves to an address that refuses the connection, then to
+  // the server's. The certificate is valid for the name only, so it
+  // verifies only if the handshake uses the name, not the address.
+  TempDir dir;
+  auto certs = testing::makeCertificates(dir, "srv", {"hook.test"});
+  TlsServer server(certs);
+  auto resolver = std::make_shared<FakeResolver>(
+      std::map<std::string, std::vector<std::string>>{{"hook.test", {"127.0.0.2", "127.0.0.1"}}});
+  Client client(server.url("hook.test"), SystemClock::instance(), {certs.ca_file, false}, resolver);
+  for (int i = 0; i < 3; ++i) {
+    auto r = client.send("GET", "/hello", "", "", {}, 10s);
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(r->body, "hello\n");
+  }
+  EXPECT_EQ(resolver->lookups(), 1) << "a kept-alive connection needs no lookup";
+
+  Client unknown(HttpUrl{"http", "nowhere.test", 80, ""}, SystemClock::instance(), {}, resolver);
+  auto r = unknown.send("GET", "/", "", "", {}, 10s);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kUnavailable);
+  EXPECT_THAT(r.error().message,
+              HasSubstr("GET http://nowhere.test:80/: unknown host nowhere.test"));
+}
+
+TEST(Resolve, IpLiteralsAreNotLookedUp) {
+  auto resolver = std::make_shared<FakeResolver>(std::map<std::string, std::vector<std::string>>{});
+  Clock& clock = SystemClock::instance();
+  for (const std::string ip : {"10.1.2.3", "fd00::7"}) {
+    auto r = resolveWithin(resolver, ip, clock, clock.now() + 5s);
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(*r, std::vector<std::string>{ip});
+  }
+  EXPECT_EQ(resolver->lookups(), 0);
+}
+
+TEST(Resolve, PendingLookupsAreBoundedThenLookupsFailAtOnce) {
+  auto resolver = std::make_shared<FakeResolver>(
+      std::map<std::string, std::vector<std::string>>{{"known.test", {"10.0.0.7"}}});
+  resolver->hang(true);
+  Clock& clock = SystemClock::instance();
+  std::optional<Error> refused;
+  for (int i = 0; i <= kMaxPendingLookups && !refused; ++i) {
+    auto r = resolveWithin(resolver, "known.test", clock, clock.now());
+    ASSERT_FALSE(r);
+    if (r.error().code == ErrorCode::kUnavailable) {
+      refused = r.error();
+    } else {
+      EXPECT_EQ(r.error().code, ErrorCode::kDeadlineExceeded) << r.error().message;
+    }
+  }
+  resolver->hang(false);  // the abandoned lookups end now
+  ASSERT_TRUE(refused) << "more than " << kMaxPendingLookups << " lookups were left pending";
+  EXPECT_THAT(refused->message,
+              HasSubstr("known.test: " + std::to_string(kMaxPendingLookups) +
+                        " DNS lookups are still pending"));
+  EXPECT_TRUE(testing::waitUntil(
+      [&] { return resolveWithin(resolver, "known.test", clock, clock.now() + 5s).has_value(); },
+      10s))
+      << "once they ended, lookups run again";
 }
 
 TEST(ClientBound, AnswerLongerThanTheBoundIsRefusedNamingIt) {

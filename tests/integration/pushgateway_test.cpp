@@ -9,6 +9,7 @@
 
 #include "diag/go_service.h"
 #include "integration/daemon.h"
+#include "support/trickle.h"
 
 namespace lameduck::testing {
 namespace {
@@ -133,6 +134,24 @@ TEST(Pushgateway, FinalExitMetricsArePushedGroupedByPod) {
   EXPECT_EQ(d.lameduck().waitExit(20s), 0);
 }
 
+// Runs the exit (/prestop completes it whatever the push does) and waits for
+// the warning that the final push failed.
+std::optional<json> failedPushAfterPrestop(Daemon& d) {
+  auto r = d.admin("/prestop");
+  EXPECT_TRUE(r && r->status == 200);
+  if (r) {
+    EXPECT_THAT(r->body, HasSubstr("\"outcome\":\"completed\""));
+  }
+  return waitForLine(
+      d.lameduck().outputPath(),
+      [](const json& j) {
+        return j.value("msg", "") ==
+               "pushing the final exit metrics failed; they are lost with "
+               "this pod";
+      },
+      20s);
+}
+
 TEST(Pushgateway, AGatewayThatNeverAnswersCostsOnlyTheTimeoutAndIsCounted) {
   // Accepts connections (the kernel's backlog) but never reads or answers.
   int port = 0;
@@ -142,17 +161,7 @@ TEST(Pushgateway, AGatewayThatNeverAnswersCostsOnlyTheTimeoutAndIsCounted) {
                std::to_string(port) + "\", timeout: 300ms}}\n",
            AppOptions{}, {{"POD_NAME", "web-0"}});
   ASSERT_GT(d.adminPort(), 0);
-  auto r = d.admin("/prestop");
-  ASSERT_TRUE(r && r->status == 200);
-  EXPECT_THAT(r->body, HasSubstr("\"outcome\":\"completed\""));
-  auto warn = waitForLine(
-      d.lameduck().outputPath(),
-      [](const json& j) {
-        return j.value("msg", "") ==
-               "pushing the final exit metrics failed; they are lost with "
-               "this pod";
-      },
-      20s);
+  auto warn = failedPushAfterPrestop(d);
   ASSERT_TRUE(warn) << d.lameduck().output();
   EXPECT_EQ((*warn)["level"], "warn");
   EXPECT_THAT((*warn)["pushgateway"].get<std::string>(),
@@ -202,6 +211,23 @@ TEST(Pushgateway, WithTheAfterSigtermDiagnosisThePushWaitsForTheWatchAndCarriesI
   EXPECT_GE(std::stod(*sleeping), 1.0);
   d.lameduck().signal(SIGTERM);
   EXPECT_TRUE(d.lameduck().waitExit(20s)) << d.lameduck().output();
+}
+
+TEST(Pushgateway, AnHttpsGatewayTricklingItsHandshakeCostsOnlyTheTimeout) {
+  // Every byte of the ServerHello comes well within the push timeout; only
+  // the deadline for the whole exchange ends the handshake, and with it the
+  // push the sidecar waits for before it leaves.
+  TricklingServer gateway(tlsServerHelloStart(), 100ms, TrickleAfter::kFirstBytes);
+  Daemon d(std::string(kExit) + "metrics: {pushgateway: {url: \"https://127.0.0.1:" +
+               std::to_string(gateway.port()) + "\", timeout: 500ms}}\n",
+           AppOptions{}, {{"POD_NAME", "web-0"}});
+  ASSERT_GT(d.adminPort(), 0);
+  auto warn = failedPushAfterPrestop(d);
+  ASSERT_TRUE(warn) << d.lameduck().output();
+  EXPECT_THAT((*warn)["error"].get<std::string>(), HasSubstr("no complete answer within 500ms"));
+  d.lameduck().signal(SIGTERM);
+  EXPECT_EQ(d.lameduck().waitExit(20s), 0) << "the push held the sidecar";
+  EXPECT_LT(gateway.sent(), tlsServerHelloStart().size()) << "the gateway was still trickling";
 }
 
 }  // namespace

@@ -22,6 +22,7 @@
 #include "saga/spool.h"
 #include "saga/stream_writer.h"
 #include "support/redis.h"
+#include "support/trickle.h"
 
 namespace lameduck::saga {
 namespace {
@@ -258,6 +259,71 @@ TEST(RedisClient, PausedServerCostsAtMostTheTimeout) {
   EXPECT_EQ(r.error->code, ErrorCode::kDeadlineExceeded) << r.error->message;
   EXPECT_TRUE(r.confirmed.empty());
   redis.cli({"CLIENT", "UNPAUSE"});
+}
+
+// A client's config for a fake Redis that trickles its replies.
+config::RedisConfig tricklingRedis(const testing::TricklingServer& server, Duration timeout) {
+  config::RedisConfig c;
+  c.address = config::RedisAddress{"127.0.0.1", static_cast<uint16_t>(server.port()), ""};
+  c.timeout = timeout;
+  return c;
+}
+
+// A bulk string of 100000 bytes: at a byte per 50 ms, far longer than any
+// test; every byte well within the per-read timeout.
+std::string longBulkReply() { return "$100000\r\n" + std::string(100000, 'x') + "\r\n"; }
+
+TEST(RedisClient, ReplyTrickledByteByByteEndsAtTheDeadlineNamingServerAndCommand) {
+  testing::TricklingServer server(longBulkReply(), 50ms, testing::TrickleAfter::kFirstBytes);
+  auto client = redis::RedisClient::connect(tricklingRedis(server, 400ms));
+  ASSERT_TRUE(client) << client.error().message;
+  auto r = (*client)->command({"GET", "key"});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kDeadlineExceeded) << r.error().message;
+  EXPECT_THAT(r.error().message,
+              HasSubstr("Redis 127.0.0.1:" + std::to_string(server.port()) +
+                        ": no complete reply to GET within 400ms"));
+  EXPECT_LT(server.sent(), 100000u) << "the server was still trickling";
+  EXPECT_TRUE((*client)->broken());
+}
+
+TEST(RedisClient, StreamWriterScriptLoadTrickledEndsAtTheDeadline) {
+  testing::TricklingServer server(longBulkReply(), 50ms, testing::TrickleAfter::kFirstBytes);
+  auto client = redis::RedisClient::connect(tricklingRedis(server, 400ms));
+  ASSERT_TRUE(client) << client.error().message;
+  StreamWriter writer("s", 0);
+  WriteResult r = writer.write(**client, makeRecords(3));
+  ASSERT_TRUE(r.error.has_value());
+  EXPECT_EQ(r.error->code, ErrorCode::kDeadlineExceeded) << r.error->message;
+  EXPECT_THAT(r.error->message, HasSubstr("no complete reply to SCRIPT within 400ms"));
+  EXPECT_TRUE(r.confirmed.empty());
+}
+
+TEST(RedisClient, AuthTrickledEndsAtTheConnectDeadline) {
+  // "+OK" over and over, never a line end.
+  testing::TricklingServer server("+OK", 50ms, testing::TrickleAfter::kFirstBytes);
+  config::RedisConfig c = tricklingRedis(server, 400ms);
+  c.password = "secret";
+  c.db = 2;
+  auto client = redis::RedisClient::connect(c);
+  ASSERT_FALSE(client);
+  EXPECT_EQ(client.error().code, ErrorCode::kDeadlineExceeded) << client.error().message;
+  EXPECT_THAT(client.error().message,
+              HasSubstr("Redis 127.0.0.1:" + std::to_string(server.port()) +
+                        ": cannot connect: no complete reply to AUTH within 400ms"));
+}
+
+TEST(RedisClient, HostNameIsLookedUpAndEachAddressTried) {
+  // A fake answering PONG to everything, on 127.0.0.1 only: "localhost"
+  // may come up as ::1 first, which refuses, and then as 127.0.0.1.
+  testing::TricklingServer server("+PONG\r\n", 1ms, testing::TrickleAfter::kFirstBytes);
+  config::RedisConfig c = tricklingRedis(server, 5000ms);
+  c.address->host = "localhost";
+  auto client = redis::RedisClient::connect(c);
+  ASSERT_TRUE(client) << client.error().message;
+  auto r = (*client)->command({"PING"});
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->str, "PONG");
 }
 
 TEST(Spool, AppendReadAndATornLastLineOnDisk) {
