@@ -11,10 +11,14 @@
 // exit (/prestop) never delays /healthz.
 //
 // Bounds: a connection with no request started closes after keep_alive; a
-// request must arrive within read_timeout of its first byte; a response must
-// be written within write_timeout; the head is at most max_head_bytes and the
-// body max_body_bytes; at most max_connections are open, and at the cap the
+// request (head and body) must arrive within read_timeout of its first byte;
+// a response must be written within write_timeout; the head is at most
+// max_head_bytes and the body max_body_bytes; all connections together hold
+// at most max_buffered_bytes of requests (over it, the largest incomplete
+// request is shed); at most max_connections are open, and at the cap the
 // longest-idle (or longest-incomplete) connection is shed for a new one.
+// Untrusted peers (trusted_peer) get small heads and no bodies; the screen
+// sees each head before its body is read.
 //
 // Thread-safety: bind/start/stop from one owner thread; handlers run on
 // worker threads.
@@ -45,6 +49,7 @@ class EventServer {
   Result<int> bind(const HostPort& address);
   Status start();
   void stop();
+  ServerStats stats() const;
 
  private:
   struct Impl;
