@@ -73,6 +73,13 @@ struct Metrics::Impl {
                                 .Name("lameduck_admin_requests_denied_total")
                                 .Help("Admin requests refused, by reason (token or source)")
                                 .Register(*registry);
+  Family<Counter>& shed =
+      prometheus::BuildCounter()
+          .Name("lameduck_admin_connections_shed_total")
+          .Help(
+              "Admin connections the sidecar closed on its own, by reason (cap, budget, "
+              "overdue or source)")
+          .Register(*registry);
   Family<Gauge>& build_info = prometheus::BuildGauge()
                                   .Name("lameduck_build_info")
                                   .Help("Always 1; labels carry the version and commit")
@@ -179,6 +186,7 @@ Metrics::Metrics(const std::string& version, const std::string& commit)
   m.new_connections_counter = &m.new_connections.Add({});
   m.denied.Add({{"reason", "token"}});
   m.denied.Add({{"reason", "source"}});
+  for (const char* reason : {"cap", "budget", "overdue", "source"}) m.shed.Add({{"reason", reason}});
   m.build_info.Add({{"version", version}, {"commit", commit}}).Set(1);
   m.comp_written.Add({{"sink", "redis"}});
   m.comp_written.Add({{"sink", "spool"}});
@@ -214,6 +222,11 @@ void Metrics::hookRequest(std::string_view hook, std::string_view code) {
 void Metrics::adminDenied(std::string_view reason) {
   std::lock_guard lock(impl_->mu);
   impl_->denied.Add({{"reason", std::string(reason)}}).Increment();
+}
+
+void Metrics::adminShed(std::string_view reason) {
+  std::lock_guard lock(impl_->mu);
+  impl_->shed.Add({{"reason", std::string(reason)}}).Increment();
 }
 
 void Metrics::onTransition(exit::State from, exit::State to) {

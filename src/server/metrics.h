@@ -41,6 +41,7 @@ class Metrics final : public exit::ExitObserver,
 
   void hookRequest(std::string_view hook, std::string_view code);
   void adminDenied(std::string_view reason);  // "token" or "source"
+  void adminShed(std::string_view reason);    // "cap", "budget", "overdue" or "source"
 
   // exit::ExitObserver
   void onTransition(exit::State from, exit::State to) override;
