@@ -13,7 +13,7 @@
 // connection as the kubelet makes them:
 //   /healthz before and during the exit, /readyz during it (1 s timeout);
 //   /prestop during the exit: a probe loop starts a /prestop call every
-//   --prestop-every-ms (25) next to the kubelet's (a call joins the running
+//   --prestop-every-ms (100) next to the kubelet's (a call joins the running
 //   exit), and each is timed from the moment the exit ended (the summary's
 //   started_at + duration_ms) to its answer;
 //   /prestop after the exit (answered at once, 1 s timeout).
@@ -162,7 +162,7 @@ int main(int argc, char** argv) {
   size_t slow_body = 300;
   int interval_ms = 3000;
   int probes = 300;
-  int prestop_every_ms = 25;
+  int prestop_every_ms = 100;
   std::string quiet = "8s";
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
