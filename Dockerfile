@@ -1,6 +1,7 @@
 # lameduck container image: a multi-stage build on Debian 12.
 #   stage "build": compiles the release preset on debian:bookworm and stages
-#                  a root filesystem under /staging: the stripped binary,
+#                  a root filesystem under /staging: the stripped binaries
+#                  (`lameduck`, the static launcher, and `lameduck-main`),
 #                  the shared libraries it links and the dynamic loader
 #                  (resolved by ldd, copied with their paths), the CA
 #                  certificates, and passwd/group entries for UID 65532
@@ -26,7 +27,7 @@ COPY src ./src
 # No .git in the build context: the commit comes in as a build argument.
 RUN cmake --preset release -DLAMEDUCK_COMMIT="${COMMIT}" \
  && cmake --build --preset release \
- && strip build/release/src/lameduck \
+ && strip build/release/src/lameduck build/release/src/lameduck-main \
  && build/release/src/lameduck --version
 # The root of the final image. Every library ldd resolves (and the loader,
 # the binary's PT_INTERP) is copied, symlinks followed, to the path ldd
@@ -40,7 +41,8 @@ RUN cmake --preset release -DLAMEDUCK_COMMIT="${COMMIT}" \
 RUN set -eu \
  && root=/staging \
  && install -D -m 0755 build/release/src/lameduck "$root/usr/local/bin/lameduck" \
- && ldd build/release/src/lameduck \
+ && install -D -m 0755 build/release/src/lameduck-main "$root/usr/local/bin/lameduck-main" \
+ && ldd build/release/src/lameduck-main \
       | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' \
       | while read -r lib; do cp --parents -L "$lib" "$root"; done \
  && install -D -m 0644 /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/ca-certificates.crt" \

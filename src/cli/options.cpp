@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <iostream>
 
 #include "cli/commands.h"
@@ -33,16 +34,24 @@ Result<ConfigOptions> parseConfigOptions(const std::vector<std::string>& args,
       if (!v) return std::unexpected(v.error());
       size_t eq = v->find('=');
       if (eq == std::string::npos || eq == 0) {
-        return makeError(
-            ErrorCode::kInvalidArgument,
-            "--set \"" + *v +
-                "\": expected key.path=value, e.g. app.base_url=http://127.0.0.1:8080");
+        // Only the leading key-like part: the rest may be a secret typed
+        // with the wrong separator ("admin.token:s3cret").
+        const size_t key_end = std::min<size_t>(
+            v->find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-"),
+            64);
+        return makeError(ErrorCode::kInvalidArgument,
+                         "--set \"" + v->substr(0, key_end) +
+                             (key_end < v->size() ? "...\"" : "\"") +
+                             ": expected key.path=value, e.g. app.base_url=http://127.0.0.1:8080");
       }
       out.overrides.push_back({v->substr(0, eq), v->substr(eq + 1)});
     } else if (positional_file && !a.starts_with("-") && !out.file) {
       out.file = a;
     } else {
-      return makeError(ErrorCode::kInvalidArgument, "unknown argument \"" + a + "\"");
+      // Only up to an '=': what follows may be a secret.
+      const size_t eq = std::min<size_t>(a.find('='), 64);
+      return makeError(ErrorCode::kInvalidArgument,
+                       "unknown argument \"" + a.substr(0, eq) + (eq < a.size() ? "...\"" : "\""));
     }
   }
   return out;

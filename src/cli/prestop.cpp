@@ -16,14 +16,27 @@ int prestop(const Args& args) {
   const char* env_token = std::getenv("LAMEDUCK_TOKEN");
   std::string token = env_token ? env_token : "";
   Duration timeout = std::chrono::minutes(10);
+  constexpr const char* kUsageLine =
+      "usage: lameduck prestop [--url U] [--token T] [--timeout D] (or --name=value)";
   for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
+    // "--name value" or "--name=value".
+    const size_t eq = args[i].find('=');
+    const std::string a = args[i].starts_with("--") ? args[i].substr(0, eq) : args[i];
     auto next = [&]() -> std::optional<std::string> {
+      if (args[i].starts_with("--") && eq != std::string::npos) return args[i].substr(eq + 1);
       if (i + 1 >= args.size()) return std::nullopt;
       return args[++i];
     };
     std::optional<std::string> v;
-    if (a == "--url" && (v = next())) {
+    if (a == "--help" || a == "-h") {
+      std::cout << "lameduck prestop: call /prestop, print the exit summary, exit 0 only when "
+                   "the exit completed\n"
+                << kUsageLine << "\n"
+                << "  --url U      default http://127.0.0.1:9901/prestop\n"
+                << "  --token T    bearer token (default: $LAMEDUCK_TOKEN)\n"
+                << "  --timeout D  how long to wait for the answer (default 10m)\n";
+      return kExitOk;
+    } else if (a == "--url" && (v = next())) {
       url_text = *v;
     } else if (a == "--token" && (v = next())) {
       token = *v;
@@ -36,8 +49,10 @@ int prestop(const Args& args) {
       }
       timeout = *d;
     } else {
-      std::cerr << "lameduck prestop: unknown or incomplete argument \"" << a
-                << "\"; usage: lameduck prestop [--url U] [--token T] [--timeout D]\n";
+      // Only the argument's name: its value may be a token.
+      std::cerr << "lameduck prestop: unknown or incomplete argument \""
+                << a.substr(0, 64) << (eq != std::string::npos ? "=..." : "") << "\"; "
+                << kUsageLine << "\n";
       return kExitUsage;
     }
   }

@@ -52,6 +52,13 @@ int spool(const Args& args) {
               << spool.path() << "; they were not replayed and need a person to look at them\n";
     return kExitFailed;
   }
+  if (report->kept > 0) {
+    // The stream did not confirm them (a lost connection between batches):
+    // they stay spooled, and the command says it did not finish.
+    std::cerr << "lameduck spool replay: " << report->kept << " record(s) were not confirmed by "
+              << "the stream and stay in " << spool.path() << "; run it again\n";
+    return kExitFailed;
+  }
   return kExitOk;
 }
 

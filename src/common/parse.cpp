@@ -40,14 +40,26 @@ Result<uint16_t> parsePort(std::string_view text, std::string_view whole) {
   unsigned value = 0;
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (text.empty() || ec != std::errc() || ptr != text.data() + text.size() || value > 65535) {
-    return makeError(ErrorCode::kInvalidArgument, "invalid port \"" + std::string(text) +
-                                                      "\" in \"" + std::string(whole) +
-                                                      "\"; expected a number from 0 to 65535");
+    return makeError(ErrorCode::kInvalidArgument, "invalid port " + quoteAddress(text) + " in " +
+                                                      quoteAddress(whole) +
+                                                      "; expected a number from 0 to 65535");
   }
   return static_cast<uint16_t>(value);
 }
 
 }  // namespace
+
+std::string quoteAddress(std::string_view text) {
+  constexpr size_t kMaxQuoted = 200;
+  std::string out(text);
+  const size_t scheme = out.find("://");
+  const size_t start = scheme == std::string::npos ? 0 : scheme + 3;
+  const size_t end = std::min(out.find('/', start), out.size());
+  const size_t at = out.rfind('@', end == 0 ? 0 : end - 1);
+  if (at != std::string::npos && at >= start && at < end) out.replace(start, at - start, "***");
+  if (out.size() > kMaxQuoted) out = out.substr(0, kMaxQuoted) + "...";
+  return "\"" + out + "\"";
+}
 
 Result<Duration> parseDuration(std::string_view text) {
   auto bad = [&](std::string_view why) {
@@ -125,7 +137,7 @@ Result<HostPort> parseHostPort(std::string_view text) {
     size_t close = text.find(']');
     if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
       return makeError(ErrorCode::kInvalidArgument,
-                       "invalid address \"" + std::string(text) + "\"" + help);
+                       "invalid address " + quoteAddress(text) + help);
     }
     out.host = std::string(text.substr(1, close - 1));
     std::array<uint8_t, 16> ip{};
@@ -133,24 +145,23 @@ Result<HostPort> parseHostPort(std::string_view text) {
     if (!parseIp(out.host, ip, v4) || v4) {
       return makeError(
           ErrorCode::kInvalidArgument,
-          "invalid IPv6 address \"" + out.host + "\" in \"" + std::string(text) + "\"" + help);
+          "invalid IPv6 address \"" + out.host + "\" in " + quoteAddress(text) + help);
     }
     port_text = text.substr(close + 2);
   } else {
     size_t colon = text.rfind(':');
     if (colon == std::string_view::npos) {
       return makeError(ErrorCode::kInvalidArgument,
-                       "invalid address \"" + std::string(text) + "\" (no port)" + help);
+                       "invalid address " + quoteAddress(text) + " (no port)" + help);
     }
     out.host = std::string(text.substr(0, colon));
     if (out.host.find(':') != std::string::npos) {
-      return makeError(ErrorCode::kInvalidArgument, "invalid address \"" + std::string(text) +
-                                                        "\" (IPv6 hosts need brackets)" + help);
+      return makeError(ErrorCode::kInvalidArgument, "invalid address " + quoteAddress(text) +
+                                                        " (IPv6 hosts need brackets)" + help);
     }
     for (char c : out.host) {
       if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' && c != '_') {
-        return makeError(ErrorCode::kInvalidArgument, "invalid host \"" + out.host + "\" in \"" +
-                                                          std::string(text) + "\"" + help);
+        return makeError(ErrorCode::kInvalidArgument, "invalid host in " + quoteAddress(text) + help);
       }
     }
     port_text = text.substr(colon + 1);
@@ -170,7 +181,7 @@ std::string HttpUrl::origin() const {
 Result<HttpUrl> parseHttpUrl(std::string_view text) {
   auto bad = [&](std::string_view why) {
     return makeError(ErrorCode::kInvalidArgument,
-                     "invalid URL \"" + std::string(text) + "\" (" + std::string(why) +
+                     "invalid URL " + quoteAddress(text) + " (" + std::string(why) +
                          "); expected http://host[:port][/path] or https://...");
   };
   HttpUrl url;

@@ -24,6 +24,12 @@ Result<Duration> parseDuration(std::string_view text);
 // "1m30s" style, shortest exact form; inverse of parseDuration.
 std::string formatDuration(Duration d);
 
+// An address or URL as an error message may quote it: in double quotes,
+// any credentials before an '@' in its authority replaced by "***"
+// ("redis://:***@redis:6379", "http://***@app/x"), and cut to 200
+// characters with "..." so a huge value cannot flood the log.
+std::string quoteAddress(std::string_view text);
+
 // host:port for listening or connecting. Host is an IPv4 address, a
 // bracketed IPv6 address ("[::]:9901"), or a DNS name; an empty host
 // (":9901") means all interfaces. Port 0..65535 (0 = pick a free one).

@@ -12,16 +12,16 @@ Result<RedisAddress> parseRedisAddress(std::string_view text) {
     out.unix_path = std::string(text.substr(5));
     if (out.unix_path.empty() || out.unix_path.front() != '/') {
       return makeError(ErrorCode::kInvalidArgument,
-                       "invalid Redis address \"" + std::string(text) +
-                           "\"; a unix socket needs an absolute path, e.g. unix:/run/redis.sock");
+                       "invalid Redis address " + quoteAddress(text) +
+                           "; a unix socket needs an absolute path, e.g. unix:/run/redis.sock");
     }
     return out;
   }
   auto hp = parseHostPort(text);
   if (!hp || hp->port == 0) {
     return makeError(ErrorCode::kInvalidArgument,
-                     "invalid Redis address \"" + std::string(text) +
-                         "\"; expected host:port (e.g. 127.0.0.1:6379) or unix:/path");
+                     "invalid Redis address " + quoteAddress(text) +
+                         "; expected host:port (e.g. 127.0.0.1:6379) or unix:/path");
   }
   out.host = hp->host;
   out.port = hp->port;

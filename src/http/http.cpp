@@ -13,6 +13,7 @@
 
 #include "common/log.h"
 #include "http/event_server.h"
+#include "http/request_check.h"
 
 namespace lameduck::http {
 namespace {
@@ -368,6 +369,10 @@ Result<ClientResponse> Client::send(const std::string& method, const std::string
                                     const std::string& body, const std::string& content_type,
                                     const Headers& headers, Duration timeout,
                                     size_t max_response_bytes) {
+  // Nothing that could end a line early reaches the wire (request_check.h).
+  for (Status ok : {checkRequestLine(method, path), checkHeaders(headers)}) {
+    if (!ok) return makeError(ok.error().code, impl_->origin + ": " + ok.error().message);
+  }
   std::lock_guard lock(impl_->mu);
   httplib::Client& c = impl_->client;
   Clock& clock = impl_->clock;

@@ -27,6 +27,11 @@ std::vector<std::pair<std::string, std::string>> entryFields(const redis::RedisR
 std::optional<std::string> invalidEntry(const std::map<std::string, std::string>& fields) {
   if (field(fields, "id").empty()) return "invalid entry: no id (the idempotency key)";
   if (field(fields, "saga_id").empty()) return "invalid entry: no saga_id";
+  // The id travels as the Idempotency-Key header: a control character in it
+  // could end the header early (an added header, a smuggled request).
+  for (unsigned char c : field(fields, "id")) {
+    if (c < 0x20 || c == 0x7f) return "invalid entry: the id contains a control character";
+  }
   return std::nullopt;
 }
 
@@ -247,12 +252,17 @@ bool Compensator::process(redis::RedisClient& redis, const Entry& entry) {
       redis::PipelineResult acked = redis.pipeline(
           {{"XACK", config_.compensation.stream, config_.compensator.group, entry.stream_id},
            {"HDEL", attempts_key_, entry.stream_id}});
-      if (acked.error) {
+      const bool refused = !acked.error && (acked.replies.empty() || acked.replies[0].isError());
+      if (acked.error || refused) {
         // Applied but not acked: it is delivered again later, and the
-        // endpoint sees the same Idempotency-Key.
+        // endpoint sees the same Idempotency-Key. An error reply (the
+        // stream or group deleted under it) counts like a lost connection.
         observer_.onRedisError("XACK");
         log::warn("compensation applied but not acknowledged",
-                  {{"id", field(entry.fields, "id")}, {"error", acked.error->message}});
+                  {{"id", field(entry.fields, "id")},
+                   {"error", acked.error ? acked.error->message
+                             : acked.replies.empty() ? std::string("no reply")
+                                                     : acked.replies[0].str}});
         return false;
       }
       observer_.onApplied();

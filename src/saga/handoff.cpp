@@ -234,9 +234,12 @@ HandoffResult CompensationHandoff::run(const HandoffCall& call) {
     if (!handlePage(exit, std::move(page->batch))) break;
     if (!page->next) break;
     if (empty || page->next == cursor) {
-      // A cursor that does not move would loop until the deadline.
+      // A cursor that does not move would loop until the deadline. What the
+      // app still holds is not handed off: the hand-off failed.
       log::warn("the app named a next page without moving on; stopping the hand-off there",
                 {{"cursor", *page->next}, {"page", page_no}});
+      stopped = "page " + std::to_string(page_no) +
+                " named a next page without moving on (the app may still hold the rest)";
       break;
     }
     cursor = std::move(page->next);

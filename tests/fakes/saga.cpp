@@ -61,6 +61,7 @@ Result<std::unique_ptr<saga::StreamSink>> FakeStreamConnector::connect(Duration 
   if (wrong_password) {
     return makeError(ErrorCode::kPermissionDenied, "fake stream: authentication refused");
   }
+  if (connect_error) return makeError(*connect_error, "fake stream: cannot connect (refused)");
   if (down || fail_connects > 0) {
     if (fail_connects > 0) --fail_connects;
     return makeError(ErrorCode::kUnavailable, "fake stream: cannot connect (down)");
@@ -92,6 +93,9 @@ saga::WriteResult FakeStreamConnector::write(const std::vector<saga::Compensatio
     cut_next_write_after.reset();
     broken = true;
     out.error = Error{ErrorCode::kUnavailable, "fake stream: connection lost mid-batch"};
+  } else if (close_after_next_write) {
+    close_after_next_write = false;
+    broken = true;  // the reply came, then the connection closed
   }
   for (size_t i = 0; i < limit; ++i) {
     const saga::CompensationRecord& r = records[i];
@@ -259,15 +263,36 @@ FakeAppClient::FakeAppClient(std::vector<app::Compensation> pending) {
   for (app::Compensation& c : pending) pending_.emplace(pos++, std::move(c));
 }
 
-Result<app::CompensationPage> FakeAppClient::fetch(const app::PageRequest& page, bool paged) {
+namespace {
+// An app call that keeps to its timeout and would not make it: it costs the
+// timeout and fails.
+Status timedOut(SimulatedClock* clock, const app::Call& call, std::string_view what) {
+  if (clock && call.timeout > Duration::zero()) clock->advance(call.timeout);
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(call.timeout).count();
+  return makeError(ErrorCode::kDeadlineExceeded, "fake app: no answer to " + std::string(what) +
+                                                     " within " + std::to_string(ms) + " ms");
+}
+}  // namespace
+
+Result<app::CompensationPage> FakeAppClient::fetch(const app::PageRequest& page,
+                                                   const app::Call& call, bool paged) {
   std::lock_guard lock(mu_);
   requests_.push_back(page);
+  const int fetch_no = static_cast<int>(requests_.size());
+  if (honours_timeout && (call.timeout <= Duration::zero() || fetch_takes > call.timeout)) {
+    return std::unexpected(timedOut(clock, call, "the compensations fetch").error());
+  }
   if (clock) clock->advance(fetch_takes);
   if (fetch_error) return makeError(*fetch_error, "fake app: compensations hook failed");
-  if (fail_fetch_of_page > 0 && static_cast<int>(requests_.size()) == fail_fetch_of_page) {
-    return makeError(ErrorCode::kUnavailable, "fake app: compensations hook unreachable");
+  if (fail_fetch_of_page > 0 && fetch_no == fail_fetch_of_page) {
+    return makeError(fail_fetch_code,
+                     "fake app: fetching page " + std::to_string(fetch_no) + " failed");
   }
   app::CompensationPage out;
+  if (paged && empty_page_with_next > 0 && fetch_no == empty_page_with_next) {
+    out.next = "skip-" + std::to_string(fetch_no);
+    return out;
+  }
   const bool first = !page.after;
   if (first) out.batch.rejected = rejected;
   int64_t after = -1;
@@ -291,8 +316,8 @@ Result<app::CompensationPage> FakeAppClient::fetch(const app::PageRequest& page,
   return out;
 }
 
-Result<app::CompensationBatch> FakeAppClient::compensations(const app::Call&) {
-  auto page = fetch({}, false);
+Result<app::CompensationBatch> FakeAppClient::compensations(const app::Call& call) {
+  auto page = fetch({}, call, false);
   if (!page) return std::unexpected(page.error());
   return std::move(page->batch);
 }
@@ -300,14 +325,19 @@ Result<app::CompensationBatch> FakeAppClient::compensations(const app::Call&) {
 Result<app::CompensationPage> FakeAppClient::compensationsPage(const app::PageRequest& page,
                                                                const app::Call& call) {
   if (!pages) return AppClient::compensationsPage(page, call);
-  return fetch(page, true);
+  return fetch(page, call, true);
 }
 
-Status FakeAppClient::ack(const std::vector<std::string>& ids, const app::Call&) {
+Status FakeAppClient::ack(const std::vector<std::string>& ids, const app::Call& call) {
   if (on_ack) on_ack(ids);
   std::lock_guard lock(mu_);
   ++ack_calls_;
+  if (honours_timeout && call.timeout <= Duration::zero()) return timedOut(clock, call, "the ack");
   if (ack_error) return makeError(*ack_error, "fake app: ack hook failed");
+  if (fail_ack_call > 0 && ack_calls_ == fail_ack_call) {
+    return makeError(ErrorCode::kUnavailable,
+                     "fake app: ack call " + std::to_string(ack_calls_) + " failed");
+  }
   std::set<std::string> done(ids.begin(), ids.end());
   for (auto it = pending_.begin(); it != pending_.end();) {
     it = done.count(it->second.id) ? pending_.erase(it) : std::next(it);

@@ -41,10 +41,15 @@ class FakeStreamConnector final : public saga::StreamConnector {
   bool down = false;            // connect fails: kUnavailable
   bool wrong_password = false;  // connect fails: kPermissionDenied
   int fail_connects = 0;        // the next N connects fail: kUnavailable
+  // Every connect fails with this code (kInvalidArgument: a bad address).
+  std::optional<ErrorCode> connect_error;
   // The next write confirms only its first N records, then the connection
   // drops (kUnavailable; the sink is broken). Cleared once used.
   std::optional<size_t> cut_next_write_after;
   bool refuse_writes = false;  // every write: an error reply, nothing confirmed
+  // The next write is confirmed whole, then the server closes the
+  // connection: the sink is broken without an error. Cleared once used.
+  bool close_after_next_write = false;
   // Time a connect and a write take on this clock (simulated time).
   SimulatedClock* clock = nullptr;
   Duration connect_takes{};
@@ -113,14 +118,23 @@ class MemorySpoolFiles final : public saga::SpoolFiles {
 class FakeAppClient final : public app::AppClient {
  public:
   // --- setup and failure switches ---
-  bool pages = true;                        // false: ignores limit/after, answers everything
-  std::vector<std::string> rejected;        // refused entries, reported with the first page
-  std::optional<ErrorCode> fetch_error;     // every fetch fails with this code
-  int fail_fetch_of_page = 0;               // only that page's fetch fails (kUnavailable)
+  bool pages = true;                     // false: ignores limit/after, answers everything
+  std::vector<std::string> rejected;     // refused entries, reported with the first page
+  std::optional<ErrorCode> fetch_error;  // every fetch fails with this code
+  int fail_fetch_of_page = 0;            // only that fetch (1-based) fails, ...
+  ErrorCode fail_fetch_code = ErrorCode::kUnavailable;  // ... with this code
+  // That fetch (1-based) answers no entries but names a next cursor that
+  // moves on ("skip-<n>").
+  int empty_page_with_next = 0;
   std::optional<ErrorCode> ack_error;       // every ack fails with this code
+  int fail_ack_call = 0;                    // only that ack call (1-based) fails (kUnavailable)
   std::optional<std::string> stuck_cursor;  // answer this same cursor on every page
   SimulatedClock* clock = nullptr;
   Duration fetch_takes{};
+  // true: calls keep to call.timeout as the real client does. A fetch that
+  // takes longer, or any call given no time at all, costs its timeout and
+  // fails with kDeadlineExceeded. false: every answer comes, however late.
+  bool honours_timeout = false;
   // Called at each ack with the ids, before they count as acked (tests
   // check durability at that moment).
   std::function<void(const std::vector<std::string>&)> on_ack;
@@ -142,7 +156,8 @@ class FakeAppClient final : public app::AppClient {
   size_t largestPage() const;
 
  private:
-  Result<app::CompensationPage> fetch(const app::PageRequest& page, bool paged);
+  Result<app::CompensationPage> fetch(const app::PageRequest& page, const app::Call& call,
+                                      bool paged);
 
   mutable std::mutex mu_;
   std::map<int64_t, app::Compensation> pending_;  // position → entry

@@ -315,6 +315,62 @@ TEST(Compensator, RecreatesADeletedStreamAndGroupThenConsumesNewEntries) {
   for (int i = 100; i < 103; ++i) EXPECT_EQ(target.calls("c-" + std::to_string(i)), 1) << i;
 }
 
+// Only the consumer group is destroyed, the stream stays: the group is
+// created again (from the start of the stream, so the entries it had
+// acknowledged are delivered again and the endpoint sees their ids again)
+// and new entries are consumed.
+TEST(Compensator, RecreatesADestroyedGroupOnAStreamThatStayed) {
+  RedisServer redis;
+  Target target;
+  writeEntries(redis, 2);
+  CompensatorProcess c(redis, target, "");
+  ASSERT_TRUE(waitUntil([&] { return target.applied() == 2 && pending(redis) == 0; }, 30s))
+      << c.process().output();
+  redis.cli({"XGROUP", "DESTROY", "compensation_stream", "lameduck-compensator"});
+  ASSERT_TRUE(waitUntil(
+      [&] { return c.metric("lameduck_compensator_group_recreated_total") >= 1; }, 30s))
+      << c.process().output();
+  redis.cli({"XADD", "compensation_stream", "*", "id", "c-new", "saga_id", "o-new", "action",
+             "refund"});
+  ASSERT_TRUE(waitUntil([&] { return target.calls("c-new") == 1; }, 30s)) << c.process().output();
+}
+
+// The stream's key holds a string: creating the group fails every time. The
+// compensator backs off (100 ms doubling to 5 s) instead of spinning: over
+// a few seconds Redis sees a handful of commands from it, not thousands.
+TEST(Compensator, AGroupThatCannotBeCreatedIsRetriedWithBackoffNotSpun) {
+  RedisServer redis;
+  Target target;
+  redis.cli({"SET", "compensation_stream", "not a stream"});
+  CompensatorProcess c(redis, target, "");
+  ASSERT_TRUE(waitUntil(
+      [&] { return c.metric("lameduck_compensator_redis_errors_total{command=\"XGROUP\"}") >= 3; },
+      30s))
+      << c.process().output();
+  auto processed = [&] {
+    const std::string info = redis.cli({"INFO", "stats"});
+    const size_t at = info.find("total_commands_processed:");
+    return at == std::string::npos ? -1 : std::stoll(info.substr(at + 25));
+  };
+  const long long before = processed();
+  ASSERT_GE(before, 0);
+  // Wait until the compensator has failed three more times (at least 0.8 s
+  // of backoff at 100 ms doubling), then compare with the command count.
+  const double errors = c.metric("lameduck_compensator_redis_errors_total{command=\"XGROUP\"}");
+  ASSERT_TRUE(waitUntil(
+      [&] {
+        return c.metric("lameduck_compensator_redis_errors_total{command=\"XGROUP\"}") >=
+               errors + 3;
+      },
+      60s))
+      << c.process().output();
+  // Each failed round is a connect (AUTH/SELECT at most) and one XGROUP;
+  // the INFO calls of this test count too. A spinning loop would be
+  // thousands.
+  EXPECT_LT(processed() - before, 100) << c.process().output();
+  EXPECT_THAT(c.process().output(), HasSubstr("compensator cannot reach Redis; retrying"));
+}
+
 TEST(Compensator, EntriesWithoutIdOrSagaIdAreDeadLetteredAsInvalid) {
   RedisServer redis;
   Target target;
@@ -330,6 +386,28 @@ TEST(Compensator, EntriesWithoutIdOrSagaIdAreDeadLetteredAsInvalid) {
   EXPECT_THAT(dead, HasSubstr("invalid entry: no saga_id"));
   EXPECT_EQ(c.metric("lameduck_compensations_invalid_total"), 2);
   EXPECT_TRUE(waitUntil([&] { return pending(redis) == 0; }, 10s));
+}
+
+// The id is sent as the Idempotency-Key header: one with a line break would
+// add a header or smuggle a second request on the connection. It is
+// dead-lettered as invalid, and the target sees no request at all.
+TEST(Compensator, AnIdThatWouldBreakTheIdempotencyHeaderIsDeadLetteredUncalled) {
+  RedisServer redis;
+  Target target;
+  redis.cli({"XADD", "compensation_stream", "*", "id", "c-1\r\nX-Injected: 1", "saga_id", "o-1",
+             "action", "refund"});
+  redis.cli({"XADD", "compensation_stream", "*", "id",
+             "c-2\r\nContent-Length: 0\r\n\r\nPOST /admin/purge-all HTTP/1.1\r\nHost: x",
+             "saga_id", "o-2", "action", "refund"});
+  CompensatorProcess c(redis, target, "");
+  ASSERT_TRUE(waitUntil(
+      [&] { return redis.cli({"XLEN", "compensation_stream:dead"}) == "2\n"; }, 30s))
+      << c.process().output();
+  EXPECT_EQ(target.started(), 0);
+  EXPECT_EQ(target.adminCalls(), 0);
+  EXPECT_THAT(redis.cli({"XRANGE", "compensation_stream:dead", "-", "+"}),
+              HasSubstr("invalid entry: the id contains a control character"));
+  EXPECT_EQ(c.metric("lameduck_compensations_invalid_total"), 2);
 }
 
 TEST(Compensator, StreamValuesAreEncodedIntoTheActionUrl) {

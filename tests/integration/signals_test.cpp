@@ -43,12 +43,19 @@ bool blocks(pid_t pid, int sig) {
   return false;
 }
 
-// Whether the process runs `binary` yet (it is the forked test child until
-// it calls exec).
-bool runs(pid_t pid, const std::string& binary) {
+// The real program the `lameduck` launcher executes: its sibling.
+std::filesystem::path realProgram() {
+  return std::filesystem::path(lameduckBinary()).parent_path() / "lameduck-main";
+}
+
+// Whether the process runs lameduck yet, the launcher or the real program
+// (it is the forked test child until it calls exec).
+bool runsLameduck(pid_t pid) {
   std::error_code ec;
   const auto exe = std::filesystem::read_symlink("/proc/" + std::to_string(pid) + "/exe", ec);
-  return !ec && exe == std::filesystem::canonical(binary, ec);
+  if (ec) return false;
+  return exe == std::filesystem::canonical(lameduckBinary(), ec) ||
+         exe == std::filesystem::canonical(realProgram(), ec);
 }
 
 TEST(Signals, SighupAndSigusr1AreLoggedAndSurvived) {
@@ -105,6 +112,46 @@ TEST(Signals, SigquitRunsAFullExitToTerminated) {
 // main() blocks the handled signals before it reads the config, starts
 // logging or any thread. A SIGTERM sent as soon as that mask is in place
 // (long before the admin port is up) stays pending and runs a full exit.
+// The `lameduck` users start is a static launcher: the program it executes
+// (its sibling lameduck-main) starts with every handled signal already
+// blocked, so none can meet its default action while the dynamic loader runs.
+// A stand-in lameduck-main prints the mask it was started with.
+TEST(Signals, TheLauncherStartsTheProgramWithTheHandledSignalsBlocked) {
+  TempDir dir;
+  const std::filesystem::path launcher = dir.file("lameduck");
+  std::filesystem::copy_file(lameduckBinary(), launcher);
+  std::filesystem::permissions(launcher, std::filesystem::perms::owner_all);
+  const std::filesystem::path stand_in =
+      dir.write("lameduck-main", "#!/bin/sh\nexec grep '^SigBlk:' /proc/self/status\n");
+  std::filesystem::permissions(stand_in, std::filesystem::perms::owner_all);
+  Process p({launcher.string(), "run"}, dir.file("out"));
+  auto code = p.waitExit(20s);
+  ASSERT_TRUE(code.has_value()) << p.output();
+  EXPECT_EQ(*code, 0) << p.output();
+  const std::string out = p.output();
+  const auto at = out.find("SigBlk:");
+  ASSERT_NE(at, std::string::npos) << out;
+  const unsigned long long mask = std::stoull(out.substr(at + 7), nullptr, 16);
+  for (int sig : {SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1}) {
+    EXPECT_TRUE((mask >> (sig - 1)) & 1) << "signal " << sig << " not blocked: " << out;
+  }
+  EXPECT_FALSE((mask >> (SIGUSR2 - 1)) & 1) << out;
+}
+
+// Without its sibling the launcher names what it tried and exits 127.
+TEST(Signals, TheLauncherWithoutTheProgramSaysWhatIsMissing) {
+  TempDir dir;
+  const std::filesystem::path launcher = dir.file("lameduck");
+  std::filesystem::copy_file(lameduckBinary(), launcher);
+  std::filesystem::permissions(launcher, std::filesystem::perms::owner_all);
+  Process p({launcher.string(), "--version"}, dir.file("out"));
+  auto code = p.waitExit(20s);
+  ASSERT_TRUE(code.has_value()) << p.output();
+  EXPECT_EQ(*code, 127) << p.output();
+  EXPECT_NE(p.output().find("cannot execute " + dir.file("lameduck-main")), std::string::npos)
+      << p.output();
+}
+
 TEST(Signals, SigtermRightAfterStartIsNotLost) {
   TempDir dir;
   std::vector<std::string> args{lameduckBinary(), "run",
@@ -114,15 +161,16 @@ TEST(Signals, SigtermRightAfterStartIsNotLost) {
                                 "--set",          "compensation.spool=" + dir.file("spool"),
                                 "--set",          "app.ports=[]"};
   Process p(args, dir.file("lameduck.log"));
-  // lameduck's main() has begun when the process runs the lameduck binary
-  // and SIGTERM is blocked, with SIGUSR2 open. Both checks matter under a
+  // lameduck has begun when the process runs the launcher or the real
+  // program and SIGTERM is blocked, with SIGUSR2 open: the launcher blocks
+  // the handled signals within microseconds of the exec, long before the
+  // real program's dynamic loader runs. Both checks matter under a
   // sanitizer: the forked test child may have SIGTERM blocked for a moment
   // before it clears its mask and calls exec (the runtime's fork handling),
   // and after exec the runtime blocks every signal for a moment while it
   // starts its own thread, before main(). lameduck never blocks SIGUSR2.
-  const std::string binary = lameduckBinary();
   auto mainBegun = [&] {
-    return runs(p.pid(), binary) && blocks(p.pid(), SIGTERM) && !blocks(p.pid(), SIGUSR2);
+    return runsLameduck(p.pid()) && blocks(p.pid(), SIGTERM) && !blocks(p.pid(), SIGUSR2);
   };
   ASSERT_TRUE(waitUntil([&] { return mainBegun() || !p.running(); }, 20s, 1ms));
   p.signal(SIGTERM);

@@ -27,6 +27,18 @@ TEST(CompensatorRules, EntriesWithoutIdOrSagaIdAreInvalid) {
   EXPECT_THAT(invalidEntry({{"id", "c-1"}}).value_or(""), HasSubstr("no saga_id"));
 }
 
+// The id is the Idempotency-Key header of the call: a line break in it could
+// add headers or smuggle a second request, so such an entry is never called.
+TEST(CompensatorRules, AnIdWithAControlCharacterIsInvalid) {
+  for (const char* id : {"c-2\r\nContent-Length: 0\r\n\r\nPOST /admin/purge-all", "a\nb",
+                         "tab\there", "del\x7f"}) {
+    EXPECT_THAT(invalidEntry({{"id", id}, {"saga_id", "o-1"}}).value_or(""),
+                HasSubstr("control character"))
+        << id;
+  }
+  EXPECT_FALSE(invalidEntry({{"id", "c-1 with spaces and \xc3\xa9"}, {"saga_id", "o-1"}}));
+}
+
 TEST(CompensatorRules, SubstitutedValuesCannotLeaveTheirPathSegment) {
   const std::string url = fillActionUrl("http://svc:8080/refund/{{saga_id}}/{{id}}",
                                         {{"saga_id", "../../admin/purge-all"}, {"id", "a b?c#d"}});

@@ -8,6 +8,9 @@
 #include <deque>
 #include <mutex>
 #include <optional>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "exit/engine.h"
 #include "fakes/exit.h"
@@ -447,6 +450,56 @@ TEST(PrometheusAnswer, GarbageAndErrorsAreClearErrors) {
       parsePrometheusAnswer(R"({"status":"success","data":{"resultType":"matrix","result":[]}})");
   ASSERT_FALSE(matrix);
   EXPECT_NE(matrix.error().message.find("matrix"), std::string::npos);
+}
+
+// `status`, `error` and `resultType` of any other type than a string: a
+// clear error naming the field, the type expected and the one found (the
+// fuzz corpus only shows it does not crash).
+TEST(PrometheusAnswer, FieldsOfTheWrongTypeAreClearErrors) {
+  struct Case {
+    std::string body;
+    std::string says;
+  };
+  std::vector<Case> cases;
+  const std::vector<std::pair<std::string, std::string>> wrong = {
+      {"42", "got an integer 42"},
+      {"0.5", "got a number 0.5"},
+      {"{\"a\":1}", "got an object"},
+      {"null", "got null"},
+      {"[\"success\"]", "got an array"}};
+  for (const auto& [value, kind] : wrong) {
+    cases.push_back({R"({"status":)" + value + R"(,"data":{"resultType":"vector","result":[]}})",
+                     "prometheus query answer: status: expected a string, " + kind});
+    cases.push_back({R"({"status":"error","errorType":"bad_data","error":)" + value + "}",
+                     "prometheus query answer: error: expected a string, " + kind});
+    cases.push_back({R"({"status":"success","data":{"resultType":)" + value + R"(,"result":[]}})",
+                     "prometheus query answer: data.resultType: expected a string, " + kind});
+  }
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.body);
+    auto r = parsePrometheusAnswer(c.body);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, ErrorCode::kBadResponse);
+    EXPECT_NE(r.error().message.find(c.says), std::string::npos) << r.error().message;
+  }
+}
+
+// Such an answer read by the gate: the check is inconclusive (the shift
+// holds), and its detail is the parse error.
+TEST(ShiftStep, AnAnswerWithAFieldOfTheWrongTypeIsAnInconclusiveCheck) {
+  auto answer = parsePrometheusAnswer(R"({"status":["success"]})");
+  ASSERT_FALSE(answer);
+  Fixture f;
+  f.configure = [&f, &answer] { f.gate->readings = {answer}; };
+  auto s = f.run();
+  ASSERT_TRUE(s.traffic);
+  ASSERT_FALSE(s.traffic->steps.empty());
+  EXPECT_EQ(s.traffic->steps[0].gate, "inconclusive");
+  EXPECT_EQ(s.traffic->steps[0].result, "held");
+  EXPECT_FALSE(s.traffic->steps[0].error_rate);
+  EXPECT_EQ(s.traffic->steps[0].detail,
+            "prometheus query answer: status: expected a string, got an array");
+  EXPECT_EQ(f.observer.checks[0], "inconclusive");
 }
 
 TEST(RenderPatch, FillsEveryPlaceholder) {
