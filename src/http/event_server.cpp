@@ -149,6 +149,8 @@ struct EventServer::Impl {
     TimePoint write_deadline{};
     bool close_after_write = false;
     bool continue_sent = false;
+    bool screened = false;    // the current request's head passed the screen
+    bool restricted = false;  // an untrusted peer: small heads, no bodies
   };
 
   struct Completion {
@@ -199,7 +201,61 @@ struct EventServer::Impl {
     auto it = conns.find(id);
     if (it == conns.end()) return;
     ::close(it->second.fd);
+    setBuffered(buffered - it->second.in.size());
     conns.erase(it);
+  }
+
+  // The request bytes held, published for stats().
+  void setBuffered(size_t bytes) {
+    buffered = bytes;
+    stat_buffered.store(bytes, std::memory_order_relaxed);
+    if (bytes > stat_peak.load(std::memory_order_relaxed)) {
+      stat_peak.store(bytes, std::memory_order_relaxed);
+    }
+  }
+
+  // Drops the first `n` request bytes of a connection.
+  void consume(Conn& c, size_t n) {
+    n = std::min(n, c.in.size());
+    c.in.erase(0, n);
+    setBuffered(buffered - n);
+  }
+
+  void report(std::atomic<uint64_t>& counter, std::string_view reason) {
+    counter.fetch_add(1, std::memory_order_relaxed);
+    if (options.on_shed) options.on_shed(reason);
+  }
+
+  // The most request bytes one connection may hold: a whole request (head,
+  // blank line, body), or a small head from a restricted peer.
+  size_t connBound(const Conn& c) const {
+    return c.restricted ? options.restricted_max_head_bytes + 4
+                        : options.max_head_bytes + 4 + options.max_body_bytes;
+  }
+
+  // Makes room in max_buffered_bytes for `n` more bytes on connection `id`
+  // by shedding the connections that hold the largest incomplete requests
+  // (the oldest among equals). Only reading connections are candidates, so
+  // a request being handled or answered is never shed. False when `id`
+  // itself was shed.
+  bool reserve(uint64_t id, size_t n) {
+    while (buffered + n > options.max_buffered_bytes) {
+      auto victim = conns.end();
+      for (auto it = conns.begin(); it != conns.end(); ++it) {
+        const Conn& c = it->second;
+        if (c.state != State::kReading || (c.in.empty() && it->first != id)) continue;
+        if (victim == conns.end() || c.in.size() > victim->second.in.size() ||
+            (c.in.size() == victim->second.in.size() && c.since < victim->second.since)) {
+          victim = it;
+        }
+      }
+      if (victim == conns.end()) victim = conns.find(id);
+      const uint64_t gone = victim->first;
+      report(stat_shed_budget, "budget");
+      closeConn(gone);
+      if (gone == id) return false;
+    }
+    return true;
   }
 
   // Writes what the socket takes now; false when the connection is gone.
@@ -231,8 +287,14 @@ struct EventServer::Impl {
   // Answers at once from the event thread (errors found while reading) and
   // closes after the write.
   bool refuse(uint64_t id, Conn& c, int status, std::string why) {
-    c.in.clear();
-    c.out = renderResponse(Response{status, why + "\n"}, false, false);
+    return answerAndClose(id, c, Response{status, why + "\n"});
+  }
+
+  // Drops what the connection sent, answers `res` and closes after the
+  // write. False when the connection is gone.
+  bool answerAndClose(uint64_t id, Conn& c, const Response& res) {
+    consume(c, c.in.size());
+    c.out = renderResponse(res, false, false);
     c.out_sent = 0;
     c.close_after_write = true;
     c.state = State::kWriting;
@@ -244,11 +306,12 @@ struct EventServer::Impl {
   // one. False when the connection is gone.
   bool parse(uint64_t id, Conn& c) {
     if (c.state != State::kReading || c.in.empty()) return true;
-    ReadResult read = readRequest(c.in, limits);
+    ReadResult read = readRequest(c.in, c.restricted ? restricted_limits : limits);
     if (auto* refusal = std::get_if<Refusal>(&read)) {
       return refuse(id, c, refusal->status, std::move(refusal->why));
     }
     if (auto* more = std::get_if<NeedMore>(&read)) {
+      if (more->head && !admit(id, c, *more->head, true)) return conns.contains(id);
       if (more->expect_continue && !c.continue_sent) {
         c.continue_sent = true;
         static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -258,8 +321,10 @@ struct EventServer::Impl {
       return true;
     }
     ParsedRequest& parsed = std::get<ParsedRequest>(read);
-    c.in.erase(0, parsed.consumed);
+    if (!admit(id, c, parsed.request, !parsed.request.body.empty())) return conns.contains(id);
+    consume(c, parsed.consumed);
     c.continue_sent = false;
+    c.screened = false;
     Job job;
     job.conn = id;
     job.request = std::move(parsed.request);
@@ -278,6 +343,28 @@ struct EventServer::Impl {
       slow.push(std::move(job));
     } else {
       quick.push(std::move(job));
+    }
+    return true;
+  }
+
+  // Runs the checks due once a request's head has arrived (once per
+  // request): the screen may refuse, and a restricted peer may not send a
+  // body. False when the request was refused (being answered, then closed).
+  bool admit(uint64_t id, Conn& c, Request& head, bool has_body) {
+    if (c.screened) return true;
+    c.screened = true;
+    head.remote_addr = c.peer;
+    if (options.screen) {
+      if (auto refusal = options.screen(head)) {
+        stat_screened.fetch_add(1, std::memory_order_relaxed);
+        answerAndClose(id, c, *refusal);
+        return false;
+      }
+    }
+    if (c.restricted && has_body) {
+      report(stat_refused_source, "source");
+      refuse(id, c, 403, "forbidden: this source address may not send a request body");
+      return false;
     }
     return true;
   }
@@ -310,7 +397,7 @@ struct EventServer::Impl {
       if (victim == conns.end() || it->second.since < victim->second.since) victim = it;
     }
     if (victim == conns.end()) return false;
-    ++shed_count;
+    report(stat_shed_cap, "cap");
     closeConn(victim->first);
     return true;
   }
@@ -339,22 +426,29 @@ struct EventServer::Impl {
       c.fd = fd;
       c.peer = peerAddress(addr);
       c.since = clock.now();
+      c.restricted = options.trusted_peer && !options.trusted_peer(c.peer);
       conns.emplace(next_id++, std::move(c));
     }
   }
 
+  // Reads what has arrived, up to the connection's bound, within the
+  // server's budget; a whole request is then handed on by parse().
   void readFrom(uint64_t id, Conn& c) {
     char buf[16 * 1024];
-    const size_t bound = options.max_head_bytes + options.max_body_bytes + sizeof buf;
-    for (;;) {
-      ssize_t n = ::recv(c.fd, buf, sizeof buf, MSG_DONTWAIT);
+    const size_t bound = connBound(c);
+    while (c.in.size() < bound) {
+      const size_t room = std::min(sizeof buf, bound - c.in.size());
+      ssize_t n = ::recv(c.fd, buf, room, MSG_DONTWAIT);
       if (n > 0) {
         if (!c.started) {
           c.started = true;
           c.since = clock.now();
         }
+        // Shedding erases other connections; `c` itself stays valid unless
+        // it was the one shed.
+        if (!reserve(id, static_cast<size_t>(n))) return;
         c.in.append(buf, static_cast<size_t>(n));
-        if (c.in.size() > bound) break;
+        setBuffered(buffered + static_cast<size_t>(n));
         continue;
       }
       if (n < 0 && errno == EINTR) continue;
@@ -368,21 +462,25 @@ struct EventServer::Impl {
   // Closes connections past their deadlines; returns the next deadline.
   TimePoint expire(TimePoint now) {
     TimePoint next = now + std::chrono::seconds(1);
-    std::vector<uint64_t> expired;
+    std::vector<std::pair<uint64_t, bool>> expired;  // id, a request or response was overdue
     for (auto& [id, c] : conns) {
       TimePoint due = TimePoint::max();
       if (c.state == State::kReading) {
+        // From the request's first byte: the head and the body together.
         due = c.since + (c.started ? options.read_timeout : options.keep_alive);
       } else if (c.state == State::kWriting) {
         due = c.write_deadline;
       }
       if (due <= now) {
-        expired.push_back(id);
+        expired.emplace_back(id, c.state == State::kWriting || c.started);
       } else {
         next = std::min(next, due);
       }
     }
-    for (uint64_t id : expired) closeConn(id);
+    for (auto [id, overdue] : expired) {
+      if (overdue) report(stat_shed_overdue, "overdue");
+      closeConn(id);
+    }
     return next;
   }
 
@@ -437,6 +535,7 @@ struct EventServer::Impl {
 
   ServerOptions options;
   WireLimits limits{options.max_head_bytes, options.max_body_bytes};
+  WireLimits restricted_limits{options.restricted_max_head_bytes, options.max_body_bytes};
   const std::vector<RouteEntry>& routes;
   Clock& clock;
   int listen_fd = -1;
@@ -449,7 +548,15 @@ struct EventServer::Impl {
   // Owned by the event thread.
   std::unordered_map<uint64_t, Conn> conns;
   uint64_t next_id = 1;
-  uint64_t shed_count = 0;
+  size_t buffered = 0;  // sum of every connection's `in`
+  // Written by the event thread, read by stats().
+  std::atomic<size_t> stat_buffered{0};
+  std::atomic<size_t> stat_peak{0};
+  std::atomic<uint64_t> stat_shed_cap{0};
+  std::atomic<uint64_t> stat_shed_budget{0};
+  std::atomic<uint64_t> stat_shed_overdue{0};
+  std::atomic<uint64_t> stat_refused_source{0};
+  std::atomic<uint64_t> stat_screened{0};
   LanePool quick;
   LanePool slow;
   bool started = false;
@@ -524,6 +631,19 @@ Result<int> EventServer::bind(const HostPort& address) {
   return bound_port;
 }
 
+ServerStats EventServer::stats() const {
+  const Impl& i = *impl_;
+  ServerStats s;
+  s.buffered_bytes = i.stat_buffered.load(std::memory_order_relaxed);
+  s.peak_buffered_bytes = i.stat_peak.load(std::memory_order_relaxed);
+  s.shed_cap = i.stat_shed_cap.load(std::memory_order_relaxed);
+  s.shed_budget = i.stat_shed_budget.load(std::memory_order_relaxed);
+  s.shed_overdue = i.stat_shed_overdue.load(std::memory_order_relaxed);
+  s.refused_source = i.stat_refused_source.load(std::memory_order_relaxed);
+  s.screened_out = i.stat_screened.load(std::memory_order_relaxed);
+  return s;
+}
+
 Status EventServer::start() {
   if (impl_->started) return makeError(ErrorCode::kFailedPrecondition, "server already started");
   if (impl_->listen_fd < 0) return makeError(ErrorCode::kFailedPrecondition, "server not bound");
@@ -549,6 +669,7 @@ void EventServer::stop() {
   impl_->slow.stop();
   for (auto& [id, c] : impl_->conns) ::close(c.fd);
   impl_->conns.clear();
+  impl_->setBuffered(0);
   if (impl_->listen_fd >= 0) {
     ::close(impl_->listen_fd);
     impl_->listen_fd = -1;

@@ -11,10 +11,14 @@
 // exit (/prestop) never delays /healthz.
 //
 // Bounds: a connection with no request started closes after keep_alive; a
-// request must arrive within read_timeout of its first byte; a response must
-// be written within write_timeout; the head is at most max_head_bytes and the
-// body max_body_bytes; at most max_connections are open, and at the cap the
+// request (head and body) must arrive within read_timeout of its first byte;
+// a response must be written within write_timeout; the head is at most
+// max_head_bytes and the body max_body_bytes; all connections together hold
+// at most max_buffered_bytes of requests (over it, the largest incomplete
+// request is shed); at most max_connections are open, and at the cap the
 // longest-idle (or longest-incomplete) connection is shed for a new one.
+// Untrusted peers (trusted_peer) get small heads and no bodies; the screen
+// sees each head before its body is read.
 //
 // Ownership: the server owns its sockets, its event thread and its
 // workers; `routes` and `options` are copied. Thread-safety: bind/start/stop
@@ -54,6 +58,7 @@ class EventServer {
   // Closes the listener and every connection after the handlers in flight
   // returned; joins the event thread. Idempotent; the destructor calls it.
   void stop();
+  ServerStats stats() const;
 
  private:
   struct Impl;

@@ -216,6 +216,8 @@ Result<int> Server::bind(const HostPort& address) {
   return static_cast<int>(address.port);
 }
 
+ServerStats Server::stats() const { return impl_->tls ? ServerStats{} : impl_->events->stats(); }
+
 Status Server::start() {
   std::lock_guard lock(impl_->mu);
   if (impl_->started) return makeError(ErrorCode::kFailedPrecondition, "server already started");

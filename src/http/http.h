@@ -10,8 +10,10 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/clock.h"
@@ -77,12 +79,51 @@ struct ServerOptions {
   // incomplete the longest; connections whose request is being handled are
   // never shed.
   size_t max_connections = 4096;
+  // Request bytes held at most across all connections together (heads and
+  // bodies read but not yet handed to a handler). A read that would pass it
+  // sheds the connection holding the largest incomplete request (the oldest
+  // among equals; it may be the reading one); a connection whose request is
+  // being handled or answered is never shed. So memory for requests is
+  // bounded by this, whatever max_connections and max_body_bytes allow.
+  size_t max_buffered_bytes = 4 << 20;
+  // Sorts each accepted connection by its peer's address, before anything is
+  // read from it (on the event thread: quick, never blocking). Unset: every
+  // peer is trusted. An untrusted peer's connection is restricted: at most
+  // `restricted_max_head_bytes` of a request head are read, and a request
+  // with a body is refused (403) and the connection closed before its body
+  // is read. Bodiless requests (probes) are served as usual.
+  std::function<bool(const std::string& peer)> trusted_peer{};
+  size_t restricted_max_head_bytes = 2048;
+  // Screens each request once its head has arrived, before its body is read
+  // (method, path, query, headers and remote_addr set; body empty), on the
+  // event thread: quick, never blocking. A Response refuses the request: it
+  // is sent and the connection closed, the body never read. Unset: every
+  // request is admitted.
+  std::function<std::optional<Response>(const Request& head)> screen{};
+  // Told each time the server closes a connection on its own, with why:
+  // "cap" (max_connections or the descriptor limit), "budget"
+  // (max_buffered_bytes), "overdue" (a request or response not done within
+  // read_timeout or write_timeout), "source" (a restricted peer sent a body).
+  // Idle keep-alive connections closing are not reported. On the event
+  // thread: quick, never blocking.
+  std::function<void(std::string_view reason)> on_shed{};
   // Both set: serve HTTPS with this PEM certificate (chain) and private key.
   // Both empty: plain HTTP. bind() fails when they cannot be loaded. HTTPS
   // is served by httplib's thread-per-connection server (test fixtures only)
   // and has none of the connection protections above.
   std::string tls_cert_file{};
   std::string tls_key_file{};
+};
+
+// What a plain-HTTP server holds and shed so far (all zero for HTTPS).
+struct ServerStats {
+  size_t buffered_bytes = 0;       // request bytes held right now
+  size_t peak_buffered_bytes = 0;  // the most ever held at once
+  uint64_t shed_cap = 0;           // closed for the connection cap
+  uint64_t shed_budget = 0;        // closed for max_buffered_bytes
+  uint64_t shed_overdue = 0;       // request or response overdue
+  uint64_t refused_source = 0;     // restricted peers that sent a body
+  uint64_t screened_out = 0;       // requests refused by the screen
 };
 
 // Which workers run a route's handler.
@@ -118,6 +159,8 @@ class Server {
   Status start();
   // Idempotent; waits for handlers in flight to return.
   void stop();
+  // A snapshot of the counters; any thread, any time.
+  ServerStats stats() const;
 
  private:
   struct Impl;

@@ -189,7 +189,8 @@ ReadResult readRequest(std::string_view in, const WireLimits& limits) {
   }
   const size_t body_start = head_end + 4;
   if (in.size() < body_start + length) {
-    return NeedMore{hasToken(req.header("Expect"), "100-continue")};
+    const bool expect_continue = hasToken(req.header("Expect"), "100-continue");
+    return NeedMore{expect_continue, std::move(req)};
   }
   req.body = std::string(in.substr(body_start, length));
   out.consumed = body_start + length;

@@ -11,6 +11,7 @@
 // (501). Pure functions of their arguments: thread-safe, no I/O.
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -39,10 +40,12 @@ struct Refusal {
   std::string why;
 };
 
-// The request has not fully arrived. `expect_continue`: its head is complete,
-// its body is not, and the client waits for "100 Continue" before sending it.
+// The request has not fully arrived. `head`: its head is complete (the
+// request without its body), its body is not. `expect_continue`: besides,
+// the client waits for "100 Continue" before sending the body.
 struct NeedMore {
   bool expect_continue = false;
+  std::optional<Request> head{};
 };
 
 using ReadResult = std::variant<NeedMore, ParsedRequest, Refusal>;

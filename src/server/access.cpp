@@ -20,12 +20,15 @@ bool constantTimeEquals(const std::string& a, const std::string& b) {
 
 }  // namespace
 
+bool AccessPolicy::sourceAllowed(const std::string& remote_addr) const {
+  if (cidrs_.empty()) return true;
+  bool allowed = false;
+  for (const Cidr& c : cidrs_) allowed = allowed || c.contains(remote_addr);
+  return allowed;
+}
+
 Access AccessPolicy::check(const std::string& remote_addr, const std::string& authorization) const {
-  if (!cidrs_.empty()) {
-    bool allowed = false;
-    for (const Cidr& c : cidrs_) allowed = allowed || c.contains(remote_addr);
-    if (!allowed) return Access::kSourceDenied;
-  }
+  if (!sourceAllowed(remote_addr)) return Access::kSourceDenied;
   if (token_.empty()) return Access::kAllowed;
   constexpr std::string_view kBearer = "Bearer ";
   if (authorization.size() <= kBearer.size() ||

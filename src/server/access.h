@@ -27,6 +27,8 @@ class AccessPolicy {
   // check comes first: a caller from a refused network learns nothing about
   // the token.
   Access check(const std::string& remote_addr, const std::string& authorization) const;
+  // Whether admin.allow_cidrs lets `remote_addr` in (any address when empty).
+  bool sourceAllowed(const std::string& remote_addr) const;
 
  private:
   std::string token_;

@@ -7,9 +7,14 @@ namespace {
 
 constexpr const char* kJson = "application/json";
 
+// The paths admin.token and admin.allow_cidrs protect.
+bool isGuarded(const std::string& path) { return path == "/prestop" || path == "/status"; }
+
 // Idle keep-alive and slowloris connections cost a descriptor, never a
 // worker (see http::ServerOptions): /healthz and /readyz keep answering in
 // well under the kubelet's 1 s probe timeout with thousands of them open.
+// Memory for requests is bounded by max_buffered_bytes however many
+// connections send large bodies slowly.
 http::ServerOptions adminOptions() {
   http::ServerOptions o;
   o.threads = 2;         // /healthz, /readyz, /status: microseconds each
@@ -19,6 +24,7 @@ http::ServerOptions adminOptions() {
   o.write_timeout = std::chrono::seconds(5);
   o.max_body_bytes = 64 * 1024;
   o.max_connections = 4096;
+  o.max_buffered_bytes = kAdminBufferBudget;
   return o;
 }
 
@@ -31,6 +37,7 @@ http::ServerOptions metricsOptions() {
   o.write_timeout = std::chrono::seconds(5);
   o.max_body_bytes = 4 * 1024;
   o.max_connections = 1024;
+  o.max_buffered_bytes = 1 << 20;
   return o;
 }
 
@@ -43,7 +50,20 @@ AdminServer::AdminServer(const config::AdminConfig& config, exit::ExitEngine& en
       engine_(engine),
       metrics_(metrics),
       prestop_wait_(prestop_wait),
-      server_(adminOptions()) {
+      server_([this] {
+        http::ServerOptions o = adminOptions();
+        // A source outside admin.allow_cidrs is sorted out when it connects:
+        // it may only send small bodiless requests (the probes stay open).
+        o.trusted_peer = [this](const std::string& peer) { return access_.sourceAllowed(peer); };
+        // The token and the source are checked once the head has arrived,
+        // before a body is read.
+        o.screen = [this](const http::Request& head) -> std::optional<http::Response> {
+          if (!isGuarded(head.path)) return std::nullopt;
+          return refusal(head);
+        };
+        o.on_shed = [this](std::string_view reason) { metrics_.adminShed(reason); };
+        return o;
+      }()) {
   auto prestop = [this](const http::Request& req) {
     return guarded(req, [this](const http::Request& r) {
       log::info("preStop hook called", {{"remote_addr", r.remote_addr}, {"method", r.method}});
@@ -84,14 +104,21 @@ AdminServer::~AdminServer() { stop(); }
 
 http::Response AdminServer::guarded(
     const http::Request& req, const std::function<http::Response(const http::Request&)>& handler) {
+  // The screen refused the request already if it had to; checked again here
+  // so that a handler never depends on it.
+  if (auto refused = refusal(req)) return *refused;
+  return handler(req);
+}
+
+std::optional<http::Response> AdminServer::refusal(const http::Request& req) {
   switch (access_.check(req.remote_addr, req.header("Authorization"))) {
     case Access::kAllowed:
-      return handler(req);
+      return std::nullopt;
     case Access::kSourceDenied:
       metrics_.adminDenied("source");
       log::warn("admin request refused: source address not in admin.allow_cidrs",
                 {{"path", req.path}, {"remote_addr", req.remote_addr}});
-      return {403, "forbidden: source address not allowed\n"};
+      return http::Response{403, "forbidden: source address not allowed\n"};
     case Access::kNoToken:
     case Access::kBadToken: {
       metrics_.adminDenied("token");
@@ -102,7 +129,7 @@ http::Response AdminServer::guarded(
       return res;
     }
   }
-  return {500, "internal error\n"};
+  return http::Response{500, "internal error\n"};
 }
 
 Result<int> AdminServer::start() {

@@ -7,6 +7,7 @@
 // use thread-safe calls (engine snapshots and triggers, metric updates).
 
 #include <memory>
+#include <optional>
 
 #include "config/config.h"
 #include "exit/engine.h"
@@ -21,6 +22,9 @@ namespace lameduck::server {
 // running after `prestop_wait` it answers 503 with the current record, so a
 // hook call can never hang forever. /status answers the record at any time;
 // /readyz is 503 from Draining on; /healthz is 200 while the process serves.
+// At most this many request bytes are held across all admin connections.
+inline constexpr size_t kAdminBufferBudget = 4 << 20;
+
 class AdminServer {
  public:
   AdminServer(const config::AdminConfig& config, exit::ExitEngine& engine, Metrics& metrics,
@@ -32,10 +36,15 @@ class AdminServer {
   // prefixed with "admin.listen: ".
   Result<int> start();
   void stop();  // idempotent; waits for handlers in flight
+  // The port's own accounting (bytes held, connections shed); any thread.
+  http::ServerStats stats() const { return server_.stats(); }
 
  private:
   http::Response guarded(const http::Request& req,
                          const std::function<http::Response(const http::Request&)>& handler);
+  // The refusal (counted and logged) when the request's source or token is
+  // not allowed; nullopt when it is.
+  std::optional<http::Response> refusal(const http::Request& req);
 
   config::AdminConfig config_;
   AccessPolicy access_;

@@ -66,6 +66,13 @@ struct Metrics::Impl {
                                 .Name("lameduck_admin_requests_denied_total")
                                 .Help("Admin requests refused, by reason (token or source)")
                                 .Register(registry);
+  Family<Counter>& shed =
+      prometheus::BuildCounter()
+          .Name("lameduck_admin_connections_shed_total")
+          .Help(
+              "Admin connections the sidecar closed on its own, by reason (cap, budget, "
+              "overdue or source)")
+          .Register(registry);
   std::map<exit::State, Gauge*> state_gauges;
   std::map<exit::Phase, Histogram*> phase_histograms;
   std::map<exit::Outcome, Counter*> outcome_counters;
@@ -92,6 +99,7 @@ Metrics::Metrics(const std::string& version, const std::string& commit)
   m.exit_histogram = &m.exit_duration.Add({}, kExitBuckets);
   m.denied.Add({{"reason", "token"}});
   m.denied.Add({{"reason", "source"}});
+  for (const char* reason : {"cap", "budget", "overdue", "source"}) m.shed.Add({{"reason", reason}});
 }
 
 Metrics::~Metrics() = default;
@@ -103,6 +111,11 @@ std::string Metrics::render() const { return impl_->exposition.render(); }
 void Metrics::adminDenied(std::string_view reason) {
   std::lock_guard lock(impl_->mu);
   impl_->denied.Add({{"reason", std::string(reason)}}).Increment();
+}
+
+void Metrics::adminShed(std::string_view reason) {
+  std::lock_guard lock(impl_->mu);
+  impl_->shed.Add({{"reason", std::string(reason)}}).Increment();
 }
 
 void Metrics::onTransition(exit::State from, exit::State to) {

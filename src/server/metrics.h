@@ -52,6 +52,7 @@ class Metrics final : public exit::ExitObserver {
   std::string render() const;
 
   void adminDenied(std::string_view reason);  // "token" or "source"
+  void adminShed(std::string_view reason);    // "cap", "budget", "overdue" or "source"
 
   // exit::ExitObserver
   void onTransition(exit::State from, exit::State to) override;

@@ -7,10 +7,16 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
 #include <condition_variable>
 #include <map>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <thread>
 
 #include "support/harness.h"
@@ -451,6 +457,110 @@ TEST_F(PlainServer, AtTheConnectionCapTheOldestIdleConnectionIsShed) {
   EXPECT_TRUE(answered);
   // The server shed connections beyond its cap: the clients saw them close.
   EXPECT_TRUE(testing::waitUntil([&] { return idle.reopened() > 0; }, 20s));
+}
+
+using testing::RawConnection;
+
+Server& serveBodies(Server& server) {
+  server.route("GET", "/healthz", [](const Request&) { return Response{200, "ok"}; });
+  server.route("POST", "/body", [](const Request& r) { return Response{200, r.body}; });
+  return server;
+}
+
+int startOnLoopback(Server& server) {
+  auto port = server.bind({"127.0.0.1", 0});
+  if (!port || !server.start()) throw std::runtime_error("cannot start the test server");
+  return *port;
+}
+
+TEST(ServerBudget, BodySlowlorisNeverHoldsMoreThanTheBudgetAndProbesAnswer) {
+  // 300 clients each announce a 64 KiB body, send 63 KiB and trickle the
+  // rest: 19 MB if each connection's own bound were the only one.
+  constexpr size_t kBudget = 512 * 1024;
+  ServerOptions o;
+  o.threads = 2;
+  o.max_body_bytes = 64 * 1024;
+  o.max_buffered_bytes = kBudget;
+  Server server(o);
+  const int port = startOnLoopback(serveBodies(server));
+  testing::IdleClients slow(port, 300, testing::IdleClients::Kind::kSlowBody, 50ms, 64 * 1024);
+  ASSERT_TRUE(testing::waitUntil([&] { return server.stats().shed_budget > 0; }, 30s));
+  Client c(HttpUrl{"http", "127.0.0.1", static_cast<uint16_t>(port), ""}, SystemClock::instance());
+  for (int i = 0; i < 20; ++i) {
+    auto r = c.send("GET", "/healthz", "", "", {{"Connection", "close"}}, 10s);
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(r->status, 200);
+    // A small request with a body is never the largest one held: never shed.
+    auto posted = c.send("POST", "/body", "payload", "text/plain", {{"Connection", "close"}}, 10s);
+    ASSERT_TRUE(posted) << posted.error().message;
+    EXPECT_EQ(posted->body, "payload");
+  }
+  EXPECT_TRUE(testing::waitUntil([&] { return slow.reopened() > 0; }, 30s));
+  const ServerStats stats = server.stats();
+  EXPECT_LE(stats.peak_buffered_bytes, kBudget);
+  EXPECT_GT(stats.peak_buffered_bytes, kBudget / 2);  // the clients did fill it
+}
+
+TEST(ServerBudget, UntrustedPeerNeverHasABodyReadButItsProbesAreAnswered) {
+  ServerOptions o;
+  o.trusted_peer = [](const std::string& peer) { return peer != "127.0.0.1"; };
+  Server server(o);
+  const int port = startOnLoopback(serveBodies(server));
+  {
+    RawConnection raw(port);
+    raw.send("POST /body HTTP/1.1\r\nContent-Length: 60000\r\n\r\n" + std::string(60000, 'x'));
+    EXPECT_TRUE(raw.readUntilClosed(20s));
+  }
+  {
+    // A head longer than an untrusted peer may send: closed too.
+    RawConnection raw(port);
+    raw.send("GET /healthz HTTP/1.1\r\nX-Pad: " + std::string(8000, 'p') + "\r\n\r\n");
+    auto answer = raw.readUntilClosed(20s);
+    ASSERT_TRUE(answer);
+    EXPECT_THAT(*answer, HasSubstr("431"));
+  }
+  auto probe = testing::call(port, "GET", "/healthz", {}, 10s);
+  ASSERT_TRUE(probe) << probe.error().message;
+  EXPECT_EQ(probe->status, 200);
+  EXPECT_TRUE(testing::waitUntil([&] { return server.stats().refused_source == 1; }, 20s));
+  EXPECT_LE(server.stats().peak_buffered_bytes, o.restricted_max_head_bytes + 4);
+}
+
+TEST(ServerScreen, RefusedHeadIsAnsweredBeforeItsBodyIsRead) {
+  ServerOptions o;
+  o.screen = [](const Request& head) -> std::optional<Response> {
+    if (head.path == "/body" && head.header("X-Token") != "s3cret") return Response{401, "no\n"};
+    return std::nullopt;
+  };
+  Server server(o);
+  const int port = startOnLoopback(serveBodies(server));
+  {
+    RawConnection raw(port);
+    // The head alone: the answer must come without the body.
+    raw.send("POST /body HTTP/1.1\r\nContent-Length: 60000\r\n\r\n");
+    auto answer = raw.readUntilClosed(20s);
+    ASSERT_TRUE(answer);
+    EXPECT_THAT(*answer, HasSubstr("HTTP/1.1 401"));
+  }
+  EXPECT_EQ(server.stats().screened_out, 1u);
+  EXPECT_LT(server.stats().peak_buffered_bytes, 1024u);
+  Client c(HttpUrl{"http", "127.0.0.1", static_cast<uint16_t>(port), ""}, SystemClock::instance());
+  auto ok = c.send("POST", "/body", "payload", "text/plain", {{"X-Token", "s3cret"}}, 10s);
+  ASSERT_TRUE(ok) << ok.error().message;
+  EXPECT_EQ(ok->body, "payload");
+}
+
+TEST(ServerDeadline, BodyTrickledPastTheReadTimeoutIsClosed) {
+  // Complete heads, then bodies a byte per round: only a deadline on the
+  // whole request (not the head alone) closes these.
+  ServerOptions o;
+  o.read_timeout = 300ms;
+  Server server(o);
+  const int port = startOnLoopback(serveBodies(server));
+  testing::IdleClients slow(port, 5, testing::IdleClients::Kind::kSlowBody, 50ms, 4096);
+  EXPECT_TRUE(testing::waitUntil([&] { return slow.reopened() >= 5; }, 20s));
+  EXPECT_GE(server.stats().shed_overdue, 5u);
+  EXPECT_EQ(server.stats().shed_budget, 0u);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "server/access.h"
+#include "server/endpoints.h"
 #include "server/metrics.h"
 #include "server/pushgateway.h"
 #include <atomic>
@@ -17,6 +18,8 @@ namespace lameduck::server {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
+using namespace std::chrono_literals;
 
 config::AdminConfig adminWith(std::string token, std::vector<std::string> cidrs) {
   config::AdminConfig c;
@@ -54,6 +57,7 @@ TEST(Metrics, ExposesTheContractNames) {
   Metrics m("0.1.0", "abc");
   m.onTransition(exit::State::kReady, exit::State::kDraining);
   m.adminDenied("token");
+  m.adminShed("budget");
   exit::Summary s;
   s.outcome = exit::Outcome::kDeadline;
   s.elapsed = std::chrono::milliseconds(1500);
@@ -70,6 +74,8 @@ TEST(Metrics, ExposesTheContractNames) {
   EXPECT_THAT(text, HasSubstr("lameduck_exits_total{outcome=\"deadline\"} 1"));
   EXPECT_THAT(text, HasSubstr("lameduck_exits_total{outcome=\"completed\"} 0"));
   EXPECT_THAT(text, HasSubstr("lameduck_admin_requests_denied_total{reason=\"token\"} 1"));
+  EXPECT_THAT(text, HasSubstr("lameduck_admin_connections_shed_total{reason=\"budget\"} 1"));
+  EXPECT_THAT(text, HasSubstr("lameduck_admin_connections_shed_total{reason=\"cap\"} 0"));
   EXPECT_THAT(text, HasSubstr("lameduck_build_info{commit=\"abc\",version=\"0.1.0\"} 1"));
 }
 
@@ -135,6 +141,89 @@ TEST(Pushgateway, ThePushWaitsForReadyAndCarriesWhatWasRecordedMeanwhile) {
   ASSERT_EQ(bodies.size(), 1u);
   EXPECT_THAT(bodies[0], HasSubstr("lameduck_exits_total{outcome=\"completed\"} 1"));
   EXPECT_THAT(bodies[0], HasSubstr("lameduck_pushgateway_push_failures_total 0"));
+}
+
+// The admin server in process (an exit engine with nothing to run), so that
+// tests can read the server's own accounting of the bytes it holds.
+class AdminPort : public ::testing::Test {
+ protected:
+  void start(config::AdminConfig config) {
+    config.listen = HostPort{"127.0.0.1", 0};
+    engine_ = std::make_unique<exit::ExitEngine>(SystemClock::instance(),
+                                                 exit::Budget{30s, 2s, 5s}, exit::ExitPlan{},
+                                                 metrics_);
+    admin_ = std::make_unique<AdminServer>(config, *engine_, metrics_, 10s);
+    auto port = admin_->start();
+    ASSERT_TRUE(port) << port.error().message;
+    port_ = *port;
+  }
+  void TearDown() override {
+    if (admin_) admin_->stop();
+  }
+  std::string rendered() const { return metrics_.render(); }
+
+  Metrics metrics_{"0.0.0", "test"};
+  std::unique_ptr<exit::ExitEngine> engine_;
+  std::unique_ptr<AdminServer> admin_;
+  int port_ = 0;
+};
+
+TEST_F(AdminPort, BodySlowlorisClientsStayWithinTheBufferBudget) {
+  start(config::AdminConfig{});
+  // Each announces the largest body admin takes (64 KiB), sends all but
+  // its last KiB and trickles the rest: ~19 MB without a total budget.
+  testing::IdleClients slow(port_, 300, testing::IdleClients::Kind::kSlowBody, 100ms, 64 * 1024);
+  ASSERT_TRUE(testing::waitUntil([&] { return admin_->stats().shed_budget > 0; }, 30s));
+  for (int i = 0; i < 20; ++i) {
+    auto r = testing::call(port_, "GET", "/healthz", {}, 10s);
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(r->status, 200);
+  }
+  const http::ServerStats stats = admin_->stats();
+  EXPECT_LE(stats.peak_buffered_bytes, kAdminBufferBudget);
+  EXPECT_GT(stats.peak_buffered_bytes, kAdminBufferBudget / 2);  // the clients did fill it
+  EXPECT_THAT(rendered(), Not(HasSubstr("lameduck_admin_connections_shed_total{reason=\"budget\"} 0\n")));
+}
+
+TEST_F(AdminPort, SourceOutsideTheAllowlistNeverHasABodyRead) {
+  start(adminWith("", {"10.0.0.0/8"}));
+  {
+    testing::RawConnection raw(port_);
+    raw.send("POST /prestop HTTP/1.1\r\nContent-Length: 60000\r\n\r\n" + std::string(60000, 'x'));
+    EXPECT_TRUE(raw.readUntilClosed(20s));
+  }
+  {
+    testing::RawConnection raw(port_);
+    raw.send("POST /healthz HTTP/1.1\r\nContent-Length: 60000\r\n\r\n" + std::string(60000, 'x'));
+    EXPECT_TRUE(raw.readUntilClosed(20s));
+  }
+  // Probes from that source are still answered; the exit never started.
+  auto probe = testing::call(port_, "GET", "/readyz", {}, 10s);
+  ASSERT_TRUE(probe) << probe.error().message;
+  EXPECT_EQ(probe->status, 200);
+  const http::ServerStats stats = admin_->stats();
+  EXPECT_LE(stats.peak_buffered_bytes, http::ServerOptions{}.restricted_max_head_bytes + 4);
+  EXPECT_EQ(stats.screened_out, 1u);    // /prestop: 403 after the head
+  EXPECT_EQ(stats.refused_source, 1u);  // a body to an open path: refused too
+  EXPECT_THAT(rendered(), HasSubstr("lameduck_admin_requests_denied_total{reason=\"source\"} 1"));
+  EXPECT_THAT(rendered(), HasSubstr("lameduck_admin_connections_shed_total{reason=\"source\"} 1"));
+}
+
+TEST_F(AdminPort, PrestopWithoutTheTokenIsRefusedBeforeItsBodyIsRead) {
+  start(adminWith("s3cret", {}));
+  {
+    testing::RawConnection raw(port_);
+    // The head alone: the refusal must come without the body.
+    raw.send("POST /prestop HTTP/1.1\r\nContent-Length: 60000\r\n\r\n");
+    auto answer = raw.readUntilClosed(20s);
+    ASSERT_TRUE(answer);
+    EXPECT_THAT(*answer, HasSubstr("HTTP/1.1 401"));
+  }
+  EXPECT_LT(admin_->stats().peak_buffered_bytes, 1024u);
+  EXPECT_EQ(engine_->state(), exit::State::kReady);
+  auto status = testing::call(port_, "GET", "/status", {{"Authorization", "Bearer s3cret"}}, 10s);
+  ASSERT_TRUE(status) << status.error().message;
+  EXPECT_EQ(status->status, 200);
 }
 
 }  // namespace
@@ -210,6 +299,24 @@ TEST_F(HostileConnections, HealthzAnswersWhileSlowlorisClientsTrickleHeaders) {
   // A slowloris connection is cut off once its head is overdue: the server
   // closed some and the clients had to reconnect.
   EXPECT_TRUE(testing::waitUntil([&] { return slow.reopened() > 0; }, std::chrono::seconds(30)));
+}
+
+TEST_F(HostileConnections, HealthzAnswersWhileBodySlowlorisClientsTrickleBodies) {
+  // Whole heads announcing the largest body each port takes, most of it
+  // sent, the rest a byte at a time: the buffer budget sheds them.
+  testing::IdleClients slow(admin_, 300, testing::IdleClients::Kind::kSlowBody,
+                            std::chrono::milliseconds(100), 64 * 1024);
+  testing::IdleClients metrics_slow(metrics_, 300, testing::IdleClients::Kind::kSlowBody,
+                                    std::chrono::milliseconds(100), 4 * 1024);
+  ASSERT_GT(slow.open(), 250u);
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(answers(admin_, "/healthz", 200));
+  EXPECT_TRUE(answers(metrics_, "/metrics", 200));
+  EXPECT_TRUE(testing::waitUntil(
+      [&] {
+        return testing::metricValue(
+                   metrics_, "lameduck_admin_connections_shed_total{reason=\"budget\"}") > 0;
+      },
+      std::chrono::seconds(30)));
 }
 
 TEST_F(HostileConnections, HealthzAnswersWhilePrestopCallersWaitForTheExit) {
