@@ -19,7 +19,7 @@ TEST(AppMetrics, CountsHookRequestsByHookAndCode) {
   HookObserver observer = m.observer();
   observer("status", "timeout");
   observer("status", "timeout");
-  const std::string text = testing::exposition(registry);
+  const std::string text = ::lameduck::testing::exposition(registry);
   EXPECT_THAT(text, HasSubstr("lameduck_hook_requests_total{code=\"200\",hook=\"drain\"} 1"));
   EXPECT_THAT(text, HasSubstr("lameduck_hook_requests_total{code=\"timeout\",hook=\"status\"} 2"));
 }

@@ -22,7 +22,7 @@ TEST(CoordMetrics, RecordsWaitsByReasonErrorsAndCycles) {
   observer.onCoordinationWait("elsewhere", std::chrono::seconds(1));  // not a reason: dropped
   observer.onCoordinationError();
   observer.onCoordinationCycle();
-  const std::string text = testing::exposition(registry);
+  const std::string text = ::lameduck::testing::exposition(registry);
   EXPECT_THAT(text, HasSubstr("lameduck_coordination_wait_seconds_count{reason=\"slot\"} 1"));
   EXPECT_THAT(text, HasSubstr("lameduck_coordination_wait_seconds_sum{reason=\"slot\"} 3"));
   EXPECT_THAT(text, HasSubstr("lameduck_coordination_wait_seconds_count{reason=\"wait_for\"} 2"));

@@ -18,7 +18,7 @@ TEST(DrainMetrics, ExposesTheContractNames) {
   m.onAppFigures(app::Figures{4, 9, 0, std::nullopt});
   m.onConnections(9, 2);
   m.onConnectionActivity(7, 2);
-  const std::string text = testing::exposition(registry);
+  const std::string text = ::lameduck::testing::exposition(registry);
   EXPECT_THAT(text, HasSubstr("lameduck_app_inflight 4"));
   EXPECT_THAT(text, HasSubstr("lameduck_app_connections{activity=\"busy\"} 7"));
   EXPECT_THAT(text, HasSubstr("lameduck_app_connections{activity=\"idle\"} 2"));
@@ -29,11 +29,11 @@ TEST(DrainMetrics, ConnectionSourceIsOneForTheReaderInUse) {
   prometheus::Registry registry;
   Metrics m(registry);
   m.onConnectionSource("proc");
-  std::string text = testing::exposition(registry);
+  std::string text = ::lameduck::testing::exposition(registry);
   EXPECT_THAT(text, HasSubstr("lameduck_drain_connection_source{source=\"proc\"} 1"));
   EXPECT_THAT(text, HasSubstr("lameduck_drain_connection_source{source=\"netlink\"} 0"));
   m.onConnectionSource("netlink");
-  text = testing::exposition(registry);
+  text = ::lameduck::testing::exposition(registry);
   EXPECT_THAT(text, HasSubstr("lameduck_drain_connection_source{source=\"proc\"} 0"));
   EXPECT_THAT(text, HasSubstr("lameduck_drain_connection_source{source=\"netlink\"} 1"));
 }

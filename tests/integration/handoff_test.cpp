@@ -153,7 +153,7 @@ TEST(Handoff, NoRedisConfiguredMeansTheSpoolIsTheSinkAndReplayCommandEmptiesIt) 
                 {lameduckBinary(), "spool", "replay", "--set", "compensation.spool=" + d.spoolDir()},
                 out),
             1);
-  EXPECT_THAT(readFile(out), HasSubstr("no Redis configured (compensation.redis.address)"));
+  EXPECT_THAT(readFile(out), HasSubstr("compensation.redis.address: not set"));
   RedisServer redis;
   EXPECT_EQ(runCommand(
                 {lameduckBinary(), "spool", "replay", "--set", "compensation.spool=" + d.spoolDir(),

@@ -15,14 +15,14 @@ using ::testing::HasSubstr;
 TEST(HandoffMetrics, RecordsSinksFailuresSpoolAndWrites) {
   prometheus::Registry registry;
   HandoffMetrics m(registry);
-  EXPECT_THAT(testing::exposition(registry),
+  EXPECT_THAT(::lameduck::testing::exposition(registry),
               HasSubstr("lameduck_compensations_written_total{sink=\"spool\"} 0"));
   HandoffObserver& observer = m;
   observer.onWritten("redis", 5);
   observer.onFailure("unreachable");
   observer.onSpoolSize(3);
   observer.onWriteDuration(std::chrono::milliseconds(20));
-  const std::string text = testing::exposition(registry);
+  const std::string text = ::lameduck::testing::exposition(registry);
   EXPECT_THAT(text, HasSubstr("lameduck_compensations_written_total{sink=\"redis\"} 5"));
   EXPECT_THAT(text, HasSubstr("lameduck_compensation_failures_total{reason=\"unreachable\"} 1"));
   EXPECT_THAT(text, HasSubstr("lameduck_compensations_spooled 3"));
@@ -42,7 +42,7 @@ TEST(CompensatorMetrics, CountsWhatTheCompensatorDid) {
   observer.onInvalid();
   observer.onRedisError("xreadgroup");
   observer.onGroupRecreated();
-  const std::string text = testing::exposition(registry);
+  const std::string text = ::lameduck::testing::exposition(registry);
   EXPECT_THAT(text, HasSubstr("lameduck_compensations_applied_total 2"));
   EXPECT_THAT(text, HasSubstr("lameduck_compensation_retries_total 1"));
   EXPECT_THAT(text, HasSubstr("lameduck_compensations_dead_lettered_total 1"));

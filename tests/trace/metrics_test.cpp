@@ -19,7 +19,7 @@ TEST(TraceMetrics, CountsTraceExportsByResult) {
   observer.onTraceExport(kExportOk);
   observer.onTraceExport(kExportFailed);
   observer.onTraceExport(kExportFailed);
-  const std::string text = testing::exposition(registry);
+  const std::string text = ::lameduck::testing::exposition(registry);
   EXPECT_THAT(text, HasSubstr("lameduck_trace_exports_total{result=\"ok\"} 1"));
   EXPECT_THAT(text, HasSubstr("lameduck_trace_exports_total{result=\"failed\"} 2"));
 }

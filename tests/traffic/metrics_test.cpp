@@ -15,7 +15,7 @@ using ::testing::HasSubstr;
 TEST(TrafficMetrics, WeightStartsAtFullAndEveryResultExistsFromTheStart) {
   prometheus::Registry registry;
   Metrics m(registry);
-  const std::string text = testing::exposition(registry);
+  const std::string text = ::lameduck::testing::exposition(registry);
   EXPECT_THAT(text, HasSubstr("lameduck_traffic_weight_percent 100"));
   for (const char* result : {"passed", "held", "continued", "failed"}) {
     EXPECT_THAT(
@@ -35,7 +35,7 @@ TEST(TrafficMetrics, RecordsWeightStepsAndGateChecks) {
   observer.onTrafficStep("passed");
   observer.onTrafficStep("passed");
   observer.onGateCheck("inconclusive");
-  const std::string text = testing::exposition(registry);
+  const std::string text = ::lameduck::testing::exposition(registry);
   EXPECT_THAT(text, HasSubstr("lameduck_traffic_weight_percent 40"));
   EXPECT_THAT(text, HasSubstr("lameduck_traffic_steps_total{result=\"passed\"} 2"));
   EXPECT_THAT(text, HasSubstr("lameduck_traffic_gate_checks_total{result=\"inconclusive\"} 1"));
