@@ -43,17 +43,22 @@ int main(int, char** argv) {
 
   // The real program's path: this program's own path with its file name
   // replaced. /proc/self/exe resolves symlinks, so a link to the launcher
-  // (e.g. in PATH) still finds its sibling.
+  // (e.g. in PATH) still finds its sibling. Without /proc (a chroot), a
+  // path in argv[0] is used as it is.
   char path[PATH_MAX];
-  const ssize_t n = readlink("/proc/self/exe", path, sizeof path - sizeof kRealName - 1);
-  if (n <= 0 || static_cast<size_t>(n) >= sizeof path - sizeof kRealName - 1) {
-    say("lameduck: cannot read /proc/self/exe to find lameduck-main\n");
+  const size_t room = sizeof path - sizeof kRealName - 1;
+  const ssize_t n = readlink("/proc/self/exe", path, room);
+  if (n > 0 && static_cast<size_t>(n) < room) {
+    path[n] = '\0';
+  } else if (argv[0] != nullptr && strchr(argv[0], '/') != nullptr && strlen(argv[0]) < room) {
+    memcpy(path, argv[0], strlen(argv[0]) + 1);
+  } else {
+    say("lameduck: cannot read /proc/self/exe (nor a path in argv[0]) to find lameduck-main\n");
     return 127;
   }
-  path[n] = '\0';
   char* slash = strrchr(path, '/');
   if (slash == nullptr) {
-    say("lameduck: /proc/self/exe is not an absolute path\n");
+    say("lameduck: cannot tell the directory lameduck-main is in\n");
     return 127;
   }
   memcpy(slash + 1, kRealName, sizeof kRealName);
