@@ -187,7 +187,16 @@ TEST(Daemon, HugeAnswersOfTinyValuesStayUnderThePodsMemoryLimit) {
       << r->body.substr(0, 2000);
   const int64_t peak_kb = peakRssKb(d.lameduck().pid());
   ASSERT_GT(peak_kb, 0);
-  EXPECT_LT(peak_kb, 64 * 1024) << "peak RSS " << peak_kb << " kB, over the chart's 64Mi";
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  // A sanitizer's shadow memory and quarantine (hundreds of MB) are not
+  // lameduck's: the memory bound is checked by the unsanitized presets.
+  constexpr bool kPlainBuild = false;
+#else
+  constexpr bool kPlainBuild = true;
+#endif
+  if (kPlainBuild) {
+    EXPECT_LT(peak_kb, 64 * 1024) << "peak RSS " << peak_kb << " kB, over the chart's 64Mi";
+  }
   int audited = 0;
   for (const json& a : auditRecords(d)) audited += a.value("event", "") == "compensation_rejected";
   EXPECT_EQ(audited, 10);
