@@ -33,7 +33,7 @@ class Pushgateway {
           std::vector<std::string>{kPushgatewayBin,
                                    "--web.listen-address=127.0.0.1:" + std::to_string(port_),
                                    "--persistence.file=" + state},
-          dir_.file("pushgateway.log"));
+          dir_.file("pushgateway-" + std::to_string(attempt) + ".log"));
       bool ours = false;
       waitUntil(
           [&] {
@@ -43,6 +43,7 @@ class Pushgateway {
           },
           30s, 50ms);
       if (ours && p->running()) process_ = std::move(p);
+      attempts_ = attempt + 1;
     }
   }
   ~Pushgateway() {
@@ -53,7 +54,15 @@ class Pushgateway {
   }
   bool up() const { return process_ != nullptr; }
   int port() const { return port_; }
-  std::string log() const { return readFile(dir_.file("pushgateway.log")); }
+  // Every attempt's log, so a failure to start shows why each one failed.
+  std::string log() const {
+    std::string all;
+    for (int attempt = 0; attempt < attempts_; ++attempt) {
+      all += "attempt " + std::to_string(attempt + 1) + ":\n" +
+             readFile(dir_.file("pushgateway-" + std::to_string(attempt) + ".log"));
+    }
+    return all;
+  }
 
   // The groups the pushgateway holds (its /api/v1/metrics "data").
   json groups() {
@@ -81,6 +90,7 @@ class Pushgateway {
  private:
   TempDir dir_;
   int port_ = 0;
+  int attempts_ = 0;
   std::unique_ptr<Process> process_;
 };
 

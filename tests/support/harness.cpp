@@ -6,8 +6,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
+#include <random>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -220,7 +223,54 @@ RefusingPort::~RefusingPort() {
 
 std::string RefusingPort::url() const { return "http://127.0.0.1:" + std::to_string(port_); }
 
+namespace {
+
+// The lowest port of the kernel's ephemeral range (ip_local_port_range),
+// where it picks the local port of every outgoing connection and of every
+// bind to port 0.
+int ephemeralLow() {
+  std::ifstream in("/proc/sys/net/ipv4/ip_local_port_range");
+  int low = 32768;
+  if (!(in >> low) || low < 1) return 32768;
+  return low;
+}
+
+// Whether 127.0.0.1:`port` can be listened on right now.
+bool canListen(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  const bool ok = bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 && listen(fd, 1) == 0;
+  close(fd);
+  return ok;
+}
+
+}  // namespace
+
+// A port the kernel hands out itself (bind to port 0) lies in the ephemeral
+// range, where the many outgoing connections of the tests running beside
+// this one take their local ports: one of them can take it between this
+// probe and the server's own bind, and the server then fails with "address
+// already in use". So the port is drawn at random from below that range,
+// where the kernel never picks one on its own; only another test's draw
+// could collide with it, one in thousands, and the fixtures that use it
+// retry with a fresh port when their server did not come up.
 int freePort() {
+  const int first = 10000;
+  const int last = std::min(ephemeralLow(), 65536) - 1;
+  if (last - first >= 1000) {
+    static std::mt19937 random(std::random_device{}() ^ static_cast<unsigned>(getpid()));
+    static std::mutex lock;
+    std::lock_guard<std::mutex> hold(lock);
+    std::uniform_int_distribution<int> pick(first, last);
+    for (int attempt = 0; attempt < 200; ++attempt) {
+      const int port = pick(random);
+      if (canListen(port)) return port;
+    }
+  }
   int port = 0;
   int fd = listenOnLoopback(port);
   if (fd >= 0) close(fd);

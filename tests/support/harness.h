@@ -103,7 +103,10 @@ std::string readFile(const std::string& path);
 
 namespace lameduck::testing {
 // A loopback TCP port that was free a moment ago (for servers that cannot
-// listen on port 0 and report the port, like prometheus).
+// listen on port 0 and report the port, like prometheus). It is drawn below
+// the kernel's ephemeral range, so no outgoing connection of a test running
+// beside this one takes it before the server binds it; callers still retry
+// with a fresh port when the server did not come up.
 int freePort();
 
 // A loopback TCP port where connections are refused for the object's
