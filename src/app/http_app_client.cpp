@@ -156,9 +156,23 @@ class CompensationsReader : public SaxTypes {
  public:
   bool null() { return scalar(nullptr); }
   bool boolean(bool v) { return scalar(v); }
-  bool number_integer(number_integer_t v) { return scalar(v); }
-  bool number_unsigned(number_unsigned_t v) { return scalar(v); }
+  bool number_integer(number_integer_t v) {
+    // "-0" arrives as the integer 0; an id keeps its exact text.
+    if (nextNumberIsNegativeZero() && !frames_.empty() && frames_.back() == Frame::kEntry) {
+      if (auto* field = textField()) {
+        *field = "-0";
+        countBytes(2);
+        return true;
+      }
+    }
+    return scalar(v);
+  }
+  bool number_unsigned(number_unsigned_t v) {
+    nextNumberIsNegativeZero();
+    return scalar(v);
+  }
   bool number_float(number_float_t v, const string_t& raw) {
+    nextNumberIsNegativeZero();
     // A number too large for 64 bits arrives here; an id keeps its exact text.
     if (frames_.size() >= 1 && frames_.back() == Frame::kEntry) {
       if (auto* field = textField()) {
@@ -185,7 +199,9 @@ class CompensationsReader : public SaxTypes {
   }
   bool parse_error(std::size_t, const std::string&, const json::exception&) { return false; }
 
-  explicit CompensationsReader(EntryStream* stream = nullptr) : stream_(stream) {}
+  // `negative_zeros`: negativeZeros() of the text being read.
+  CompensationsReader(EntryStream* stream, std::vector<size_t> negative_zeros)
+      : stream_(stream), negative_zeros_(std::move(negative_zeros)) {}
 
   // Once the whole text is read: was there a "compensations" array?
   bool listFound() const { return root_is_object_ && list_found_; }
@@ -210,6 +226,17 @@ class CompensationsReader : public SaxTypes {
   template <class T>
   static std::optional<std::string> text(const T&) {
     return std::nullopt;
+  }
+
+  // Counts a number read; true when it was written "-0".
+  bool nextNumberIsNegativeZero() {
+    const size_t ordinal = numbers_++;
+    while (next_negative_zero_ < negative_zeros_.size() &&
+           negative_zeros_[next_negative_zero_] < ordinal) {
+      ++next_negative_zero_;
+    }
+    return next_negative_zero_ < negative_zeros_.size() &&
+           negative_zeros_[next_negative_zero_] == ordinal;
   }
 
   // The entry member read as text under the current key, if any.
@@ -429,7 +456,37 @@ class CompensationsReader : public SaxTypes {
   EntryStream* stream_ = nullptr;
   size_t lists_seen_ = 0;  // "compensations" members of the root so far
   CompensationBatch batch_;
+  std::vector<size_t> negative_zeros_;  // ordinals of the numbers written "-0"
+  size_t next_negative_zero_ = 0;       // the first of them not yet passed
+  size_t numbers_ = 0;                  // numbers read so far
 };
+
+// The ordinals, among all the numbers of the JSON text `body` in the order
+// they are written, of those written "-0": the reader is handed them as the
+// integer 0, indistinguishable from "0", and an id keeps its exact text.
+// Only the text outside strings is looked at; a text that is not JSON is
+// refused by the reader anyway.
+std::vector<size_t> negativeZeros(std::string_view body) {
+  auto in_number = [](char c) {
+    return (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E';
+  };
+  std::vector<size_t> found;
+  size_t ordinal = 0;
+  for (size_t i = 0; i < body.size(); ++i) {
+    const char c = body[i];
+    if (c == '"') {
+      for (++i; i < body.size() && body[i] != '"'; ++i) {
+        if (body[i] == '\\') ++i;
+      }
+    } else if (c == '-' || (c >= '0' && c <= '9')) {
+      const size_t start = i;
+      while (i + 1 < body.size() && in_number(body[i + 1])) ++i;
+      if (body.substr(start, i + 1 - start) == "-0") found.push_back(ordinal);
+      ++ordinal;
+    }
+  }
+  return found;
+}
 
 }  // namespace
 
@@ -442,7 +499,7 @@ Result<CompensationBatch> readCompensations(std::string_view body, size_t max_by
       !ok) {
     return std::unexpected(ok.error());
   }
-  CompensationsReader reader(stream);
+  CompensationsReader reader(stream, negativeZeros(body));
   const bool read = json::sax_parse(body.begin(), body.end(), &reader);
   if (read && reader.listFound()) reader.flush();
   if (!read) {

@@ -131,6 +131,26 @@ TEST(ParseCompensations, NumericIdsKeepTheirExactText) {
   EXPECT_EQ(b->valid[3].id, "1.50");
 }
 
+// "-0" and "0" are two ids: the JSON reader hands both over as the integer
+// 0, and the exact text is taken back from the answer, also where numbers,
+// strings that look like numbers and payloads come before them.
+TEST(ParseCompensations, NegativeZeroIsAnIdOfItsOwn) {
+  auto b = parseCompensations(R"({"n": [-0, 0, "-0\" -0"], "compensations": [
+      {"id": -0, "saga_id": -0, "action": "a", "step": 0},
+      {"payload": {"x": -0, "y": [-0.0, -1]}, "id": 0, "saga_id": "s", "action": "a"},
+      {"id": "-0", "saga_id": -0e1, "action": "a", "step": -0}]})");
+  ASSERT_TRUE(b) << b.error().message;
+  ASSERT_EQ(b->valid.size(), 3u);
+  EXPECT_EQ(b->valid[0].id, "-0");
+  EXPECT_EQ(b->valid[0].saga_id, "-0");
+  EXPECT_EQ(b->valid[0].step, "0");
+  EXPECT_EQ(b->valid[1].id, "0");
+  EXPECT_EQ(b->valid[1].payload_json, R"({"x":0,"y":[-0.0,-1]})");
+  EXPECT_EQ(b->valid[2].id, "-0");
+  EXPECT_EQ(b->valid[2].saga_id, "-0e1");
+  EXPECT_EQ(b->valid[2].step, "-0");
+}
+
 TEST(ParseCompensations, DeepNestingIsRefusedNotACrash) {
   const std::string deep = std::string(100000, '[') + std::string(100000, ']');
   auto b = parseCompensations(R"({"compensations": [{"id": "c", "saga_id": "s", "action": "a",
