@@ -8,6 +8,7 @@
 #include <csignal>
 #include <cstring>
 
+#include "cli/handled_signals.h"
 #include "common/log.h"
 
 namespace lameduck::cli {
@@ -16,7 +17,7 @@ namespace {
 sigset_t handledSignals() {
   sigset_t set;
   sigemptyset(&set);
-  for (int sig : {SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1}) sigaddset(&set, sig);
+  for (int sig : kHandledSignals) sigaddset(&set, sig);
   return set;
 }
 
@@ -46,7 +47,7 @@ void unblockHandledSignals() {
 sigset_t exitSignals() {
   sigset_t set;
   sigemptyset(&set);
-  for (int sig : {SIGTERM, SIGINT, SIGQUIT}) sigaddset(&set, sig);
+  for (int sig : kExitSignals) sigaddset(&set, sig);
   return set;
 }
 

@@ -22,10 +22,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli/handled_signals.h"
+
 namespace {
 
-// The same set src/cli/signals.cpp blocks.
-constexpr int kBlocked[] = {SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1};
 constexpr char kRealName[] = "lameduck-main";
 
 void say(const char* text) {
@@ -38,7 +38,7 @@ void say(const char* text) {
 int main(int, char** argv) {
   sigset_t set;
   sigemptyset(&set);
-  for (int sig : kBlocked) sigaddset(&set, sig);
+  for (int sig : lameduck::cli::kHandledSignals) sigaddset(&set, sig);
   sigprocmask(SIG_BLOCK, &set, nullptr);
 
   // The real program's path: this program's own path with its file name
