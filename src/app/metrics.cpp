@@ -4,7 +4,6 @@
 #include <prometheus/family.h>
 #include <prometheus/registry.h>
 
-#include <mutex>
 
 namespace lameduck::app {
 
@@ -17,7 +16,6 @@ struct Metrics::Impl {
                   .Register(registry)) {}
 
   prometheus::Family<prometheus::Counter>& hooks;
-  std::mutex mu;  // guards the Family::Add calls made after construction
 };
 
 Metrics::Metrics(prometheus::Registry& registry) : impl_(std::make_unique<Impl>(registry)) {}
@@ -25,7 +23,6 @@ Metrics::Metrics(prometheus::Registry& registry) : impl_(std::make_unique<Impl>(
 Metrics::~Metrics() = default;
 
 void Metrics::hookRequest(std::string_view hook, std::string_view code) {
-  std::lock_guard lock(impl_->mu);
   impl_->hooks.Add({{"hook", std::string(hook)}, {"code", std::string(code)}}).Increment();
 }
 

@@ -8,7 +8,9 @@
 // object, which must outlive every client given it. Failure: the
 // constructor throws (from prometheus-cpp) when the name is already
 // registered with another type — a programming error, seen at start-up.
-// Thread-safety: every call is thread-safe and quick.
+// Thread-safety: every call is thread-safe and quick
+// (prometheus-cpp's Family::Add takes the family's own lock; counters and
+// gauges are atomic).
 
 #include <memory>
 #include <string_view>

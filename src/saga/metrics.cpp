@@ -6,7 +6,6 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
-#include <mutex>
 
 namespace lameduck::saga {
 
@@ -40,7 +39,6 @@ struct HandoffMetrics::Impl {
   prometheus::Family<prometheus::Counter>& failures;
   prometheus::Gauge& spooled;
   prometheus::Histogram& write_duration;
-  std::mutex mu;  // guards the Family::Add calls made after construction
 };
 
 HandoffMetrics::HandoffMetrics(prometheus::Registry& registry)
@@ -49,17 +47,14 @@ HandoffMetrics::HandoffMetrics(prometheus::Registry& registry)
 HandoffMetrics::~HandoffMetrics() = default;
 
 void HandoffMetrics::onWritten(std::string_view sink, int64_t count) {
-  std::lock_guard lock(impl_->mu);
   impl_->written.Add({{"sink", std::string(sink)}}).Increment(static_cast<double>(count));
 }
 
 void HandoffMetrics::onFailure(std::string_view reason) {
-  std::lock_guard lock(impl_->mu);
   impl_->failures.Add({{"reason", std::string(reason)}}).Increment();
 }
 
 void HandoffMetrics::onFailures(std::string_view reason, int64_t count) {
-  std::lock_guard lock(impl_->mu);
   impl_->failures.Add({{"reason", std::string(reason)}}).Increment(static_cast<double>(count));
 }
 

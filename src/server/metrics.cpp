@@ -8,7 +8,6 @@
 #include <prometheus/text_serializer.h>
 
 #include <map>
-#include <mutex>
 
 namespace lameduck::server {
 
@@ -77,7 +76,6 @@ struct Metrics::Impl {
   std::map<exit::Phase, Histogram*> phase_histograms;
   std::map<exit::Outcome, Counter*> outcome_counters;
   Histogram* exit_histogram = nullptr;
-  std::mutex mu;  // guards the Family::Add calls made after construction
 };
 
 Metrics::Metrics(const std::string& version, const std::string& commit)
@@ -109,12 +107,10 @@ prometheus::Registry& Metrics::registry() { return impl_->registry; }
 std::string Metrics::render() const { return impl_->exposition.render(); }
 
 void Metrics::adminDenied(std::string_view reason) {
-  std::lock_guard lock(impl_->mu);
   impl_->denied.Add({{"reason", std::string(reason)}}).Increment();
 }
 
 void Metrics::adminShed(std::string_view reason) {
-  std::lock_guard lock(impl_->mu);
   impl_->shed.Add({{"reason", std::string(reason)}}).Increment();
 }
 

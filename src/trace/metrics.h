@@ -6,7 +6,9 @@
 // which must outlive this object. Failure: the constructor throws (from
 // prometheus-cpp) when one of these names is already registered with
 // another type — a programming error, seen at start-up. Thread-safety:
-// every call is thread-safe and quick.
+// every call is thread-safe and quick
+// (prometheus-cpp's Family::Add takes the family's own lock; counters and
+// gauges are atomic).
 
 #include <memory>
 

@@ -5,7 +5,6 @@
 #include <prometheus/gauge.h>
 #include <prometheus/registry.h>
 
-#include <mutex>
 
 namespace lameduck::traffic {
 
@@ -36,7 +35,6 @@ struct Metrics::Impl {
   prometheus::Gauge& weight;
   prometheus::Family<prometheus::Counter>& steps;
   prometheus::Family<prometheus::Counter>& gate_checks;
-  std::mutex mu;  // guards the Family::Add calls made after construction
 };
 
 Metrics::Metrics(prometheus::Registry& registry) : impl_(std::make_unique<Impl>(registry)) {}
@@ -46,12 +44,10 @@ Metrics::~Metrics() = default;
 void Metrics::onWeight(int64_t percent) { impl_->weight.Set(static_cast<double>(percent)); }
 
 void Metrics::onTrafficStep(std::string_view result) {
-  std::lock_guard lock(impl_->mu);
   impl_->steps.Add({{"result", std::string(result)}}).Increment();
 }
 
 void Metrics::onGateCheck(std::string_view result) {
-  std::lock_guard lock(impl_->mu);
   impl_->gate_checks.Add({{"result", std::string(result)}}).Increment();
 }
 
