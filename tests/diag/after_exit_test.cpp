@@ -1,19 +1,22 @@
-// The after-SIGTERM watch as an exit observer (simulated time, a fake dump
-// source and a fake "alive" check), and the stuck app's span.
+// The after-SIGTERM watch as an exit observer (simulated time, the shared
+// fake dump source and stuck observer, a fake "alive" check), and the stuck
+// app's span. The watch runs on its own thread; the fakes are read after
+// waitOver(), which returns only once that thread has handed over its
+// result.
 
 #include "diag/after_exit.h"
 
 #include <gtest/gtest.h>
 
-#include <atomic>
 #include <condition_variable>
 #include <map>
 #include <mutex>
 #include <optional>
 
 #include "diag/stuck_span.h"
+#include "fakes/diag.h"
 
-// Its own namespace: the fakes here share names with watcher_test.cpp's,
+// Its own namespace: the fixture here shares names with watcher_test.cpp's,
 // and the test binary is built as one translation unit.
 namespace lameduck::diag::after_exit_tests {
 namespace {
@@ -26,26 +29,6 @@ constexpr const char* kStuckDump =
     "main.sleepLoop(...)\n\t/app/main.go:75\n"
     "created by main.main\n\t/app/main.go:9 +0x25\n";
 
-class FakeSource final : public DumpSource {
- public:
-  std::atomic<int> fetches{0};
-  Result<Dump> fetch(Duration) override {
-    ++fetches;
-    return *parseGoroutines(kStuckDump);
-  }
-  std::string source() const override { return "fake://pprof"; }
-};
-
-class Recorder final : public StuckObserver {
- public:
-  std::mutex mu;
-  std::optional<StuckReport> stuck;
-  void onShutdownStuck(const StuckReport& s) override {
-    std::lock_guard lock(mu);
-    stuck = s;
-  }
-};
-
 // The exit as the engine hands it to observers: `elapsed` of `budget` used.
 exit::Summary exitDone(Duration elapsed, Duration budget) {
   exit::Summary s;
@@ -56,11 +39,18 @@ exit::Summary exitDone(Duration elapsed, Duration budget) {
   return s;
 }
 
+// A dump source that answers every fetch with the stuck dump.
+fakes::FakeDumpSource stuckSource() {
+  fakes::FakeDumpSource source;
+  source.answers.assign(16, *parseGoroutines(kStuckDump));
+  return source;
+}
+
 struct Fixture {
   SimulatedClock clock;
-  FakeSource source;
+  fakes::FakeDumpSource source = stuckSource();
   Diagnosis diagnosis{source};
-  Recorder recorder;
+  fakes::RecordingStuckObserver recorder;
   std::optional<TimePoint> gone_at;  // the app is alive until then
   AliveCheck alive = [this](Duration) { return !gone_at || clock.now() < *gone_at; };
   WatchSettings settings{5s, 2s, 100ms};
@@ -81,7 +71,6 @@ TEST(AfterExitWatch, AnAppAliveAfterSigtermIsReportedAndWaitedFor) {
   ASSERT_TRUE(watch->result());
   EXPECT_EQ(watch->result()->outcome, WatchOutcome::kStuck);
   EXPECT_GE(f.clock.now(), done + 9s);  // it stayed until the app was gone
-  std::lock_guard lock(f.recorder.mu);
   ASSERT_TRUE(f.recorder.stuck);
   EXPECT_GE(f.recorder.stuck->after_hook, 5s);
 }
@@ -105,7 +94,7 @@ TEST(AfterExitWatch, OneWatchPerProcess) {
   watch->onExitDone(exitDone(1s, 30s));  // ignored
   EXPECT_TRUE(watch->waitOver());
   EXPECT_EQ(watch->result()->outcome, WatchOutcome::kExited);
-  EXPECT_EQ(f.source.fetches.load(), 0);
+  EXPECT_EQ(f.source.fetches(), 0);
 }
 
 TEST(AfterExitWatch, WaitOverReturnsAtOnceWhenNoWatchStarted) {
@@ -117,7 +106,7 @@ TEST(AfterExitWatch, WaitOverReturnsAtOnceWhenNoWatchStarted) {
   watch->onExitDone(exitDone(1s, 30s));  // after stop(): nothing starts
   EXPECT_TRUE(watch->waitOver());
   EXPECT_FALSE(watch->result());
-  EXPECT_EQ(f.source.fetches.load(), 0);
+  EXPECT_EQ(f.source.fetches(), 0);
 }
 
 TEST(AfterExitWatch, StopEndsARunningWatch) {
@@ -147,7 +136,7 @@ TEST(AfterExitWatch, StopEndsARunningWatch) {
   cv.notify_all();
   ASSERT_TRUE(watch->waitOver());
   EXPECT_EQ(watch->result()->outcome, WatchOutcome::kStopped);
-  EXPECT_EQ(f.source.fetches.load(), 0);
+  EXPECT_EQ(f.source.fetches(), 0);
 }
 
 TEST(StuckSpan, CountsTheGoroutinesAndNamesWhereEachGroupWaits) {
