@@ -211,12 +211,22 @@ Result<std::string> KubernetesBackend::setWeight(int64_t percent, Duration timeo
   if (!body) return std::unexpected(body.error());
   auto patched = client_.patch(ref_, config_.patch_type, *body, clock_.now() + timeout);
   if (!patched) return std::unexpected(patched.error());
-  std::string detail = "patched " + ref_.describe();
+  return describePatched(ref_, *patched);
+}
+
+std::string describePatched(const kube::ObjectRef& ref, std::string_view answer) {
+  std::string detail = "patched " + ref.describe();
   // The patched object as the API server returned it: outside JSON.
-  if (auto object = JsonDoc::parse(*patched, "patched object", {kMaxKubeObject, 64})) {
+  if (auto object = JsonDoc::parse(answer, "patched object", {kMaxKubeObject, 64})) {
     if (auto meta = object->optionalField("metadata"); meta && *meta) {
       if (auto version = (**meta).optionalField("resourceVersion"); version && *version) {
-        if (auto text = (**version).string()) detail += " (resourceVersion " + *text + ")";
+        if (auto text = (**version).string()) {
+          // A version is a short opaque token; a longer one is cut, so the
+          // detail never grows with what the server sent.
+          constexpr size_t kMaxVersion = 64;
+          detail += " (resourceVersion " + text->substr(0, kMaxVersion) +
+                    (text->size() > kMaxVersion ? "..." : "") + ")";
+        }
       }
     }
   }

@@ -20,6 +20,13 @@ using PatchValues = config::PatchValues;
 Result<std::string> renderPatch(const std::string& patch_template, config::PatchType type,
                                 const PatchValues& values);
 
+// The detail of a weight change the API server accepted: the object and,
+// when its answer (the patched object) carries one, its
+// metadata.resourceVersion (at most 64 characters of it). The answer is
+// outside input: bounded in size (4 MiB) and depth (64), types checked;
+// anything else is ignored, never thrown. Exposed for fuzzing.
+std::string describePatched(const kube::ObjectRef& ref, std::string_view answer);
+
 // Each weight change is one PATCH of the configured object; the API
 // client retries 409, 429 (Retry-After), 5xx and timeouts within the
 // change's timeout, and names the verb and resource the Role must grant on

@@ -461,6 +461,24 @@ TEST(RenderPatch, FillsEveryPlaceholder) {
   EXPECT_EQ(*r, R"({"w":"5","i":95,"p":"web-0","n":"shop"})");
 }
 
+// The API server's answer to a PATCH is outside input: what the step's
+// detail takes from it is bounded, and an answer of any shape still
+// describes the change.
+TEST(DescribePatched, NamesTheObjectAndABoundedResourceVersion) {
+  const kube::ObjectRef ref{"networking.k8s.io/v1", "Ingress", "shop", "web-canary", ""};
+  const std::string name = "patched " + ref.describe();
+  EXPECT_EQ(describePatched(ref, R"({"metadata":{"resourceVersion":"48213"}})"),
+            name + " (resourceVersion 48213)");
+  EXPECT_EQ(describePatched(ref, R"({"metadata":{"resourceVersion":")" +
+                                     std::string(100000, '7') + R"("}})"),
+            name + " (resourceVersion " + std::string(64, '7') + "...)");
+  for (const std::string& answer : std::vector<std::string>{
+           "", "not json", "[]", R"({"metadata":[]})", R"({"metadata":{"resourceVersion":7}})",
+        std::string(100000, '[') + std::string(100000, ']')}) {
+    EXPECT_EQ(describePatched(ref, answer), name) << answer.substr(0, 40);
+  }
+}
+
 TEST(RenderPatch, NamesAnUnknownPlaceholderAndBadJson) {
   auto unknown = renderPatch(R"({"w":"{{wieght}}"})", config::PatchType::kMerge, {});
   ASSERT_FALSE(unknown);
