@@ -59,7 +59,9 @@ class CompensatorObserver {
 
 // ---- pure helpers, exposed for tests and the fuzz target -----------------
 
-// Why an entry cannot be a compensation (no id, no saga_id), or nullopt.
+// Why an entry cannot be a compensation (no id, no saga_id, an id with a
+// control character, which the Idempotency-Key header cannot carry), or
+// nullopt.
 std::optional<std::string> invalidEntry(const std::map<std::string, std::string>& fields);
 
 // `tmpl` with {{id}}, {{saga_id}}, {{step}} and {{action}} replaced by the

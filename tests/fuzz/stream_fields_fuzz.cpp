@@ -1,7 +1,8 @@
 // libFuzzer target: the fields of a stream entry as the compensator reads
 // them (anyone who can XADD controls them). The input is field/value pairs
 // separated by NUL bytes. Properties: never crashes; an entry is invalid
-// exactly when id or saga_id is missing or empty; a filled action URL never
+// exactly when id or saga_id is missing or empty, or the id (sent as the
+// Idempotency-Key header) holds a control character; a filled action URL never
 // contains a control character, a space, or any text of a value that could
 // leave its path segment ('/', '?', '#', '.', '%' unencoded).
 // Built by the fuzz preset, run by tests/fuzz/run (`tests/fuzz/run stream_fields`).
@@ -33,7 +34,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     auto it = fields.find(k);
     return it == fields.end() ? std::string() : it->second;
   };
-  if (invalid != (value("id").empty() || value("saga_id").empty())) std::abort();
+  bool control = false;
+  for (const unsigned char c : value("id")) control = control || c < 0x20 || c == 0x7f;
+  if (invalid != (value("id").empty() || value("saga_id").empty() || control)) std::abort();
 
   const std::string prefix = "http://svc:8080/r/";
   const std::string url =
