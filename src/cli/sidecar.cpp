@@ -17,10 +17,13 @@
 namespace lameduck::cli {
 namespace {
 
+// Memory stays bounded whatever the spool holds (100,000 records are ~30 MB
+// of file): the look is a counting scan, and the replay streams the file,
+// one batch of records at a time, into the stream.
 void replaySpoolAtStart(saga::StreamConnector& stream, const std::string& stream_name,
                         saga::Spool& spool, saga::HandoffObserver& metrics) {
-  auto contents = spool.read();
-  if (!contents || (contents->records.empty() && contents->torn_lines == 0)) return;
+  auto stats = spool.scan();
+  if (!stats || (stats->records == 0 && stats->torn_lines == 0)) return;
   auto replayed = saga::replaySpool(stream, spool, &metrics);
   if (replayed) {
     log::info("spooled compensations replayed into the stream",
@@ -273,8 +276,8 @@ Status Sidecar::start() {
     replay_ = std::jthread(
         [this] { replaySpoolAtStart(*stream_, config_.compensation.stream, spool_,
                                                feature_metrics_.handoff); });
-  } else if (auto contents = spool_.read(); contents && !contents->records.empty()) {
-    feature_metrics_.handoff.onSpoolSize(static_cast<int64_t>(contents->records.size()));
+  } else if (auto stats = spool_.scan(); stats && stats->records > 0) {
+    feature_metrics_.handoff.onSpoolSize(stats->records);
   }
   if (auto port = admin_->start(); !port) return std::unexpected(port.error());
   if (auto port = metrics_server_->start(); !port) return std::unexpected(port.error());
