@@ -4,6 +4,7 @@
 
 #include <sys/stat.h>
 
+#include <cstdlib>
 #include <sstream>
 
 namespace lameduck::testing {
@@ -111,6 +112,12 @@ nlohmann::json Daemon::adminJson(const std::string& path, const http::Headers& h
     return nullptr;
   }
   return j;
+}
+
+int64_t peakRssKb(pid_t pid) {
+  const std::string status = readFile("/proc/" + std::to_string(pid) + "/status");
+  const auto at = status.find("VmHWM:");
+  return at == std::string::npos ? -1 : std::atoll(status.c_str() + at + 6);
 }
 
 std::jthread slowAppRequest(Daemon& d, int ms) {

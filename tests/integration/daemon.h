@@ -3,6 +3,9 @@
 // Starts the real lameduck binary (and optionally the sample app) for
 // integration tests, on ports the processes pick themselves.
 
+#include <sys/types.h>
+
+#include <cstdint>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -84,6 +87,18 @@ class Daemon {
   int metrics_port_ = 0;
   int app_port_ = 0;
 };
+
+// VmHWM (peak resident memory) of a process, in kB; -1 when unreadable.
+int64_t peakRssKb(pid_t pid);
+
+// Whether a peak-memory bound is checked: a sanitizer's shadow memory and
+// quarantine (hundreds of MB) are not lameduck's, so the bound is checked by
+// the unsanitized presets only.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+inline constexpr bool kMemoryBoundChecked = false;
+#else
+inline constexpr bool kMemoryBoundChecked = true;
+#endif
 
 // Keeps the sample app of `d` busy for `ms`: starts GET /work?ms=<ms> on a
 // thread and returns it once the app counts the request in flight (the test

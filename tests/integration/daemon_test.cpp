@@ -160,13 +160,6 @@ TEST(Daemon, AppClosingConnectionsGivesAClearErrorAndNoCrash) {
   EXPECT_TRUE(d.lameduck().running());
 }
 
-// VmHWM (peak resident memory) of a process, in kB; -1 when unreadable.
-int64_t peakRssKb(pid_t pid) {
-  const std::string status = readFile("/proc/" + std::to_string(pid) + "/status");
-  const auto at = status.find("VmHWM:");
-  return at == std::string::npos ? -1 : std::atoll(status.c_str() + at + 6);
-}
-
 // Memory does not follow what the app sends: 16 MiB answers of tiny values
 // (a status answer padded with `[{},{},...]`, a compensations answer of
 // `[0,0,...]`, 8 million non-entries) are read in bounded memory, the
@@ -187,14 +180,7 @@ TEST(Daemon, HugeAnswersOfTinyValuesStayUnderThePodsMemoryLimit) {
       << r->body.substr(0, 2000);
   const int64_t peak_kb = peakRssKb(d.lameduck().pid());
   ASSERT_GT(peak_kb, 0);
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-  // A sanitizer's shadow memory and quarantine (hundreds of MB) are not
-  // lameduck's: the memory bound is checked by the unsanitized presets.
-  constexpr bool kPlainBuild = false;
-#else
-  constexpr bool kPlainBuild = true;
-#endif
-  if (kPlainBuild) {
+  if (kMemoryBoundChecked) {
     EXPECT_LT(peak_kb, 64 * 1024) << "peak RSS " << peak_kb << " kB, over the chart's 64Mi";
   }
   int audited = 0;

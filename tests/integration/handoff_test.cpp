@@ -4,12 +4,17 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <fstream>
+#include <iostream>
 
 #include "fakes/ids.h"
 #include "integration/daemon.h"
 #include "redis/redis_client.h"
+#include "saga/record.h"
+#include "saga/spool.h"
 #include "support/redis.h"
 
 namespace lameduck::testing {
@@ -238,6 +243,121 @@ TEST(Handoff, SpoolReplayReportsUnreadableLinesAndExitsNonZero) {
   EXPECT_THAT(readFile(out), HasSubstr("1 unreadable line(s) kept in"));
   expectEveryIdOnce(redis.streamIds("compensation_stream"), 30);
   EXPECT_EQ(readFile(spool), "{\"id\": \"half a record\n");
+}
+
+
+// A spool file of `n` records "c-1".."c-<n>" of realistic size (~300 bytes a
+// line: a payload, the origin, a timestamp), written as append() writes it.
+void writeSpool(const std::string& dir, int n) {
+  ASSERT_EQ(mkdir(dir.c_str(), 0700), 0) << dir;
+  std::ofstream out(dir + "/compensations.jsonl", std::ios::binary);
+  for (int i = 1; i <= n; ++i) {
+    saga::CompensationRecord r;
+    r.id = "c-" + std::to_string(i);
+    r.saga_id = "order-" + std::to_string(i / 3);
+    r.step = "reserve_stock";
+    r.action = "release_stock";
+    r.payload = R"({"order_id":")" + std::to_string(i / 3) + R"(","sku":"SKU-42","qty":3})";
+    r.service = "orders";
+    r.namespace_ = "shop";
+    r.pod = "orders-7d9f8b6c5-x2x4q";
+    r.revision = "7d9f8b6c5";
+    r.created_at = "2026-12-02T16:00:00Z";
+    out << saga::toJsonLine(r) << '\n';
+  }
+  ASSERT_TRUE(out.flush()) << dir;
+}
+
+// The start-up replay streams the spool: 100,000 spooled records (~30 MB of
+// file) all reach the stream, once each, the spool is emptied, and the
+// sidecar's peak memory stays far below the chart's 64Mi limit (a replay
+// that read the whole file would follow its size, be OOM-killed and
+// restarted, again and again).
+TEST(Handoff, HundredThousandSpooledRecordsReplayAtStartInBoundedMemory) {
+  constexpr int kRecords = 100'000;
+  RedisServer redis;
+  TempDir spool;
+  const std::string spool_dir = spool.file("spool");
+  ASSERT_NO_FATAL_FAILURE(writeSpool(spool_dir, kRecords));
+  Daemon d(redisConfig(redis), std::nullopt, {},
+           {"compensation.spool=" + spool_dir, "compensation.redis.timeout=10s"});
+  ASSERT_GT(d.adminPort(), 0) << d.lameduck().output();
+  auto replayed = waitForLine(
+      d.lameduck().outputPath(),
+      [](const json& j) {
+        return j.value("msg", "") == "spooled compensations replayed into the stream" ||
+               j.value("msg", "") == "spool replay failed; the records stay in the spool";
+      },
+      120s);
+  ASSERT_TRUE(replayed) << d.lameduck().output().substr(0, 4000);
+  EXPECT_EQ((*replayed)["count"], kRecords) << replayed->dump();
+  expectEveryIdOnce(redis.streamIds("compensation_stream"), kRecords);
+  EXPECT_NE(access((spool_dir + "/compensations.jsonl").c_str(), F_OK), 0);
+  EXPECT_NE(access((spool_dir + "/compensations.jsonl.tmp").c_str(), F_OK), 0);
+  EXPECT_EQ(d.metric("lameduck_compensations_written_total{sink=\"redis\"}"), kRecords);
+  EXPECT_EQ(d.metric("lameduck_compensations_spooled"), 0);
+  const int64_t peak_kb = peakRssKb(d.lameduck().pid());
+  ASSERT_GT(peak_kb, 0);
+  std::cout << "lameduck peak RSS after replaying " << kRecords << " records: " << peak_kb
+            << " kB\n";
+  if (kMemoryBoundChecked) {
+    EXPECT_LT(peak_kb, 48 * 1024) << "peak RSS " << peak_kb << " kB, over 48 MiB";
+  }
+}
+
+
+// One exit of 100,000 compensations that the app answers all at once (~10 MB,
+// over the default app.max_response_bytes, which such an app has to raise)
+// into Redis or, with `redis` null, into the spool: everything is acked and
+// durable, and lameduck's peak memory stays far below the chart's 64Mi.
+void handOffHundredThousandAtOnce(const RedisServer* redis) {
+  constexpr int kCompensations = 100'000;
+  const std::string yaml =
+      redis ? "compensation: {redis: {address: \"unix:" + redis->socket() + "\", timeout: 10s}}\n"
+            : std::string();
+  // The sample app of its own: the Daemon's would check each acked id
+  // against the whole spool file (--check-spool), 100,000 times over.
+  TempDir app_dir;
+  Process app({sampleAppBinary(), "--listen", "127.0.0.1:0", "--compensations",
+               std::to_string(kCompensations)},
+              app_dir.file("app.log"));
+  auto port = waitForAppPort(app);
+  ASSERT_TRUE(port) << app.output();
+  Daemon d(yaml, std::nullopt, {},
+           {"app.base_url=http://127.0.0.1:" + std::to_string(*port),
+            "app.max_response_bytes=16777216", "app.timeout=60s", "exit.grace_period=120s"});
+  ASSERT_GT(d.adminPort(), 0) << d.lameduck().output();
+  auto r = call(d.adminPort(), "GET", "/prestop", {}, 180s);
+  ASSERT_TRUE(r) << r.error().message;
+  const json s = json::parse(r->body);
+  EXPECT_EQ(s["outcome"], "completed") << r->body.substr(0, 2000);
+  EXPECT_EQ(s["compensations"]["acked"], kCompensations) << r->body.substr(0, 2000);
+  if (redis) {
+    EXPECT_EQ(s["compensations"]["written"], kCompensations);
+    expectEveryIdOnce(redis->streamIds("compensation_stream"), kCompensations);
+  } else {
+    EXPECT_EQ(s["compensations"]["spooled"], kCompensations);
+    auto spooled = saga::Spool(d.spoolDir()).scan();
+    ASSERT_TRUE(spooled) << spooled.error().message;
+    EXPECT_EQ(spooled->records, kCompensations);
+    EXPECT_EQ(spooled->unreadable, 0);
+  }
+  const int64_t peak_kb = peakRssKb(d.lameduck().pid());
+  ASSERT_GT(peak_kb, 0);
+  std::cout << "lameduck peak RSS after handing off " << kCompensations << " compensations to "
+            << (redis ? "Redis" : "the spool") << ": " << peak_kb << " kB\n";
+  if (kMemoryBoundChecked) {
+    EXPECT_LT(peak_kb, 48 * 1024) << "peak RSS " << peak_kb << " kB, over 48 MiB";
+  }
+}
+
+TEST(Handoff, HundredThousandAnsweredAtOnceGoToRedisInBoundedMemory) {
+  RedisServer redis;
+  ASSERT_NO_FATAL_FAILURE(handOffHundredThousandAtOnce(&redis));
+}
+
+TEST(Handoff, HundredThousandAnsweredAtOnceGoToTheSpoolInBoundedMemory) {
+  ASSERT_NO_FATAL_FAILURE(handOffHundredThousandAtOnce(nullptr));
 }
 
 }  // namespace
