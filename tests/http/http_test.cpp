@@ -12,13 +12,13 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <condition_variable>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
 
+#include "fakes/resolve.h"
 #include "support/harness.h"
 #include "support/idle_clients.h"
 #include "support/tls.h"
@@ -27,6 +27,7 @@
 namespace lameduck::http {
 namespace {
 
+using fakes::FakeResolver;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 using testing::TempDir;
@@ -230,39 +231,6 @@ TEST(ClientDeadline, TlsHandshakeTrickledEndsAtTheDeadlineNamingTheUrl) {
   EXPECT_TRUE(testing::waitUntil([&] { return server.hungUp(); }, 10s))
       << "the client closed the connection";
 }
-
-// A resolver that answers from a table, or blocks until released.
-class FakeResolver : public Resolver {
- public:
-  explicit FakeResolver(std::map<std::string, std::vector<std::string>> table)
-      : table_(std::move(table)) {}
-  Result<std::vector<std::string>> resolve(const std::string& host) override {
-    std::unique_lock lock(mu_);
-    ++lookups_;
-    if (hang_) cv_.wait(lock, [&] { return !hang_; });
-    auto it = table_.find(host);
-    if (it == table_.end()) return makeError(ErrorCode::kUnavailable, "unknown host " + host);
-    return it->second;
-  }
-  void hang(bool on) {
-    {
-      std::lock_guard lock(mu_);
-      hang_ = on;
-    }
-    cv_.notify_all();
-  }
-  int lookups() {
-    std::lock_guard lock(mu_);
-    return lookups_;
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::map<std::string, std::vector<std::string>> table_;
-  bool hang_ = false;
-  int lookups_ = 0;
-};
 
 TEST(ClientDeadline, HangingDnsLookupEndsAtTheDeadlineNamingTheHost) {
   auto resolver = std::make_shared<FakeResolver>(
