@@ -152,6 +152,42 @@ namespace {
 // built as a document, one entry at a time, bounded by kMaxPayloadValues
 // and kMaxCompensationBytes), and an invalid JSON text as a whole is an
 // error. Refused entries beyond kMaxRejectedListed are only counted.
+// The numbers of a JSON text, one after another, as written: the reader is
+// handed "-0" as the integer 0, indistinguishable from "0", and an id keeps
+// its exact text. It walks the text once, alongside the parser (each number
+// the parser reports is the next one here), and keeps nothing. Only the text
+// outside strings is looked at; a text that is not JSON is refused by the
+// parser anyway.
+class NumberTokens {
+ public:
+  explicit NumberTokens(std::string_view text) : text_(text) {}
+
+  // The next number's text; empty past the last.
+  std::string_view next() {
+    for (; pos_ < text_.size(); ++pos_) {
+      const char c = text_[pos_];
+      if (c == '"') {
+        for (++pos_; pos_ < text_.size() && text_[pos_] != '"'; ++pos_) {
+          if (text_[pos_] == '\\') ++pos_;
+        }
+      } else if (c == '-' || (c >= '0' && c <= '9')) {
+        const size_t start = pos_;
+        while (pos_ < text_.size() && inNumber(text_[pos_])) ++pos_;
+        return text_.substr(start, pos_ - start);
+      }
+    }
+    return {};
+  }
+
+ private:
+  static bool inNumber(char c) {
+    return (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E';
+  }
+
+  std::string_view text_;
+  size_t pos_ = 0;
+};
+
 class CompensationsReader : public SaxTypes {
  public:
   bool null() { return scalar(nullptr); }
@@ -199,9 +235,9 @@ class CompensationsReader : public SaxTypes {
   }
   bool parse_error(std::size_t, const std::string&, const json::exception&) { return false; }
 
-  // `negative_zeros`: negativeZeros() of the text being read.
-  CompensationsReader(EntryStream* stream, std::vector<size_t> negative_zeros)
-      : stream_(stream), negative_zeros_(std::move(negative_zeros)) {}
+  // `body`: the text being read, which must outlive the reader.
+  CompensationsReader(EntryStream* stream, std::string_view body)
+      : stream_(stream), numbers_(body) {}
 
   // Once the whole text is read: was there a "compensations" array?
   bool listFound() const { return root_is_object_ && list_found_; }
@@ -228,16 +264,8 @@ class CompensationsReader : public SaxTypes {
     return std::nullopt;
   }
 
-  // Counts a number read; true when it was written "-0".
-  bool nextNumberIsNegativeZero() {
-    const size_t ordinal = numbers_++;
-    while (next_negative_zero_ < negative_zeros_.size() &&
-           negative_zeros_[next_negative_zero_] < ordinal) {
-      ++next_negative_zero_;
-    }
-    return next_negative_zero_ < negative_zeros_.size() &&
-           negative_zeros_[next_negative_zero_] == ordinal;
-  }
+  // Moves on to the next number of the text; true when it is written "-0".
+  bool nextNumberIsNegativeZero() { return numbers_.next() == "-0"; }
 
   // The entry member read as text under the current key, if any.
   std::optional<std::string>* textField() {
@@ -456,37 +484,8 @@ class CompensationsReader : public SaxTypes {
   EntryStream* stream_ = nullptr;
   size_t lists_seen_ = 0;  // "compensations" members of the root so far
   CompensationBatch batch_;
-  std::vector<size_t> negative_zeros_;  // ordinals of the numbers written "-0"
-  size_t next_negative_zero_ = 0;       // the first of them not yet passed
-  size_t numbers_ = 0;                  // numbers read so far
+  NumberTokens numbers_;  // the text's numbers, moved on with each one read
 };
-
-// The ordinals, among all the numbers of the JSON text `body` in the order
-// they are written, of those written "-0": the reader is handed them as the
-// integer 0, indistinguishable from "0", and an id keeps its exact text.
-// Only the text outside strings is looked at; a text that is not JSON is
-// refused by the reader anyway.
-std::vector<size_t> negativeZeros(std::string_view body) {
-  auto in_number = [](char c) {
-    return (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E';
-  };
-  std::vector<size_t> found;
-  size_t ordinal = 0;
-  for (size_t i = 0; i < body.size(); ++i) {
-    const char c = body[i];
-    if (c == '"') {
-      for (++i; i < body.size() && body[i] != '"'; ++i) {
-        if (body[i] == '\\') ++i;
-      }
-    } else if (c == '-' || (c >= '0' && c <= '9')) {
-      const size_t start = i;
-      while (i + 1 < body.size() && in_number(body[i + 1])) ++i;
-      if (body.substr(start, i + 1 - start) == "-0") found.push_back(ordinal);
-      ++ordinal;
-    }
-  }
-  return found;
-}
 
 }  // namespace
 
@@ -499,7 +498,7 @@ Result<CompensationBatch> readCompensations(std::string_view body, size_t max_by
       !ok) {
     return std::unexpected(ok.error());
   }
-  CompensationsReader reader(stream, negativeZeros(body));
+  CompensationsReader reader(stream, body);
   const bool read = json::sax_parse(body.begin(), body.end(), &reader);
   if (read && reader.listFound()) reader.flush();
   if (!read) {

@@ -11,7 +11,6 @@
 #include "cli/signals.h"
 #include "common/log.h"
 #include "common/version.h"
-#include "coord/settings.h"
 
 namespace lameduck::cli {
 namespace {
@@ -46,7 +45,6 @@ int run(const Args& args) {
     log::error("cannot start", {{"error", started.error().message}});
     return kExitFailed;
   }
-  const coord::Settings coordination = coord::Settings::from(c, instanceName());
   log::info("lameduck started",
             {{"version", kVersion},
              {"commit", kCommit},
@@ -54,8 +52,7 @@ int run(const Args& args) {
              {"app", c.app.base_url ? c.app.base_url->origin() + c.app.base_url->path : "none"},
              {"exit_budget_ms", toMillis(c.exit.budget())},
              {"drain_max_wait_ms", toMillis(c.drain.max_wait)},
-             {"coordination", coordination.enabled() ? coordination.service + "/" + coordination.pod
-                                                     : std::string("off")}});
+             {"coordination", (*sidecar)->coordinationName()}});
 
   for (const std::string& w : config::warnings(c)) log::warn("configuration", {{"detail", w}});
 

@@ -78,116 +78,156 @@ Sidecar::Sidecar(const config::Config& config, Clock& clock)
 Result<std::unique_ptr<Sidecar>> Sidecar::create(const config::Config& config, Clock& clock,
                                                  SignalListener* listener) {
   std::unique_ptr<Sidecar> s(new Sidecar(config, clock));
-  const config::Config& c = config;
-  if (c.app.base_url) {
-    s->app_ =
-        std::make_unique<app::HttpAppClient>(c.app, clock, s->feature_metrics_.hooks.observer());
-  }
-  if (!c.app.ports.empty()) {
-    // Socket diagnostics (netlink) when the kernel allows it, else /proc.
-    drain::SourceOptions so;
-    so.ports = c.app.ports;
-    so.proc_root = c.drain.proc_root;
-    so.disable_netlink = drain::netlinkDisabledByEnvironment() || c.drain.proc_root != "/proc";
-    so.own_ports = http::ownClientPorts;
-    drain::SourceChoice choice = drain::chooseConnectionSource(so, clock);
-    if (choice.fallback) {
-      log::warn("connection activity from /proc: idle connections count as busy",
-                {{"source", drain::sourceName(choice.kind)}, {"reason", choice.reason}});
-    } else {
-      log::info("connection activity source",
-                {{"source", drain::sourceName(choice.kind)}, {"reason", choice.reason}});
-    }
-    s->feature_metrics_.drain_wait.onConnectionSource(drain::sourceName(choice.kind));
-    s->connections_ = std::move(choice.source);
-  }
-  // The compensation stream: the hand-off and the spool replay know only
-  // the connector's interface.
-  if (c.compensation.redis.address) {
-    s->stream_ = std::make_unique<saga::RedisStreamConnector>(c.compensation);
-  }
-  // Exit ordering: the registry thread and the exit thread each talk to
-  // Redis over a connection of their own.
-  const coord::Settings coordination = coord::Settings::from(c, instanceName());
-  if (coordination.enabled()) {
-    s->registry_ = std::make_unique<coord::Registry>(
-        clock, std::make_unique<coord::RedisBackend>(c.compensation.redis), coordination,
-        s->feature_metrics_.ordering);
-    s->coord_backend_ = std::make_unique<coord::RedisBackend>(c.compensation.redis);
-    s->coordination_ = std::make_unique<coord::ExitCoordination>(
-        *s->coord_backend_, coordination, s->feature_metrics_.ordering, s->registry_.get());
-  }
-  if (c.app.diagnostics.goroutines) {
-    s->dumps_ = std::make_unique<diag::HttpDumpSource>(
-        *c.app.diagnostics.goroutines, static_cast<size_t>(c.app.diagnostics.max_bytes), clock);
-    s->diagnosis_ = std::make_unique<diag::Diagnosis>(*s->dumps_);
-  }
-  // The exit trace goes out on the tracer's own thread: the collector never
-  // holds /prestop.
-  if (c.trace.otlp.endpoint) {
-    s->tracer_ = std::make_unique<trace::ExitTracer>(
-        c.trace.otlp, clock, s->feature_metrics_.exports,
-        trace::Resource::forPod(c.coordination.service, log::identity(), kVersion),
-        log::identity());
-  }
-  if (s->diagnosis_) {
-    // A stuck app is told to the metrics (lameduck_app_goroutines) and, with
-    // tracing on, to the exit trace (a span of its own).
-    std::vector<diag::StuckObserver*> stuck{&s->feature_metrics_.diagnosis};
-    if (s->tracer_) {
-      s->stuck_span_ = std::make_unique<diag::StuckSpan>(*s->tracer_);
-      stuck.push_back(s->stuck_span_.get());
-    }
-    // The after-SIGTERM watch stays while the app is alive (its diagnostics
-    // endpoint accepts connections, or app.ports listen), bounded by the
-    // budget.
-    const HttpUrl& url = *c.app.diagnostics.goroutines;
-    drain::ConnectionSource* connections = s->connections_.get();
-    diag::AliveCheck alive = [url, connections](Duration timeout) {
-      if (diag::tcpAccepts(url.host, url.port, timeout)) return true;
-      if (!connections) return false;
-      auto snap = connections->read();
-      return !snap || snap->listening > 0;  // unreadable tables: still there
-    };
-    s->after_exit_ = std::make_unique<diag::AfterExitWatch>(
-        *s->diagnosis_, clock, std::move(alive),
-        diag::WatchSettings{c.app.diagnostics.after_sigterm, c.app.timeout, c.drain.poll_interval},
-        std::move(stuck));
-  }
-  if (c.metrics.pushgateway.url) {
-    // With the after-SIGTERM diagnosis, the push waits for the watch, so
-    // that lameduck_app_goroutines is part of the pod's last word; the
-    // watch's wait is bounded by the exit budget.
-    server::PushReady ready;
-    if (diag::AfterExitWatch* watch = s->after_exit_.get()) {
-      ready = [watch] {
-        if (!watch->waitOver()) {
-          log::warn("the after-SIGTERM watch outlasted the exit budget; pushing without it");
-        }
-      };
-    }
-    s->push_ = std::make_unique<server::FinalPush>(c.metrics.pushgateway,
-                                                   server::podGrouping(c.metrics.pushgateway),
-                                                   s->metrics_, clock, std::move(ready));
-  }
+  s->buildApp();
+  s->buildConnections();
+  s->buildStream();
+  s->buildCoordination();
+  s->buildDiagnosis();
+  s->buildTrace();
+  s->buildAfterExitWatch();
+  s->buildPush();
+  if (auto built = s->buildEngine(); !built) return std::unexpected(built.error());
+  s->buildServers(listener);
+  return s;
+}
 
-  auto lifecycle = s->plan();
+void Sidecar::buildApp() {
+  const config::Config& c = config_;
+  if (c.app.base_url) {
+    app_ = std::make_unique<app::HttpAppClient>(c.app, clock_, feature_metrics_.hooks.observer());
+  }
+}
+
+void Sidecar::buildConnections() {
+  const config::Config& c = config_;
+  if (c.app.ports.empty()) return;
+  // Socket diagnostics (netlink) when the kernel allows it, else /proc.
+  drain::SourceOptions so;
+  so.ports = c.app.ports;
+  so.proc_root = c.drain.proc_root;
+  so.disable_netlink = drain::netlinkDisabledByEnvironment() || c.drain.proc_root != "/proc";
+  so.own_ports = http::ownClientPorts;
+  drain::SourceChoice choice = drain::chooseConnectionSource(so, clock_);
+  if (choice.fallback) {
+    log::warn("connection activity from /proc: idle connections count as busy",
+              {{"source", drain::sourceName(choice.kind)}, {"reason", choice.reason}});
+  } else {
+    log::info("connection activity source",
+              {{"source", drain::sourceName(choice.kind)}, {"reason", choice.reason}});
+  }
+  feature_metrics_.drain_wait.onConnectionSource(drain::sourceName(choice.kind));
+  connections_ = std::move(choice.source);
+}
+
+// The compensation stream: the hand-off and the spool replay know only the
+// connector's interface.
+void Sidecar::buildStream() {
+  if (config_.compensation.redis.address) {
+    stream_ = std::make_unique<saga::RedisStreamConnector>(config_.compensation);
+  }
+}
+
+// Exit ordering: the registry thread and the exit thread each talk to Redis
+// over a connection of their own.
+void Sidecar::buildCoordination() {
+  const config::Config& c = config_;
+  const coord::Settings coordination = coord::Settings::from(c, instanceName());
+  if (!coordination.enabled()) return;
+  coordination_name_ = coordination.service + "/" + coordination.pod;
+  registry_ = std::make_unique<coord::Registry>(
+      clock_, std::make_unique<coord::RedisBackend>(c.compensation.redis), coordination,
+      feature_metrics_.ordering);
+  coord_backend_ = std::make_unique<coord::RedisBackend>(c.compensation.redis);
+  coordination_ = std::make_unique<coord::ExitCoordination>(*coord_backend_, coordination,
+                                                            feature_metrics_.ordering,
+                                                            registry_.get());
+}
+
+void Sidecar::buildDiagnosis() {
+  const config::DiagnosticsConfig& d = config_.app.diagnostics;
+  if (!d.goroutines) return;
+  dumps_ = std::make_unique<diag::HttpDumpSource>(*d.goroutines, static_cast<size_t>(d.max_bytes),
+                                                  clock_);
+  diagnosis_ = std::make_unique<diag::Diagnosis>(*dumps_);
+}
+
+// The exit trace goes out on the tracer's own thread: the collector never
+// holds /prestop.
+void Sidecar::buildTrace() {
+  const config::Config& c = config_;
+  if (!c.trace.otlp.endpoint) return;
+  tracer_ = std::make_unique<trace::ExitTracer>(
+      c.trace.otlp, clock_, feature_metrics_.exports,
+      trace::Resource::forPod(c.coordination.service, log::identity(), kVersion),
+      log::identity());
+}
+
+void Sidecar::buildAfterExitWatch() {
+  if (!diagnosis_) return;
+  const config::Config& c = config_;
+  // A stuck app is told to the metrics (lameduck_app_goroutines) and, with
+  // tracing on, to the exit trace (a span of its own).
+  std::vector<diag::StuckObserver*> stuck{&feature_metrics_.diagnosis};
+  if (tracer_) {
+    stuck_span_ = std::make_unique<diag::StuckSpan>(*tracer_);
+    stuck.push_back(stuck_span_.get());
+  }
+  // The after-SIGTERM watch stays while the app is alive (its diagnostics
+  // endpoint accepts connections, or app.ports listen), bounded by the
+  // budget.
+  const HttpUrl& url = *c.app.diagnostics.goroutines;
+  drain::ConnectionSource* connections = connections_.get();
+  diag::AliveCheck alive = [url, connections](Duration timeout) {
+    if (diag::tcpAccepts(url.host, url.port, timeout)) return true;
+    if (!connections) return false;
+    auto snap = connections->read();
+    return !snap || snap->listening > 0;  // unreadable tables: still there
+  };
+  after_exit_ = std::make_unique<diag::AfterExitWatch>(
+      *diagnosis_, clock_, std::move(alive),
+      diag::WatchSettings{c.app.diagnostics.after_sigterm, c.app.timeout, c.drain.poll_interval},
+      std::move(stuck));
+}
+
+void Sidecar::buildPush() {
+  const config::PushgatewayConfig& pg = config_.metrics.pushgateway;
+  if (!pg.url) return;
+  // With the after-SIGTERM diagnosis, the push waits for the watch, so that
+  // lameduck_app_goroutines is part of the pod's last word; the watch's wait
+  // is bounded by the exit budget.
+  server::PushReady ready;
+  if (diag::AfterExitWatch* watch = after_exit_.get()) {
+    ready = [watch] {
+      if (!watch->waitOver()) {
+        log::warn("the after-SIGTERM watch outlasted the exit budget; pushing without it");
+      }
+    };
+  }
+  push_ = std::make_unique<server::FinalPush>(pg, server::podGrouping(pg), metrics_, clock_,
+                                              std::move(ready));
+}
+
+Status Sidecar::buildEngine() {
+  auto lifecycle = plan();
   if (!lifecycle) return std::unexpected(lifecycle.error());
-  s->observers_ = std::make_unique<exit::ObserverList>(std::move(lifecycle->observers));
-  s->engine_ = std::make_unique<exit::ExitEngine>(clock, budgetOf(c.exit),
-                                                  std::move(lifecycle->steps), *s->observers_);
+  observers_ = std::make_unique<exit::ObserverList>(std::move(lifecycle->observers));
+  engine_ = std::make_unique<exit::ExitEngine>(clock_, budgetOf(config_.exit),
+                                               std::move(lifecycle->steps), *observers_);
+  return {};
+}
+
+void Sidecar::buildServers(SignalListener* listener) {
+  const config::Config& c = config_;
   // A hook caller waits at most the exit budget plus the reserve (which
   // compensation may use past an overrun) and a little slack.
   const Duration prestop_wait =
       c.exit.budget() + c.exit.compensation_reserve + std::chrono::seconds(5);
-  s->admin_ =
-      std::make_unique<server::AdminServer>(c.admin, *s->engine_, s->metrics_, prestop_wait);
-  s->metrics_server_ = std::make_unique<server::MetricsServer>(c.metrics, s->metrics_);
+  admin_ = std::make_unique<server::AdminServer>(c.admin, *engine_, metrics_, prestop_wait);
+  metrics_server_ = std::make_unique<server::MetricsServer>(c.metrics, metrics_);
   if (listener) {
-    exit::ExitEngine& engine = *s->engine_;
-    s->snapshot_.emplace(*listener, [&engine] { return exit::toJson(engine.snapshot()); });
+    exit::ExitEngine& engine = *engine_;
+    snapshot_.emplace(*listener, [&engine] { return exit::toJson(engine.snapshot()); });
   }
-  return s;
 }
 
 Result<Sidecar::Lifecycle> Sidecar::plan() {

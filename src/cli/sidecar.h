@@ -20,6 +20,7 @@
 
 #include <memory>
 #include <optional>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -90,6 +91,9 @@ class Sidecar {
   Status start();
 
   exit::ExitEngine& engine() { return *engine_; }
+  // Exit ordering as `lameduck started` logs it: "<service>/<pod>" when it
+  // is on, else "off".
+  const std::string& coordinationName() const { return coordination_name_; }
 
   // After the exit: stays up until the app stopped listening (the sidecar
   // never leaves before the app) or the budget ends, waits for the
@@ -115,8 +119,22 @@ class Sidecar {
   };
   Result<Lifecycle> plan();
 
+  // The builders create() calls, in this order (the members' order); each
+  // builds its feature's members when the config turns the feature on.
+  void buildApp();             // app_
+  void buildConnections();     // connections_
+  void buildStream();          // stream_
+  void buildCoordination();    // registry_, coord_backend_, coordination_
+  void buildDiagnosis();       // dumps_, diagnosis_
+  void buildTrace();           // tracer_
+  void buildAfterExitWatch();  // stuck_span_, after_exit_
+  void buildPush();            // push_
+  Status buildEngine();        // observers_, engine_ (fails as plan() does)
+  void buildServers(SignalListener* listener);  // admin_, metrics_server_, snapshot_
+
   const config::Config& config_;
   Clock& clock_;
+  std::string coordination_name_ = "off";
   server::Metrics metrics_;
   FeatureMetrics feature_metrics_;  // on metrics_'s registry
   std::unique_ptr<app::HttpAppClient> app_;               // app.base_url set

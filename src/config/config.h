@@ -53,6 +53,9 @@ struct ExitConfig {
 
   // The whole exit must fit here.
   Duration budget() const { return grace_period - safety_margin; }
+  // What the Draining phase (traffic shift, drain wait) may use of the
+  // budget: the rest is the compensation reserve.
+  Duration draining() const { return budget() - compensation_reserve; }
 };
 
 struct HooksConfig {
@@ -291,12 +294,6 @@ Result<Config> defaults(const std::vector<Override>& overrides = {});
 // Expands ${NAME} and ${NAME:-fallback}; "$$" is a literal '$'. Unset names
 // without a fallback expand to "". Errors on an unterminated "${".
 Result<std::string> expandEnv(std::string_view text);
-
-// traffic.gate.source app reads the app's status hook, so it needs
-// app.base_url. parse() refuses such a config; components that build the
-// gate call this rather than repeating the rule. The error reads
-// "traffic.gate.source: <why>".
-Status checkGateSource(const Config& config);
 
 // The grace period's split between the exit and the app's own shutdown.
 // The traffic holds planned before the drain wait (zero without a backend).

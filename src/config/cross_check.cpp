@@ -156,11 +156,4 @@ void crossCheck(Issues& issues, const YAML::Node& root, const Config& c) {
 
 }  // namespace detail
 
-Status checkGateSource(const Config& config) {
-  if (auto issue = detail::checkGateNeedsApp(config)) {
-    return makeError(ErrorCode::kInvalidArgument, issue->path + ": " + issue->message);
-  }
-  return {};
-}
-
 }  // namespace lameduck::config

@@ -1,4 +1,4 @@
-// The exit, drain and log sections: budgets, the drain wait, log output.
+// The exit section: the grace period and the budgets carved out of it.
 
 #include "config/sections.h"
 
@@ -10,35 +10,6 @@ void readExit(Issues& issues, const YAML::Node& node, const std::string& path, E
   m.field("safety_margin", duration(issues, out.safety_margin, ZeroOk::kYes));
   m.field("compensation_reserve", duration(issues, out.compensation_reserve, ZeroOk::kYes));
   m.field("app_shutdown", duration(issues, out.app_shutdown, ZeroOk::kYes));
-  m.finish();
-}
-
-void readDrain(Issues& issues, const YAML::Node& node, const std::string& path, DrainConfig& out) {
-  MapReader m(issues, node, path);
-  m.field("poll_interval", duration(issues, out.poll_interval, ZeroOk::kNo));
-  m.field("quiet_period", duration(issues, out.quiet_period, ZeroOk::kYes));
-  m.field("max_connections", integer(issues, out.max_connections, 0, 1'000'000));
-  m.field("max_wait", [&](const YAML::Node& vn, const std::string& vp) {
-    out.max_wait_auto = false;
-    duration(issues, out.max_wait, ZeroOk::kNo)(vn, vp);
-  });
-  m.field("proc_root", [&](const YAML::Node& vn, const std::string& vp) {
-    auto v = scalar(issues, vn, vp, "a directory path");
-    if (!v) return;
-    if (v->empty() || v->front() != '/') {
-      issues.fail(vn, vp, "invalid path \"" + *v + "\"; expected an absolute directory like /proc");
-      return;
-    }
-    while (v->size() > 1 && v->back() == '/') v->pop_back();
-    out.proc_root = *v;
-  });
-  m.finish();
-}
-
-void readLog(Issues& issues, const YAML::Node& node, const std::string& path, LogConfig& out) {
-  MapReader m(issues, node, path);
-  m.field("level", parsed<log::Level>(issues, out.level, log::parseLevel));
-  m.field("format", parsed<log::Format>(issues, out.format, log::parseFormat));
   m.finish();
 }
 

@@ -24,17 +24,15 @@ Duration plannedHolds(const Config& c) {
 
 Duration autoMaxWait(const Config& c) {
   const ExitConfig& e = c.exit;
-  const Duration draining = e.budget() - e.compensation_reserve;
-  const Duration fits = draining - e.app_shutdown - plannedHolds(c);
-  return fits > Duration::zero() ? fits : draining;
+  const Duration fits = e.draining() - e.app_shutdown - plannedHolds(c);
+  return fits > Duration::zero() ? fits : e.draining();
 }
 
 Duration appShutdownLeft(const Config& c) {
   const ExitConfig& e = c.exit;
   // The drain wait ends at max_wait after the holds, or at the end of
   // Draining, whichever is first; compensation may take its whole reserve.
-  const Duration draining = e.budget() - e.compensation_reserve;
-  const Duration drain_end = std::min(draining, plannedHolds(c) + c.drain.max_wait);
+  const Duration drain_end = std::min(e.draining(), plannedHolds(c) + c.drain.max_wait);
   return e.grace_period - drain_end - e.compensation_reserve;
 }
 
@@ -51,7 +49,7 @@ std::vector<std::string> warnings(const Config& c) {
   if (holds > Duration::zero()) m += " after " + formatDuration(holds) + " of traffic holds";
   m += ", less than exit.app_shutdown " + formatDuration(c.exit.app_shutdown) +
        ": the kubelet may SIGKILL the app mid-shutdown. ";
-  const Duration fits = c.exit.budget() - c.exit.compensation_reserve - c.exit.app_shutdown - holds;
+  const Duration fits = c.exit.draining() - c.exit.app_shutdown - holds;
   if (fits > Duration::zero()) {
     m += "Lower drain.max_wait to " + formatDuration(fits) + " or raise exit.grace_period";
   } else {

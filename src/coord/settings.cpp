@@ -11,8 +11,7 @@ Settings Settings::from(const config::Config& config, std::string pod) {
   s.max_concurrent_exits = c.max_concurrent_exits;
   s.heartbeat = c.heartbeat;
   s.poll = std::min<Duration>(s.poll, c.heartbeat);
-  const Duration draining = config.exit.budget() - config.exit.compensation_reserve;
-  s.outage_allowance = std::min<Duration>(std::chrono::seconds(5), draining / 4);
+  s.outage_allowance = std::min<Duration>(std::chrono::seconds(5), config.exit.draining() / 4);
   return s;
 }
 

@@ -43,7 +43,7 @@ enum class WatchOutcome {
 };
 std::string_view watchOutcomeName(WatchOutcome outcome);
 
-struct WatchResult {
+struct [[nodiscard]] WatchResult {
   WatchOutcome outcome = WatchOutcome::kExited;
   bool reported = false;    // dump (3) was taken and reported
   std::string detail;       // what happened, for the log

@@ -1,59 +1,10 @@
 #include "exit/engine.h"
 
 #include <algorithm>
-#include <random>
 
 #include "common/log.h"
 
 namespace lameduck::exit {
-namespace {
-
-std::string hex(uint64_t v, int digits) {
-  static const char* kHex = "0123456789abcdef";
-  std::string s(digits, '0');
-  for (int i = digits - 1; i >= 0; --i, v >>= 4) s[i] = kHex[v & 0xf];
-  return s;
-}
-
-uint64_t nonZeroRandom() {
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
-  uint64_t v = 0;
-  while (v == 0) v = rng();
-  return v;
-}
-
-bool isLowerHex(std::string_view s) {
-  for (char c : s) {
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  }
-  return true;
-}
-
-bool allZero(std::string_view s) { return s.find_first_not_of('0') == std::string_view::npos; }
-
-}  // namespace
-
-std::string newTraceId() { return hex(nonZeroRandom(), 16) + hex(nonZeroRandom(), 16); }
-std::string newSpanId() { return hex(nonZeroRandom(), 16); }
-
-std::string TraceContext::traceparent() const { return "00-" + trace_id + "-" + span_id + "-01"; }
-
-std::optional<TraceContext> TraceContext::parse(std::string_view h) {
-  // version "-" trace-id "-" parent-id "-" flags; a later version may add
-  // fields after the flags, separated by "-".
-  if (h.size() < 55 || h[2] != '-' || h[35] != '-' || h[52] != '-') return std::nullopt;
-  const std::string_view version = h.substr(0, 2), trace = h.substr(3, 32), span = h.substr(36, 16),
-                         flags = h.substr(53, 2);
-  if (!isLowerHex(version) || version == "ff" || !isLowerHex(trace) || !isLowerHex(span) ||
-      !isLowerHex(flags) || allZero(trace) || allZero(span)) {
-    return std::nullopt;
-  }
-  if (version == "00" ? h.size() != 55 : (h.size() > 55 && h[55] != '-')) return std::nullopt;
-  return TraceContext{std::string(trace), std::string(span)};
-}
-
-std::string newTraceparent() { return TraceContext{newTraceId(), newSpanId()}.traceparent(); }
-
 ExitEngine::ExitEngine(Clock& clock, const Budget& budget, ExitPlan plan, ExitObserver& observer)
     : clock_(clock), budget_(budget), plan_(std::move(plan)), observer_(observer) {
   record_.budget = budget_.total();

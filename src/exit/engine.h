@@ -158,6 +158,6 @@ class ExitEngine final : private ExitRecorder {
 };
 
 // A W3C traceparent ("00-<32 hex>-<16 hex>-01") with fresh random ids.
-std::string newTraceparent();
+using ::lameduck::newTraceparent;
 
 }  // namespace lameduck::exit

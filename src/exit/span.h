@@ -1,9 +1,8 @@
 #pragma once
 
 // Span details a step records while it runs (attributes and events of its
-// span in the exit trace, and child spans under it), and the W3C trace
-// context of an exit. Plain
-// values: whoever exports the trace (src/trace) turns them into OTLP.
+// span in the exit trace, and child spans under it). Plain values: whoever
+// exports the trace (src/trace) turns them into OTLP.
 //
 // Thread-safety: plain values, safe to copy and read from any thread.
 
@@ -15,6 +14,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "common/trace_context.h"
 
 namespace lameduck::exit {
 
@@ -64,21 +64,10 @@ struct ChildSpanReport : ChildSpanOf<WallTime> {
   std::string span_id;
 };
 
-// A W3C trace context: 32 hex digits of trace id, 16 of span id.
-struct TraceContext {
-  std::string trace_id;
-  std::string span_id;
-
-  // "00-<trace id>-<span id>-01".
-  std::string traceparent() const;
-  // Parses a traceparent header (version 00, or a later version read as 00,
-  // as the W3C spec asks). nullopt for anything malformed, all-zero ids and
-  // version ff included.
-  static std::optional<TraceContext> parse(std::string_view header);
-};
-
-// Fresh random ids (never all zero).
-std::string newTraceId();
-std::string newSpanId();
+// The W3C trace context of an exit (common/trace_context.h): the engine
+// reads a caller's traceparent and makes the exit's ids with it.
+using ::lameduck::newSpanId;
+using ::lameduck::newTraceId;
+using ::lameduck::TraceContext;
 
 }  // namespace lameduck::exit

@@ -72,7 +72,7 @@ struct StepContext {
   }
 };
 
-struct StepResult {
+struct [[nodiscard]] StepResult {
   StepStatus status = StepStatus::kOk;
   std::string detail;
 

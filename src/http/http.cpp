@@ -17,6 +17,7 @@
 #include "common/log.h"
 #include "http/event_server.h"
 #include "http/request_check.h"
+#include "http/socket_bytes.h"
 
 namespace lameduck::http {
 namespace {
@@ -332,31 +333,55 @@ struct Client::Impl {
     const int dup = ::fcntl(sock, F_DUPFD_CLOEXEC, 0);
     std::lock_guard lock(sock_mu);
     if (dup >= 0) {
-      if (sock_dup >= 0) ::close(sock_dup);  // an earlier address's socket
+      if (sock_dup >= 0) ::close(sock_dup);  // an earlier address's (or a stale kept-alive) socket
       sock_dup = dup;
+      sock_base = 0;  // a new connection: every byte it brings is this call's
     }
     if (sock_cut) ::shutdown(sock, SHUT_RDWR);  // the deadline passed already
   }
+
+  // Why the watchdog cut a call off.
+  enum class Cut { kNone, kDeadline, kHead, kAnswer };
+
+  // What one call may take from its connection (see send()).
+  struct Bounds {
+    uint64_t head = 0;    // before the body starts
+    uint64_t answer = 0;  // in all
+  };
 
   // Arms the watchdog for one call: at `deadline` it shuts the call's
   // socket down (see adopt()) and calls httplib's stop(), which shuts down
   // a kept-alive connection in use, so a peer trickling bytes cannot
   // stretch the call past its deadline the way it can stretch httplib's
-  // per-read timeouts. Returns at once.
-  void arm(TimePoint deadline) {
+  // per-read timeouts. It does the same once the call has taken more than
+  // `bounds` from its connection (bytesTaken()). `kept_alive` is httplib's
+  // open connection the call will reuse (INVALID_SOCKET: none); it is
+  // duplicated here and counted from its present count. Returns at once.
+  void arm(TimePoint deadline, Bounds bounds, socket_t kept_alive) {
     std::lock_guard lock(watch_mu);
     if (!watchdog.joinable()) watchdog = std::thread([this] { watch(); });
+    if (kept_alive != INVALID_SOCKET) {
+      const int dup = ::fcntl(kept_alive, F_DUPFD_CLOEXEC, 0);
+      std::lock_guard sock_lock(sock_mu);
+      if (dup >= 0) {
+        if (sock_dup >= 0) ::close(sock_dup);
+        sock_dup = dup;
+        sock_base = detail::bytesTaken(dup).value_or(0);
+      }
+    }
     watch_deadline = deadline;
+    watch_bounds = bounds;
+    body_started = false;
     watch_armed = true;
-    watch_fired = false;
+    watch_cut = Cut::kNone;
     ++watch_generation;
     watch_cv.notify_all();
   }
 
-  // Disarms and closes the call's socket duplicate; true when the watchdog
-  // cut the call off. Once it returns, the watchdog can no longer touch this
-  // call's connection (it acts under watch_mu).
-  bool disarm() {
+  // Disarms and closes the call's socket duplicate; says whether and why the
+  // watchdog cut the call off. Once it returns, the watchdog can no longer
+  // touch this call's connection (it acts under watch_mu).
+  Cut disarm() {
     std::lock_guard lock(watch_mu);
     watch_armed = false;
     ++watch_generation;
@@ -365,8 +390,24 @@ struct Client::Impl {
     if (sock_dup >= 0) ::close(sock_dup);
     sock_dup = -1;
     sock_cut = false;
-    return watch_fired;
+    return watch_cut;
   }
+
+  // Bytes the call has taken from its connection so far. Under watch_mu.
+  uint64_t takenByCall() {
+    std::lock_guard sock_lock(sock_mu);
+    if (sock_dup < 0) return 0;
+    const uint64_t taken = detail::bytesTaken(sock_dup).value_or(0);
+    return taken - std::min(taken, sock_base);
+  }
+
+  // How often the watchdog reads the byte count: every kSampleMin while
+  // bytes arrive, backing off to kSampleMax while the peer is quiet. What a
+  // peer can make httplib parse between two looks is what it takes in one
+  // interval (measured: ~3 MB/s for header lines, each costing ~12 times its
+  // size as a header entry), so a few ms bound it to a few hundred KB.
+  static constexpr Duration kSampleMin = std::chrono::milliseconds(1);
+  static constexpr Duration kSampleMax = std::chrono::milliseconds(16);
 
   void watch() {
     std::unique_lock lock(watch_mu);
@@ -376,24 +417,45 @@ struct Client::Impl {
         continue;
       }
       const uint64_t generation = watch_generation;
-      const bool woken = clock.waitUntil(watch_cv, lock, watch_deadline, [&] {
+      const auto disarmed = [&] {
         return watch_quit || !watch_armed || watch_generation != generation;
-      });
-      if (!woken) {
-        watch_fired = true;
-        watch_armed = false;
-        {
-          std::lock_guard sock_lock(sock_mu);
-          sock_cut = true;
-          if (sock_dup >= 0) ::shutdown(sock_dup, SHUT_RDWR);
+      };
+      Duration pause = kSampleMin;
+      uint64_t last = 0;
+      Cut cut = Cut::kNone;
+      while (cut == Cut::kNone) {
+        // The byte count is sampled in real time whatever the clock (it is
+        // the kernel's, not a wait for an event); the deadline is the
+        // clock's, checked at every sample and waited for when sooner.
+        const Duration left = watch_deadline - clock.now();
+        if (left <= Duration::zero()) {
+          cut = Cut::kDeadline;
+          break;
         }
-        // Under watch_mu: disarm() waits for this, so the next call's
-        // connection is never the one shut down. stop() takes httplib's
-        // socket mutex; the calling thread never holds it while it waits
-        // for watch_mu, and holds it only briefly now that its socket is
-        // shut down (adopt() takes sock_mu only, never watch_mu).
-        client.stop();
+        if (watch_cv.wait_for(lock, std::min(left, pause), disarmed)) break;
+        const uint64_t taken = takenByCall();
+        if (!body_started && taken > watch_bounds.head) {
+          cut = Cut::kHead;
+        } else if (taken > watch_bounds.answer) {
+          cut = Cut::kAnswer;
+        }
+        pause = taken == last ? std::min(pause * 2, kSampleMax) : kSampleMin;
+        last = taken;
       }
+      if (cut == Cut::kNone) continue;
+      watch_cut = cut;
+      watch_armed = false;
+      {
+        std::lock_guard sock_lock(sock_mu);
+        sock_cut = true;
+        if (sock_dup >= 0) ::shutdown(sock_dup, SHUT_RDWR);
+      }
+      // Under watch_mu: disarm() waits for this, so the next call's
+      // connection is never the one shut down. stop() takes httplib's
+      // socket mutex; the calling thread never holds it while it waits
+      // for watch_mu, and holds it only briefly now that its socket is
+      // shut down (adopt() takes sock_mu only, never watch_mu).
+      client.stop();
     }
   }
 
@@ -410,15 +472,19 @@ struct Client::Impl {
   std::condition_variable watch_cv;
   std::thread watchdog;
   TimePoint watch_deadline{};
+  Bounds watch_bounds{};
   uint64_t watch_generation = 0;
   bool watch_armed = false;
-  bool watch_fired = false;
+  Cut watch_cut = Cut::kNone;
   bool watch_quit = false;
+  // Set by the calling thread once the answer's body starts arriving.
+  std::atomic<bool> body_started{false};
 
   // Taken after watch_mu, or alone; nothing is waited for while it is held.
   std::mutex sock_mu;
-  int sock_dup = -1;      // a duplicate of the socket this call made
-  bool sock_cut = false;  // the deadline passed: a socket made now is shut at once
+  int sock_dup = -1;       // a duplicate of the socket this call uses
+  uint64_t sock_base = 0;  // its bytesTaken() when the call started
+  bool sock_cut = false;   // the call was cut off: a socket made now is shut at once
 };
 
 Client::Client(const HttpUrl& origin, Clock& clock, TlsOptions tls,
@@ -482,6 +548,7 @@ Result<ClientResponse> Client::send(const std::string& method, const std::string
   std::string answer;
   bool too_big = false;
   req.content_receiver = [&](const char* data, size_t len, uint64_t, uint64_t) {
+    impl_->body_started.store(true, std::memory_order_relaxed);
     if (answer.size() + len > max_response_bytes) {
       too_big = true;
       return false;
@@ -489,9 +556,16 @@ Result<ClientResponse> Client::send(const std::string& method, const std::string
     answer.append(data, len);
     return true;
   };
+  // httplib bounds neither the number of header lines nor the length of a
+  // line while it reads it (nor a chunk-size line), so the head is bounded
+  // by what the call takes from its connection (the watchdog counts it):
+  // kMaxHeadBytes before the body starts, and in all the body's bound plus
+  // a quarter for framing (chunk sizes, TLS records) plus the head's.
+  const uint64_t head_bound = kMaxHeadBytes + (impl_->https ? kTlsHandshakeBytes : 0);
+  const Impl::Bounds bounds{head_bound, head_bound + max_response_bytes + max_response_bytes / 4};
   // Each address in turn while they refuse the connection, all within the
   // one deadline; httplib's own timeouts get what is left of it.
-  bool cut_off = false;
+  Impl::Cut cut = Impl::Cut::kNone;
   httplib::Result res{nullptr, httplib::Error::Unknown};
   for (size_t i = 0;; ++i) {
     if (i < addresses.size()) c.set_hostname_addr_map({{impl_->host, addresses[i]}});
@@ -501,18 +575,32 @@ Result<ClientResponse> Client::send(const std::string& method, const std::string
     c.set_connection_timeout(s, us);
     c.set_read_timeout(s, us);
     c.set_write_timeout(s, us);
-    impl_->arm(deadline);
+    impl_->arm(deadline, bounds, c.is_socket_open() ? c.socket() : INVALID_SOCKET);
     res = c.send(req);
-    cut_off = impl_->disarm();
+    cut = impl_->disarm();
     const bool refused = !res && res.error() == httplib::Error::Connection;
-    if (!refused || cut_off || i + 1 >= addresses.size() || clock.now() >= deadline) break;
+    if (!refused || cut != Impl::Cut::kNone || i + 1 >= addresses.size() ||
+        clock.now() >= deadline) {
+      break;
+    }
   }
   if (too_big) {
     // Whatever is left unread would poison a reused connection.
     c.stop();
+    return makeError(ErrorCode::kBadResponse, target + ": the answer is longer than the bound of " +
+                                                  std::to_string(max_response_bytes) + " bytes");
+  }
+  if (cut == Impl::Cut::kHead) {
     return makeError(ErrorCode::kBadResponse,
-                     target + ": the answer is longer than the bound of " +
-                         std::to_string(max_response_bytes) + " bytes");
+                     target + ": the answer head exceeds " + std::to_string(bounds.head) +
+                         " bytes (status line and headers, up to the body's first byte); "
+                         "the connection was closed");
+  }
+  if (cut == Impl::Cut::kAnswer) {
+    return makeError(ErrorCode::kBadResponse,
+                     target + ": the answer exceeds " + std::to_string(bounds.answer) +
+                         " bytes received (head, body and framing; the body's bound is " +
+                         std::to_string(max_response_bytes) + " bytes); the connection was closed");
   }
   if (!res) {
     const httplib::Error err = res.error();
@@ -523,7 +611,7 @@ Result<ClientResponse> Client::send(const std::string& method, const std::string
     // as Error::Read; what tells them apart is whether the time was up. Its
     // poll-based timers can fire a little early, hence the small tolerance.
     const Duration tolerance = std::min<Duration>(timeout / 20, std::chrono::milliseconds(20));
-    if (cut_off || over_deadline || clock.now() + tolerance >= deadline ||
+    if (cut == Impl::Cut::kDeadline || over_deadline || clock.now() + tolerance >= deadline ||
         err == httplib::Error::ConnectionTimeout) {
       return makeError(ErrorCode::kDeadlineExceeded,
                        target + ": no complete answer within " + formatDuration(timeout));

@@ -193,6 +193,12 @@ struct TlsOptions {
 
 // The answer size bound when the caller names none.
 inline constexpr size_t kDefaultMaxResponseBytes = 1024 * 1024;
+// What a call may take from its connection before the answer's body starts
+// (status line and headers; see Client::send).
+inline constexpr size_t kMaxHeadBytes = 64 * 1024;
+// Added to it over https, for the TLS handshake of a new connection (the
+// server's certificate chain) and TLS record framing.
+inline constexpr size_t kTlsHandshakeBytes = 64 * 1024;
 
 // One connection target (scheme://host:port), keep-alive reused between
 // calls. Thread-safe: calls are serialised. Owns one watchdog thread
@@ -222,7 +228,14 @@ class Client {
   // the timeout runs out (the message names the URL, and the host when the
   // DNS lookup was what ran out), kBadResponse
   // when the body is longer than `max_response_bytes` (the message names the
-  // bound; the rest is not read); an HTTP error status is not an Error. Over
+  // bound; the rest is not read), and kBadResponse too when the call takes
+  // more than kMaxHeadBytes (plus kTlsHandshakeBytes over https) from its
+  // connection before the body starts — endless header lines, a header line
+  // that never ends — or more than that plus 1.25 × `max_response_bytes` in
+  // all (chunk framing that never ends); the message names the bound, and the
+  // connection is shut down within a few ms of passing it, so that what
+  // httplib holds for a head stays within a few MB. An HTTP error status is
+  // not an Error. Over
   // https, a server certificate that does not verify (wrong CA, wrong host
   // name) or a CA file that cannot be loaded fails with kFailedPrecondition
   // naming the host and the CA file: retrying cannot help until the config

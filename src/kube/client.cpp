@@ -44,15 +44,21 @@ std::string stringField(const JsonValue& object, std::string_view key) {
   return text ? *text : "";
 }
 
+// At most `max` bytes of outside text, "..." when cut: a message must not
+// grow with what the server sent.
+std::string cut(std::string_view text, size_t max) {
+  return text.size() > max ? std::string(text.substr(0, max)) + "..." : std::string(text);
+}
+
 ServerAnswer parseAnswer(std::string_view body) {
   ServerAnswer a;
   auto j = JsonDoc::parse(body, "Kubernetes API answer", {kMaxAnswerBytes, kMaxAnswerDepth});
   if (j && j->isObject() && stringField(*j, "kind") == "Status") {
-    a.reason = stringField(*j, "reason");
-    a.message = stringField(*j, "message");
+    a.reason = cut(stringField(*j, "reason"), 64);
+    a.message = cut(stringField(*j, "message"), 200);
     return a;
   }
-  a.message = body.size() > 200 ? std::string(body.substr(0, 200)) + "..." : std::string(body);
+  a.message = cut(body, 200);
   while (!a.message.empty() && (a.message.back() == '\n' || a.message.back() == '\r'))
     a.message.pop_back();
   return a;

@@ -50,7 +50,7 @@ Result<RedisReply> parseReply(std::string_view resp);
 
 // What a pipeline got back: a reply for each command up to the first
 // transport error, if there was one.
-struct PipelineResult {
+struct [[nodiscard]] PipelineResult {
   std::vector<RedisReply> replies;
   std::optional<Error> error;
 };

@@ -2,7 +2,6 @@
 
 #include "common/log.h"
 #include "common/parse.h"
-#include "config/rules.h"
 #include "http/http.h"
 
 namespace lameduck::saga {
@@ -289,8 +288,11 @@ bool Compensator::process(redis::RedisClient& redis, const Entry& entry) {
 }
 
 Status Compensator::run() {
-  if (auto ok = config::requireRedisAddress(config_.compensation.redis, "the compensator"); !ok) {
-    return ok;
+  // The command checks compensation.redis.address before it builds a
+  // compensator; reaching here without one is a caller's mistake.
+  if (!config_.compensation.redis.address) {
+    return makeError(ErrorCode::kInternal,
+                     "compensator started without compensation.redis.address");
   }
   config::RedisConfig rc = config_.compensation.redis;
   // A blocking read must not look like a timeout.

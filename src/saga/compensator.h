@@ -90,8 +90,9 @@ class Compensator {
               Clock& clock, RedisConnect connect);
   ~Compensator();
 
-  // Runs until stop(). Errors only for what retrying cannot fix (no Redis
-  // configured); a Redis outage is logged, counted and retried.
+  // Runs until stop(). Expects compensation.redis.address set (the command
+  // checks it first); kInternal without it. A Redis outage is logged,
+  // counted and retried.
   Status run();
   // Thread-safe; run() returns after the call in flight.
   void stop();

@@ -40,7 +40,9 @@ struct CompensationHandoff::Exit {
   int64_t not_durable = 0;  // entries of a failed spool write (not acked)
   bool spool_failed = false;
   std::string ack_error;
-  Duration redis_time{}, spool_time{}, ack_time{};
+  Duration fetch_time{}, redis_time{}, spool_time{}, ack_time{};
+  std::string stopped;    // why paging stopped early, if it did
+  bool deadline = false;  // ... and whether the deadline stopped it
 
   Duration remaining() const {
     const Duration left = call.deadline - call.clock.now();
@@ -209,14 +211,18 @@ bool CompensationHandoff::handleChunk(Exit& exit, std::vector<app::Compensation>
 }
 
 HandoffResult CompensationHandoff::run(const HandoffCall& call) {
-  Clock& clock = call.clock;
   Exit exit(call);
   HandoffResult result;
-  const TimePoint fetch_started = clock.now();
-  Duration fetch_time{};
+  const TimePoint started = call.clock.now();
+  if (!fetchPages(exit, result)) return result;
+  logHandoff(exit, started);
+  conclude(exit, result);
+  return result;
+}
+
+bool CompensationHandoff::fetchPages(Exit& exit, HandoffResult& result) {
+  Clock& clock = exit.call.clock;
   std::optional<std::string> cursor;
-  std::string stopped;  // why paging stopped early, if it did
-  bool deadline = false;
   // Each page's valid entries arrive while its answer is read, a chunk of
   // page_size at a time, each written and acked before the next is read: an
   // app that answers everything at once costs its answer's text, not that
@@ -242,43 +248,45 @@ HandoffResult CompensationHandoff::run(const HandoffCall& call) {
     const TimePoint t0 = clock.now();
     auto page = app_.streamCompensationsPage({options_.page_size, cursor},
                                              exit.appCall(app_timeout_), chunk, sink);
-    fetch_time += clock.now() - t0 - handling;
+    exit.fetch_time += clock.now() - t0 - handling;
     if (!page) {
-      deadline = page.error().code == ErrorCode::kDeadlineExceeded;
+      exit.deadline = page.error().code == ErrorCode::kDeadlineExceeded;
       if (page_no == 1) {
         // Nothing was taken from the app, so nothing is lost: it still holds them.
         result.verdict =
-            deadline ? HandoffResult::Verdict::kDeadline : HandoffResult::Verdict::kFailed;
+            exit.deadline ? HandoffResult::Verdict::kDeadline : HandoffResult::Verdict::kFailed;
         result.detail = page.error().message;
-        return result;
+        return false;
       }
-      stopped = "fetching page " + std::to_string(page_no) +
-                " failed (the app still holds the rest): " + page.error().message;
-      break;
+      exit.stopped = "fetching page " + std::to_string(page_no) +
+                     " failed (the app still holds the rest): " + page.error().message;
+      return true;
     }
     result.fetched = true;
     if (!page_counted) ++exit.report.pages;
     const bool empty = handed == 0 && page->batch.rejectedCount() == 0;
     handleRejected(exit, page->batch);
-    if (!chunks_ok) break;
-    if (!page->next) break;
+    if (!chunks_ok || !page->next) return true;
     if (empty || page->next == cursor) {
       // A cursor that does not move would loop until the deadline. What the
       // app still holds is not handed off: the hand-off failed.
       log::warn("the app named a next page without moving on; stopping the hand-off there",
                 {{"cursor", *page->next}, {"page", page_no}});
-      stopped = "page " + std::to_string(page_no) +
-                " named a next page without moving on (the app may still hold the rest)";
-      break;
+      exit.stopped = "page " + std::to_string(page_no) +
+                     " named a next page without moving on (the app may still hold the rest)";
+      return true;
     }
     cursor = std::move(page->next);
-    if (clock.now() >= call.deadline) {
-      deadline = true;
-      stopped = "the phase ended after " + std::to_string(page_no) +
-                " page(s); the app still holds the rest";
-      break;
+    if (clock.now() >= exit.call.deadline) {
+      exit.deadline = true;
+      exit.stopped = "the phase ended after " + std::to_string(page_no) +
+                     " page(s); the app still holds the rest";
+      return true;
     }
   }
+}
+
+void CompensationHandoff::logHandoff(const Exit& exit, TimePoint started) {
   const CompensationReport& report = exit.report;
   if (report.rejected > 0) {
     log::audit("compensations_rejected",
@@ -296,11 +304,15 @@ HandoffResult CompensationHandoff::run(const HandoffCall& call) {
                                          {"spooled", report.spooled},
                                          {"acked", report.acked},
                                          {"pages", report.pages},
-                                         {"fetch_ms", toMillis(fetch_time)},
+                                         {"fetch_ms", toMillis(exit.fetch_time)},
                                          {"redis_ms", toMillis(exit.redis_time)},
                                          {"spool_ms", toMillis(exit.spool_time)},
                                          {"ack_ms", toMillis(exit.ack_time)},
-                                         {"total_ms", toMillis(clock.now() - fetch_started)}});
+                                         {"total_ms", toMillis(exit.call.clock.now() - started)}});
+}
+
+void CompensationHandoff::conclude(const Exit& exit, HandoffResult& result) {
+  const CompensationReport& report = exit.report;
   std::string detail =
       std::to_string(report.written) + " written to Redis, " + std::to_string(report.duplicates) +
       " already there, " + std::to_string(report.spooled) + " spooled, " +
@@ -318,14 +330,13 @@ HandoffResult CompensationHandoff::run(const HandoffCall& call) {
                     "; ack failed (the entries are durable and will be deduplicated if offered "
                     "again): " +
                     exit.ack_error;
-  } else if (!stopped.empty()) {
-    result.detail = detail + "; " + stopped;
-    if (deadline) result.verdict = HandoffResult::Verdict::kDeadline;
+  } else if (!exit.stopped.empty()) {
+    result.detail = detail + "; " + exit.stopped;
+    if (exit.deadline) result.verdict = HandoffResult::Verdict::kDeadline;
   } else {
     result.verdict = HandoffResult::Verdict::kOk;
     result.detail = detail;
   }
-  return result;
 }
 
 CompensationHandoffStep::CompensationHandoffStep(app::AppClient& app, Duration app_timeout,

@@ -71,7 +71,7 @@ struct HandoffCall {
   exit::ExitRecorder* record = nullptr;
 };
 
-struct HandoffResult {
+struct [[nodiscard]] HandoffResult {
   enum class Verdict { kOk, kFailed, kDeadline };
   Verdict verdict = Verdict::kOk;
   std::string detail;
@@ -92,6 +92,16 @@ class CompensationHandoff {
 
  private:
   struct Exit;  // the state of one run()
+  // Pages through the app's compensations, handing each chunk off, until
+  // the last page, a failure or the deadline (exit.stopped says why it
+  // stopped early). False: the first page failed, nothing was taken, and
+  // `result` is final.
+  bool fetchPages(Exit& exit, HandoffResult& result);
+  // The audit summary of refused entries, the spool size and one log line
+  // of where the phase's time went (since `started`).
+  void logHandoff(const Exit& exit, TimePoint started);
+  // The report, verdict and detail of a run that fetched a page.
+  static void conclude(const Exit& exit, HandoffResult& result);
   // Reports a page's refused entries (batch.valid went through handleChunk).
   void handleRejected(Exit& exit, app::CompensationBatch& batch);
   // Writes and acks entries[begin, end) (moved from). False: stop.

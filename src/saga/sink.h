@@ -24,7 +24,7 @@
 namespace lameduck::saga {
 
 // What one write did.
-struct WriteResult {
+struct [[nodiscard]] WriteResult {
   // Ids the stream now holds (written by this call, or found already
   // written), in the order of the records given to write().
   std::vector<std::string> confirmed;

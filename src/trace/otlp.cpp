@@ -3,7 +3,6 @@
 #include <array>
 #include <cmath>
 #include <nlohmann/json.hpp>
-#include <random>
 
 namespace lameduck::trace {
 namespace {
@@ -92,30 +91,6 @@ ordered_json encodeSpan(const Span& span) {
   return j;
 }
 
-bool isLowerHex(std::string_view s, size_t length) {
-  if (s.size() != length) return false;
-  bool nonzero = false;
-  for (char c : s) {
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-    nonzero = nonzero || c != '0';
-  }
-  return nonzero;
-}
-
-std::string randomHex(size_t digits) {
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string s;
-  do {
-    s.clear();
-    while (s.size() < digits) {
-      uint64_t v = rng();
-      for (int i = 0; i < 16 && s.size() < digits; ++i, v >>= 4) s += kHex[v & 0xf];
-    }
-  } while (s.find_first_not_of('0') == std::string::npos);
-  return s;
-}
-
 }  // namespace
 
 Resource Resource::forPod(std::string_view service, const log::Identity& identity,
@@ -154,39 +129,6 @@ std::string encodeExportRequest(const Resource& resource, const std::vector<Span
   ordered_json request;
   request["resourceSpans"] = ordered_json::array({std::move(resource_spans)});
   return request.dump(-1, ' ', false, ordered_json::error_handler_t::replace);
-}
-
-bool isTraceId(std::string_view hex) { return isLowerHex(hex, 32); }
-bool isSpanId(std::string_view hex) { return isLowerHex(hex, 16); }
-
-std::string newTraceId() { return randomHex(32); }
-std::string newSpanId() { return randomHex(16); }
-
-std::optional<TraceContext> parseTraceparent(std::string_view header) {
-  // version "-" trace-id "-" parent-id "-" flags
-  if (header.size() < 55 || header[2] != '-' || header[35] != '-' || header[52] != '-') {
-    return std::nullopt;
-  }
-  auto hexDigits = [](std::string_view s) {
-    return s.find_first_not_of("0123456789abcdef") == std::string_view::npos;
-  };
-  const std::string_view version = header.substr(0, 2);
-  const std::string_view trace_id = header.substr(3, 32);
-  const std::string_view span_id = header.substr(36, 16);
-  const std::string_view flags = header.substr(53, 2);
-  if (!hexDigits(version) || version == "ff") return std::nullopt;
-  if (version == "00" && header.size() != 55) return std::nullopt;
-  if (header.size() > 55 && header[55] != '-') return std::nullopt;
-  if (!isTraceId(trace_id) || !isSpanId(span_id) || !hexDigits(flags)) return std::nullopt;
-  TraceContext ctx;
-  ctx.trace_id = std::string(trace_id);
-  ctx.span_id = std::string(span_id);
-  ctx.flags = static_cast<uint8_t>(std::stoi(std::string(flags), nullptr, 16));
-  return ctx;
-}
-
-std::string formatTraceparent(std::string_view trace_id, std::string_view span_id) {
-  return "00-" + std::string(trace_id) + "-" + std::string(span_id) + "-01";
 }
 
 std::string unixNanos(WallTime t) {

@@ -24,6 +24,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/trace_context.h"
 #include "exit/span.h"
 
 namespace lameduck::trace {
@@ -85,29 +86,12 @@ std::string encodeExportRequest(const Resource& resource, const std::vector<Span
 
 // ---- ids and W3C trace context ----
 
-bool isTraceId(std::string_view hex);  // 32 lowercase hex digits, not all zero
-bool isSpanId(std::string_view hex);   // 16 lowercase hex digits, not all zero
-
-// Fresh random ids (never all zero). Thread-safe.
-std::string newTraceId();
-std::string newSpanId();
-
-// A parsed `traceparent` header.
-struct TraceContext {
-  std::string trace_id;
-  std::string span_id;  // the caller's span: the parent of ours
-  uint8_t flags = 0;    // bit 0: sampled
-};
-
-// Parses a W3C traceparent ("00-<32 hex>-<16 hex>-<2 hex>"). Returns nullopt
-// for anything invalid: wrong length or separators, upper-case or non-hex
-// digits, version ff, all-zero ids, or a version-00 header with extra text.
-// A future version is read for its first four fields when the text after
-// them starts with '-'.
-std::optional<TraceContext> parseTraceparent(std::string_view header);
-
-// "00-<trace_id>-<span_id>-01" (sampled).
-std::string formatTraceparent(std::string_view trace_id, std::string_view span_id);
+// The W3C ids and traceparent format have one home, common/trace_context.h.
+using ::lameduck::isSpanId;
+using ::lameduck::isTraceId;
+using ::lameduck::newSpanId;
+using ::lameduck::newTraceId;
+using ::lameduck::TraceContext;
 
 // Unix nanoseconds as a decimal string (OTLP JSON fixed64); times before the
 // epoch are clamped to "0".

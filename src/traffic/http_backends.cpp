@@ -69,7 +69,7 @@ Result<GateReading> parsePrometheusAnswer(std::string_view body) {
   if (*status != "success") {
     auto error = optionalString(*doc, "error", "no error given");
     if (!error) return std::unexpected(error.error());
-    return std::unexpected(bad("status " + *status + ": " + *error));
+    return std::unexpected(bad("status " + shortBody(*status) + ": " + shortBody(*error)));
   }
   auto data = doc->field("data");
   if (!data) return std::unexpected(data.error());

@@ -91,7 +91,9 @@ class ShiftStep final : public exit::Step {
 namespace lameduck::traffic {
 
 // The shift step for a configuration, with the real backend and gate; null
-// when traffic.backend is none. `app` (may be null) serves gate.source app.
+// when traffic.backend is none. `app` (may be null) serves gate.source app,
+// which needs it: the loader requires app.base_url for that source, so a null
+// `app` there is the caller's mistake (kInternal).
 // The kubernetes backend reads the cluster configuration here, so a missing
 // token or CA fails at start, not during an exit.
 Result<std::unique_ptr<exit::Step>> makeShiftStep(const config::Config& config, app::AppClient* app,

@@ -397,7 +397,7 @@ TEST(HttpAppClient, LeavesTheHttpStatusAloneWhenNoAnswerCame) {
   EXPECT_EQ(status, 0);
 }
 
-TEST(HttpAppClient, HangingAppCostsAtMostTheTimeout) {
+TEST(HttpAppClient, AHangingAppEndsTheCallAtItsTimeoutWhileTheAppStillHangs) {
   AppServer app;
   app.hang_ = true;
   Observed seen;

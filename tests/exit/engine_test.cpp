@@ -22,6 +22,10 @@ using fakes::findStep;
 using fakes::RecordingObserver;
 using fakes::TimedStep;
 
+// The Step subclasses written in this file are the behaviour under test (what
+// a step reports, fails or claims), not stand-ins: they stay here, not in
+// tests/fakes.
+
 // A step that writes a section, span attributes and an event, and looks at
 // the steps before it.
 class ReportingStep final : public Step {
@@ -177,6 +181,7 @@ TEST(ExitEngine, NoStepsCompletesAtOnce) {
 }
 
 TEST(ExitEngine, FailedStepFailsTheExitButTheExitGoesOn) {
+  // The failing step is the behaviour under test (see the top of the file).
   class Failing final : public Step {
    public:
     std::string_view name() const override { return "refused"; }
@@ -373,6 +378,7 @@ TEST(ExitEngine, AnInvalidIncomingTraceparentIsIgnored) {
 }
 
 TEST(ExitEngine, AStepWithGraceStillRunsAfterThePhaseDeadline) {
+  // The step with grace is the behaviour under test (see the top of the file).
   class Explains final : public Step {
    public:
     std::string_view name() const override { return "explain"; }

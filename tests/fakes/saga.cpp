@@ -62,7 +62,8 @@ Result<std::unique_ptr<saga::StreamSink>> FakeStreamConnector::connect(Duration 
     return makeError(ErrorCode::kPermissionDenied, "fake stream: authentication refused");
   }
   if (connect_error) return makeError(*connect_error, "fake stream: cannot connect (refused)");
-  if (down || fail_connects > 0) {
+  const bool gone = down_after_connects && connects_ > *down_after_connects;
+  if (down || gone || fail_connects > 0) {
     if (fail_connects > 0) --fail_connects;
     return makeError(ErrorCode::kUnavailable, "fake stream: cannot connect (down)");
   }

@@ -41,6 +41,9 @@ class FakeStreamConnector final : public saga::StreamConnector {
   bool down = false;            // connect fails: kUnavailable
   bool wrong_password = false;  // connect fails: kPermissionDenied
   int fail_connects = 0;        // the next N connects fail: kUnavailable
+  // Redis that answers N connections and then is gone: the connects after
+  // the first N (counting every connect) fail with kUnavailable.
+  std::optional<int> down_after_connects;
   // Every connect fails with this code (kInvalidArgument: a bad address).
   std::optional<ErrorCode> connect_error;
   // The next write confirms only its first N records, then the connection

@@ -27,6 +27,9 @@ namespace {
 
 using namespace lameduck;
 
+// Fuzz targets cannot link GTest, which tests/fakes needs: hence these tiny
+// stand-ins of their own.
+
 // Answers compensations() with the batch it was given.
 class CannedApp final : public app::AppClient {
  public:

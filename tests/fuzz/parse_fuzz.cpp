@@ -35,11 +35,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
       break;
     case 4:
-      if (auto ctx = lameduck::trace::parseTraceparent(text)) {
-        if (!lameduck::trace::parseTraceparent(
-                lameduck::trace::formatTraceparent(ctx->trace_id, ctx->span_id))) {
-          std::abort();
-        }
+      if (auto ctx = lameduck::TraceContext::parse(text)) {
+        if (!lameduck::TraceContext::parse(ctx->traceparent())) std::abort();
       }
       break;
   }

@@ -13,12 +13,14 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
 
+#include "fakes/resolve.h"
 #include "support/harness.h"
 #include "support/idle_clients.h"
 #include "support/tls.h"
@@ -27,6 +29,7 @@
 namespace lameduck::http {
 namespace {
 
+using fakes::FakeResolver;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 using testing::TempDir;
@@ -271,39 +274,6 @@ TEST(ClientDeadline, TlsHandshakeTrickledEndsAtTheDeadlineNamingTheUrl) {
       << "the client closed the connection";
 }
 
-// A resolver that answers from a table, or blocks until released.
-class FakeResolver : public Resolver {
- public:
-  explicit FakeResolver(std::map<std::string, std::vector<std::string>> table)
-      : table_(std::move(table)) {}
-  Result<std::vector<std::string>> resolve(const std::string& host) override {
-    std::unique_lock lock(mu_);
-    ++lookups_;
-    if (hang_) cv_.wait(lock, [&] { return !hang_; });
-    auto it = table_.find(host);
-    if (it == table_.end()) return makeError(ErrorCode::kUnavailable, "unknown host " + host);
-    return it->second;
-  }
-  void hang(bool on) {
-    {
-      std::lock_guard lock(mu_);
-      hang_ = on;
-    }
-    cv_.notify_all();
-  }
-  int lookups() {
-    std::lock_guard lock(mu_);
-    return lookups_;
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::map<std::string, std::vector<std::string>> table_;
-  bool hang_ = false;
-  int lookups_ = 0;
-};
-
 TEST(ClientDeadline, HangingDnsLookupEndsAtTheDeadlineNamingTheHost) {
   auto resolver = std::make_shared<FakeResolver>(
       std::map<std::string, std::vector<std::string>>{{"hook.test", {"127.0.0.1"}}});
@@ -410,6 +380,99 @@ TEST(ClientBound, ClientIsUsableAfterARefusedAnswer) {
   EXPECT_EQ(small->body, "ok");
 }
 
+// Polls `done` for up to 10 s (the bound of a wait, not of the behaviour).
+bool eventually(const std::function<bool()>& done) {
+  for (int i = 0; i < 1000 && !done(); ++i) std::this_thread::sleep_for(10ms);
+  return done();
+}
+
+// httplib reads header lines with no bound on their number, or on a line's
+// length while it is read: without a bound of its own a client would hold
+// every line a peer sends until the deadline (~12 bytes of memory per byte).
+// The deadline here is far away: the bound, not the deadline, ends the call.
+TEST(ClientBound, EndlessHeaderLinesAreCutAtTheHeadBoundNamingIt) {
+  auto server = TricklingServer::flooding("HTTP/1.1 200 OK\r\n", "X-a: b\r\n");
+  auto r = get(server.port(), 120s);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kBadResponse) << r.error().message;
+  EXPECT_THAT(r.error().message,
+              AllOf(HasSubstr("GET http://127.0.0.1:" + std::to_string(server.port()) + "/"),
+                    HasSubstr("the answer head exceeds 65536 bytes")));
+  ASSERT_TRUE(eventually([&] { return server.hungUp(); })) << "the connection stays open";
+  // Sent, not read: the socket buffers hold most of it.
+  EXPECT_LT(server.sent(), 32u << 20);
+}
+
+TEST(ClientBound, HeaderLineThatNeverEndsIsCutAtTheHeadBound) {
+  auto server = TricklingServer::flooding("HTTP/1.1 200 OK\r\nX-Long: ", "aaaaaaaaaaaaaaaa");
+  auto r = get(server.port(), 120s);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kBadResponse) << r.error().message;
+  EXPECT_THAT(r.error().message, HasSubstr("the answer head exceeds 65536 bytes"));
+  ASSERT_TRUE(eventually([&] { return server.hungUp(); })) << "the connection stays open";
+}
+
+TEST(ClientBound, ChunkSizeLineThatNeverEndsIsCutAtTheAnswerBound) {
+  // One real chunk (the body has started), then a chunk-size line forever.
+  auto server = TricklingServer::flooding(
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n", "1111111111111111");
+  auto r = get(server.port(), 120s, 4096);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kBadResponse) << r.error().message;
+  const uint64_t bound = kMaxHeadBytes + 4096 + 4096 / 4;
+  EXPECT_THAT(r.error().message,
+              AllOf(HasSubstr("the answer exceeds " + std::to_string(bound) + " bytes received"),
+                    HasSubstr("the body's bound is 4096 bytes")));
+  ASSERT_TRUE(eventually([&] { return server.hungUp(); })) << "the connection stays open";
+}
+
+Response manyHeaders(size_t count, std::string body) {
+  Response out{200, std::move(body)};
+  for (size_t i = 0; i < count; ++i) {
+    out.headers.emplace("X-Header-" + std::to_string(i), "value-" + std::to_string(i));
+  }
+  return out;
+}
+
+TEST(ClientBound, ManyHeadersWithinTheBoundAreReadOnEveryCallOfAKeptAliveConnection) {
+  // ~30 KB of headers per answer: four answers on one connection pass the
+  // head bound together, but each is counted from where its call started.
+  Server server;
+  server.route("GET", "/", [](const Request&) { return manyHeaders(1000, "ok"); });
+  auto port = server.bind({"127.0.0.1", 0});
+  ASSERT_TRUE(port);
+  ASSERT_TRUE(server.start());
+  Client c(HttpUrl{"http", "127.0.0.1", static_cast<uint16_t>(*port), ""},
+           SystemClock::instance());
+  const auto before = ownClientPorts();
+  for (int i = 0; i < 4; ++i) {
+    auto r = c.send("GET", "/", "", "", {}, 5s, 1024);
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(r->body, "ok");
+    EXPECT_EQ(r->headers.count("X-Header-999"), 1u);
+  }
+  EXPECT_EQ(ownClientPorts().size(), before.size() + 1) << "one connection for all four calls";
+}
+
+TEST(ClientBound, TlsHeadLongerThanTheBoundIsCutNamingIt) {
+  TempDir dir;
+  auto certs = testing::makeCertificates(dir, "srv", {"127.0.0.1"});
+  Server server(ServerOptions{.tls_cert_file = certs.cert_file, .tls_key_file = certs.key_file});
+  // ~300 KB of headers, past the head bound over https (128 KiB).
+  server.route("GET", "/", [](const Request&) { return manyHeaders(10000, "ok"); });
+  auto port = server.bind({"127.0.0.1", 0});
+  ASSERT_TRUE(port);
+  ASSERT_TRUE(server.start());
+  Client c(HttpUrl{"https", "127.0.0.1", static_cast<uint16_t>(*port), ""}, SystemClock::instance(),
+           TlsOptions{.ca_file = certs.ca_file});
+  auto r = c.send("GET", "/", "", "", {}, 60s);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kBadResponse) << r.error().message;
+  EXPECT_THAT(r.error().message,
+              HasSubstr("the answer head exceeds " +
+                        std::to_string(kMaxHeadBytes + kTlsHandshakeBytes) + " bytes"));
+}
+
 // The server side: requests are parsed by lameduck's own event loop.
 class PlainServer : public ::testing::Test {
  protected:
@@ -497,8 +560,7 @@ TEST_F(PlainServer, AtTheConnectionCapTheOldestIdleConnectionIsShed) {
   ASSERT_TRUE(port);
   ASSERT_TRUE(server.start());
   testing::IdleClients idle(*port, 100, testing::IdleClients::Kind::kIdle, 20ms);
-  Client c(HttpUrl{"http", "127.0.0.1", static_cast<uint16_t>(*port), ""},
-           SystemClock::instance());
+  Client c(HttpUrl{"http", "127.0.0.1", static_cast<uint16_t>(*port), ""}, SystemClock::instance());
   bool answered = testing::waitUntil(
       [&] {
         auto r = c.send("GET", "/healthz", "", "", {{"Connection", "close"}}, 1s);

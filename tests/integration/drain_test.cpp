@@ -93,7 +93,9 @@ TEST(Drain, ANewConnectionRestartsTheQuietPeriod) {
   Daemon d(kDrainConfig, AppOptions{.track_port = true}, {}, {"drain.quiet_period=3s"});
   ASSERT_GT(d.appPort(), 0);
   std::string body;
-  std::thread prestop([&] { body = d.adminBody("/prestop"); });
+  // A jthread: an ASSERT below that returns early joins it (the hook call
+  // is bounded) rather than ending the run in std::terminate.
+  std::jthread prestop([&] { body = d.adminBody("/prestop"); });
   // Once the drain wait has read its first figures (its baseline of
   // connections is taken just before) ...
   ASSERT_TRUE(waitUntil([&] { return !d.adminJson("/status")["app"]["inflight"].is_null(); }, 10s));

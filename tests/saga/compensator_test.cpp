@@ -93,10 +93,17 @@ TEST(CompensatorClock, BacksOffOnTheInjectedClockAndStopEndsTheWait) {
         return makeError(ErrorCode::kUnavailable, "cannot connect: down");
       });
   std::atomic<bool> returned{false};
-  std::thread runner([&] {
+  std::jthread runner([&] {
     EXPECT_TRUE(compensator.run());
     returned = true;
   });
+  // An ASSERT below that returns early stops the compensator (run() returns)
+  // before the jthread joins it, rather than hanging or ending the run in
+  // std::terminate.
+  struct StopOnReturn {
+    Compensator& compensator;
+    ~StopOnReturn() { compensator.stop(); }
+  } stop_on_return{compensator};
   // Polls a condition with a bound (the test's own, not the code's).
   auto reaches = [](const std::function<bool()>& cond) {
     const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(20);

@@ -111,20 +111,6 @@ struct World {
   }
 };
 
-// Redis that answers one connection and then is gone.
-class OnlyTheFirstConnectWorks final : public StreamConnector {
- public:
-  explicit OnlyTheFirstConnectWorks(FakeStreamConnector& s) : s_(s) {}
-  Result<std::unique_ptr<StreamSink>> connect(Duration t) override {
-    auto c = s_.connect(t);
-    s_.fail_connects = 1'000;
-    return c;
-  }
-
- private:
-  FakeStreamConnector& s_;
-};
-
 TEST(Handoff, PagesGoToTheStreamAndEachPageIsAckedOnceDurable) {
   World w(2500, {.page_size = 1000});
   w.checkDurabilityAtEachAck();
@@ -194,8 +180,8 @@ TEST(Handoff, AStreamWriteCutOffPartWaySpoolsTheRestAndAcksAll) {
   World w(100);
   w.stream.cut_next_write_after = 40;
   w.checkDurabilityAtEachAck();
-  OnlyTheFirstConnectWorks once(w.stream);
-  HandoffResult r = w.run(once);
+  w.stream.down_after_connects = 1;  // Redis answers one connection and then is gone
+  HandoffResult r = w.run();
   EXPECT_EQ(r.verdict, HandoffResult::Verdict::kOk) << r.detail;
   EXPECT_EQ(r.report.written, 40);
   EXPECT_EQ(r.report.spooled, 60);
@@ -248,8 +234,8 @@ TEST(Handoff, WhenTheSpoolFailsOnlyWhatTheStreamConfirmedIsAcked) {
   World w(100);
   w.stream.cut_next_write_after = 30;
   w.files.capacity = 0;
-  OnlyTheFirstConnectWorks once(w.stream);
-  HandoffResult r = w.run(once);
+  w.stream.down_after_connects = 1;  // Redis answers one connection and then is gone
+  HandoffResult r = w.run();
   EXPECT_EQ(r.verdict, HandoffResult::Verdict::kFailed);
   EXPECT_EQ(r.report.acked, 30);
   auto acked = w.app.acked();

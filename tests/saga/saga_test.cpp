@@ -136,7 +136,11 @@ TEST(StreamWriter, ConcurrentWritersOfTheSameIdsAddEachOnce) {
   for (int w = 0; w < kWriters; ++w) {
     writers.emplace_back([&, w] {
       auto client = redis::RedisClient::connect(redis.config(5000ms));
-      if (!client) return;
+      if (!client) {
+        ADD_FAILURE() << "writer " << w << " cannot connect: " << client.error().message;
+        start.count_down();  // the others must not wait for it forever
+        return;
+      }
       // Each writer goes through the ids in another order, so their
       // batches overlap in every way.
       auto mine = records;
@@ -419,8 +423,15 @@ TEST(Replay, RedisKilledMidBatchThenEveryIdLandsExactlyOnce) {
   constexpr int kN = 20'000;
   auto records = makeRecords(kN);
   // Kill the server once the batch is partly in the stream.
-  std::thread killer([&] {
+  // A jthread: the ASSERT below that returns early joins it (its wait is
+  // bounded) rather than ending the run in std::terminate.
+  std::jthread killer([&] {
     auto watcher = redis::RedisClient::connect(redis.config(5000ms));
+    if (!watcher) {
+      ADD_FAILURE() << "cannot watch the stream: " << watcher.error().message;
+      redis.kill();
+      return;
+    }
     testing::waitUntil(
         [&] {
           auto len = (*watcher)->command({"XLEN", "s"});

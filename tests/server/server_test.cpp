@@ -322,8 +322,10 @@ TEST_F(HostileConnections, HealthzAnswersWhileBodySlowlorisClientsTrickleBodies)
 TEST_F(HostileConnections, HealthzAnswersWhilePrestopCallersWaitForTheExit) {
   // Hook callers block until the exit ends (here: a few seconds of quiet
   // period with nothing to drain); they must not take /healthz's workers.
-  std::vector<std::thread> callers;
   std::atomic<int> answered{0};
+  // jthreads: an ASSERT below that returns early joins them (each call is
+  // bounded) rather than ending the run in std::terminate.
+  std::vector<std::jthread> callers;
   for (int i = 0; i < 40; ++i) {
     callers.emplace_back([&] {
       auto r = testing::call(admin_, "GET", "/prestop", {}, std::chrono::seconds(60));

@@ -6,6 +6,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -36,7 +38,7 @@ std::string TempDir::write(const std::string& name, const std::string& content) 
 
 Process::Process(const std::vector<std::string>& argv, const std::string& output_path,
                  const std::map<std::string, std::string>& env)
-    : output_(output_path) {
+    : program_(argv.empty() ? std::string() : argv[0]), output_(output_path) {
   std::vector<char*> args;
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
@@ -66,6 +68,27 @@ Process::~Process() {
     int st = 0;
     waitpid(pid_, &st, 0);
   }
+  // A child built with a sanitizer (lameduck, the sample apps) reports into
+  // its output; under TSan it goes on after a race and is killed at the end
+  // of the test, so nobody else would ever read the report.
+  if (pid_ > 0) {
+    if (const std::string report = sanitizerReport(readFile(output_)); !report.empty()) {
+      ADD_FAILURE() << program_ << " reported (full output in " << output_ << "):\n" << report;
+    }
+  }
+}
+
+std::string sanitizerReport(const std::string& output) {
+  for (const char* marker : {"WARNING: ThreadSanitizer", "ERROR: AddressSanitizer",
+                             "ERROR: LeakSanitizer", "SUMMARY: UndefinedBehaviorSanitizer"}) {
+    const size_t at = output.find(marker);
+    if (at == std::string::npos) continue;
+    const size_t line = output.rfind('\n', at);
+    const size_t start = line == std::string::npos ? 0 : line + 1;
+    constexpr size_t kShown = 4096;
+    return output.substr(start, kShown) + (output.size() - start > kShown ? "\n..." : "");
+  }
+  return {};
 }
 
 std::string Process::output() const { return readFile(output_); }

@@ -37,7 +37,8 @@ class TempDir {
 
 // A child process whose stdout and stderr go to one file. The destructor
 // sends SIGKILL if it is still running and reaps it, so no test leaves a
-// process behind.
+// process behind. It also fails the running test when the output holds a
+// sanitizer's report (sanitizerReport).
 class Process {
  public:
   Process(const std::vector<std::string>& argv, const std::string& output_path,
@@ -58,8 +59,14 @@ class Process {
  private:
   pid_t pid_ = -1;
   std::optional<int> status_;
+  std::string program_;
   std::string output_;
 };
+
+// The first report of AddressSanitizer, LeakSanitizer, ThreadSanitizer or
+// UndefinedBehaviorSanitizer in a process's output, from its first line on
+// (at most 4 KiB); empty when there is none.
+std::string sanitizerReport(const std::string& output);
 
 // Polls `condition` every `poll` until it holds or `timeout` passes.
 bool waitUntil(const std::function<bool()>& condition, std::chrono::milliseconds timeout,

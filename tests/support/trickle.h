@@ -25,21 +25,35 @@ class TricklingServer {
  public:
   TricklingServer(std::string answer, std::chrono::milliseconds gap,
                   TrickleAfter after = TrickleAfter::kRequestHead);
+  // For tests of answer bounds, an answer that never ends: once the request
+  // head has come, sends `head` once, then `line` over and over as fast as
+  // the client takes it, until the client shuts the connection down or
+  // closes it, or the server is destroyed.
+  static TricklingServer flooding(std::string head, std::string line) {
+    return TricklingServer(std::move(head), std::move(line));
+  }
   ~TricklingServer();
   TricklingServer(const TricklingServer&) = delete;
   TricklingServer& operator=(const TricklingServer&) = delete;
 
   int port() const { return port_; }
-  // Bytes the client had taken when it hung up (or so far).
+  // Bytes the client had taken when it hung up (or so far); flooding: the
+  // kernel accepted from the server (most may sit in socket buffers).
   size_t sent() const { return sent_.load(); }
-  // Whether the client hung up (the server saw the end of its stream).
+  // Whether the client hung up (the server saw the end of its stream, or,
+  // trickling, could not send).
   bool hungUp() const { return hung_up_.load(); }
 
  private:
+  TricklingServer(std::string head, std::string line);
   bool waitReadable(int fd);
   void serve();
+  void trickle(int fd);
+  void flood(int fd);
 
+  std::string head_;  // flooding: sent once before the lines
   std::string answer_;
+  bool flooding_ = false;
   std::chrono::milliseconds gap_;
   TrickleAfter after_;
   int listen_fd_ = -1;

@@ -151,15 +151,15 @@ TEST(TraceIds, FreshIdsAreLowercaseHexOfTheRightLengthAndDiffer) {
 }
 
 TEST(Traceparent, ValidHeaderIsParsedAndFormattedBack) {
-  auto ctx = parseTraceparent("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+  auto ctx = TraceContext::parse("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
   ASSERT_TRUE(ctx);
   EXPECT_EQ(ctx->trace_id, "0af7651916cd43dd8448eb211c80319c");
   EXPECT_EQ(ctx->span_id, "b7ad6b7169203331");
   EXPECT_EQ(ctx->flags, 1);
-  EXPECT_EQ(formatTraceparent(ctx->trace_id, ctx->span_id),
+  EXPECT_EQ(ctx->traceparent(),
             "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
   // A future version may carry more fields after a dash.
-  EXPECT_TRUE(parseTraceparent("cc-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00-what"));
+  EXPECT_TRUE(TraceContext::parse("cc-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00-what"));
 }
 
 TEST(Traceparent, InvalidHeadersAreRefused) {
@@ -174,7 +174,7 @@ TEST(Traceparent, InvalidHeadersAreRefused) {
            "00_0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",        // separator
            "cc-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01x",       // no dash after
        }) {
-    EXPECT_FALSE(parseTraceparent(bad)) << bad;
+    EXPECT_FALSE(TraceContext::parse(bad)) << bad;
   }
 }
 

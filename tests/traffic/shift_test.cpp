@@ -406,6 +406,20 @@ TEST(PrometheusAnswer, GarbageAndErrorsAreClearErrors) {
 // `status`, `error` and `resultType` of any other type than a string: a
 // clear error naming the field, the type expected and the one found (the
 // fuzz corpus only shows it does not crash).
+// Words from outside (Prometheus' error, the API server's Status message)
+// are cut in messages: a message never grows with what a peer sent.
+TEST(PrometheusAnswer, AHugeErrorIsCutInTheMessage) {
+  const std::string huge(100000, 'e');
+  auto answer = parsePrometheusAnswer(R"({"status":"error","error":")" + huge + R"("})");
+  ASSERT_FALSE(answer);
+  EXPECT_LT(answer.error().message.size(), 400u);
+  EXPECT_NE(answer.error().message.find("status error: eeee"), std::string::npos);
+  const std::string described = kube::describeApiAnswer(
+      403, R"({"kind":"Status","reason":")" + huge + R"(","message":")" + huge + R"("})");
+  EXPECT_LT(described.size(), 400u);
+  EXPECT_EQ(described.rfind("403 eee", 0), 0u) << described.substr(0, 40);
+}
+
 TEST(PrometheusAnswer, FieldsOfTheWrongTypeAreClearErrors) {
   struct Case {
     std::string body;

@@ -1,4 +1,4 @@
-// The admin and metrics sections: where lameduck listens and who may call.
+// The admin section: where the admin port listens and who may call it.
 
 #include "config/sections.h"
 
@@ -24,15 +24,6 @@ void readCidr(Issues& issues, const YAML::Node& item, const std::string& path,
   issues.fail(item, path, message);
 }
 
-void readPushgateway(Issues& issues, const YAML::Node& node, const std::string& path,
-                     PushgatewayConfig& out) {
-  MapReader g(issues, node, path);
-  g.field("url", optionalParsed<HttpUrl>(issues, out.url, parseHttpUrl));
-  g.field("job", str(issues, out.job, false));
-  g.field("timeout", duration(issues, out.timeout, ZeroOk::kNo));
-  g.finish();
-}
-
 }  // namespace
 
 void readAdmin(Issues& issues, const YAML::Node& node, const std::string& path, AdminConfig& out) {
@@ -45,14 +36,6 @@ void readAdmin(Issues& issues, const YAML::Node& node, const std::string& path, 
                                readCidr(issues, item, ip, out.allow_cidrs);
                              },
                              [&] { out.allow_cidrs.clear(); }));
-  m.finish();
-}
-
-void readMetrics(Issues& issues, const YAML::Node& node, const std::string& path,
-                 MetricsConfig& out) {
-  MapReader m(issues, node, path);
-  m.field("listen", parsed<HostPort>(issues, out.listen, parseHostPort));
-  m.field("pushgateway", section(issues, readPushgateway, out.pushgateway));
   m.finish();
 }
 
