@@ -114,6 +114,16 @@ class LanePool {
   bool stopping_ = false;
 };
 
+const RouteEntry* findRoute(const std::vector<RouteEntry>& routes, std::string_view method,
+                            std::string_view path) {
+  if (method == "HEAD") method = "GET";
+  for (const RouteEntry& r : routes) {
+    if (r.method != method) continue;
+    if (r.prefix ? path.starts_with(r.path) : path == r.path) return &r;
+  }
+  return nullptr;
+}
+
 size_t raiseDescriptorLimit() {
   static std::once_flag once;
   std::call_once(once, [] {
@@ -332,12 +342,7 @@ struct EventServer::Impl {
     job.keep_alive = parsed.keep_alive;
     job.head = parsed.head;
     const std::string method = job.head ? "GET" : job.request.method;
-    for (const RouteEntry& r : routes) {
-      if (r.method == method && std::regex_match(job.request.path, r.path)) {
-        job.route = &r;
-        break;
-      }
-    }
+    job.route = findRoute(routes, method, job.request.path);
     c.state = State::kHandling;
     if (job.route && job.route->lane == Lane::kSlow) {
       slow.push(std::move(job));

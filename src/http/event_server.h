@@ -25,8 +25,8 @@
 // from one owner thread; handlers run on worker threads.
 
 #include <memory>
-#include <regex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "http/http.h"
@@ -35,10 +35,17 @@ namespace lameduck::http::detail {
 
 struct RouteEntry {
   std::string method;
-  std::regex path;
+  std::string path;     // the whole path, or (prefix) how it begins
+  bool prefix = false;  // Server::routePrefix
   Handler handler;
-  Lane lane;
+  Lane lane = Lane::kQuick;
 };
+
+// The first of `routes` for `method` (HEAD looks for GET's) whose path is
+// `path` exactly, or for a prefix route begins `path`; null when none. Both
+// servers route through it, so HTTP and HTTPS match alike.
+const RouteEntry* findRoute(const std::vector<RouteEntry>& routes, std::string_view method,
+                            std::string_view path);
 
 class EventServer {
  public:

@@ -100,6 +100,7 @@ struct Server::Impl {
   ServerOptions options;
   bool tls = false;
   std::vector<detail::RouteEntry> routes;
+  std::set<std::string> tls_methods;  // methods with httplib's catch-all route
   // Plain HTTP: the event-driven server. HTTPS: httplib's.
   std::unique_ptr<detail::EventServer> events;
   std::unique_ptr<httplib::Server> server;
@@ -109,6 +110,9 @@ struct Server::Impl {
   std::mutex mu;
   bool started = false;
   bool stopped = false;
+
+  // Adds a route; HTTPS: registers the method with httplib on first use.
+  void addRoute(detail::RouteEntry entry);
 };
 
 Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
@@ -157,41 +161,56 @@ Server::~Server() { stop(); }
 
 void Server::route(const std::string& method, const std::string& path, Handler handler,
                    Lane lane) {
-  if (!impl_->tls) {
-    impl_->routes.push_back({method, std::regex(path), std::move(handler), lane});
-    return;
-  }
-  auto adapter = [handler = std::move(handler), method](const httplib::Request& req,
-                                                        httplib::Response& res) {
-    Request r;
-    r.method = req.method;
-    r.path = req.path;
-    r.body = req.body;
-    r.remote_addr = req.remote_addr;
-    for (const auto& [k, v] : req.headers) r.headers.emplace(k, v);
-    for (const auto& [k, v] : req.params) r.params.emplace(k, v);
-    Response out;
-    try {
-      out = handler(r);
-    } catch (const std::exception& e) {
-      log::error("HTTP handler failed", {{"path", req.path}, {"error", e.what()}});
-      out = Response{500, "internal error\n"};
+  impl_->addRoute({method, path, false, std::move(handler), lane});
+}
+
+void Server::routePrefix(const std::string& method, const std::string& prefix, Handler handler,
+                         Lane lane) {
+  impl_->addRoute({method, prefix, true, std::move(handler), lane});
+}
+
+void Server::Impl::addRoute(detail::RouteEntry entry) {
+  const std::string method = entry.method;
+  routes.push_back(std::move(entry));
+  if (!tls || !tls_methods.insert(method).second) return;
+  // httplib routes by regular expression; lameduck by findRoute, as the plain
+  // server does. So each method gets one catch-all httplib route whose
+  // pattern is fixed here, never taken from a caller.
+  const std::vector<detail::RouteEntry>* all = &routes;
+  auto adapter = [all](const httplib::Request& req, httplib::Response& res) {
+    const detail::RouteEntry* route = detail::findRoute(*all, req.method, req.path);
+    Response out{404, "not found\n"};
+    if (route) {
+      Request r;
+      r.method = req.method;
+      r.path = req.path;
+      r.body = req.body;
+      r.remote_addr = req.remote_addr;
+      for (const auto& [k, v] : req.headers) r.headers.emplace(k, v);
+      for (const auto& [k, v] : req.params) r.params.emplace(k, v);
+      try {
+        out = route->handler(r);
+      } catch (const std::exception& e) {
+        log::error("HTTP handler failed", {{"path", req.path}, {"error", e.what()}});
+        out = Response{500, "internal error\n"};
+      }
     }
     res.status = out.status;
     for (const auto& [k, v] : out.headers) res.set_header(k.c_str(), v);
     res.set_content(out.body, out.content_type.c_str());
   };
-  httplib::Server& s = *impl_->server;
+  static constexpr const char* kAnyPath = R"([\s\S]*)";
+  httplib::Server& s = *server;
   if (method == "GET") {
-    s.Get(path, adapter);
+    s.Get(kAnyPath, adapter);
   } else if (method == "POST") {
-    s.Post(path, adapter);
+    s.Post(kAnyPath, adapter);
   } else if (method == "PUT") {
-    s.Put(path, adapter);
+    s.Put(kAnyPath, adapter);
   } else if (method == "PATCH") {
-    s.Patch(path, adapter);
+    s.Patch(kAnyPath, adapter);
   } else if (method == "DELETE") {
-    s.Delete(path, adapter);
+    s.Delete(kAnyPath, adapter);
   }
 }
 

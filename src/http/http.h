@@ -142,11 +142,17 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // `path` is a regular expression matched against the whole (decoded) path.
-  // A handler exception becomes a 500 with the message logged, never a crash.
-  // HEAD is answered by the GET route without the body.
+  // Serves requests for `method` whose whole (decoded) path is `path`.
+  // Routes are tried in the order they were added; the first match answers,
+  // no match is a 404. A handler exception becomes a 500 with the message
+  // logged, never a crash. HEAD is answered by the GET route without the
+  // body. Paths are compared as strings, never as patterns.
   void route(const std::string& method, const std::string& path, Handler handler,
              Lane lane = Lane::kQuick);
+  // Like route(), for every path that begins with `prefix` ("/refund/"
+  // serves "/refund/42" and "/refund/", not "/refund").
+  void routePrefix(const std::string& method, const std::string& prefix, Handler handler,
+                   Lane lane = Lane::kQuick);
 
   // Binds; port 0 picks a free port. Returns the bound port. Raises the
   // process's soft descriptor limit to its hard limit (once), so that

@@ -283,8 +283,11 @@ Result<ReplayReport> Spool::replay(const BatchWriter& write, size_t batch) {
             return {};
           }
         }
-        // Unreadable: kept byte for byte, for a person to look at.
+        // Unreadable: kept byte for byte, for a person to look at. The
+        // records before it are settled first (a short batch), so what is
+        // kept stays in file order.
         ++report.unreadable;
+        if (auto st = flush(); !st) return st;
         if (!buf.empty()) {
           if (auto st = out.append(buf); !st) return st;
           buf.clear();

@@ -18,8 +18,9 @@
 // - A failed append (write or fsync) truncates the file back to where it
 //   started, so what it wrote partly is never read as records later.
 // - replay() hands the records to the stream in batches and keeps, in the
-//   same order, what the stream did not confirm plus every unreadable line;
-//   it drops a torn tail. The report counts each kind. The file is replaced
+//   same order, what the stream did not confirm plus every unreadable line
+//   (a batch ends early at an unreadable line, to keep that order); it drops
+//   a torn tail. The report counts each kind. The file is replaced
 //   atomically (write aside, fsync, rename, fsync the directory) and only
 //   after the stream confirmed what is dropped. A replay that fails part-way
 //   removes the file it was writing aside (the disk may be full).

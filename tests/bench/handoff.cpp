@@ -20,11 +20,13 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <iostream>
-#include <regex>
+#include <string>
+#include <string_view>
 
 #include "saga/redis_stream.h"
 #include "saga/spool.h"
@@ -57,6 +59,29 @@ double redisCpuMs(const RedisServer& redis) {
   return total * 1000;
 }
 
+// The rps column of redis-benchmark's --csv output: the first of the seven
+// quoted numeric columns that end its last line (the command column before
+// them may itself hold quotes and commas). 0 when the line has no such shape.
+double csvRps(std::string_view text) {
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) {
+    text.remove_suffix(1);
+  }
+  if (auto nl = text.rfind('\n'); nl != std::string_view::npos) text.remove_prefix(nl + 1);
+  size_t end = text.size();
+  for (int column = 0; column < 7; ++column) {
+    if (end == 0) return 0.0;
+    size_t comma = text.rfind(',', end - 1);
+    if (comma == std::string_view::npos) return 0.0;
+    std::string_view field = text.substr(comma + 1, end - comma - 1);
+    if (field.size() < 3 || field.front() != '"' || field.back() != '"') return 0.0;
+    field = field.substr(1, field.size() - 2);
+    if (field.find_first_not_of("0123456789.") != std::string_view::npos) return 0.0;
+    if (column == 6) return std::stod(std::string(field));
+    end = comma;
+  }
+  return 0.0;
+}
+
 // redis-benchmark -c 1 -P 100 -n count XADD bench * <fields>: entries/s.
 double redisBenchmark(const RedisServer& redis, const TempDir& dir, int count,
                       const std::vector<std::string>& fields) {
@@ -66,14 +91,7 @@ double redisBenchmark(const RedisServer& redis, const TempDir& dir, int count,
   cmd.insert(cmd.end(), fields.begin(), fields.end());
   const std::string out = dir.file("rb.txt");
   runCommand(cmd, out, std::chrono::seconds(120));
-  std::smatch m;
-  const std::string text = readFile(out);
-  // The rps column: the first of the seven numeric columns ending the line
-  // (the command column may itself hold quotes).
-  if (std::regex_search(text, m, std::regex(R"re(","([0-9.]+)"(,"[0-9.]+"){6}\s*$)re"))) {
-    return std::stod(m[1].str());
-  }
-  return 0.0;
+  return csvRps(readFile(out));
 }
 
 // One real exit handing off `count` compensations from a fresh sample app.

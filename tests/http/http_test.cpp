@@ -35,11 +35,43 @@ using ::testing::HasSubstr;
 using testing::TempDir;
 using testing::TestCertificates;
 
-// An HTTPS server on a free loopback port answering GET /hello.
+// Routes whose paths would mean more as regular expressions: a dot, a
+// star. expectStringRouting checks a server that has them.
+void addStringRoutes(Server& server) {
+  server.route("GET", "/a.c", [](const Request&) { return Response{200, "exact"}; });
+  server.route("GET", "/star*", [](const Request&) { return Response{200, "star"}; });
+  server.route("POST", "/a.c", [](const Request& r) { return Response{200, "post " + r.body}; });
+  server.routePrefix("GET", "/files/", [](const Request& r) {
+    return Response{200, "prefix " + r.path};
+  });
+  server.route("GET", "/files/first", [](const Request&) { return Response{200, "too late"}; });
+}
+
+void expectStringRouting(Client& c) {
+  auto answer = [&c](const std::string& method, const std::string& path) {
+    auto r = c.send(method, path, method == "POST" ? "x" : "", "text/plain", {}, 10s);
+    if (!r) return "error: " + r.error().message;
+    return std::to_string(r->status) + " " + r->body;
+  };
+  EXPECT_EQ(answer("GET", "/a.c"), "200 exact");
+  EXPECT_EQ(answer("GET", "/abc"), "404 not found\n") << "a dot is a dot";
+  EXPECT_EQ(answer("GET", "/a.c/more"), "404 not found\n") << "the whole path";
+  EXPECT_EQ(answer("GET", "/star*"), "200 star");
+  EXPECT_EQ(answer("GET", "/starry"), "404 not found\n") << "a star is a star";
+  EXPECT_EQ(answer("POST", "/a.c"), "200 post x");
+  EXPECT_EQ(answer("GET", "/files/a/b.txt"), "200 prefix /files/a/b.txt");
+  EXPECT_EQ(answer("GET", "/files/"), "200 prefix /files/");
+  EXPECT_EQ(answer("GET", "/files"), "404 not found\n");
+  EXPECT_EQ(answer("GET", "/files/first"), "200 prefix /files/first") << "first added wins";
+}
+
+// An HTTPS server on a free loopback port answering GET /hello (and the
+// string routes).
 class TlsServer {
  public:
   explicit TlsServer(const TestCertificates& certs) : server_(options(certs)) {
     server_.route("GET", "/hello", [](const Request&) { return Response{200, "hello\n"}; });
+    addStringRoutes(server_);
     auto port = server_.bind({"127.0.0.1", 0});
     if (!port) throw std::runtime_error(port.error().message);
     port_ = *port;
@@ -91,6 +123,14 @@ TEST(Tls, KeepAliveConnectionIsReused) {
     ASSERT_TRUE(r) << r.error().message;
   }
   EXPECT_EQ(ownClientPorts().size(), before + 1) << "five calls, one connection";
+}
+
+TEST(Tls, RoutesByWholePathOrDeclaredPrefixNeverByPattern) {
+  TempDir dir;
+  auto certs = testing::makeCertificates(dir, "srv", {"127.0.0.1"});
+  TlsServer server(certs);
+  Client client(server.url(), SystemClock::instance(), {certs.ca_file, false});
+  expectStringRouting(client);
 }
 
 TEST(Tls, WrongCaFailsNamingTheHostAndTheCaFile) {
@@ -437,7 +477,7 @@ TEST(ClientBound, TlsHeadLongerThanTheBoundIsCutNamingIt) {
 class PlainServer : public ::testing::Test {
  protected:
   void SetUp() override {
-    server_.route("GET", "/echo/.*", [](const Request& r) {
+    server_.routePrefix("GET", "/echo/", [](const Request& r) {
       std::string params;
       for (const auto& [k, v] : r.params) params += k + "=" + v + ";";
       return Response{200, r.path + "|" + params + "|" + r.header("X-Test")};
@@ -477,6 +517,17 @@ TEST_F(PlainServer, RoutesDecodesPathAndQueryAndReusesTheConnection) {
   auto thrown = c2.send("GET", "/throws", "", "", {}, 5s);
   ASSERT_TRUE(thrown);
   EXPECT_EQ(thrown->status, 500);
+}
+
+TEST(PlainRouting, RoutesByWholePathOrDeclaredPrefixNeverByPattern) {
+  Server server;
+  addStringRoutes(server);
+  auto port = server.bind({"127.0.0.1", 0});
+  ASSERT_TRUE(port);
+  ASSERT_TRUE(server.start());
+  Client c(HttpUrl{"http", "127.0.0.1", static_cast<uint16_t>(*port), ""},
+           SystemClock::instance());
+  expectStringRouting(c);
 }
 
 TEST_F(PlainServer, AnswersWhileHundredsOfConnectionsNeverFinishARequest) {

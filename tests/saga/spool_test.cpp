@@ -128,6 +128,26 @@ TEST(Spool, ReplayCountsAndKeepsUnreadableLinesAndDropsATornTail) {
   EXPECT_EQ(files.content(spool.path()), "not json\n{\"id\":\"x\"}\n");
 }
 
+TEST(Spool, ReplayKeepsRecordsAndUnreadableLinesInFileOrder) {
+  MemorySpoolFiles files;
+  Spool spool("/s", files);
+  const std::string text = lines(makeRecords(2, "a-")) + "not json\n" + lines(makeRecords(2, "b-")) +
+                           "{\"id\":\"x\"}\n" + lines(makeRecords(1, "c-"));
+  files.setContent(spool.path(), text);
+  std::vector<size_t> batches;
+  auto report = spool.replay(
+      [&](const std::vector<CompensationRecord>& records) {
+        batches.push_back(records.size());
+        return BatchOutcome{};  // confirms nothing: everything is kept
+      },
+      10);
+  ASSERT_TRUE(report) << report.error().message;
+  EXPECT_EQ(report->kept, 5);
+  EXPECT_EQ(report->unreadable, 2);
+  EXPECT_EQ(files.content(spool.path()), text);
+  EXPECT_EQ(batches, (std::vector<size_t>{2, 2, 1})) << "a batch ends at an unreadable line";
+}
+
 TEST(Spool, ReplayStopsWritingWhenTheStreamFailsAndKeepsTheRestInOrder) {
   MemorySpoolFiles files;
   Spool spool("/s", files);
