@@ -1,5 +1,6 @@
 #include "saga/spool.h"
 
+#include <memory>
 #include <unordered_set>
 
 #include "common/log.h"
@@ -9,9 +10,18 @@ namespace {
 
 constexpr size_t kChunk = 64 * 1024;
 
+// A read buffer of kChunk bytes, not zero-filled: it is always written
+// (readAt) before it is read, and filling it cost more than the reads.
+struct ChunkBuffer {
+  std::unique_ptr<char[]> bytes = std::make_unique_for_overwrite<char[]>(kChunk);
+  char* data() { return bytes.get(); }
+  size_t size() const { return kChunk; }
+  char operator[](size_t i) const { return bytes[i]; }
+};
+
 // Copies bytes [offset, offset + length) of `from` to the end of `to`.
 Status copyRange(SpoolFile& from, int64_t offset, int64_t length, SpoolFile& to) {
-  std::string buf(kChunk, '\0');
+  ChunkBuffer buf;
   while (length > 0) {
     const size_t want = static_cast<size_t>(std::min<int64_t>(length, kChunk));
     auto n = from.readAt(offset, buf.data(), want);
@@ -30,7 +40,7 @@ Spool::Spool(std::string dir, SpoolFiles& files)
     : files_(files), dir_(std::move(dir)), path_(dir_ + "/compensations.jsonl") {}
 
 Result<int64_t> Spool::forEachLine(SpoolFile& file, const LineFn& line) {
-  std::string buf(kChunk, '\0');
+  ChunkBuffer buf;
   std::string current;  // the line being assembled, unless overlong
   bool overlong = false;
   int64_t line_start = 0;
@@ -86,7 +96,7 @@ Result<int64_t> Spool::repairTail(SpoolFile& file) {
   if (*n == 1 && last == '\n') return *size;
   // Find the end of the last complete line, scanning back a chunk at a time.
   int64_t good = 0;
-  std::string buf(kChunk, '\0');
+  ChunkBuffer buf;
   for (int64_t end = *size; end > 0 && good == 0;) {
     const int64_t start = std::max<int64_t>(0, end - static_cast<int64_t>(kChunk));
     auto got = file.readAt(start, buf.data(), static_cast<size_t>(end - start));
@@ -196,7 +206,7 @@ Result<int64_t> Spool::lineCount() const {
   auto file = openForReading();
   if (!file) return std::unexpected(file.error());
   if (!*file) return 0;
-  std::string buf(kChunk, '\0');
+  ChunkBuffer buf;
   int64_t lines = 0;
   char previous = '\n';
   for (int64_t offset = 0;;) {
