@@ -80,6 +80,61 @@ std::string unreadable(const std::string& path) {
   return in ? "" : std::strerror(errno);
 }
 
+// The job queue of httplib's (HTTPS) server: each accepted connection is a
+// job. The first job runs on the listening thread itself and the workers
+// are started after it, by that thread. Whatever the library initialises on
+// first use (function-local statics behind a guard whose fast path is
+// compiled into the uninstrumented library, such as the set of methods in
+// httplib::Server::parse_request_line) is then ordered before everything
+// every worker does by thread creation, which ThreadSanitizer sees; with
+// httplib's own pool a second worker's first request is reported as racing
+// the first worker's initialisation. Server::start makes that first job its
+// own short request (warmUp), so no caller's request runs on the listening
+// thread. enqueue and shutdown are called by the listening thread only.
+class FirstJobInlinePool final : public httplib::TaskQueue {
+ public:
+  explicit FirstJobInlinePool(size_t threads) : threads_(threads) {}
+
+  void enqueue(std::function<void()> fn) override {
+    if (pool_) {
+      pool_->enqueue(std::move(fn));
+      return;
+    }
+    fn();
+    pool_ = std::make_unique<httplib::ThreadPool>(threads_);
+  }
+
+  void shutdown() override {
+    if (pool_) pool_->shutdown();
+  }
+
+ private:
+  const size_t threads_;
+  std::unique_ptr<httplib::ThreadPool> pool_;
+};
+
+// One request of lameduck's own, on a connection closed after it, so that
+// FirstJobInlinePool's first job is this one. Certificates are not checked:
+// nothing is learnt from the answer but that one came.
+Status warmUp(const HostPort& bound) {
+  std::string host = bound.host;
+  if (host.empty() || host == "0.0.0.0") host = "127.0.0.1";
+  if (host == "::") host = "::1";
+  httplib::SSLClient client(host, bound.port);
+  client.enable_server_certificate_verification(false);
+  client.set_keep_alive(false);
+  constexpr time_t kSeconds = 10;
+  client.set_connection_timeout(kSeconds, 0);
+  client.set_read_timeout(kSeconds, 0);
+  client.set_write_timeout(kSeconds, 0);
+  if (auto res = client.Options("/"); !res) {
+    return makeError(ErrorCode::kUnavailable,
+                     "the HTTPS server on " + bound.str() + " did not answer its first request (" +
+                         std::to_string(kSeconds) + " s bound): " + httplib::to_string(res.error()));
+  }
+  return {};
+}
+
 }  // namespace
 
 std::set<uint16_t> ownClientPorts() {
@@ -105,6 +160,7 @@ struct Server::Impl {
   std::unique_ptr<detail::EventServer> events;
   std::unique_ptr<httplib::Server> server;
   std::string tls_error;  // why the TLS server could not be set up
+  HostPort bound;         // HTTPS: the address bind() listens on
   std::thread thread;
   std::atomic<bool> listen_returned{false};
   std::mutex mu;
@@ -139,7 +195,7 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
   httplib::Server& s = *impl_->server;
   const size_t threads = std::max<size_t>(1, options.threads);
   // The default pool counts the node's CPUs, not the pod's; size it on purpose.
-  s.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  s.new_task_queue = [threads] { return new FirstJobInlinePool(threads); };
   s.set_tcp_nodelay(true);  // before bind, or keep-alive requests stall on Nagle
   auto keep = std::chrono::duration_cast<std::chrono::seconds>(options.keep_alive).count();
   s.set_keep_alive_timeout(std::max<time_t>(1, keep));
@@ -227,12 +283,14 @@ Result<int> Server::bind(const HostPort& address) {
       return makeError(ErrorCode::kUnavailable,
                        "cannot listen on " + address.str() + ": " + std::strerror(errno));
     }
+    impl_->bound = HostPort{address.host, static_cast<uint16_t>(port)};
     return port;
   }
   if (!s.bind_to_port(address.host, address.port)) {
     return makeError(ErrorCode::kUnavailable,
                      "cannot listen on " + address.str() + ": " + std::strerror(errno));
   }
+  impl_->bound = address;
   return static_cast<int>(address.port);
 }
 
@@ -243,11 +301,12 @@ Status Server::start() {
   if (impl_->started) return makeError(ErrorCode::kFailedPrecondition, "server already started");
   impl_->started = true;
   if (!impl_->tls) return impl_->events->start();
+  if (impl_->bound.port == 0) return makeError(ErrorCode::kFailedPrecondition, "server not bound");
   impl_->thread = std::thread([this] {
     impl_->server->listen_after_bind();
     impl_->listen_returned = true;
   });
-  return {};
+  return warmUp(impl_->bound);
 }
 
 void Server::stop() {

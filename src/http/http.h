@@ -161,7 +161,12 @@ class Server {
   // when the TLS files cannot be loaded.
   Result<int> bind(const HostPort& address);
   // Serves on a background thread until stop(). Fails with
-  // kFailedPrecondition when not bound or already started.
+  // kFailedPrecondition when not bound or already started. An HTTPS server
+  // has answered one request of its own (OPTIONS /, on a connection closed
+  // after it) when start() returns, and fails with kUnavailable when that
+  // took over 10 s; the first request any server takes runs alone, before
+  // its workers start, so that what httplib sets up on first use is ordered
+  // before them (see FirstJobInlinePool in http.cpp).
   Status start();
   // Idempotent; waits for handlers in flight to return.
   void stop();

@@ -336,6 +336,10 @@ TEST_F(KubeClientTest, HangingServerTimesOutAtTheDeadline) {
   EXPECT_EQ(log[0].status, 0) << "the client gave up while the server still held the request";
 }
 
+// Also the guard, under ThreadSanitizer, that the test API server's second
+// worker is ordered after what httplib set up on the first (FirstJobInlinePool
+// in src/http/http.cpp): with the held request on one worker and the retry on
+// another, the fixture's output had a race report every time before it.
 TEST_F(KubeClientTest, SlowAttemptIsAbandonedAfterTheRequestTimeoutAndRetried) {
   ASSERT_TRUE(api_.delayNext(1, 120s));
   ClusterConfig cfg = api_.clusterConfig();
