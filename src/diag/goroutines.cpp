@@ -133,6 +133,132 @@ std::optional<Goroutine> parseHeader(std::string_view line) {
   return g;
 }
 
+
+namespace {
+
+// Reads a dump line by line into goroutines. A goroutine's header starts it;
+// its frames (function line, then a tab-indented location line), "created
+// by" and elision lines follow; a blank line ends it. Lines it does not know
+// are counted, never fatal. Ancestors' frames (GODEBUG=tracebackancestors)
+// are skipped: they describe where an ancestor was, not this goroutine.
+class DumpReader {
+ public:
+  explicit DumpReader(const Limits& limits) : limits_(limits) {}
+
+  // One line without its end of line; false once the goroutine bound is
+  // reached (the dump is then marked truncated).
+  bool read(std::string_view line) {
+    if (trimRight(line).empty()) {
+      finishGoroutine();
+      return true;
+    }
+    if (line.starts_with(kGoroutine)) {
+      if (auto header = parseHeader(line)) {
+        finishGoroutine();
+        seen_header_ = true;
+        if (dump_.goroutines.size() >= limits_.max_goroutines) {
+          dump_.truncated = true;
+          return false;
+        }
+        current_ = std::move(*header);
+        return true;
+      }
+    }
+    if (!current_) return true;  // text before the first goroutine (a panic message, …)
+    Target next = Target::kNone;
+    if (line.front() == '\t') {
+      location(line.substr(1));
+    } else if (line.starts_with(kOriginating) && originating(line)) {
+      in_ancestor_ = true;
+    } else if (in_ancestor_) {
+      return true;
+    } else if (auto n = elided(line)) {
+      current_->elided_frames += *n;
+    } else if (line.starts_with(kCreatedBy)) {
+      createdBy(line);
+      next = Target::kCreator;
+    } else if (auto function = frameFunction(line)) {
+      next = frame(std::move(*function));
+    } else {
+      ++dump_.unknown_lines;
+    }
+    target_ = next;
+    return true;
+  }
+
+  bool seenHeader() const { return seen_header_; }
+
+  Dump take() {
+    finishGoroutine();
+    return std::move(dump_);
+  }
+
+ private:
+  // What a tab-indented location line belongs to.
+  enum class Target { kNone, kFrame, kCreator };
+
+  void finishGoroutine() {
+    if (current_) dump_.goroutines.push_back(std::move(*current_));
+    current_.reset();
+    target_ = Target::kNone;
+    in_ancestor_ = false;
+  }
+
+  void location(std::string_view text) {
+    if (target_ == Target::kFrame && !current_->frames.empty()) {
+      if (!parseLocation(text, current_->frames.back())) ++dump_.unknown_lines;
+    } else if (target_ == Target::kCreator && current_->created_by) {
+      if (!parseLocation(text, *current_->created_by)) ++dump_.unknown_lines;
+    } else if (!in_ancestor_) {
+      ++dump_.unknown_lines;
+    }
+  }
+
+  // "[originating from goroutine N]:"; false when the line is not one.
+  bool originating(std::string_view line) {
+    std::string_view rest = trimRight(line.substr(kOriginating.size()));
+    if (!rest.ends_with("]:")) return false;
+    if (auto id = number(rest.substr(0, rest.size() - 2));
+        id && current_->ancestors.size() < limits_.max_ancestors) {
+      current_->ancestors.push_back(*id);
+    }
+    return true;
+  }
+
+  // "created by pkg.func in goroutine N".
+  void createdBy(std::string_view line) {
+    std::string_view rest = trimRight(line.substr(kCreatedBy.size()));
+    size_t in = rest.rfind(kInGoroutine);
+    if (in != std::string_view::npos) {
+      if (auto id = number(rest.substr(in + kInGoroutine.size()))) {
+        current_->created_in_goroutine = *id;
+        rest = rest.substr(0, in);
+      }
+    }
+    Frame creator;
+    creator.function = std::string(rest);
+    current_->created_by = std::move(creator);
+  }
+
+  Target frame(std::string function) {
+    if (current_->frames.size() >= limits_.max_frames) {
+      ++current_->elided_frames;
+      return Target::kNone;
+    }
+    current_->frames.push_back(Frame{std::move(function), "", 0});
+    return Target::kFrame;
+  }
+
+  const Limits& limits_;
+  Dump dump_;
+  std::optional<Goroutine> current_;
+  Target target_ = Target::kNone;
+  bool in_ancestor_ = false;
+  bool seen_header_ = false;
+};
+
+}  // namespace
+
 Result<Dump> parseGoroutines(std::string_view text, const Limits& limits) {
   if (text.size() > limits.max_bytes) {
     return makeError(ErrorCode::kBadResponse, "goroutine dump of " + std::to_string(text.size()) +
@@ -144,20 +270,7 @@ Result<Dump> parseGoroutines(std::string_view text, const Limits& limits) {
                      "the goroutine dump is the ?debug=1 format, which has no wait reasons; "
                      "point the URL at /debug/pprof/goroutine?debug=2");
   }
-
-  Dump dump;
-  std::optional<Goroutine> current;
-  enum class Target { kNone, kFrame, kCreatedBy } target = Target::kNone;
-  bool in_ancestor = false;
-  bool seen_header = false;
-
-  auto finish = [&] {
-    if (current) dump.goroutines.push_back(std::move(*current));
-    current.reset();
-    target = Target::kNone;
-    in_ancestor = false;
-  };
-
+  DumpReader reader(limits);
   size_t pos = 0;
   while (pos < text.size()) {
     size_t nl = text.find('\n', pos);
@@ -165,91 +278,15 @@ Result<Dump> parseGoroutines(std::string_view text, const Limits& limits) {
     std::string_view line = text.substr(pos, std::min(nl - pos, limits.max_line));
     pos = nl + 1;
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-
-    if (trimRight(line).empty()) {
-      finish();
-      continue;
-    }
-    if (line.starts_with(kGoroutine)) {
-      if (auto header = parseHeader(line)) {
-        finish();
-        seen_header = true;
-        if (dump.goroutines.size() >= limits.max_goroutines) {
-          dump.truncated = true;
-          break;
-        }
-        current = std::move(*header);
-        continue;
-      }
-    }
-    if (!current) continue;  // text before the first goroutine (a panic message, …)
-
-    if (line.front() == '\t') {
-      if (target == Target::kFrame && !current->frames.empty()) {
-        if (!parseLocation(line.substr(1), current->frames.back())) ++dump.unknown_lines;
-      } else if (target == Target::kCreatedBy && current->created_by) {
-        if (!parseLocation(line.substr(1), *current->created_by)) ++dump.unknown_lines;
-      } else if (!in_ancestor) {
-        ++dump.unknown_lines;
-      }
-      target = Target::kNone;
-      continue;
-    }
-    if (line.starts_with(kOriginating)) {
-      std::string_view rest = trimRight(line.substr(kOriginating.size()));
-      if (rest.ends_with("]:")) {
-        if (auto id = number(rest.substr(0, rest.size() - 2));
-            id && current->ancestors.size() < limits.max_ancestors) {
-          current->ancestors.push_back(*id);
-        }
-        in_ancestor = true;
-        target = Target::kNone;
-        continue;
-      }
-    }
-    if (in_ancestor) continue;  // an ancestor's frames describe where it was, not this goroutine
-    if (auto n = elided(line)) {
-      current->elided_frames += *n;
-      target = Target::kNone;
-      continue;
-    }
-    if (line.starts_with(kCreatedBy)) {
-      std::string_view rest = trimRight(line.substr(kCreatedBy.size()));
-      Frame creator;
-      size_t in = rest.rfind(kInGoroutine);
-      if (in != std::string_view::npos) {
-        if (auto id = number(rest.substr(in + kInGoroutine.size()))) {
-          current->created_in_goroutine = *id;
-          rest = rest.substr(0, in);
-        }
-      }
-      creator.function = std::string(rest);
-      current->created_by = std::move(creator);
-      target = Target::kCreatedBy;
-      continue;
-    }
-    if (auto function = frameFunction(line)) {
-      if (current->frames.size() >= limits.max_frames) {
-        ++current->elided_frames;
-        target = Target::kNone;
-      } else {
-        current->frames.push_back(Frame{std::move(*function), "", 0});
-        target = Target::kFrame;
-      }
-      continue;
-    }
-    ++dump.unknown_lines;
-    target = Target::kNone;
+    if (!reader.read(line)) break;
   }
-  finish();
-
-  if (!seen_header) {
+  if (!reader.seenHeader()) {
     return makeError(ErrorCode::kBadResponse,
                      "not a goroutine dump: no \"goroutine N [state]:\" line; the text starts with "
                      "\"" +
                          quote(text) + "\"");
   }
-  return dump;
+  return reader.take();
 }
 
 }  // namespace lameduck::diag

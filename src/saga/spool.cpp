@@ -34,6 +34,127 @@ Status copyRange(SpoolFile& from, int64_t offset, int64_t length, SpoolFile& to)
   return {};
 }
 
+// The file a replay writes what it keeps to, beside the spool. Unless it
+// was renamed over the spool or removed on purpose, it is removed when the
+// replay ends: a replay that fails part-way (the disk full, a read error)
+// leaves the spool as it was and does not hold the space.
+class AsideFile {
+ public:
+  AsideFile(SpoolFiles& files, std::unique_ptr<SpoolFile> file, std::string path)
+      : files_(files), file_(std::move(file)), path_(std::move(path)) {}
+  AsideFile(const AsideFile&) = delete;
+  AsideFile& operator=(const AsideFile&) = delete;
+  ~AsideFile() {
+    if (done_) return;
+    file_.reset();
+    if (auto st = files_.remove(path_); !st) {
+      log::warn("could not remove the file a failed spool replay wrote aside",
+                {{"file", path_}, {"error", st.error().message}});
+    }
+  }
+
+  SpoolFile& file() { return *file_; }
+
+  // Syncs, closes and renames the file to `target`.
+  Status renameTo(const std::string& target) {
+    if (auto st = file_->sync(); !st) return st;
+    file_.reset();
+    if (auto st = files_.rename(path_, target); !st) return st;
+    done_ = true;
+    return {};
+  }
+
+  // Closes and removes the file: nothing was kept.
+  Status remove() {
+    file_.reset();
+    if (auto st = files_.remove(path_); !st) return st;
+    done_ = true;
+    return {};
+  }
+
+ private:
+  SpoolFiles& files_;
+  std::unique_ptr<SpoolFile> file_;
+  const std::string path_;
+  bool done_ = false;
+};
+
+// What a replay does with each line, in file order: records are handed to
+// the stream in batches of `batch`; what the stream did not confirm, and
+// every unreadable line byte for byte, is written to `out`, buffered up to
+// kChunk. Once a batch writer says to stop, the rest is kept unread by the
+// stream.
+class ReplayCopy {
+ public:
+  ReplayCopy(const Spool::BatchWriter& write, size_t batch, SpoolFile& out)
+      : write_(write), batch_(batch), out_(out) {
+    pending_.reserve(std::min<size_t>(batch, 4096));
+  }
+
+  Status add(CompensationRecord record) {
+    pending_.push_back(std::move(record));
+    return pending_.size() >= batch_ ? flush() : Status{};
+  }
+
+  // Keeps bytes [offset, offset + length) of `in` for a person to look at.
+  // The records before them are settled first (a short batch), so what is
+  // kept stays in file order.
+  Status keepUnreadable(SpoolFile& in, int64_t offset, int64_t length) {
+    ++report_.unreadable;
+    if (auto st = flush(); !st) return st;
+    if (auto st = drain(); !st) return st;
+    return copyRange(in, offset, length, out_);
+  }
+
+  // Settles the last batch and writes out what is buffered.
+  Status finish() {
+    if (auto st = flush(); !st) return st;
+    return drain();
+  }
+
+  const ReplayReport& report() const { return report_; }
+
+ private:
+  Status flush() {
+    if (pending_.empty()) return {};
+    std::unordered_set<std::string> confirmed;
+    if (writing_) {
+      BatchOutcome o = write_(pending_);
+      confirmed.insert(o.confirmed.begin(), o.confirmed.end());
+      writing_ = o.keep_going;
+    }
+    for (const CompensationRecord& r : pending_) {
+      if (confirmed.count(r.id)) {
+        ++report_.handed;
+        continue;
+      }
+      ++report_.kept;
+      buf_ += toJsonLine(r);
+      buf_ += '\n';
+      if (buf_.size() >= kChunk) {
+        if (auto st = drain(); !st) return st;
+      }
+    }
+    pending_.clear();
+    return {};
+  }
+
+  Status drain() {
+    if (buf_.empty()) return {};
+    if (auto st = out_.append(buf_); !st) return st;
+    buf_.clear();
+    return {};
+  }
+
+  const Spool::BatchWriter& write_;
+  const size_t batch_;
+  SpoolFile& out_;
+  bool writing_ = true;
+  std::vector<CompensationRecord> pending_;
+  std::string buf_;
+  ReplayReport report_;
+};
+
 }  // namespace
 
 Spool::Spool(std::string dir, SpoolFiles& files)
@@ -223,104 +344,38 @@ Result<int64_t> Spool::lineCount() const {
 }
 
 Result<ReplayReport> Spool::replay(const BatchWriter& write, size_t batch) {
-  ReplayReport report;
   auto exists = files_.exists(dir_);
   if (!exists) return std::unexpected(exists.error());
-  if (!*exists) return report;
+  if (!*exists) return ReplayReport{};
   auto lock = files_.lock(dir_ + "/.lock");
   if (!lock) return std::unexpected(lock.error());
   auto file = openForReading();
   if (!file) return std::unexpected(file.error());
-  if (!*file) return report;
+  if (!*file) return ReplayReport{};
   SpoolFile& in = **file;
   const std::string tmp_path = path_ + ".tmp";
   auto tmp = files_.open(tmp_path, SpoolFiles::Mode::kCreate);
   if (!tmp) return std::unexpected(tmp.error());
-  SpoolFile& out = **tmp;
-  // A replay that fails part-way (the disk full, a read error) leaves the
-  // spool as it was and removes what it wrote aside, not to hold the space.
-  bool replaced = false;
-  struct RemoveAside {
-    SpoolFiles& files;
-    Result<std::unique_ptr<SpoolFile>>& file;
-    const std::string& path;
-    const bool& done;
-    ~RemoveAside() {
-      if (done) return;
-      file->reset();
-      if (auto st = files.remove(path); !st) {
-        log::warn("could not remove the file a failed spool replay wrote aside",
-                  {{"file", path}, {"error", st.error().message}});
-      }
-    }
-  } remove_aside{files_, tmp, tmp_path, replaced};
-
-  bool writing = true;
-  std::vector<CompensationRecord> pending;
-  pending.reserve(std::min<size_t>(batch, 4096));
-  std::string buf;
-  auto flush = [&]() -> Status {
-    if (pending.empty()) return {};
-    std::unordered_set<std::string> confirmed;
-    if (writing) {
-      BatchOutcome o = write(pending);
-      confirmed.insert(o.confirmed.begin(), o.confirmed.end());
-      writing = o.keep_going;
-    }
-    for (const CompensationRecord& r : pending) {
-      if (confirmed.count(r.id)) {
-        ++report.handed;
-      } else {
-        ++report.kept;
-        buf += toJsonLine(r);
-        buf += '\n';
-        if (buf.size() >= kChunk) {
-          if (auto st = out.append(buf); !st) return st;
-          buf.clear();
-        }
-      }
-    }
-    pending.clear();
-    return {};
-  };
+  AsideFile aside(files_, std::move(*tmp), tmp_path);
+  ReplayCopy copy(write, batch, aside.file());
   auto torn = forEachLine(
       in, [&](int64_t offset, int64_t length, std::optional<std::string_view> text) -> Status {
         if (text && text->empty()) return {};
         if (text) {
-          if (auto r = fromJsonLine(*text); r) {
-            pending.push_back(std::move(*r));
-            if (pending.size() >= batch) return flush();
-            return {};
-          }
+          if (auto r = fromJsonLine(*text); r) return copy.add(std::move(*r));
         }
-        // Unreadable: kept byte for byte, for a person to look at. The
-        // records before it are settled first (a short batch), so what is
-        // kept stays in file order.
-        ++report.unreadable;
-        if (auto st = flush(); !st) return st;
-        if (!buf.empty()) {
-          if (auto st = out.append(buf); !st) return st;
-          buf.clear();
-        }
-        return copyRange(in, offset, length + 1, out);
+        return copy.keepUnreadable(in, offset, length + 1);
       });
   if (!torn) return std::unexpected(torn.error());
+  if (auto st = copy.finish(); !st) return std::unexpected(st.error());
+  ReplayReport report = copy.report();
   report.torn_lines = *torn;
-  if (auto st = flush(); !st) return std::unexpected(st.error());
-  if (!buf.empty()) {
-    if (auto st = out.append(buf); !st) return std::unexpected(st.error());
-  }
   // Replace the file only once the stream has what is dropped from it.
   if (report.kept == 0 && report.unreadable == 0) {
-    tmp->reset();
-    if (auto st = files_.remove(tmp_path); !st) return std::unexpected(st.error());
-    replaced = true;
+    if (auto st = aside.remove(); !st) return std::unexpected(st.error());
     if (auto st = files_.remove(path_); !st) return std::unexpected(st.error());
   } else {
-    if (auto st = out.sync(); !st) return std::unexpected(st.error());
-    tmp->reset();
-    if (auto st = files_.rename(tmp_path, path_); !st) return std::unexpected(st.error());
-    replaced = true;
+    if (auto st = aside.renameTo(path_); !st) return std::unexpected(st.error());
   }
   if (auto st = files_.syncDir(dir_); !st) return std::unexpected(st.error());
   return report;
