@@ -22,11 +22,14 @@
 namespace lameduck::http {
 namespace {
 
+// A timeout for httplib as seconds and microseconds, rounded up to a whole
+// millisecond: httplib's poll-based timers take sec * 1000 + usec / 1000
+// milliseconds and drop the rest, so an exact figure fired up to 1 ms before
+// the time given (a call ended 299.6 ms into its 300 ms).
 std::pair<time_t, time_t> secUsec(Duration d) {
   if (d < Duration::zero()) d = Duration::zero();
-  auto us = std::chrono::duration_cast<std::chrono::microseconds>(d).count();
-  if (us == 0 && d > Duration::zero()) us = 1;
-  return {static_cast<time_t>(us / 1'000'000), static_cast<time_t>(us % 1'000'000)};
+  const auto ms = std::chrono::ceil<std::chrono::milliseconds>(d).count();
+  return {static_cast<time_t>(ms / 1000), static_cast<time_t>(ms % 1000 * 1000)};
 }
 
 std::mutex own_ports_mu;
@@ -628,7 +631,8 @@ Result<ClientResponse> Client::send(const std::string& method, const std::string
   httplib::Result res{nullptr, httplib::Error::Unknown};
   for (size_t i = 0;; ++i) {
     if (i < addresses.size()) c.set_hostname_addr_map({{impl_->host, addresses[i]}});
-    // At least 1 µs: a zero timeout means "none" to SO_RCVTIMEO.
+    // At least 1 µs (1 ms once rounded): a zero timeout means "none" to
+    // SO_RCVTIMEO.
     auto [s, us] =
         secUsec(std::max<Duration>(deadline - clock.now(), std::chrono::microseconds(1)));
     c.set_connection_timeout(s, us);
@@ -668,7 +672,8 @@ Result<ClientResponse> Client::send(const std::string& method, const std::string
     }
     // httplib reports a read timeout and a peer closing the connection both
     // as Error::Read; what tells them apart is whether the time was up. Its
-    // poll-based timers can fire a little early, hence the small tolerance.
+    // timers get whole milliseconds rounded up (secUsec); the small
+    // tolerance is for one that still fires a little early.
     const Duration tolerance = std::min<Duration>(timeout / 20, std::chrono::milliseconds(20));
     if (cut == Impl::Cut::kDeadline || over_deadline || clock.now() + tolerance >= deadline ||
         err == httplib::Error::ConnectionTimeout) {
