@@ -452,7 +452,7 @@ TEST(HttpAppClient, AnswerLongerThanMaxResponseBytesIsRefused) {
 
 // An app that sends its headers one byte at a time costs the call's timeout,
 // not forever (the per-read timeout alone never fires).
-TEST(HttpAppClient, TricklingHeadersCostAtMostTheTimeout) {
+TEST(HttpAppClient, TricklingHeadersEndTheCallAtItsTimeout) {
   int port = 0;
   int listener = testing::listenOnLoopback(port);
   ASSERT_GE(listener, 0);

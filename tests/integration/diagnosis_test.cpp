@@ -158,7 +158,7 @@ TEST(Diagnosis, InANativeSidecarPodTheStuckAppIsReportedBeforeTheSidecarGetsSigt
   EXPECT_EQ((*watched)["outcome"], "stuck") << *watched;
 }
 
-TEST(Diagnosis, ADeadDiagnosticsEndpointIsReportedAndCostsAtMostAppTimeout) {
+TEST(Diagnosis, ADeadDiagnosticsEndpointIsReportedAndItsStepsAreSkipped) {
   TempDir dir;
   StuckRequests requests;  // joined after the service is gone
   auto app = startGoService(dir, "goapp", {});

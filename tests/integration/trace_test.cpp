@@ -312,7 +312,7 @@ TEST_F(TraceTest, InvalidTraceparentIsIgnored) {
   EXPECT_FALSE(t.root->contains("parentSpanId"));
 }
 
-TEST_F(TraceTest, DeadEndpointCostsAtMostTheTimeoutAndIsCounted) {
+TEST_F(TraceTest, ADeadEndpointIsGivenUpWhenARetryWouldNotFitTheTimeoutAndIsCounted) {
   const RefusingPort refusing;  // connections to it are refused
   ASSERT_GT(refusing.port(), 0);
   Daemon d(kShortExitNoQuietPeriod, AppOptions{"ok", 0}, kPodEnv,

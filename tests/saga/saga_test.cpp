@@ -252,7 +252,7 @@ TEST(RedisClient, WrongPasswordIsAClearPermissionError) {
   EXPECT_TRUE(redis::RedisClient::connect(redis.config()));  // the right one works
 }
 
-TEST(RedisClient, PausedServerCostsAtMostTheTimeout) {
+TEST(RedisClient, APausedServerEndsTheWriteAtItsTimeout) {
   RedisServer redis;
   auto client = redis::RedisClient::connect(redis.config(300ms));
   ASSERT_TRUE(client);
