@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "support/harness.h"
+#include "support/trickle.h"
 
 namespace lameduck::app {
 namespace {
@@ -453,32 +454,14 @@ TEST(HttpAppClient, AnswerLongerThanMaxResponseBytesIsRefused) {
 // An app that sends its headers one byte at a time costs the call's timeout,
 // not forever (the per-read timeout alone never fires).
 TEST(HttpAppClient, TricklingHeadersEndTheCallAtItsTimeout) {
-  int port = 0;
-  int listener = testing::listenOnLoopback(port);
-  ASSERT_GE(listener, 0);
-  std::atomic<bool> stop{false};
-  std::thread app([&] {
-    pollfd p{listener, POLLIN, 0};
-    while (!stop && ::poll(&p, 1, 20) <= 0) {
-    }
-    if (stop) return;
-    int fd = ::accept(listener, nullptr, nullptr);
-    const std::string head = "HTTP/1.1 200 OK\r\nX-Slow: ";
-    for (size_t i = 0; !stop && fd >= 0; ++i) {
-      const char c = i < head.size() ? head[i] : 'a';
-      if (::send(fd, &c, 1, MSG_NOSIGNAL) != 1) break;
-      pollfd q{fd, POLLIN, 0};
-      ::poll(&q, 1, 20);
-    }
-    if (fd >= 0) ::close(fd);
-  });
+  // A header byte every 20 ms: every read is well within any per-read
+  // timeout, and in 300 ms the head stays far below its byte bound, so only
+  // the call's deadline can end it.
+  testing::TricklingServer app("HTTP/1.1 200 OK\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaa", 20ms);
   config::AppConfig c;
-  c.base_url = HttpUrl{"http", "127.0.0.1", static_cast<uint16_t>(port), ""};
+  c.base_url = HttpUrl{"http", "127.0.0.1", static_cast<uint16_t>(app.port()), ""};
   HttpAppClient client(c, SystemClock::instance(), nullptr);
   auto r = client.status({300ms, ""});
-  stop = true;
-  app.join();
-  ::close(listener);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, ErrorCode::kDeadlineExceeded) << r.error().message;
 }
